@@ -1,0 +1,147 @@
+"""The ``uiflow`` command: dev, worker, api, sim, migrate, seed, demo, policy, audit, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+
+import typer
+
+app = typer.Typer(
+    help="uiflow：内蒙古失业保险经办系统（Temporal 持久化工作流）",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Sub-command groups; each module exposes a typer ``app``.
+for _name, _module in [("policy", "cli.policy_cmd"), ("audit", "cli.audit_cmd"), ("bench", "cli.bench_cmd")]:
+    try:
+        app.add_typer(importlib.import_module(_module).app, name=_name)
+    except ModuleNotFoundError as _e:
+        if _e.name != _module:
+            raise
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("UIFLOW_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+@app.command()
+def dev(
+    no_demo: bool = typer.Option(False, "--no-demo", help="不提交演示案件"),
+    config: str = typer.Option("temporal-dev.yaml", help="本地环境配置文件"),
+) -> None:
+    """启动完整的本地环境：Temporal 开发服务器与 Web UI、数据库迁移、模拟系统、worker、API 与工作台。"""
+    from cli.dev import run_dev
+
+    raise typer.Exit(run_dev(config_path=config, demo=not no_demo))
+
+
+@app.command()
+def worker() -> None:
+    """运行 worker（连接已有的 Temporal 集群与数据库）。"""
+    _logging()
+    from core.settings import get_settings
+    from workers.main import run_worker
+
+    asyncio.run(run_worker(get_settings()))
+
+
+@app.command()
+def api(host: str | None = None, port: int | None = None, migrate: bool = False) -> None:
+    """运行 API 与工作人员工作台。"""
+    _logging()
+    import uvicorn
+
+    from api.app import create_app
+    from core.settings import get_settings
+
+    settings = get_settings()
+    if migrate:
+        asyncio.run(_migrate(seed_demo=False))
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+    )
+
+
+@app.command()
+def sim(
+    host: str = "127.0.0.1",
+    port: int = 8100,
+    seed: int = 42,
+    population: int = 2000,
+    callback_url: str | None = None,
+) -> None:
+    """运行外部系统模拟服务（仅用于开发与测试）。"""
+    _logging()
+    from sim.server import run
+
+    run(host=host, port=port, seed=seed, population=population, callback_url=callback_url)
+
+
+async def _migrate(*, seed_demo: bool) -> None:
+    from core.db import Database
+    from core.migrate import upgrade
+    from core.seed import seed_demo_staff, seed_regions
+    from core.settings import get_settings
+
+    db = Database(get_settings().effective_database_url)
+    try:
+        await upgrade(db)
+        async with db.session() as s:
+            await seed_regions(s)
+            if seed_demo:
+                await seed_demo_staff(s)
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def migrate(demo_staff: bool = typer.Option(False, help="同时创建演示账号（仅开发环境）")) -> None:
+    """执行数据库迁移并写入行政区划参考数据。"""
+    asyncio.run(_migrate(seed_demo=demo_staff))
+    typer.echo("数据库已迁移到最新版本")
+
+
+@app.command("create-staff")
+def create_staff(
+    login: str,
+    name: str,
+    region: str,
+    roles: str = typer.Option(..., help="逗号分隔的角色"),
+    password: str = typer.Option(..., prompt=True, hide_input=True),
+) -> None:
+    """创建工作人员账号。"""
+    from core.db import Database
+    from core.seed import upsert_staff
+    from core.settings import get_settings
+    from models.enums import Role
+    from policy.regions import get_region
+
+    get_region(region)
+    role_list = [Role(r.strip()) for r in roles.split(",") if r.strip()]
+
+    async def _go() -> None:
+        db = Database(get_settings().effective_database_url)
+        async with db.session() as s:
+            await upsert_staff(s, login, name, role_list, region, password)
+        await db.dispose()
+
+    asyncio.run(_go())
+    typer.echo(f"已创建账号 {login}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

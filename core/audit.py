@@ -1,0 +1,78 @@
+"""The append-only audit log with a hash chain: every entry seals the one before it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.tables import AuditLog
+
+GENESIS = "0" * 64
+
+
+def payload_hash(payload: Any) -> str:
+    data = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _entry_hash(prev: str, at: datetime, actor: str, action: str, case_id: str | None, p_hash: str) -> str:
+    line = "|".join([prev, at.astimezone(UTC).isoformat(), actor, action, case_id or "", p_hash])
+    return hashlib.sha256(line.encode()).hexdigest()
+
+
+async def append(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    case_id: str | None = None,
+    payload: Any = None,
+    actor_role: str | None = None,
+    actor_region: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditLog:
+    """Add one entry (the caller commits). On PostgreSQL the chain head is locked so concurrent
+    writers serialise; SQLite serialises writers by itself."""
+    at = at or datetime.now(UTC)
+    stmt = select(AuditLog).order_by(col(AuditLog.id).desc()).limit(1)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    last = (await session.exec(stmt)).first()
+    prev = last.entry_hash if last else GENESIS
+    p_hash = payload_hash(payload)
+    entry = AuditLog(
+        at=at,
+        actor=actor,
+        actor_role=actor_role,
+        actor_region=actor_region,
+        action=action,
+        case_id=case_id,
+        payload_hash=p_hash,
+        detail=detail or {},
+        prev_hash=prev,
+        entry_hash=_entry_hash(prev, at, actor, action, case_id, p_hash),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def verify_chain(session: AsyncSession) -> tuple[bool, int, str | None]:
+    """Walk the chain; return (ok, entries checked, first problem)."""
+    prev = GENESIS
+    n = 0
+    rows = await session.exec(select(AuditLog).order_by(col(AuditLog.id)))
+    for e in rows:
+        n += 1
+        if e.prev_hash != prev:
+            return False, n, f"entry {e.id}: previous-hash link broken"
+        if _entry_hash(prev, e.at, e.actor, e.action, e.case_id, e.payload_hash) != e.entry_hash:
+            return False, n, f"entry {e.id}: content does not match its hash"
+        prev = e.entry_hash
+    return True, n, None

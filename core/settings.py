@@ -1,0 +1,144 @@
+"""One settings object for every process (API, worker, CLI, tests).
+
+Read from the environment with the ``UIFLOW_`` prefix. Outside dev/test mode the settings refuse
+unsafe defaults (no payload encryption key, the default JWT secret, the default applicant-key
+secret), because a production agency must never run with keys anyone can read from the source.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "uiflow-dev-only-jwt-secret-change-me"
+DEV_APPLICANT_SECRET = "uiflow-dev-only-applicant-key-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UIFLOW_", extra="ignore")
+
+    mode: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Path(".data")
+
+    # Case database: SQLite is the embedded default; PostgreSQL via asyncpg in production.
+    database_url: str = ""
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "uiflow"
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: str | None = None
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    task_queue: str = "uiflow-cases"
+    worker_shutdown_grace_seconds: float = 60.0
+    worker_metrics_port: int = 9000
+
+    # Payload encryption: "kid:base64key,kid2:base64key"; the active key encrypts, all decrypt.
+    codec_keys: str = ""
+    codec_active_key: str = ""
+    # Dev only: a secret path segment that lets the local Temporal Web UI (which cannot send a
+    # staff token) use the codec endpoint. Empty in production, where the UI sends the token.
+    codec_ui_key: str = ""
+
+    # Staff identity
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_ttl_minutes: int = 480
+    applicant_key_secret: str = DEV_APPLICANT_SECRET
+
+    # API / console
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
+    )
+    documents_dir: Path | None = None
+
+    # External government systems (sim/ in dev and tests)
+    sim_base_url: str = "http://127.0.0.1:8100"
+    sim_token: str = "uiflow-sim-token"
+    external_timeout_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.mode == "prod":
+            problems = []
+            if not self.codec_keys:
+                problems.append("UIFLOW_CODEC_KEYS is required (payload encryption)")
+            if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
+                problems.append("UIFLOW_JWT_SECRET must be set to a secret of at least 32 characters")
+            if self.applicant_key_secret == DEV_APPLICANT_SECRET or len(self.applicant_key_secret) < 32:
+                problems.append(
+                    "UIFLOW_APPLICANT_KEY_SECRET must be set to a secret of at least 32 characters"
+                )
+            if not self.database_url:
+                problems.append("UIFLOW_DATABASE_URL is required")
+            if problems:
+                raise ValueError("unsafe settings for production: " + "; ".join(problems))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'uiflow.db').as_posix()}"
+
+    @property
+    def effective_documents_dir(self) -> Path:
+        return self.documents_dir or (self.data_dir / "documents")
+
+    def codec_keyring(self) -> tuple[dict[str, bytes], str]:
+        """The payload keys and the active key id.
+
+        In dev/test mode without configured keys, a key is generated once into ``data_dir`` so
+        that cases survive a restart; in prod a missing key is refused by the validator.
+        """
+        if self.codec_keys:
+            keys = parse_keyring(self.codec_keys)
+            active = self.codec_active_key or next(iter(keys))
+            if active not in keys:
+                raise ValueError(f"UIFLOW_CODEC_ACTIVE_KEY {active!r} is not among UIFLOW_CODEC_KEYS")
+            return keys, active
+        path = self.data_dir / "codec-keys.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            doc = {"active": "dev1", "keys": {"dev1": base64.b64encode(secrets.token_bytes(32)).decode()}}
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(doc))
+            os.chmod(tmp, 0o600)
+            tmp.replace(path)
+        doc = json.loads(path.read_text())
+        keys = {kid: base64.b64decode(v) for kid, v in doc["keys"].items()}
+        return keys, doc["active"]
+
+
+def parse_keyring(spec: str) -> dict[str, bytes]:
+    keys: dict[str, bytes] = {}
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        kid, sep, b64 = part.partition(":")
+        if not sep:
+            raise ValueError("codec keys must look like 'kid:base64key,...'")
+        key = base64.b64decode(b64)
+        if len(key) != 32:
+            raise ValueError(f"codec key {kid!r} must be 32 bytes (AES-256)")
+        keys[kid] = key
+    if not keys:
+        raise ValueError("no codec keys given")
+    return keys
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

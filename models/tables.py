@@ -1,0 +1,153 @@
+"""SQLModel tables: reference data, staff, the append-only audit log, and the case read model.
+
+These are used by activities and the API only; workflow payloads are plain pydantic models
+(see temporal-notes §3). The read model is a projection of workflow state for lists, search
+and reports; the workflow history stays the legal record.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy.ext.mutable import MutableDict
+from sqlmodel import Field, SQLModel
+
+from models.sqltypes import ExactDecimal, json_type
+
+
+class Region(SQLModel, table=True):
+    __tablename__ = "region"
+    code: str = Field(primary_key=True, max_length=6)
+    name: str = Field(max_length=64)
+    level: str = Field(max_length=16)
+    parent: str | None = Field(default=None, max_length=6, index=True)
+    directly_administered: bool = False
+
+
+class Staff(SQLModel, table=True):
+    __tablename__ = "staff"
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=64)
+    password_hash: str = Field(max_length=255)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(json_type(), nullable=False))
+    region_code: str = Field(max_length=6, index=True)
+    active: bool = True
+    created_at: datetime
+    password_changed_at: datetime | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only: who did what, when, to which case, with a hash of what they sent.
+
+    Each entry also carries the hash of the entry before it, so a deleted or edited row breaks
+    the chain (checked by ``uiflow audit verify``). PostgreSQL additionally refuses UPDATE and
+    DELETE on this table through a trigger (see the migration)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_case_at", "case_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=64, index=True)
+    actor_role: str | None = Field(default=None, max_length=32)
+    actor_region: str | None = Field(default=None, max_length=6)
+    action: str = Field(max_length=64)
+    case_id: str | None = Field(default=None, max_length=128)
+    payload_hash: str = Field(max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(json_type(), nullable=False))
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64)
+
+
+class CaseRecord(SQLModel, table=True):
+    """Read model of one case (any type). Holds no full ID number: the masked number and the
+    applicant key (HMAC) only; the full personal data lives in the encrypted workflow state."""
+
+    __tablename__ = "case_record"
+    __table_args__ = (
+        Index("ix_case_inbox", "region_code", "status", "deadline"),
+        Index("ix_case_type_status", "case_type", "status", "received_at"),
+        Index("ix_case_assigned", "assigned_to", "status", "deadline"),
+        Index("ix_case_overdue", "overdue", "deadline"),
+        Index("ix_case_applicant", "applicant_key", "case_type", "region_code"),
+        Index("ix_case_received", "received_at"),
+    )
+    case_id: str = Field(primary_key=True, max_length=128)
+    case_type: str = Field(max_length=32)
+    status: str = Field(max_length=32)
+    stage: str = Field(default="", max_length=32)
+    region_code: str = Field(max_length=6)
+    applicant_key: str = Field(max_length=64)
+    applicant_name: str = Field(default="", max_length=64)
+    applicant_id_masked: str = Field(default="", max_length=32)
+    employer_credit_code: str | None = Field(default=None, max_length=18, index=True)
+    channel: str = Field(default="", max_length=32)
+    received_at: datetime
+    deadline: date | None = None
+    overdue: bool = False
+    escalated: bool = False
+    assigned_to: str | None = Field(default=None, max_length=64)
+    rounds: int = 0
+    risk_flagged: bool = False
+    summary: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(MutableDict.as_mutable(json_type()), nullable=False)
+    )
+    decided_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime
+    version: int = 0
+
+
+class Document(SQLModel, table=True):
+    """An uploaded file, stored by the activities; cases reference it by id and hash."""
+
+    __tablename__ = "document"
+    id: str = Field(primary_key=True, max_length=36)
+    case_id: str | None = Field(default=None, max_length=128, index=True)
+    kind: str = Field(max_length=64)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=128)
+    sha256: str = Field(max_length=64)
+    size: int
+    uploaded_by: str = Field(max_length=64)
+    uploaded_at: datetime
+    storage_key: str = Field(max_length=255)
+
+
+class PaymentOrder(SQLModel, table=True):
+    """One payment (benefit month, refund, subsidy). The idempotency key (case + period) is
+    unique, so a retried activity finds the existing order instead of creating a second one."""
+
+    __tablename__ = "payment_order"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_payment_idempotency"),)
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=160)
+    case_id: str = Field(max_length=128, index=True)
+    period: str = Field(max_length=16)
+    kind: str = Field(max_length=32)
+    amount: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    status: str = Field(max_length=16)
+    bank_ref: str | None = Field(default=None, max_length=64)
+    failure_code: str | None = Field(default=None, max_length=64)
+    created_at: datetime
+    updated_at: datetime
+
+
+class HistoryArchive(SQLModel, table=True):
+    """A closed case's exported history (payloads still encrypted), hash-chained per case."""
+
+    __tablename__ = "history_archive"
+    __table_args__ = (UniqueConstraint("workflow_id", "run_id", name="uq_archive_run"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=128, index=True)
+    run_id: str = Field(max_length=64)
+    workflow_type: str = Field(max_length=64)
+    seq: int
+    history_json: str
+    content_hash: str = Field(max_length=64)
+    prev_hash: str = Field(max_length=64)
+    chain_hash: str = Field(max_length=64)
+    archived_at: datetime

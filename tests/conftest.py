@@ -1,0 +1,148 @@
+"""Shared fixtures: the time-skipping server, the local dev server (search attributes
+registered), a fresh PostgreSQL database per session, SQLite, the simulators over real HTTP, and
+the API through httpx against the real app."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from core.db import Database
+from core.migrate import upgrade
+from core.seed import DEMO_PASSWORD, seed_demo_staff, seed_regions
+from core.settings import Settings
+from core.temporal_client import make_data_converter
+from models import search_attributes as sa
+
+BIN = Path(sys.executable).parent
+TEST_KEY = base64.b64encode(b"k" * 32).decode()
+PG_ADMIN_URL = os.environ.get("UIFLOW_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def tmp_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("uiflow-data")
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_data: Path) -> Settings:
+    return Settings(
+        mode="test",
+        data_dir=tmp_data,
+        codec_keys=f"t1:{TEST_KEY}",
+        codec_active_key="t1",
+        jwt_secret="test-secret-" + "x" * 32,
+        applicant_key_secret="test-applicant-secret-" + "y" * 32,
+        temporal_namespace="default",
+        task_queue="uiflow-test",
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def tskip_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=make_data_converter(settings),
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
+        )
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def local_env(settings: Settings, tmp_data: Path) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=make_data_converter(settings),
+        dev_server_existing_path=str(BIN / "temporal"),
+        dev_server_database_filename=str(tmp_data / "temporal-local.db"),
+        search_attributes=sa.ALL,
+        ui=False,
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    name = f"uiflow_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    yield f"{base}/{name}"
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _prepared(url: str) -> Database:
+    db = Database(url)
+    await upgrade(db)
+    async with db.session() as s:
+        await seed_regions(s)
+        await seed_demo_staff(s)
+    return db
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    db = await _prepared(pg_url)
+    yield db
+    await db.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def sqlite_db(tmp_data: Path) -> AsyncIterator[Database]:
+    db = await _prepared(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}")
+    yield db
+    await db.dispose()
+
+
+@pytest_asyncio.fixture
+async def pg_api(settings: Settings, pg_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app on PostgreSQL, without a Temporal server (for routes that need none)."""
+
+    async def _no_temporal() -> Client:
+        raise RuntimeError("no Temporal in this test")
+
+    app = create_app(settings, db=pg_db, temporal_connect=_no_temporal)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+async def login(client: httpx.AsyncClient, who: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    r = await client.post("/api/v1/auth/login", json={"login": who, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
