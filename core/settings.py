@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     )
     documents_dir: Path | None = None
 
+    # Operator overrides of the dated rule parameters (YAML files; see docs/operators.md)
+    params_dir: Path | None = None
+    # Operator-added holiday tables (one YAML per year, same shape as policy/calendar_data), so the
+    # next year's State Council notice can be entered the day it is published, without a release.
+    calendar_dir: Path | None = None
+
     # External government systems (sim/ in dev and tests)
     sim_base_url: str = "http://127.0.0.1:8100"
     sim_token: str = "uiflow-sim-token"

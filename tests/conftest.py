@@ -20,6 +20,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.gov import GovClients, close_all
 from api.app import create_app
 from core.db import Database
 from core.migrate import upgrade
@@ -27,6 +28,9 @@ from core.seed import DEMO_PASSWORD, seed_demo_staff, seed_regions
 from core.settings import Settings
 from core.temporal_client import make_data_converter
 from models import search_attributes as sa
+from sim.testing import SimHandle, running_sim
+from tests.support import CaseEnv
+from workers.main import build_worker
 
 BIN = Path(sys.executable).parent
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
@@ -146,3 +150,48 @@ async def login(client: httpx.AsyncClient, who: str, password: str = DEMO_PASSWO
     r = await client.post("/api/v1/auth/login", json={"login": who, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def sim() -> AsyncIterator[SimHandle]:
+    async with running_sim(seed=42, population=300) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def wf_settings(settings: Settings, sim: SimHandle) -> Settings:
+    """Settings for real activities: the simulators over HTTP, and the test calendar overlay."""
+    return settings.model_copy(
+        update={
+            "sim_base_url": sim.base_url,
+            "sim_token": sim.token,
+            "calendar_dir": FIXTURES / "calendar",
+            "external_timeout_seconds": 5.0,
+        }
+    )
+
+
+@pytest_asyncio.fixture
+async def claim_env(wf_settings: Settings, sqlite_db: Database) -> AsyncIterator[CaseEnv]:
+    """A fresh time-skipping server (each test owns its clock) and a worker running the real
+    activities against the simulators and SQLite."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=make_data_converter(wf_settings),
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
+        )
+    )
+    gov = GovClients.from_settings(wf_settings)
+    queue = f"claims-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(env.client, wf_settings, sqlite_db, task_queue=queue, gov=gov)
+    async with worker:
+        yield CaseEnv(env=env, task_queue=queue, settings=wf_settings, db=sqlite_db)
+    await close_all()
+    await env.shutdown()

@@ -9,10 +9,12 @@ import logging
 import signal
 from datetime import timedelta
 
+from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.gov import GovClients
 from core.db import Database
 from core.settings import Settings
 from core.temporal_client import connect_client
@@ -31,12 +33,19 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client, settings: Settings, db: Database, *, task_queue: str | None = None) -> Worker:  # type: ignore[no-untyped-def]
+def build_worker(
+    client: Client,
+    settings: Settings,
+    db: Database,
+    *,
+    task_queue: str | None = None,
+    gov: GovClients | None = None,
+) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=registry.workflows(),
-        activities=registry.activities(settings, db),
+        activities=registry.activities(settings, db, gov),
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
         max_concurrent_activities=100,

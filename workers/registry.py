@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.gov import GovClients
 from core.db import Database
 from core.settings import Settings
 
@@ -15,7 +16,7 @@ def workflows() -> list[type]:
     return list(ALL_WORKFLOWS)
 
 
-def activities(settings: Settings, db: Database) -> list[Callable[..., Any]]:
+def activities(settings: Settings, db: Database, gov: GovClients | None = None) -> list[Callable[..., Any]]:
     from activities.registry import build_activities
 
-    return build_activities(settings, db)
+    return build_activities(settings, db, gov)

@@ -1,0 +1,39 @@
+"""Client for the national skill-talent certificate query site: a certificate must be findable there
+to count for the skill-upgrade subsidy (notice item 6)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from activities.gov.base import ExternalRefused, GovClient, GovModel
+
+CERTIFICATE_NOT_FOUND = "certificate.not_found"
+
+
+class Certificate(GovModel):
+    cert_no: str
+    holder_id_number: str
+    holder_name: str
+    occupation_code: str
+    occupation: str
+    level: int
+    level_label: str
+    issued_on: date
+    issuer: str
+    issuer_region: str
+
+
+class CertificatesClient(GovClient):
+    system = "certificates"
+
+    async def get(self, cert_no: str) -> Certificate:
+        return await self._call("GET", "/certificates/{cert_no}", Certificate, path={"cert_no": cert_no})
+
+    async def lookup(self, cert_no: str) -> Certificate | None:
+        """``None`` when the site has no such certificate: an expected answer, not an error."""
+        try:
+            return await self.get(cert_no)
+        except ExternalRefused as e:
+            if e.code == CERTIFICATE_NOT_FOUND:
+                return None
+            raise

@@ -1,0 +1,121 @@
+"""Shapes every case type shares: deadlines, the read-model projection, notifications,
+timeline entries and decision receipts. Shared so that review, deadlines and notifications are
+one mechanism across claims, disputes, refunds and subsidies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from models.enums import CaseType
+from models.staff import StaffActor
+
+# Asia/Shanghai: UTC+8 with no daylight saving since 1991, so a fixed offset is exact, and unlike
+# ZoneInfo it needs no tz database read inside the workflow sandbox.
+BUSINESS_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def local_date(instant: datetime) -> date:
+    """The business day (Asia/Shanghai) of an instant."""
+    return instant.astimezone(BUSINESS_TZ).date()
+
+
+class DeadlineRequest(BaseModel):
+    """Ask for a review deadline; computed in an activity so history records the answer and a
+    later change of the holiday table cannot change the replay of an old case."""
+
+    start: datetime  # when the clock starts (receipt / registration confirmed / documents complete)
+    working_days: int | None = None  # None: the parameter in force
+    reminder_working_days: int = 2
+
+
+class DeadlineInfo(BaseModel):
+    start_day: date
+    deadline: date  # the last day to decide (Asia/Shanghai)
+    deadline_at: datetime  # the instant the case becomes overdue: the end of the deadline day
+    reminder_at: datetime | None  # 09:00 on the reminder working day; None if already past
+    working_days: int
+    calendar_version: str
+    parameter_version: str
+
+
+class CaseProjection(BaseModel):
+    """What the read model holds of a case; written by the workflow through an activity."""
+
+    case_id: str
+    case_type: CaseType
+    status: str
+    stage: str = ""
+    region_code: str
+    applicant_key: str
+    applicant_name: str = ""
+    applicant_id_masked: str = ""
+    employer_credit_code: str | None = None
+    channel: str = ""
+    received_at: datetime
+    deadline: date | None = None
+    overdue: bool = False
+    escalated: bool = False
+    assigned_to: str | None = None
+    rounds: int = 0
+    risk_flagged: bool = False
+    summary: dict[str, Any] = Field(default_factory=dict)
+    decided_at: datetime | None = None
+    closed_at: datetime | None = None
+    version: int  # monotonically increasing per case; an older projection never overwrites a newer one
+
+
+class Notification(BaseModel):
+    """A message to the applicant (SMS/portal) or to staff (portal inbox)."""
+
+    case_id: str
+    audience: Literal["applicant", "staff", "employer"]
+    template: str
+    text_zh: str
+    phone: str | None = None  # applicant's phone (encrypted in payloads; never logged)
+    staff_login: str | None = None
+    staff_role: str | None = None
+    region_code: str | None = None
+
+
+class AuditEntry(BaseModel):
+    """A staff decision or system action, for the append-only audit log."""
+
+    case_id: str
+    actor: str
+    actor_role: str | None = None
+    actor_region: str | None = None
+    action: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+
+class TimelineEntry(BaseModel):
+    """One line of the case timeline as the workflow records it (actor, what, evidence)."""
+
+    at: datetime
+    actor_kind: Literal["staff", "system", "applicant", "external", "employer"]
+    actor: str
+    what: str  # stable event code, e.g. "review.approved"
+    text_zh: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionReceipt(BaseModel):
+    """What an Update returns to the staff member who decided."""
+
+    case_id: str
+    accepted: bool = True
+    status: str
+    stage: str
+    round: int
+    message_zh: str
+
+
+class UnblockCommand(BaseModel):
+    """An operations engineer releases a case that stopped on a permanent activity failure."""
+
+    actor: StaffActor
+    note: str = Field(min_length=1, max_length=500)

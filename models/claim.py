@@ -1,0 +1,400 @@
+"""The benefit claim (失业保险金申领): application, checks, review rounds, decisions.
+
+Workflow inputs and outputs are plain pydantic models (temporal-notes §3). The shapes here check
+formats only; the checksum and region rules (policy/) are applied by the API's request schema
+(api/schemas.py), which subclasses these, so bad input is refused field by field before any
+workflow starts."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from models.case import DeadlineInfo, TimelineEntry
+from models.enums import Channel, LabelledEnum
+from models.rules import RetirementCategory, YearMonth
+from models.staff import StaffActor
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+ACCOUNT_RE = re.compile(r"^\d{12,30}$")
+
+
+class DocumentRef(BaseModel):
+    id: str = Field(min_length=1, max_length=36)
+    kind: str = Field(min_length=1, max_length=64, examples=["termination_certificate"])
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    filename: str = ""
+
+
+class ClaimApplication(BaseModel):
+    """What the applicant (online) or the clerk (counter) submits."""
+
+    id_number: str = Field(pattern=r"^\d{17}[\dX]$", examples=["150102198005171237"])
+    name: str = Field(min_length=1, max_length=64, examples=["乌云其其格"])
+    phone: str = Field(examples=["13912345678"])
+    bank_account: str = Field(examples=["6217000123456789012"])
+    bank_name: str = Field(default="", max_length=64, examples=["中国建设银行呼和浩特新城支行"])
+    region_code: str = Field(
+        pattern=r"^15\d{4}$", examples=["150102"], description="申领地（旗县区）行政区划代码"
+    )
+    employer_credit_code: str = Field(pattern=r"^[0-9A-Z]{18}$", examples=["91150100012345678F"])
+    separation_date: date = Field(examples=["2025-03-31"])
+    retirement_category: RetirementCategory | None = Field(
+        default=None, description="原法定退休年龄类别；不填时男性按60岁、女性按50岁（女职工）推定，须经核实"
+    )
+    documents: list[DocumentRef] = Field(default_factory=list)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        v = v.strip()
+        if not PHONE_RE.match(v):
+            raise ValueError("手机号码应为11位数字，以1开头")
+        return v
+
+    @field_validator("bank_account")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        v = v.replace(" ", "")
+        if not ACCOUNT_RE.match(v):
+            raise ValueError("银行账号应为12至30位数字")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("姓名不能为空")
+        return v
+
+    def category(self) -> RetirementCategory:
+        if self.retirement_category is not None:
+            return self.retirement_category
+        male = int(self.id_number[16]) % 2 == 1  # GB 11643: odd sequence digit = male
+        return RetirementCategory.MALE if male else RetirementCategory.FEMALE_50
+
+
+class ClaimTimings(BaseModel):
+    """Operator-configurable waits, fixed at the start of a case so its history records them."""
+
+    registration_wait_days: int = 30
+    registration_recheck_hours: int = 24
+    reminder_working_days: int = 2
+    reapply_window_days: int = 60
+    documents_wait_days: int = 30
+
+
+class ClaimInput(BaseModel):
+    case_id: str
+    applicant_key: str
+    application: ClaimApplication
+    channel: Channel
+    received_at: datetime
+    submitted_by: str  # clerk login, or "applicant" for an online claim
+    submitted_by_region: str | None = None
+    timings: ClaimTimings = Field(default_factory=ClaimTimings)
+
+
+class ClaimStatus(LabelledEnum):
+    AWAITING_REGISTRATION = "awaiting_registration"
+    CHECKING = "checking"
+    UNDER_REVIEW = "under_review"
+    AWAITING_DOCUMENTS = "awaiting_documents"
+    REJECTED = "rejected"  # waiting for a re-application within the window
+    APPROVED = "approved"
+    CLOSED = "closed"
+
+
+CLAIM_STATUS_LABELS = {
+    ClaimStatus.AWAITING_REGISTRATION: "待失业登记",
+    ClaimStatus.CHECKING: "自动核验中",
+    ClaimStatus.UNDER_REVIEW: "待审核",
+    ClaimStatus.AWAITING_DOCUMENTS: "待补正材料",
+    ClaimStatus.REJECTED: "未通过（可重新申请）",
+    ClaimStatus.APPROVED: "已核准",
+    ClaimStatus.CLOSED: "已办结",
+}
+OPEN_CLAIM_STATUSES = frozenset(
+    s.value for s in ClaimStatus if s not in (ClaimStatus.APPROVED, ClaimStatus.CLOSED)
+)
+
+
+class RejectReason(LabelledEnum):
+    """The catalogue of rejection reasons, each with the remedy staff start from (notice item 一:
+    tell the applicant the reason and what to do next)."""
+
+    CONTRIBUTION_SHORT = "contribution_short"
+    VOLUNTARY_SEPARATION = "voluntary_separation"
+    NOT_REGISTERED = "not_registered"
+    RECEIVING_ELSEWHERE = "receiving_elsewhere"
+    RECEIVING_PENSION = "receiving_pension"
+    RETIREMENT_AGE = "retirement_age"
+    DOCUMENTS_INVALID = "documents_invalid"
+    FRAUD_VERIFIED = "fraud_verified"
+    OTHER = "other"
+
+
+REJECT_REASONS: dict[RejectReason, tuple[str, str]] = {
+    RejectReason.CONTRIBUTION_SHORT: (
+        "失业前累计缴纳失业保险费不满一年",
+        "如有未记录的缴费（含外省缴费），请携带缴费凭证到窗口申请核实后重新申请。",
+    ),
+    RejectReason.VOLUNTARY_SEPARATION: (
+        "停保原因为个人原因（非因本人意愿中断就业的条件不符）",
+        "如停保原因登记有误，可由原单位在网上申请变更停保原因，或由本人携带解除劳动合同协议、仲裁或法院文书到窗口申请；"
+        "变更后将重新审核，无需再次申请。",
+    ),
+    RejectReason.NOT_REGISTERED: ("未办理失业登记", "请在网上或到窗口办理失业登记后重新申请。"),
+    RejectReason.RECEIVING_ELSEWHERE: (
+        "已在其他地区领取失业保险金",
+        "如已停止在外地领取，请提供停发证明后重新申请。",
+    ),
+    RejectReason.RECEIVING_PENSION: ("已领取基本养老保险待遇", "领取养老金期间不能领取失业保险金。"),
+    RejectReason.RETIREMENT_AGE: ("已达到法定退休年龄", "请咨询养老保险经办机构办理退休手续。"),
+    RejectReason.DOCUMENTS_INVALID: ("申请材料不真实或不完整", "请按告知补齐真实有效的材料后重新申请。"),
+    RejectReason.FRAUD_VERIFIED: (
+        "经核查存在虚假申领情形",
+        "如有异议，可在收到通知之日起六十日内申请行政复议。",
+    ),
+    RejectReason.OTHER: ("其他原因", ""),
+}
+
+
+# --- Results of the automatic checks ---------------------------------------------------------------
+
+
+class RegistrationResult(BaseModel):
+    registered: bool
+    registered_on: date | None = None
+    registration_no: str | None = None
+    via: Literal["platform", "counter", "callback", "recheck"] = "platform"
+
+
+class ContributionSummary(BaseModel):
+    cumulative_months: int
+    last_consecutive_months: int
+    last_employer: str | None = None
+    last_contribution_month: str | None = None
+
+
+class StopReasonResult(BaseModel):
+    code: str
+    label: str
+    involuntary: bool
+    stop_date: date | None = None
+
+
+class CrossProvinceResult(BaseModel):
+    receiving_elsewhere: bool
+    province: str | None = None
+
+
+class PensionResult(BaseModel):
+    receiving: bool
+    since: date | None = None
+
+
+class EmployerRiskInputs(BaseModel):
+    insured_headcount: int | None = None
+    claims_in_window: int
+    window_days: int
+    other_claim_dates: list[date] = Field(default_factory=list)
+
+
+class RiskHitView(BaseModel):
+    code: str
+    label: str
+    detail: str = ""
+
+
+class EligibilityView(BaseModel):
+    eligible: bool
+    reasons: list[tuple[str, str]] = Field(default_factory=list)  # (code, Chinese text)
+    max_months: int = 0
+    suggested_reject_reason: RejectReason | None = None
+
+
+class RetirementView(BaseModel):
+    category: RetirementCategory
+    retirement_month: YearMonth
+    original_retirement_month: YearMonth
+    reached: bool
+
+
+class CheckReport(BaseModel):
+    """Everything the automatic checks found; the reviewer decides on it."""
+
+    checked_at: datetime
+    contribution: ContributionSummary
+    stop_reason: StopReasonResult
+    cross_province: CrossProvinceResult
+    pension: PensionResult
+    employer: EmployerRiskInputs
+    retirement: RetirementView
+    eligibility: EligibilityView
+    risk_hits: list[RiskHitView] = Field(default_factory=list)
+    unused_months_carried: int = 0
+    parameter_version: str = ""
+
+    @property
+    def risk_flagged(self) -> bool:
+        return bool(self.risk_hits)
+
+
+class AssessRequest(BaseModel):
+    """Inputs to the policy assessment activity (eligibility, retirement, risk)."""
+
+    case_id: str
+    id_number: str
+    category: RetirementCategory
+    registered: bool
+    received_on: date
+    contribution: ContributionSummary
+    stop_reason: StopReasonResult
+    cross_province: CrossProvinceResult
+    pension: PensionResult
+    employer: EmployerRiskInputs
+    unused_months: int = 0
+
+
+# --- Entitlement -----------------------------------------------------------------------------------
+
+
+class MonthlyAmount(BaseModel):
+    month_index: int
+    pay_month: YearMonth
+    amount: Decimal
+    rate: Decimal
+    base: Decimal
+
+
+class ClaimEntitlement(BaseModel):
+    max_months: int
+    new_months: int
+    carried_months: int
+    benefit_start: date
+    first_month: YearMonth
+    last_month: YearMonth
+    schedule: list[MonthlyAmount]
+    total: Decimal
+    parameter_version: str
+
+
+class EntitlementRequest(BaseModel):
+    case_id: str
+    contribution_months: int
+    unused_months: int
+    registration_date: date
+
+
+# --- Staff decisions (Updates) and events (Signals) ------------------------------------------------
+
+
+class ApproveCommand(BaseModel):
+    actor: StaffActor
+    note: str = Field(default="", max_length=500)
+
+
+class RejectCommand(BaseModel):
+    actor: StaffActor
+    reason_code: RejectReason
+    remedy: str = Field(max_length=1000, description="处置方式：告知申请人下一步怎么办")
+    note: str = Field(default="", max_length=500)
+
+
+class RequestDocumentsCommand(BaseModel):
+    actor: StaffActor
+    documents: list[str] = Field(min_length=1, description="需补正的材料名称")
+    note: str = Field(default="", max_length=500)
+
+
+class AssignCommand(BaseModel):
+    actor: StaffActor
+    reviewer_login: str = Field(min_length=1, max_length=64)
+
+
+class RegistrationEvent(BaseModel):
+    registration_no: str
+    registered_on: date
+    source: Literal["callback", "recheck", "counter"] = "callback"
+
+
+class ReapplyEvent(BaseModel):
+    """A fresh application after a rejection (new documents), or documents supplied."""
+
+    by: str  # "applicant" or a clerk login
+    documents: list[DocumentRef] = Field(default_factory=list)
+    note: str = Field(default="", max_length=500)
+
+
+class StopReasonChangedEvent(BaseModel):
+    """From a stop-reason dispute: the record now shows an involuntary reason."""
+
+    dispute_id: str
+    new_code: str
+    new_label: str
+
+
+# --- State (Query) ---------------------------------------------------------------------------------
+
+
+class Decision(BaseModel):
+    kind: Literal["approve", "reject", "request_documents"]
+    by: str
+    by_role: str
+    at: datetime
+    reason_code: RejectReason | None = None
+    reason_label: str | None = None
+    remedy: str | None = None
+    documents: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class ReviewRound(BaseModel):
+    n: int
+    trigger: Literal["application", "reapplication", "stop_reason_changed", "documents_supplied"]
+    started_at: datetime
+    deadline: DeadlineInfo | None = None
+    report: CheckReport | None = None
+    reminded_at: datetime | None = None
+    overdue_at: datetime | None = None
+    document_requests: list[Decision] = Field(default_factory=list)
+    decision: Decision | None = None
+
+
+class ClaimState(BaseModel):
+    case_id: str
+    status: ClaimStatus
+    stage: str
+    region_code: str
+    channel: Channel
+    received_at: datetime
+    applicant_name: str
+    applicant_id_masked: str
+    registration: RegistrationResult | None = None
+    assigned_to: str | None = None
+    overdue: bool = False
+    escalated: bool = False
+    rounds: list[ReviewRound] = Field(default_factory=list)
+    entitlement: ClaimEntitlement | None = None
+    documents: list[DocumentRef] = Field(default_factory=list)
+    close_reason: str | None = None
+    blocked: str | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    @property
+    def current_round(self) -> ReviewRound | None:
+        return self.rounds[-1] if self.rounds else None
+
+
+class ClaimResult(BaseModel):
+    case_id: str
+    status: ClaimStatus
+    close_reason: str | None = None
+    entitlement: ClaimEntitlement | None = None
+    rounds: int

@@ -1,0 +1,1 @@
+"""Packaged, effective-dated rule parameters (YAML). See ``policy.parameters``."""

@@ -1,0 +1,267 @@
+"""What every case workflow shares: the timeline, the read-model projection and search
+attributes, notifications, the audit log, review deadlines with reminder and escalation, and a
+safe stop when an activity fails for good (the case waits for an operations engineer instead of
+failing, so no application is ever lost).
+
+Deterministic: time from ``workflow.now()``; everything else through activities."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.case_store import CaseStoreActivities
+    from models import search_attributes as sa
+    from models.case import (
+        AuditEntry,
+        CaseProjection,
+        DeadlineInfo,
+        DeadlineRequest,
+        Notification,
+        TimelineEntry,
+    )
+    from models.enums import Role
+    from models.staff import StaffActor
+    from policy.regions import ancestors
+
+T = TypeVar("T")
+
+# External systems may be down for hours; a case must outlast that. Retries back off to 10 minutes
+# and never give up by count; a non-retryable failure goes to the blocked path below.
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=0,
+)
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+OPS_REGION = "150000"
+
+
+def region_path(code: str) -> list[str]:
+    return [code, *[r.code for r in ancestors(code)]]
+
+
+class CaseWorkflowBase:
+    """Mixin with the shared mechanics; a case workflow sets ``case_id``, ``region_code``, and
+    implements ``projection()``."""
+
+    case_id: str = ""
+    region_code: str = ""
+    timeline: list[TimelineEntry]
+    _version: int
+    blocked: str | None
+    _unblocked: bool
+
+    def _init_base(self) -> None:
+        self.timeline = []
+        self._version = 0
+        self.blocked = None
+        self._unblocked = False
+
+    # --- timeline --------------------------------------------------------------------------------
+
+    def record(
+        self,
+        actor_kind: Literal["staff", "system", "applicant", "external", "employer"],
+        actor: str,
+        what: str,
+        text_zh: str,
+        **evidence: Any,
+    ) -> None:
+        self.timeline.append(
+            TimelineEntry(
+                at=workflow.now(),
+                actor_kind=actor_kind,
+                actor=actor,
+                what=what,
+                text_zh=text_zh,
+                evidence=evidence,
+            )
+        )
+
+    # --- activities with the blocked path ----------------------------------------------------------
+
+    async def act(
+        self,
+        fn: Callable[[Any, Any], Awaitable[T]],
+        arg: Any,
+        *,
+        activity_timeout: timedelta = ACTIVITY_TIMEOUT,
+    ) -> T:
+        """Run an activity; if it fails for good, mark the case blocked, tell operations, and
+        wait for an engineer to unblock it, then try again. The case never fails silently."""
+        while True:
+            try:
+                return await workflow.execute_activity_method(
+                    fn, arg, start_to_close_timeout=activity_timeout, retry_policy=RETRY
+                )
+            except ActivityError as e:
+                cause = e.cause
+                kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+                message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+                self.blocked = f"{getattr(fn, '__name__', 'activity')}: {kind}"
+                self._unblocked = False
+                self.record(
+                    "system",
+                    "uiflow",
+                    "case.blocked",
+                    f"自动处理失败，已转运维处理：{message}",
+                    step=getattr(fn, "__name__", ""),
+                    error_type=kind,
+                )
+                await self.project()
+                await self.notify_staff(
+                    "ops_engineer",
+                    OPS_REGION,
+                    "case_blocked",
+                    f"案件{self.case_id}自动处理失败（{kind}），请核查后解除阻塞。",
+                )
+                await workflow.wait_condition(lambda: self._unblocked)
+                self.blocked = None
+                await self.project()
+
+    def unblock(self, actor: StaffActor, note: str) -> None:
+        self._unblocked = True
+        self.record("staff", actor.login, "case.unblocked", f"运维人员解除阻塞：{note}")
+
+    def validate_unblock(self, actor: StaffActor) -> None:
+        if self.blocked is None:
+            raise ValueError("该案件当前没有阻塞，无需解除")
+        if not actor.has(*_ops_roles()):
+            raise ValueError("只有运维工程师可以解除案件阻塞")
+
+    # --- projection, notifications, audit --------------------------------------------------------------
+
+    def projection(self) -> CaseProjection:
+        raise NotImplementedError
+
+    def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
+        return []
+
+    async def project(self) -> None:
+        self._version += 1
+        p = self.projection()
+        p.version = self._version
+        if self.blocked:
+            p.summary["blocked"] = self.blocked
+        pairs: list[SearchAttributeUpdate[Any]] = [
+            sa.CASE_STATUS.value_set(p.status),
+            sa.CASE_STAGE.value_set(p.stage or p.status),
+            sa.OVERDUE.value_set(p.overdue),
+            *self.search_attributes(),
+        ]
+        if p.assigned_to:
+            pairs.append(sa.ASSIGNED_TO.value_set(p.assigned_to))
+        workflow.upsert_search_attributes(pairs)
+        await workflow.execute_activity_method(
+            CaseStoreActivities.project_case, p, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+        )
+
+    async def notify(self, n: Notification) -> None:
+        try:
+            await workflow.execute_activity_method(
+                CaseStoreActivities.notify, n, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+            )
+        except ActivityError as e:
+            # A refused notification must not stop the case; the timeline shows it was not sent.
+            self.record(
+                "system", "notifier", "notification.failed", f"通知发送失败：{n.template}", error=str(e.cause)
+            )
+
+    async def notify_staff(
+        self, role: str, region: str, template: str, text_zh: str, login: str | None = None
+    ) -> None:
+        await self.notify(
+            Notification(
+                case_id=self.case_id,
+                audience="staff",
+                template=template,
+                text_zh=text_zh,
+                staff_login=login,
+                staff_role=role,
+                region_code=region,
+            )
+        )
+
+    async def audit(self, actor: StaffActor, action: str, payload: dict[str, Any]) -> None:
+        await workflow.execute_activity_method(
+            CaseStoreActivities.write_audit,
+            AuditEntry(
+                case_id=self.case_id,
+                actor=actor.login,
+                actor_role=",".join(actor.roles),
+                actor_region=actor.region_code,
+                action=action,
+                payload=payload,
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+    # --- deadlines -----------------------------------------------------------------------------------
+
+    async def deadline(
+        self, start: datetime, reminder_working_days: int, working_days: int | None = None
+    ) -> DeadlineInfo:
+        return await self.act(
+            CaseStoreActivities.compute_deadline,
+            DeadlineRequest(
+                start=start, working_days=working_days, reminder_working_days=reminder_working_days
+            ),
+        )
+
+    async def wait_with_deadline(
+        self,
+        done: Callable[[], bool],
+        deadline: DeadlineInfo,
+        *,
+        reminded: Callable[[], bool],
+        overdue: Callable[[], bool],
+        on_reminder: Callable[[], Awaitable[None]],
+        on_overdue: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Wait until ``done()``; fire the reminder at its instant and the escalation when the
+        deadline passes (both Asia/Shanghai instants computed by the deadline activity)."""
+        while not done():
+            now = workflow.now()
+            target: datetime | None = None
+            action: Callable[[], Awaitable[None]] | None = None
+            if deadline.reminder_at is not None and not reminded() and not overdue():
+                target, action = deadline.reminder_at, on_reminder
+            elif not overdue():
+                target, action = deadline.deadline_at, on_overdue
+            if target is None or action is None:
+                await workflow.wait_condition(done)
+                return
+            wait = target - now
+            if wait > timedelta(0):
+                try:
+                    await workflow.wait_condition(done, timeout=wait)
+                    return
+                except TimeoutError:
+                    pass
+            await action()
+
+
+def _ops_roles() -> tuple[Role, ...]:
+    return (Role.OPS_ENGINEER,)
+
+
+def initial_search_attributes(case_type: str, region_code: str, status: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.CASE_TYPE, case_type),
+            SearchAttributePair(sa.REGION_CODE, region_code),
+            SearchAttributePair(sa.REGION_PATH, region_path(region_code)),
+            SearchAttributePair(sa.CASE_STATUS, status),
+            SearchAttributePair(sa.OVERDUE, False),
+        ]
+    )

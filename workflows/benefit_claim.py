@@ -1,0 +1,780 @@
+"""The benefit claim (失业保险金申领), notice sections 1 and 2, as one durable workflow per claim.
+
+Lifecycle: registration (wait for it online, register on the spot at a counter) → automatic
+checks (each an activity) → review within 10 working days of confirmed registration, with a
+reminder before and escalation after the deadline → approve (entitlement), reject (reason and
+remedy; then wait for a re-application or a stop-reason change, each a fresh round with a fresh
+deadline), or request documents (the clock restarts when they are complete).
+
+Staff decide through Updates whose validators check stage, role, region and separation of
+duties; a refused decision never touches history."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from activities.claim import (
+        ClaimActivities,
+        CounterRegistration,
+        EmployerRiskRequest,
+        LinkDocuments,
+        PersonRef,
+    )
+    from models import search_attributes as sa
+    from models.case import CaseProjection, DecisionReceipt, Notification, UnblockCommand, local_date
+    from models.claim import (
+        CLAIM_STATUS_LABELS,
+        REJECT_REASONS,
+        ApproveCommand,
+        AssessRequest,
+        AssignCommand,
+        CheckReport,
+        ClaimInput,
+        ClaimResult,
+        ClaimState,
+        ClaimStatus,
+        Decision,
+        EntitlementRequest,
+        ReapplyEvent,
+        RegistrationEvent,
+        RegistrationResult,
+        RejectCommand,
+        RequestDocumentsCommand,
+        ReviewRound,
+        StopReasonChangedEvent,
+    )
+    from models.enums import CaseType, Channel, Role
+    from models.staff import StaffActor
+    from policy.identity import mask_resident_id
+    from policy.regions import is_within
+    from workflows.base import CaseWorkflowBase
+
+REGISTRATION_VIA = {
+    "platform": "平台查询",
+    "counter": "窗口登记",
+    "callback": "平台通知",
+    "recheck": "每日复查",
+}
+RoundTrigger = Literal["application", "reapplication", "stop_reason_changed", "documents_supplied"]
+
+
+@workflow.defn
+class BenefitClaimWorkflow(CaseWorkflowBase):
+    @workflow.init
+    def __init__(self, inp: ClaimInput) -> None:
+        self._init_base()
+        self.inp = inp
+        self.case_id = inp.case_id
+        self.region_code = inp.application.region_code
+        app = inp.application
+        self.state = ClaimState(
+            case_id=inp.case_id,
+            status=ClaimStatus.CHECKING,
+            stage="registration",
+            region_code=app.region_code,
+            channel=inp.channel,
+            received_at=inp.received_at,
+            applicant_name=app.name,
+            applicant_id_masked=mask_resident_id(app.id_number),
+            documents=list(app.documents),
+        )
+        self._registration_event: RegistrationEvent | None = None
+        self._pending: Decision | None = None
+        self._pending_actor: StaffActor | None = None
+        self._decisions_seen = 0
+        self._decisions_done = 0
+        self._reapply: ReapplyEvent | None = None
+        self._stop_reason_changed: StopReasonChangedEvent | None = None
+        self._documents_supplied: ReapplyEvent | None = None
+
+    # --- run -----------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: ClaimInput) -> ClaimResult:
+        self.state.timeline = self.timeline
+        who = inp.submitted_by
+        channel_text = "网上提交" if inp.channel == Channel.ONLINE else f"窗口受理（{who}）"
+        self.record(
+            "applicant" if inp.channel == Channel.ONLINE else "staff",
+            who,
+            "claim.received",
+            f"收到失业保险金申领（{channel_text}）",
+            documents=[d.sha256 for d in inp.application.documents],
+        )
+        if inp.application.documents:
+            await self.act(
+                ClaimActivities.link_documents,
+                LinkDocuments(case_id=self.case_id, documents=inp.application.documents),
+            )
+        await self.project()
+
+        if not await self._registration():
+            return self._result()
+
+        trigger: RoundTrigger = "application"
+        clock_start = workflow.now()
+        while True:
+            outcome = await self._review_round(trigger, clock_start)
+            if outcome == "approved":
+                return self._result()
+            if outcome == "closed":
+                return self._result()
+            # Rejected: wait for a re-application or a stop-reason change within the window.
+            next_trigger = await self._wait_for_new_round()
+            if next_trigger is None:
+                await self._close("reapply_window_expired", "重新申请期限已过，案件办结")
+                return self._result()
+            trigger = next_trigger
+            clock_start = workflow.now()
+
+    # --- registration (notice item 2) ------------------------------------------------------------------
+
+    async def _registration(self) -> bool:
+        app = self.inp.application
+        person = PersonRef(id_number=app.id_number, employer_credit_code=app.employer_credit_code)
+        reg = await self.act(ClaimActivities.check_registration, person)
+        if not reg.registered and self.inp.channel == Channel.COUNTER:
+            reg = await self.act(
+                ClaimActivities.register_at_counter,
+                CounterRegistration(
+                    id_number=app.id_number,
+                    name=app.name,
+                    region_code=app.region_code,
+                    operator=self.inp.submitted_by,
+                ),
+            )
+            self.record(
+                "staff",
+                self.inp.submitted_by,
+                "registration.counter",
+                "窗口当场办理失业登记",
+                registration_no=reg.registration_no,
+            )
+        if not reg.registered:
+            self.state.status = ClaimStatus.AWAITING_REGISTRATION
+            self.state.stage = "registration"
+            self.record("system", "uiflow", "registration.missing", "未查到失业登记，已通知申请人办理")
+            await self.project()
+            await self.notify(
+                Notification(
+                    case_id=self.case_id,
+                    audience="applicant",
+                    phone=app.phone,
+                    template="register_needed",
+                    text_zh=(
+                        f"{app.name}您好：您的失业保险金申请已收到，但尚未查到您的失业登记。请通过网上办事大厅或到就近"
+                        f"服务大厅办理失业登记，登记后我们将在{10}个工作日内完成审核。"
+                    ),
+                )
+            )
+            t = self.inp.timings
+            give_up_at = workflow.now() + timedelta(days=t.registration_wait_days)
+            while not reg.registered:
+                remaining = give_up_at - workflow.now()
+                if remaining <= timedelta(0):
+                    await self.notify(
+                        Notification(
+                            case_id=self.case_id,
+                            audience="applicant",
+                            phone=app.phone,
+                            template="registration_timeout",
+                            text_zh=f"{app.name}您好：因{t.registration_wait_days}日内未办理失业登记，您的申请已办结。"
+                            "办理登记后可重新申请。",
+                        )
+                    )
+                    await self._close(
+                        "registration_timeout", f"{t.registration_wait_days}日内未办理失业登记，案件办结"
+                    )
+                    return False
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._registration_event is not None,
+                        timeout=min(remaining, timedelta(hours=t.registration_recheck_hours)),
+                    )
+                    ev = self._registration_event
+                    assert ev is not None
+                    reg = RegistrationResult(
+                        registered=True,
+                        registered_on=ev.registered_on,
+                        registration_no=ev.registration_no,
+                        via="callback",
+                    )
+                except TimeoutError:
+                    reg = await self.act(ClaimActivities.check_registration, person)
+                    if reg.registered:
+                        reg.via = "recheck"
+        self.state.registration = reg
+        self.record(
+            "external",
+            "registration-platform",
+            "registration.confirmed",
+            f"失业登记已确认（{reg.registered_on}，{REGISTRATION_VIA[reg.via]}），审核时限开始计算",
+            registration_no=reg.registration_no,
+        )
+        return True
+
+    # --- one review round ------------------------------------------------------------------------------
+
+    async def _review_round(self, trigger: RoundTrigger, clock_start: datetime) -> str:
+        rnd = ReviewRound(n=len(self.state.rounds) + 1, trigger=trigger, started_at=workflow.now())
+        self.state.rounds.append(rnd)
+        self.state.status = ClaimStatus.CHECKING
+        self.state.stage = "checks"
+        self.state.overdue = False
+        self.state.escalated = False
+        await self.project()
+        rnd.report = await self._checks()
+        rnd.deadline = await self.deadline(clock_start, self.inp.timings.reminder_working_days)
+        self.state.status = ClaimStatus.UNDER_REVIEW
+        self.state.stage = "review"
+        report = rnd.report
+        self.record(
+            "system",
+            "uiflow",
+            "checks.completed",
+            f"自动核验完成：{'符合' if report.eligibility.eligible else '不符合'}申领条件"
+            + (f"；风险提示{len(report.risk_hits)}项，需重点核查" if report.risk_hits else ""),
+            eligible=report.eligibility.eligible,
+            risk=[h.code for h in report.risk_hits],
+            parameter_version=report.parameter_version,
+        )
+        self.record(
+            "system",
+            "uiflow",
+            "review.started",
+            f"第{rnd.n}轮审核开始，办理时限{rnd.deadline.deadline.isoformat()}（{rnd.deadline.working_days}个工作日）",
+            deadline=rnd.deadline.deadline.isoformat(),
+            calendar_version=rnd.deadline.calendar_version,
+        )
+        await self.project()
+
+        while True:
+            await self.wait_with_deadline(
+                lambda: self._pending is not None,
+                rnd.deadline,
+                reminded=lambda: rnd.reminded_at is not None,
+                overdue=lambda: rnd.overdue_at is not None,
+                on_reminder=lambda: self._remind(rnd),
+                on_overdue=lambda: self._escalate(rnd),
+            )
+            decision, actor = self._pending, self._pending_actor
+            assert decision is not None and actor is not None
+            self._pending = None
+            await self.audit(
+                actor,
+                f"claim.{decision.kind}",
+                {
+                    "round": rnd.n,
+                    "decision": decision.kind,
+                    "reason_code": decision.reason_code,
+                    "remedy": decision.remedy,
+                    "documents": decision.documents,
+                    "note": decision.note,
+                },
+            )
+            if decision.kind == "request_documents":
+                rnd.document_requests.append(decision)
+                outcome = await self._await_documents(rnd, decision)
+                self._decisions_done += 1
+                if outcome == "closed":
+                    return "closed"
+                continue
+            rnd.decision = decision
+            if decision.kind == "approve":
+                await self._approve(rnd)
+                self._decisions_done += 1
+                return "approved"
+            await self._reject(rnd, decision)
+            self._decisions_done += 1
+            return "rejected"
+
+    async def _checks(self) -> CheckReport:
+        app = self.inp.application
+        person = PersonRef(id_number=app.id_number, employer_credit_code=app.employer_credit_code)
+        contribution, stop_reason, cross, pension, employer, unused = await asyncio.gather(
+            self.act(ClaimActivities.fetch_contributions, person),
+            self.act(ClaimActivities.fetch_stop_reason, person),
+            self.act(ClaimActivities.check_cross_province, person),
+            self.act(ClaimActivities.check_pension, person),
+            self.act(
+                ClaimActivities.employer_risk_inputs,
+                EmployerRiskRequest(
+                    case_id=self.case_id,
+                    employer_credit_code=app.employer_credit_code,
+                    received_on=self._local_date(),
+                ),
+            ),
+            self.act(ClaimActivities.unused_months, self.inp.applicant_key),
+        )
+        return await self.act(
+            ClaimActivities.assess_claim,
+            AssessRequest(
+                case_id=self.case_id,
+                id_number=app.id_number,
+                category=app.category(),
+                registered=self.state.registration is not None and self.state.registration.registered,
+                received_on=self._local_date(),
+                contribution=contribution,
+                stop_reason=stop_reason,
+                cross_province=cross,
+                pension=pension,
+                employer=employer,
+                unused_months=unused,
+            ),
+        )
+
+    def _local_date(self) -> date:
+        return local_date(workflow.now())
+
+    async def _remind(self, rnd: ReviewRound) -> None:
+        rnd.reminded_at = workflow.now()
+        assert rnd.deadline is not None
+        self.record(
+            "system",
+            "uiflow",
+            "review.reminder",
+            f"审核时限提醒：距办理时限（{rnd.deadline.deadline.isoformat()}）还有"
+            f"{self.inp.timings.reminder_working_days}个工作日",
+        )
+        await self.notify_staff(
+            "reviewer",
+            self.region_code,
+            "review_reminder",
+            f"申领案件{self.case_id}将于{rnd.deadline.deadline.isoformat()}到期，请及时审核。",
+            login=self.state.assigned_to,
+        )
+
+    async def _escalate(self, rnd: ReviewRound) -> None:
+        rnd.overdue_at = workflow.now()
+        self.state.overdue = True
+        self.state.escalated = True
+        assert rnd.deadline is not None
+        self.record(
+            "system",
+            "uiflow",
+            "review.overdue",
+            f"已超过办理时限（{rnd.deadline.deadline.isoformat()}），已上报业务主管督办",
+        )
+        await self.project()
+        await self.notify_staff(
+            "supervisor",
+            self.region_code,
+            "review_overdue",
+            f"申领案件{self.case_id}已超过10个工作日办理时限（{rnd.deadline.deadline.isoformat()}），请督办。",
+        )
+
+    async def _approve(self, rnd: ReviewRound) -> None:
+        assert rnd.report is not None and self.state.registration is not None
+        reg_date = self.state.registration.registered_on or self._local_date()
+        # The report's carried months are already min(cap - bracket, unused): passing them as the
+        # unused months gives the same entitlement the reviewer saw.
+        ent = await self.act(
+            ClaimActivities.compute_entitlement,
+            EntitlementRequest(
+                case_id=self.case_id,
+                contribution_months=rnd.report.contribution.cumulative_months,
+                unused_months=rnd.report.unused_months_carried,
+                registration_date=reg_date,
+            ),
+        )
+        self.state.entitlement = ent
+        self.state.status = ClaimStatus.APPROVED
+        self.state.stage = "approved"
+        self.record(
+            "staff",
+            rnd.decision.by if rnd.decision else "",
+            "review.approved",
+            f"审核通过：可领取{ent.max_months}个月（{ent.first_month}至{ent.last_month}），"
+            f"首月{ent.schedule[0].amount}元",
+            parameter_version=ent.parameter_version,
+        )
+        await self.project()
+        app = self.inp.application
+        await self.notify(
+            Notification(
+                case_id=self.case_id,
+                audience="applicant",
+                phone=app.phone,
+                template="claim_approved",
+                text_zh=f"{app.name}您好：您的失业保险金申请已审核通过，可领取{ent.max_months}个月，"
+                f"自{ent.first_month}起按月发放至您的银行账户，每月{ent.schedule[0].amount}元。",
+            )
+        )
+
+    async def _reject(self, rnd: ReviewRound, d: Decision) -> None:
+        self.state.status = ClaimStatus.REJECTED
+        self.state.stage = "awaiting_reapplication"
+        self.record(
+            "staff",
+            d.by,
+            "review.rejected",
+            f"审核不通过：{d.reason_label}。处置方式：{d.remedy}",
+            reason_code=d.reason_code,
+        )
+        await self.project()
+        app = self.inp.application
+        await self.notify(
+            Notification(
+                case_id=self.case_id,
+                audience="applicant",
+                phone=app.phone,
+                template="claim_rejected",
+                text_zh=f"{app.name}您好：您的失业保险金申请未通过审核。原因：{d.reason_label}。{d.remedy}"
+                f"如情况变化，可在{self.inp.timings.reapply_window_days}日内重新申请。",
+            )
+        )
+
+    async def _await_documents(self, rnd: ReviewRound, d: Decision) -> str:
+        self.state.status = ClaimStatus.AWAITING_DOCUMENTS
+        self.state.stage = "awaiting_documents"
+        self._documents_supplied = None
+        self.record(
+            "staff",
+            d.by,
+            "review.documents_requested",
+            f"要求补正材料：{'、'.join(d.documents)}",
+            documents=d.documents,
+        )
+        await self.project()
+        app = self.inp.application
+        await self.notify(
+            Notification(
+                case_id=self.case_id,
+                audience="applicant",
+                phone=app.phone,
+                template="documents_requested",
+                text_zh=f"{app.name}您好：审核您的失业保险金申请需要补正以下材料：{'、'.join(d.documents)}。"
+                f"请在{self.inp.timings.documents_wait_days}日内通过网上办事大厅或到窗口提交，材料齐全后重新计算审核时限。",
+            )
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._documents_supplied is not None,
+                timeout=timedelta(days=self.inp.timings.documents_wait_days),
+            )
+        except TimeoutError:
+            await self._close("documents_not_supplied", "逾期未补正材料，案件办结")
+            return "closed"
+        ev = self._documents_supplied
+        assert ev is not None
+        if ev.documents:
+            self.state.documents.extend(ev.documents)
+            await self.act(
+                ClaimActivities.link_documents,
+                LinkDocuments(case_id=self.case_id, documents=ev.documents),
+            )
+        # The time limit restarts from the day the materials are complete.
+        rnd.deadline = await self.deadline(workflow.now(), self.inp.timings.reminder_working_days)
+        rnd.reminded_at = None
+        rnd.overdue_at = None
+        self.state.overdue = False
+        self.state.status = ClaimStatus.UNDER_REVIEW
+        self.state.stage = "review"
+        self.record(
+            "applicant" if ev.by == "applicant" else "staff",
+            ev.by,
+            "documents.supplied",
+            f"材料已补正，办理时限重新计算至{rnd.deadline.deadline.isoformat()}",
+            documents=[x.sha256 for x in ev.documents],
+        )
+        await self.project()
+        return "continue"
+
+    async def _wait_for_new_round(self) -> RoundTrigger | None:
+        # A stop-reason change that arrived during the review is not lost: it starts the next round.
+        try:
+            await workflow.wait_condition(
+                lambda: self._reapply is not None or self._stop_reason_changed is not None,
+                timeout=timedelta(days=self.inp.timings.reapply_window_days),
+            )
+        except TimeoutError:
+            return None
+        if self._stop_reason_changed is not None:
+            ev = self._stop_reason_changed
+            self._stop_reason_changed = None
+            self._reapply = None
+            self.record(
+                "external",
+                ev.dispute_id,
+                "stop_reason.changed",
+                f"停保原因已变更为“{ev.new_label}”（争议案件{ev.dispute_id}），自动重新审核，无需再次申请",
+            )
+            return "stop_reason_changed"
+        r = self._reapply
+        assert r is not None
+        self._reapply = None
+        if r.documents:
+            self.state.documents.extend(r.documents)
+            await self.act(
+                ClaimActivities.link_documents,
+                LinkDocuments(case_id=self.case_id, documents=r.documents),
+            )
+        self.record(
+            "applicant" if r.by == "applicant" else "staff",
+            r.by,
+            "claim.reapplied",
+            "重新提出申请" + (f"：{r.note}" if r.note else ""),
+            documents=[x.sha256 for x in r.documents],
+        )
+        return "reapplication"
+
+    async def _close(self, reason: str, text_zh: str) -> None:
+        self.state.status = ClaimStatus.CLOSED
+        self.state.stage = "closed"
+        self.state.close_reason = reason
+        self.record("system", "uiflow", "claim.closed", text_zh, reason=reason)
+        await self.project()
+
+    def _result(self) -> ClaimResult:
+        return ClaimResult(
+            case_id=self.case_id,
+            status=self.state.status,
+            close_reason=self.state.close_reason,
+            entitlement=self.state.entitlement,
+            rounds=len(self.state.rounds),
+        )
+
+    # --- projection ----------------------------------------------------------------------------------
+
+    def projection(self) -> CaseProjection:
+        s = self.state
+        rnd = s.current_round
+        report = rnd.report if rnd else None
+        terminal = s.status in (ClaimStatus.APPROVED, ClaimStatus.CLOSED)
+        decided = rnd.decision.at if rnd and rnd.decision else None
+        summary: dict[str, Any] = {"status_label": CLAIM_STATUS_LABELS[s.status]}
+        if report is not None:
+            summary["eligible"] = report.eligibility.eligible
+            summary["risk"] = [h.code for h in report.risk_hits]
+            summary["stop_reason"] = report.stop_reason.label
+        if s.entitlement is not None:
+            summary["max_months"] = s.entitlement.max_months
+        if s.close_reason:
+            summary["close_reason"] = s.close_reason
+        return CaseProjection(
+            case_id=self.case_id,
+            case_type=CaseType.BENEFIT_CLAIM,
+            status=s.status.value,
+            stage=s.stage,
+            region_code=s.region_code,
+            applicant_key=self.inp.applicant_key,
+            applicant_name=s.applicant_name,
+            applicant_id_masked=s.applicant_id_masked,
+            employer_credit_code=self.inp.application.employer_credit_code,
+            channel=s.channel.value,
+            received_at=s.received_at,
+            deadline=rnd.deadline.deadline if rnd and rnd.deadline and not terminal else None,
+            overdue=s.overdue,
+            escalated=s.escalated,
+            assigned_to=s.assigned_to,
+            rounds=len(s.rounds),
+            risk_flagged=bool(report and report.risk_hits),
+            summary=summary,
+            decided_at=decided,
+            closed_at=workflow.now() if terminal else None,
+            version=0,
+        )
+
+    def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
+        rnd = self.state.current_round
+        if rnd and rnd.deadline and self.state.status == ClaimStatus.UNDER_REVIEW:
+            return [sa.DEADLINE.value_set(rnd.deadline.deadline_at)]
+        return []
+
+    # --- queries, updates, signals ------------------------------------------------------------------------
+
+    @workflow.query
+    def state_query(self) -> ClaimState:
+        self.state.blocked = self.blocked
+        return self.state
+
+    def _check_reviewer(self, actor: StaffActor) -> None:
+        if self.state.status != ClaimStatus.UNDER_REVIEW:
+            raise ValueError(f"该申领当前状态为“{CLAIM_STATUS_LABELS[self.state.status]}”，不能作出审核决定")
+        if self._pending is not None:
+            raise ValueError("已有一个审核决定正在处理，请刷新后查看")
+        if not actor.has(Role.REVIEWER):
+            raise ValueError("只有审核员可以作出审核决定")
+        if not is_within(actor.region_code, self.region_code):
+            raise ValueError("该申领不在您所属地区的管辖范围内")
+        if actor.login == self.inp.submitted_by:
+            raise ValueError("受理人不能审核本人受理的申领（岗位分离）")
+        if self.state.assigned_to and self.state.assigned_to != actor.login:
+            raise ValueError(f"该申领已分派给{self.state.assigned_to}审核")
+
+    def _take(self, actor: StaffActor, d: Decision) -> int:
+        self._pending = d
+        self._pending_actor = actor
+        self._decisions_seen += 1
+        return self._decisions_seen
+
+    async def _receipt(self, n: int, message: str) -> DecisionReceipt:
+        await workflow.wait_condition(lambda: self._decisions_done >= n)
+        return DecisionReceipt(
+            case_id=self.case_id,
+            status=self.state.status.value,
+            stage=self.state.stage,
+            round=len(self.state.rounds),
+            message_zh=message,
+        )
+
+    @workflow.update
+    async def approve(self, cmd: ApproveCommand) -> DecisionReceipt:
+        n = self._take(
+            cmd.actor,
+            Decision(
+                kind="approve",
+                by=cmd.actor.login,
+                by_role=Role.REVIEWER.value,
+                at=workflow.now(),
+                note=cmd.note,
+            ),
+        )
+        return await self._receipt(n, "已审核通过")
+
+    @approve.validator
+    def _validate_approve(self, cmd: ApproveCommand) -> None:
+        self._check_reviewer(cmd.actor)
+        rnd = self.state.current_round
+        if rnd and rnd.report and not rnd.report.eligibility.eligible and not cmd.note.strip():
+            raise ValueError("自动核验显示不符合申领条件，如仍要通过须填写核实说明")
+
+    @workflow.update
+    async def reject(self, cmd: RejectCommand) -> DecisionReceipt:
+        label = REJECT_REASONS[cmd.reason_code][0]
+        n = self._take(
+            cmd.actor,
+            Decision(
+                kind="reject",
+                by=cmd.actor.login,
+                by_role=Role.REVIEWER.value,
+                at=workflow.now(),
+                reason_code=cmd.reason_code,
+                reason_label=label,
+                remedy=cmd.remedy.strip(),
+                note=cmd.note,
+            ),
+        )
+        return await self._receipt(n, "已作出不予通过决定并告知申请人")
+
+    @reject.validator
+    def _validate_reject(self, cmd: RejectCommand) -> None:
+        self._check_reviewer(cmd.actor)
+        if len(cmd.remedy.strip()) < 4:
+            raise ValueError("不予通过时必须填写处置方式（告知申请人下一步怎么办）")
+
+    @workflow.update
+    async def request_documents(self, cmd: RequestDocumentsCommand) -> DecisionReceipt:
+        n = self._take(
+            cmd.actor,
+            Decision(
+                kind="request_documents",
+                by=cmd.actor.login,
+                by_role=Role.REVIEWER.value,
+                at=workflow.now(),
+                documents=[d.strip() for d in cmd.documents],
+                note=cmd.note,
+            ),
+        )
+        await workflow.wait_condition(
+            lambda: self.state.status == ClaimStatus.AWAITING_DOCUMENTS or self._decisions_done >= n
+        )
+        return DecisionReceipt(
+            case_id=self.case_id,
+            status=self.state.status.value,
+            stage=self.state.stage,
+            round=len(self.state.rounds),
+            message_zh="已通知申请人补正材料",
+        )
+
+    @request_documents.validator
+    def _validate_request_documents(self, cmd: RequestDocumentsCommand) -> None:
+        self._check_reviewer(cmd.actor)
+        if not any(d.strip() for d in cmd.documents):
+            raise ValueError("请列明需补正的材料")
+
+    @workflow.update
+    def assign(self, cmd: AssignCommand) -> DecisionReceipt:
+        self.state.assigned_to = cmd.reviewer_login
+        self.record("staff", cmd.actor.login, "review.assigned", f"分派给{cmd.reviewer_login}审核")
+        return DecisionReceipt(
+            case_id=self.case_id,
+            status=self.state.status.value,
+            stage=self.state.stage,
+            round=len(self.state.rounds),
+            message_zh=f"已分派给{cmd.reviewer_login}",
+        )
+
+    @assign.validator
+    def _validate_assign(self, cmd: AssignCommand) -> None:
+        if self.state.status not in (
+            ClaimStatus.UNDER_REVIEW,
+            ClaimStatus.CHECKING,
+            ClaimStatus.AWAITING_DOCUMENTS,
+        ):
+            raise ValueError("该申领当前不在审核阶段，不能分派")
+        if not is_within(cmd.actor.region_code, self.region_code):
+            raise ValueError("该申领不在您所属地区的管辖范围内")
+        if cmd.actor.has(Role.SUPERVISOR):
+            return
+        if cmd.actor.has(Role.REVIEWER) and cmd.reviewer_login == cmd.actor.login:
+            if cmd.actor.login == self.inp.submitted_by:
+                raise ValueError("受理人不能审核本人受理的申领（岗位分离）")
+            return
+        raise ValueError("只有业务主管可以分派，审核员只能认领给自己")
+
+    @workflow.update
+    def reapply(self, ev: ReapplyEvent) -> DecisionReceipt:
+        self._reapply = ev
+        return DecisionReceipt(
+            case_id=self.case_id,
+            status=self.state.status.value,
+            stage=self.state.stage,
+            round=len(self.state.rounds),
+            message_zh="已收到重新申请，将重新审核",
+        )
+
+    @reapply.validator
+    def _validate_reapply(self, ev: ReapplyEvent) -> None:
+        if self.state.status != ClaimStatus.REJECTED or self._reapply is not None:
+            raise ValueError("只有未通过且在重新申请期限内的申领可以重新申请")
+
+    @workflow.update
+    def supply_documents(self, ev: ReapplyEvent) -> DecisionReceipt:
+        self._documents_supplied = ev
+        return DecisionReceipt(
+            case_id=self.case_id,
+            status=self.state.status.value,
+            stage=self.state.stage,
+            round=len(self.state.rounds),
+            message_zh="已收到补正材料，审核时限重新计算",
+        )
+
+    @supply_documents.validator
+    def _validate_supply(self, ev: ReapplyEvent) -> None:
+        if self.state.status != ClaimStatus.AWAITING_DOCUMENTS or self._documents_supplied is not None:
+            raise ValueError("该申领当前不需要补正材料")
+
+    @workflow.update
+    def unblock_case(self, cmd: UnblockCommand) -> str:
+        self.unblock(cmd.actor, cmd.note)
+        return "已解除阻塞，案件将重试"
+
+    @unblock_case.validator
+    def _validate_unblock(self, cmd: UnblockCommand) -> None:
+        self.validate_unblock(cmd.actor)
+
+    @workflow.signal
+    def registration_confirmed(self, ev: RegistrationEvent) -> None:
+        if self._registration_event is None:
+            self._registration_event = ev
+
+    @workflow.signal
+    def stop_reason_changed(self, ev: StopReasonChangedEvent) -> None:
+        self._stop_reason_changed = ev
