@@ -174,3 +174,6 @@ class CaseStoreActivities:
             calendar_version=cal.version,
             parameter_version=params.version,
         )
+
+
+ACTIVITY_CLASSES = [CaseStoreActivities]

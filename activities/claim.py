@@ -330,3 +330,6 @@ class ClaimActivities:
                 doc.case_id = req.case_id
             await s.commit()
         return len(req.documents)
+
+
+ACTIVITY_CLASSES = [ClaimActivities]

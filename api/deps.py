@@ -64,7 +64,13 @@ async def current_staff(
     except TokenError as e:
         raise ApiError(401, e.code, e.message_zh, headers={"WWW-Authenticate": "Bearer"}) from e
     roles = [Role(r) for r in claims.roles if r in Role._value2member_map_]
-    actor = StaffActor(login=claims.login, name=claims.name, roles=roles, region_code=claims.region_code)
+    actor = StaffActor(
+        login=claims.login,
+        name=claims.name,
+        roles=roles,
+        region_code=claims.region_code,
+        applicant_key=claims.applicant_key,
+    )
     if (
         request.method not in ("GET", "HEAD", "OPTIONS")
         and roles

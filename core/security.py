@@ -33,6 +33,7 @@ class TokenClaims:
     region_code: str
     name: str
     expires_at: datetime
+    applicant_key: str | None = None
 
 
 class TokenError(Exception):
@@ -51,6 +52,7 @@ def issue_token(
     name: str,
     now: datetime | None = None,
     ttl: timedelta | None = None,
+    applicant_key: str | None = None,
 ) -> tuple[str, datetime]:
     now = now or datetime.now(UTC)
     exp = now + (ttl or timedelta(minutes=settings.jwt_ttl_minutes))
@@ -63,6 +65,7 @@ def issue_token(
             "iat": now,
             "exp": exp,
             "iss": ISSUER,
+            "akey": applicant_key,
         },
         settings.jwt_secret,
         algorithm="HS256",
@@ -89,4 +92,5 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
         region_code=str(data.get("region", "")),
         name=str(data.get("name", "")),
         expires_at=datetime.fromtimestamp(int(data["exp"]), UTC),
+        applicant_key=data.get("akey"),
     )

@@ -23,6 +23,7 @@ class Role(LabelledEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    EMPLOYER = "employer"  # not staff: a former employer signed in on the website
 
 
 class RegionLevel(LabelledEnum):
@@ -57,6 +58,7 @@ _LABELS: dict[LabelledEnum, str] = {
     Role.SUPERVISOR: "业务主管",
     Role.AUDITOR: "审计员",
     Role.ADMIN: "系统管理员",
+    Role.EMPLOYER: "用人单位",
     RegionLevel.REGION: "自治区",
     RegionLevel.LEAGUE: "盟市",
     RegionLevel.COUNTY: "旗县区",

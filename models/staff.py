@@ -15,6 +15,7 @@ class StaffActor(BaseModel):
     name: str = ""
     roles: list[Role]
     region_code: str = Field(pattern=r"^\d{6}$")
+    applicant_key: str | None = None  # HMAC of their own ID number: refuses decisions on their own case
 
     def has(self, *roles: Role) -> bool:
         return any(r in self.roles for r in roles)

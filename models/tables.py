@@ -38,6 +38,22 @@ class Staff(SQLModel, table=True):
     active: bool = True
     created_at: datetime
     password_changed_at: datetime | None = None
+    # HMAC of the staff member's own ID number (never the number), so that separation of duties
+    # can refuse a decision on their own case.
+    applicant_key: str | None = Field(default=None, max_length=64, index=True)
+
+
+class EmployerAccount(SQLModel, table=True):
+    """A former employer signing in on the department's website (notice item 5: the employer
+    applies online to change a stop reason), identified by its unified social credit code."""
+
+    __tablename__ = "employer_account"
+    credit_code: str = Field(primary_key=True, max_length=18)
+    name: str = Field(max_length=128)
+    password_hash: str = Field(max_length=255)
+    region_code: str = Field(max_length=6)
+    active: bool = True
+    created_at: datetime
 
 
 class AuditLog(SQLModel, table=True):

@@ -778,3 +778,6 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
     @workflow.signal
     def stop_reason_changed(self, ev: StopReasonChangedEvent) -> None:
         self._stop_reason_changed = ev
+
+
+WORKFLOWS = [BenefitClaimWorkflow]

@@ -54,7 +54,12 @@ async def authenticate(session: AsyncSession, settings: Settings, login: str, pa
     if not staff.active:
         raise ApiError(403, "auth.inactive", "该账号已停用，请联系系统管理员")
     token, exp = issue_token(
-        settings, login=staff.login, roles=staff.roles, region_code=staff.region_code, name=staff.name
+        settings,
+        login=staff.login,
+        roles=staff.roles,
+        region_code=staff.region_code,
+        name=staff.name,
+        applicant_key=staff.applicant_key,
     )
     await audit.append(session, actor=staff.login, action="auth.login", actor_region=staff.region_code)
     await session.commit()
