@@ -61,6 +61,7 @@ class CaseProjection(BaseModel):
     assigned_to: str | None = None
     rounds: int = 0
     risk_flagged: bool = False
+    blocked: bool = False
     summary: dict[str, Any] = Field(default_factory=dict)
     decided_at: datetime | None = None
     closed_at: datetime | None = None

@@ -108,6 +108,7 @@ class CaseRecord(SQLModel, table=True):
     assigned_to: str | None = Field(default=None, max_length=64)
     rounds: int = 0
     risk_flagged: bool = False
+    blocked: bool = Field(default=False, index=True)
     summary: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(MutableDict.as_mutable(json_type()), nullable=False)
     )

@@ -9,6 +9,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -174,12 +175,12 @@ def wf_settings(settings: Settings, sim: SimHandle) -> Settings:
     )
 
 
-@pytest_asyncio.fixture
-async def claim_env(wf_settings: Settings, sqlite_db: Database) -> AsyncIterator[CaseEnv]:
-    """A fresh time-skipping server (each test owns its clock) and a worker running the real
-    activities against the simulators and SQLite."""
+@asynccontextmanager
+async def case_env(settings: Settings, db: Database) -> AsyncIterator[CaseEnv]:
+    """A fresh time-skipping server (each test owns its clock) and a worker running every
+    registered workflow and the real activities against the simulators and ``db``."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=make_data_converter(wf_settings),
+        data_converter=make_data_converter(settings),
         test_server_existing_path=str(BIN / "temporal-test-server"),
     )
     await env.client.operator_service.add_search_attributes(
@@ -188,10 +189,37 @@ async def claim_env(wf_settings: Settings, sqlite_db: Database) -> AsyncIterator
             search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
         )
     )
-    gov = GovClients.from_settings(wf_settings)
-    queue = f"claims-{uuid.uuid4().hex[:8]}"
-    worker = build_worker(env.client, wf_settings, sqlite_db, task_queue=queue, gov=gov)
-    async with worker:
-        yield CaseEnv(env=env, task_queue=queue, settings=wf_settings, db=sqlite_db)
-    await close_all()
-    await env.shutdown()
+    gov = GovClients.from_settings(settings)
+    queue = f"cases-{uuid.uuid4().hex[:8]}"
+    settings = settings.model_copy(update={"task_queue": queue})
+    worker = build_worker(env.client, settings, db, task_queue=queue, gov=gov)
+    try:
+        async with worker:
+            yield CaseEnv(env=env, task_queue=queue, settings=settings, db=db)
+    finally:
+        await close_all()
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def claim_env(wf_settings: Settings, sqlite_db: Database) -> AsyncIterator[CaseEnv]:
+    async with case_env(wf_settings, sqlite_db) as ce:
+        yield ce
+
+
+@pytest_asyncio.fixture
+async def pg_case_env(wf_settings: Settings, pg_db: Database, tmp_path: Path) -> AsyncIterator[CaseEnv]:
+    s = wf_settings.model_copy(update={"documents_dir": tmp_path / "documents"})
+    async with case_env(s, pg_db) as ce:
+        yield ce
+
+
+@pytest_asyncio.fixture
+async def case_api(pg_case_env: CaseEnv) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app on PostgreSQL with a time-skipping Temporal server and a worker."""
+    app = create_app(pg_case_env.settings, db=pg_case_env.db, temporal=pg_case_env.env.client)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client

@@ -150,6 +150,7 @@ class CaseWorkflowBase:
         p = self.projection()
         p.version = self._version
         if self.blocked:
+            p.blocked = True
             p.summary["blocked"] = self.blocked
         pairs: list[SearchAttributeUpdate[Any]] = [
             sa.CASE_STATUS.value_set(p.status),

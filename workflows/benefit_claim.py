@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         AssessRequest,
         AssignCommand,
         CheckReport,
+        ClaimApplication,
         ClaimInput,
         ClaimResult,
         ClaimState,
@@ -557,6 +558,8 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             summary["max_months"] = s.entitlement.max_months
         if s.close_reason:
             summary["close_reason"] = s.close_reason
+        if rnd and rnd.decision and rnd.deadline:
+            summary["decided_within_limit"] = local_date(rnd.decision.at) <= rnd.deadline.deadline
         return CaseProjection(
             case_id=self.case_id,
             case_type=CaseType.BENEFIT_CLAIM,
@@ -593,6 +596,11 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
     def state_query(self) -> ClaimState:
         self.state.blocked = self.blocked
         return self.state
+
+    @workflow.query
+    def applicant_details(self) -> ClaimApplication:
+        """The full application with personal data: the API audits every call."""
+        return self.inp.application
 
     def _check_reviewer(self, actor: StaffActor) -> None:
         if self.state.status != ClaimStatus.UNDER_REVIEW:
