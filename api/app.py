@@ -7,11 +7,12 @@ import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 
+from api.deps import current_staff
 from api.errors import install_error_handlers
 from core.db import Database
 from core.metrics import metrics_middleware, metrics_response
@@ -32,6 +33,9 @@ ROUTER_MODULES = [
     "api.routes.audit",
     "api.console",
 ]
+
+
+AUTHENTICATED_ROUTERS = {"api.routes.policy"}
 
 
 def create_app(
@@ -83,7 +87,9 @@ def create_app(
             if e.name == name:
                 continue  # that case type has not landed yet
             raise
-        app.include_router(module.router)
+        # The staff calculators are for signed-in staff only.
+        deps = [Depends(current_staff)] if name in AUTHENTICATED_ROUTERS else []
+        app.include_router(module.router, dependencies=deps)
         if hasattr(module, "mount"):
             module.mount(app)
     return app

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError
 from models.rules import NearRetirementOutcome, RetirementCategory, YearMonth
@@ -353,18 +353,21 @@ async def get_near_retirement(
     )
 
 
-@router.get(
+class CheckIdIn(BaseModel):
+    number: str = Field(description="18位公民身份号码", examples=["11010519491231002X"])
+
+
+@router.post(
     "/check-id",
     summary="公民身份号码校验",
-    description="校验18位公民身份号码的校验位、出生日期和地区码；号码无效时返回 valid=false 及原因。",
+    description=(
+        "校验18位公民身份号码的校验位、出生日期和地区码；号码无效时返回 valid=false 及原因。"
+        "用 POST 提交，号码不出现在网址和访问日志中。"
+    ),
 )
-async def get_check_id(
-    number: Annotated[
-        str, Query(description="18位公民身份号码", openapi_examples={"示例": {"value": "11010519491231002X"}})
-    ],
-) -> CheckIdOut:
+async def check_id(body: CheckIdIn) -> CheckIdOut:
     try:
-        rid = parse_resident_id(number)
+        rid = parse_resident_id(body.number)
     except IdentityError as e:
         return CheckIdOut(valid=False, error=e.code, message=e.message_zh)
     return CheckIdOut(valid=True, birth=rid.birth.isoformat(), sex=rid.sex, region=rid.region)

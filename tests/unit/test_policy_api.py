@@ -68,9 +68,9 @@ async def test_other_calculators(client: httpx.AsyncClient) -> None:
     body = r.json()
     assert body["outcome"] == "transitional_to_original_retirement" and body["pay_through"] == "2026-03"
     assert body["requires_application"] is True and body["outcome_zh"]
-    r = await get(client, "check-id", number="11010519491231002X")
+    r = await client.post("/api/v1/policy/check-id", json={"number": "11010519491231002X"})
     assert r.json()["valid"] is True and r.json()["sex"] == "female"
-    r = await get(client, "check-id", number="110105194912310021")
+    r = await client.post("/api/v1/policy/check-id", json={"number": "110105194912310021"})
     assert r.status_code == 200 and r.json()["valid"] is False and r.json()["error"] == "id.checksum"
 
 
@@ -104,11 +104,15 @@ async def test_every_route_is_documented(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     paths = {p: v for p, v in spec["paths"].items() if p.startswith("/api/v1/policy/")}
     assert len(paths) == 9
+    schemas = spec["components"]["schemas"]
     for p, ops in paths.items():
-        op = ops["get"]
+        op = ops.get("get") or ops["post"]
         assert op.get("summary"), p
         has_example = any(
             "example" in prm or "examples" in prm or "examples" in prm.get("schema", {})
             for prm in op.get("parameters", [])
         )
+        if "requestBody" in op:  # POST (check-id): the example is on the body schema's fields
+            ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+            has_example = any("examples" in f for f in schemas[ref]["properties"].values())
         assert has_example, p
