@@ -344,7 +344,7 @@ async def test_reject_needs_a_remedy_and_ineligible_approval_needs_a_note(
     h = await start(claim_env, claim_input(claim_env.settings, person))
     s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
     assert s.rounds[0].report is not None and not s.rounds[0].report.eligibility.eligible
-    with pytest.raises(WorkflowUpdateFailedError, match="") as err:
+    with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.execute_update(
             BenefitClaimWorkflow.reject,
             RejectCommand(actor=REVIEWER, reason_code=RejectReason.CONTRIBUTION_SHORT, remedy=" "),
