@@ -45,8 +45,13 @@ async def test_worker_metrics_and_graceful_stop(
             "UIFLOW_WORKER_SHUTDOWN_GRACE_SECONDS": "5",
         }
     )
-    proc = subprocess.Popen(
-        [str(BIN / "uiflow"), "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    proc = await asyncio.to_thread(
+        subprocess.Popen,
+        [str(BIN / "uiflow"), "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         body = ""
