@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 
-from api.deps import current_staff
+from api.deps import current_staff, refuse_read_only_writes
 from api.errors import install_error_handlers
 from core.db import Database
 from core.metrics import metrics_middleware, metrics_response
@@ -61,6 +61,7 @@ def create_app(
             "内蒙古失业保险经办系统：申领、审核、发放、争议、审计。所有案件均为 Temporal 持久化工作流。"
         ),
         lifespan=lifespan,
+        dependencies=[Depends(refuse_read_only_writes)],
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.effective_database_url)

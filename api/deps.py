@@ -97,3 +97,22 @@ def ensure_region(staff: StaffActor, region_code: str) -> None:
     """Refuse a staff member acting or looking outside their region scope."""
     if not is_within(staff.region_code, region_code):
         raise ApiError(403, "auth.region", "该事项不在您所属地区的管辖范围内")
+
+
+async def refuse_read_only_writes(
+    request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
+) -> None:
+    """App-wide guard: a read-only role (auditor) may not write anything, on any route, whether
+    the route requires a staff token or also serves applicants without one. Runs before the
+    route's own dependencies and body validation, so the refusal is always this one."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    token = _token_from(request)
+    if not token:
+        return
+    try:
+        claims = decode_token(settings, token)
+    except TokenError:
+        return  # the route's own authentication reports a bad token
+    if claims.roles and all(r in {x.value for x in READ_ONLY_ROLES} for r in claims.roles):
+        raise ApiError(403, "auth.read_only", "审计角色只能查看，不能修改任何数据")

@@ -40,7 +40,7 @@ from models.claim import (
     RejectReason,
     RequestDocumentsCommand,
 )
-from models.enums import CaseType, Channel, Role
+from models.enums import READ_ONLY_ROLES, CaseType, Channel, Role
 from models.staff import StaffActor
 from models.tables import CaseRecord
 from policy.identity import mask_phone
@@ -111,7 +111,7 @@ class ReasonItem(BaseModel):
     default_remedy: str
 
 
-def _optional_staff(request: Request, settings: Settings) -> StaffActor | None:
+def optional_staff(request: Request, settings: Settings) -> StaffActor | None:
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -121,6 +121,8 @@ def _optional_staff(request: Request, settings: Settings) -> StaffActor | None:
     except TokenError as e:
         raise ApiError(401, e.code, e.message_zh) from e
     roles = [Role(r) for r in c.roles if r in Role._value2member_map_]
+    if request.method != "GET" and roles and all(r in READ_ONLY_ROLES for r in roles):
+        raise ApiError(403, "auth.read_only", "审计角色只能查看，不能修改任何数据")
     return StaffActor(
         login=c.login, name=c.name, roles=roles, region_code=c.region_code, applicant_key=c.applicant_key
     )
@@ -143,7 +145,7 @@ async def create_claim(
     settings: Annotated[Settings, Depends(get_settings_dep)],
     client: Annotated[Client, Depends(get_temporal)],
 ) -> ClaimCreated:
-    staff = _optional_staff(request, settings)
+    staff = optional_staff(request, settings)
     if staff is not None:
         if not staff.has(Role.INTAKE_CLERK):
             raise ApiError(403, "auth.role", "只有窗口受理员可以代为提交申领")
@@ -377,7 +379,7 @@ async def _applicant_action(
     row = await session.get(CaseRecord, case_id)
     if row is None or row.case_type != CaseType.BENEFIT_CLAIM.value:
         raise ApiError(404, "case.not_found", "未找到该申领")
-    staff = _optional_staff(request, settings)
+    staff = optional_staff(request, settings)
     if staff is not None:
         if not staff.has(Role.INTAKE_CLERK):
             raise ApiError(403, "auth.role", "只有窗口受理员可以代申请人办理")

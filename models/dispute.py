@@ -1,0 +1,379 @@
+"""The stop-reason dispute (停保原因争议), notice item 5, and the multi-level review it goes through.
+
+A person cannot claim because the former employer recorded the stop-insurance reason as voluntary
+resignation (or similar). Either the employer applies on the website, or the person applies at a
+counter; staff review at three levels (初审、复审、终审); the record system is then changed, through
+an operations ticket if its front end refuses; and the person's claim is re-checked.
+
+Two parts:
+
+- the *generic* multi-level review shapes (``ReviewLevelSpec`` … ``ReviewChainState``), used by
+  ``workflows/review_levels.py``. They name no dispute concept, so another case type can adopt the
+  same review chain; they live here only because ``models/`` is the floor that workflow inputs and
+  query results must come from (they belong in a ``models/review.py`` once a second case type uses
+  them);
+- the dispute's own shapes: application, documents required per channel, workflow input, state
+  (Query), result, and the ticket outcome (Signal).
+
+Plain pydantic models (temporal-notes §3). No full ID number ever reaches the state, the read
+model or a search attribute: the application (encrypted payload) holds it, the state the mask."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from models.case import DeadlineInfo, TimelineEntry
+from models.claim import PHONE_RE, DocumentRef
+from models.enums import Channel, Role
+from models.staff import StaffActor
+
+# =====================================================================================================
+# Generic multi-level review
+# =====================================================================================================
+
+
+class ReviewLevelSpec(BaseModel):
+    """One review level as configured for a case: who may act and how long they have. An input of
+    the case workflow, so every case records the limits it was run with."""
+
+    key: str = Field(pattern=r"^[a-z_]{1,16}$", examples=["initial"])
+    label_zh: str = Field(min_length=1, max_length=16, examples=["初审"])
+    role: Role
+    working_days: int = Field(default=5, ge=1, le=60)
+    reminder_working_days: int = Field(default=1, ge=0, le=10)
+
+
+class ReviewAction(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    SEND_BACK = "send_back"
+
+
+REVIEW_ACTION_LABELS: dict[ReviewAction, str] = {
+    ReviewAction.APPROVE: "通过",
+    ReviewAction.REJECT: "不予通过",
+    ReviewAction.SEND_BACK: "退回上一级",
+}
+
+
+class ReviewCommand(BaseModel):
+    """A reviewer's decision at one level (the argument of that level's Update)."""
+
+    actor: StaffActor
+    action: ReviewAction
+    reason: str = Field(default="", max_length=1000, description="不予通过的理由（告知申请人）")
+    note: str = Field(default="", max_length=1000, description="审核意见；退回时写明退回原因")
+
+
+class ReviewDecision(BaseModel):
+    """A decision as taken, kept in the case state for the reviewers and the auditors."""
+
+    seq: int
+    level: str
+    level_label: str
+    pass_no: int  # the level's n-th opening (a send-back reopens a level)
+    action: ReviewAction
+    by: str
+    by_name: str = ""
+    by_roles: list[str] = Field(default_factory=list)
+    by_region: str
+    at: datetime
+    reason: str = ""
+    note: str = ""
+
+
+class ReviewLevelState(BaseModel):
+    key: str
+    label_zh: str
+    role: Role
+    working_days: int
+    reminder_working_days: int
+    status: Literal["waiting", "open", "approved", "sent_back", "rejected"] = "waiting"
+    passes: int = 0
+    opened_at: datetime | None = None
+    deadline: DeadlineInfo | None = None
+    reminded_at: datetime | None = None
+    overdue_at: datetime | None = None
+    reviewers: list[str] = Field(default_factory=list)  # logins who decided at this level
+
+
+class ReviewChainState(BaseModel):
+    levels: list[ReviewLevelState]
+    current: str | None = None  # the open level's key; None before the first and after the last
+    outcome: Literal["pending", "approved", "rejected"] = "pending"
+    decisions: list[ReviewDecision] = Field(default_factory=list)
+    overdue: bool = False  # the open level is past its limit
+    escalated: bool = False  # some level went past its limit during this case
+
+    def level(self, key: str) -> ReviewLevelState | None:
+        return next((lv for lv in self.levels if lv.key == key), None)
+
+    @property
+    def open_level(self) -> ReviewLevelState | None:
+        return self.level(self.current) if self.current else None
+
+
+# =====================================================================================================
+# The stop-reason dispute
+# =====================================================================================================
+
+DISPUTE_LEVELS: tuple[tuple[str, str, Role], ...] = (
+    ("initial", "初审", Role.REVIEWER),
+    ("second", "复审", Role.SECOND_REVIEWER),
+    ("final", "终审", Role.FINAL_REVIEWER),
+)
+
+
+def dispute_review_levels(
+    initial_days: int = 5, second_days: int = 5, final_days: int = 5, reminder_days: int = 1
+) -> list[ReviewLevelSpec]:
+    """The three dispute levels with their working-day limits (configurable per case)."""
+    days = (initial_days, second_days, final_days)
+    return [
+        ReviewLevelSpec(key=k, label_zh=lbl, role=r, working_days=d, reminder_working_days=reminder_days)
+        for (k, lbl, r), d in zip(DISPUTE_LEVELS, days, strict=True)
+    ]
+
+
+# --- documents -------------------------------------------------------------------------------------
+
+DOCUMENT_KIND_LABELS: dict[str, str] = {
+    "termination_agreement": "解除（终止）劳动合同协议",
+    "termination_certificate": "解除（终止）劳动合同证明",
+    "reason_change_statement": "单位关于变更停保原因的情况说明",
+    "arbitration_award": "劳动人事争议仲裁裁决书",
+    "mediation_award": "劳动人事争议调解书",
+    "court_document": "人民法院判决书、裁定书或调解书",
+    "other": "其他材料",
+}
+
+
+class DocumentRequirement(BaseModel):
+    """At least one document of ``kinds`` is needed."""
+
+    key: str
+    label_zh: str
+    kinds: tuple[str, ...]
+
+
+#: What each channel must upload (notice item 5): the employer the termination agreement and a
+#: statement on the change; the person the agreement or certificate, or an arbitration or
+#: mediation award, or court documents (any one of them).
+REQUIRED_DOCUMENTS: dict[Channel, tuple[DocumentRequirement, ...]] = {
+    Channel.EMPLOYER_WEBSITE: (
+        DocumentRequirement(
+            key="termination_agreement",
+            label_zh=DOCUMENT_KIND_LABELS["termination_agreement"],
+            kinds=("termination_agreement",),
+        ),
+        DocumentRequirement(
+            key="reason_change_statement",
+            label_zh=DOCUMENT_KIND_LABELS["reason_change_statement"],
+            kinds=("reason_change_statement",),
+        ),
+    ),
+    Channel.COUNTER: (
+        DocumentRequirement(
+            key="basis",
+            label_zh="解除（终止）劳动合同协议或证明、劳动人事争议仲裁裁决书或调解书、人民法院文书（至少一项）",
+            kinds=(
+                "termination_agreement",
+                "termination_certificate",
+                "arbitration_award",
+                "mediation_award",
+                "court_document",
+            ),
+        ),
+    ),
+}
+
+
+def missing_documents(channel: Channel, documents: list[DocumentRef]) -> list[DocumentRequirement]:
+    """The requirements of ``channel`` that ``documents`` do not meet (empty: complete)."""
+    kinds = {d.kind for d in documents}
+    return [req for req in REQUIRED_DOCUMENTS.get(channel, ()) if not kinds.intersection(req.kinds)]
+
+
+# --- application and input ---------------------------------------------------------------------------
+
+
+class DisputeApplication(BaseModel):
+    """What the employer (website) or the clerk (counter) submits. The ID number stays in the
+    encrypted workflow input; the state carries the mask only."""
+
+    id_number: str = Field(pattern=r"^\d{17}[\dX]$", examples=["150102198005171237"])
+    name: str = Field(min_length=1, max_length=64, examples=["乌云其其格"])
+    phone: str = Field(examples=["13912345678"], description="申请人（劳动者）手机号码，用于告知办理结果")
+    region_code: str = Field(pattern=r"^15\d{4}$", examples=["150102"], description="参保地（旗县区）代码")
+    employer_credit_code: str = Field(pattern=r"^[0-9A-Z]{18}$", examples=["91150100012345678F"])
+    requested_reason_code: str = Field(
+        pattern=r"^[a-z_]{1,64}$",
+        examples=["employer_dismissal"],
+        description="申请变更为的停保原因代码（参保记录系统代码表）",
+    )
+    statement: str = Field(default="", max_length=2000, description="变更停保原因的理由说明")
+    documents: list[DocumentRef] = Field(default_factory=list, max_length=20)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        v = v.strip()
+        if not PHONE_RE.match(v):
+            raise ValueError("手机号码应为11位数字，以1开头")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("姓名不能为空")
+        return v
+
+
+class DisputeTimings(BaseModel):
+    """Operator-configurable limits, fixed at the start of a dispute so its history records them."""
+
+    levels: list[ReviewLevelSpec] = Field(default_factory=dispute_review_levels, min_length=1)
+    #: How often the workflow asks the demand platform about an open ticket, in case the callback
+    #: never arrives.
+    ticket_recheck_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+
+class DisputeInput(BaseModel):
+    case_id: str
+    applicant_key: str
+    application: DisputeApplication
+    channel: Literal[Channel.EMPLOYER_WEBSITE, Channel.COUNTER]
+    received_at: datetime
+    #: Who filed it: the clerk, or the employer (login = its credit code, role ``employer``).
+    submitted_by: StaffActor
+    employer_name: str = ""
+    timings: DisputeTimings = Field(default_factory=DisputeTimings)
+
+
+# --- state --------------------------------------------------------------------------------------------
+
+
+class DisputeStatus(StrEnum):
+    UNDER_REVIEW = "under_review"
+    APPLYING_CHANGE = "applying_change"
+    AWAITING_TICKET = "awaiting_ticket"
+    CHANGED = "changed"
+    REJECTED = "rejected"
+    CHANGE_FAILED = "change_failed"
+    CLOSED = "closed"
+
+
+DISPUTE_STATUS_LABELS: dict[DisputeStatus, str] = {
+    DisputeStatus.UNDER_REVIEW: "审核中",
+    DisputeStatus.APPLYING_CHANGE: "变更停保原因中",
+    DisputeStatus.AWAITING_TICKET: "待运维工单办结",
+    DisputeStatus.CHANGED: "已变更停保原因",
+    DisputeStatus.REJECTED: "未通过审核",
+    DisputeStatus.CHANGE_FAILED: "停保原因未能变更",
+    DisputeStatus.CLOSED: "已办结",
+}
+TERMINAL_DISPUTE_STATUSES = frozenset(
+    {DisputeStatus.CHANGED, DisputeStatus.REJECTED, DisputeStatus.CHANGE_FAILED, DisputeStatus.CLOSED}
+)
+OPEN_DISPUTE_STATUSES = frozenset(s.value for s in DisputeStatus if s not in TERMINAL_DISPUTE_STATUSES)
+
+
+class StopReasonView(BaseModel):
+    """A stop reason as the record system's code table describes it."""
+
+    code: str
+    label: str
+    involuntary: bool | None = None
+
+
+class StopReasonSnapshot(BaseModel):
+    """What the record system shows for the person and employer, and what the requested code means
+    in its code table."""
+
+    found: bool
+    current: StopReasonView | None = None
+    requested: StopReasonView
+    requested_known: bool
+
+
+class ChangeOutcome(BaseModel):
+    """The record system's answer to the change: done, or refused because only an engineer may
+    change the record (``record.locked``)."""
+
+    changed: bool
+    record: StopReasonView | None = None
+    refusal_code: str | None = None
+    refusal_message: str | None = None
+
+
+class TicketView(BaseModel):
+    ticket_id: str
+    status: Literal["open", "resolved", "rejected"]
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    engineer: str | None = None
+    resolution: str | None = None
+    via: Literal["callback", "recheck"] | None = None
+    rechecks: int = 0
+
+
+class TicketOutcome(BaseModel):
+    """Signal: the demand platform closed the ticket (from the API's signed callback)."""
+
+    ticket_id: str
+    status: Literal["resolved", "rejected"]
+    resolution: str | None = None
+    engineer: str | None = None
+    resolved_at: datetime | None = None
+
+
+class ReasonChange(BaseModel):
+    """Who changed what: the record of the change itself."""
+
+    via: Literal["front_end", "ops_ticket"]
+    old: StopReasonView | None
+    new: StopReasonView
+    changed_by: str  # the final reviewer (front end) or the operations engineer (ticket)
+    ticket_id: str | None = None
+    at: datetime
+
+
+class DisputeState(BaseModel):
+    case_id: str
+    status: DisputeStatus
+    stage: str
+    region_code: str
+    channel: Channel
+    received_at: datetime
+    submitted_by: str
+    applicant_name: str
+    applicant_id_masked: str
+    employer_credit_code: str
+    employer_name: str = ""
+    requested_reason: StopReasonView
+    current_reason: StopReasonView | None = None
+    statement: str = ""
+    documents: list[DocumentRef] = Field(default_factory=list)
+    review: ReviewChainState
+    ticket: TicketView | None = None
+    change: ReasonChange | None = None
+    claim_id: str | None = None
+    claim_action: Literal["signalled", "apply_now"] | None = None
+    close_reason: str | None = None
+    blocked: str | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class DisputeResult(BaseModel):
+    case_id: str
+    status: DisputeStatus
+    change: ReasonChange | None = None
+    ticket_id: str | None = None
+    claim_id: str | None = None
+    close_reason: str | None = None

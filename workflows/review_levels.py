@@ -1,0 +1,341 @@
+"""Multi-level review (e.g. 初审、复审、终审) as a reusable piece of a case workflow.
+
+Why a separate piece: the notice asks for initial, second and final review of stop-reason
+disputes, and other case types (refunds, subsidies) are likely to need a chain of levels too. The
+chain is the same everywhere: levels in order, each with its role, its working-day limit with a
+reminder and an escalation, and three decisions (approve to the next level, reject to end the case,
+send back to the previous level with a note). Separation of duties is per person: one person acts
+at one level of a case only, never on their own case, and never on a case they took in.
+
+How a case workflow uses it (see ``workflows/stop_reason_dispute.py``):
+
+1. build ``MultiLevelReview(self, specs, ...)`` in ``@workflow.init``, where ``self`` is a
+   ``CaseWorkflowBase`` (the chain records, audits, projects and notifies through it) and
+   ``authority(case_region, level_key)`` returns the regions whose staff may act at that level;
+2. declare one Update per level, whose validator is ``review.validate(key, cmd)`` and whose
+   handler is ``await review.decide(key, cmd)``;
+3. in ``run``, ``outcome = await review.run(on_finished)``: ``on_finished`` lets the case set its
+   own status before the deciding Update returns, so the reviewer sees the case as it now stands.
+
+Refusals are ``ApplicationError`` whose ``type`` is a stable code (``review.wrong_level``,
+``review.role``, ``review.region``, ``review.separation``, ``review.own_case``, ``review.intake``,
+``review.busy``, ``review.closed``, ``review.reason_required``, ``review.note_required``,
+``review.cannot_send_back``) and whose message is the Chinese text for staff, so the API can
+return a structured refusal. Raised in a validator, they leave no trace in history.
+
+Deterministic: time from ``workflow.now()``; deadlines come from the host's deadline activity."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Literal
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.dispute import (
+        REVIEW_ACTION_LABELS,
+        ReviewAction,
+        ReviewChainState,
+        ReviewCommand,
+        ReviewDecision,
+        ReviewLevelSpec,
+        ReviewLevelState,
+    )
+    from models.staff import StaffActor
+    from workflows.base import CaseWorkflowBase
+
+Authority = Callable[[str, str], Collection[str]]
+Outcome = Literal["approved", "rejected"]
+
+MIN_REASON = 4
+MIN_NOTE = 2
+
+
+def refuse(code: str, message_zh: str) -> ApplicationError:
+    """A refusal with a stable code (the error ``type``) and the Chinese message for staff."""
+    return ApplicationError(message_zh, type=code, non_retryable=True)
+
+
+class MultiLevelReview:
+    def __init__(
+        self,
+        host: CaseWorkflowBase,
+        specs: Sequence[ReviewLevelSpec],
+        *,
+        case_region: str,
+        applicant_key: str,
+        authority: Authority,
+        case_noun_zh: str,
+        audit_prefix: str,
+        excluded_logins: Collection[str] = (),
+    ) -> None:
+        if not specs:
+            raise ValueError("a review chain needs at least one level")
+        self.host = host
+        self.case_region = case_region
+        self.applicant_key = applicant_key
+        self.authority = authority
+        self.noun = case_noun_zh
+        self.audit_prefix = audit_prefix
+        self.excluded = frozenset(excluded_logins)
+        self.state = ReviewChainState(
+            levels=[
+                ReviewLevelState(
+                    key=s.key,
+                    label_zh=s.label_zh,
+                    role=s.role,
+                    working_days=s.working_days,
+                    reminder_working_days=s.reminder_working_days,
+                )
+                for s in specs
+            ]
+        )
+        self._pending: tuple[ReviewDecision, StaffActor] | None = None
+        self._seen = 0
+        self._done = 0
+
+    # --- validation (Update validators; must not change state) ------------------------------------------
+
+    def validate(self, key: str, cmd: ReviewCommand) -> None:
+        level = self.state.level(key)
+        if level is None:
+            raise refuse("review.unknown_level", f"{self.noun}没有“{key}”这一审核层级")
+        current = self.state.open_level
+        if self.state.outcome != "pending":
+            raise refuse("review.closed", f"该{self.noun}的审核已经结束")
+        if current is None or current.key != key:
+            where = f"当前处于{current.label_zh}阶段" if current else "尚未进入审核阶段"
+            raise refuse("review.wrong_level", f"该{self.noun}{where}，不能进行{level.label_zh}")
+        if self._pending is not None:
+            raise refuse("review.busy", "已有一个审核决定正在处理，请刷新后查看")
+        actor = cmd.actor
+        if not actor.has(level.role):
+            raise refuse("review.role", f"只有{level.role.label}可以进行{level.label_zh}")
+        if actor.region_code not in self.authority(self.case_region, key):
+            raise refuse(
+                "review.region", f"按本地区的业务授权，您所在地区无权对该{self.noun}进行{level.label_zh}"
+            )
+        if actor.applicant_key and actor.applicant_key == self.applicant_key:
+            raise refuse("review.own_case", f"不能审核与本人有关的{self.noun}（回避）")
+        if actor.login in self.excluded:
+            raise refuse("review.intake", f"受理人不能审核本人受理的{self.noun}（岗位分离）")
+        other = self._acted_at(actor.login)
+        if other is not None and other != key:
+            other_label = (self.state.level(other) or level).label_zh
+            raise refuse(
+                "review.separation",
+                f"您已参与本{self.noun}的{other_label}，同一人只能参与一个审核层级（岗位分离）",
+            )
+        if cmd.action == ReviewAction.REJECT and len(cmd.reason.strip()) < MIN_REASON:
+            raise refuse("review.reason_required", "不予通过时必须写明理由（将告知申请人）")
+        if cmd.action == ReviewAction.SEND_BACK:
+            if self._index(key) == 0:
+                raise refuse("review.cannot_send_back", f"{level.label_zh}是第一级审核，不能退回")
+            if len(cmd.note.strip()) < MIN_NOTE:
+                raise refuse("review.note_required", "退回时必须写明退回原因")
+
+    def _acted_at(self, login: str) -> str | None:
+        for d in self.state.decisions:
+            if d.by == login:
+                return d.level
+        if self._pending is not None and self._pending[0].by == login:
+            return self._pending[0].level
+        return None
+
+    def _index(self, key: str) -> int:
+        return next(i for i, lv in enumerate(self.state.levels) if lv.key == key)
+
+    # --- the Update handler -------------------------------------------------------------------------
+
+    async def decide(self, key: str, cmd: ReviewCommand) -> ReviewDecision:
+        """Hand the decision to ``run`` and return once it is processed (the next level open, or
+        the case's own ``on_finished`` done). Validated again here: two Updates accepted in the same
+        workflow task must not both pass."""
+        self.validate(key, cmd)
+        level = self.state.level(key)
+        assert level is not None
+        self._seen += 1
+        n = self._seen
+        decision = ReviewDecision(
+            seq=n,
+            level=key,
+            level_label=level.label_zh,
+            pass_no=level.passes,
+            action=cmd.action,
+            by=cmd.actor.login,
+            by_name=cmd.actor.name,
+            by_roles=[r.value for r in cmd.actor.roles],
+            by_region=cmd.actor.region_code,
+            at=workflow.now(),
+            reason=cmd.reason.strip(),
+            note=cmd.note.strip(),
+        )
+        self._pending = (decision, cmd.actor)
+        await workflow.wait_condition(lambda: self._done >= n)
+        return decision
+
+    # --- the chain ------------------------------------------------------------------------------------
+
+    async def run(self, on_finished: Callable[[Outcome], Awaitable[None]]) -> Outcome:
+        idx = 0
+        await self._open(idx)
+        while True:
+            level = self.state.levels[idx]
+            await self._wait_for_decision(level)
+            pending = self._pending
+            assert pending is not None
+            decision, actor = pending
+            self.state.decisions.append(decision)
+            self._pending = None
+            if decision.by not in level.reviewers:
+                level.reviewers.append(decision.by)
+            outcome: Outcome | None = None
+            if decision.action == ReviewAction.APPROVE:
+                level.status = "approved"
+                if idx == len(self.state.levels) - 1:
+                    outcome = "approved"
+            elif decision.action == ReviewAction.REJECT:
+                level.status = "rejected"
+                outcome = "rejected"
+            else:
+                level.status = "sent_back"
+            self._record(decision, idx)
+            await self.host.audit(
+                actor,
+                f"{self.audit_prefix}.{decision.level}.{decision.action.value}",
+                {
+                    "level": decision.level,
+                    "decision": decision.action.value,
+                    "round": decision.pass_no,
+                    "seq": decision.seq,
+                    "reason": decision.reason,
+                    "note": decision.note,
+                },
+            )
+            if outcome is not None:
+                self.state.current = None
+                self.state.outcome = outcome
+                self.state.overdue = False
+                await on_finished(outcome)
+                self._done += 1
+                return outcome
+            idx = idx + 1 if decision.action == ReviewAction.APPROVE else idx - 1
+            await self._open(idx)
+            self._done += 1
+
+    async def _wait_for_decision(self, level: ReviewLevelState) -> None:
+        """Until a decision arrives: the reminder before the level's limit, escalation after it."""
+        assert level.deadline is not None
+        await self.host.wait_with_deadline(
+            lambda: self._pending is not None,
+            level.deadline,
+            reminded=lambda: level.reminded_at is not None,
+            overdue=lambda: level.overdue_at is not None,
+            on_reminder=lambda: self._remind(level),
+            on_overdue=lambda: self._escalate(level),
+        )
+
+    async def _open(self, idx: int) -> None:
+        level = self.state.levels[idx]
+        now = workflow.now()
+        # The deadline first: a level is open for decisions only once its limit is known.
+        level.deadline = await self.host.deadline(now, level.reminder_working_days, level.working_days)
+        level.status = "open"
+        level.passes += 1
+        level.opened_at = now
+        level.reminded_at = None
+        level.overdue_at = None
+        self.state.current = level.key
+        self.state.overdue = False
+        again = f"（第{level.passes}次）" if level.passes > 1 else ""
+        self.host.record(
+            "system",
+            "uiflow",
+            f"review.{level.key}.opened",
+            f"进入{level.label_zh}{again}，办理时限{level.deadline.deadline.isoformat()}"
+            f"（{level.deadline.working_days}个工作日）",
+            level=level.key,
+            deadline=level.deadline.deadline.isoformat(),
+            calendar_version=level.deadline.calendar_version,
+        )
+        await self.host.project()
+        await self.host.notify_staff(
+            level.role.value,
+            self.case_region,
+            "review_assigned",
+            f"{self.noun}{self.host.case_id}待{level.label_zh}，请于{level.deadline.deadline.isoformat()}前办理。",
+        )
+
+    def _record(self, d: ReviewDecision, idx: int) -> None:
+        label = REVIEW_ACTION_LABELS[d.action]
+        if d.action == ReviewAction.REJECT:
+            text = f"{d.level_label}{label}：{d.reason}"
+        elif d.action == ReviewAction.SEND_BACK:
+            text = f"{d.level_label}{label}（{self.state.levels[idx - 1].label_zh}）：{d.note}"
+        else:
+            text = f"{d.level_label}{label}" + (f"：{d.note}" if d.note else "")
+        self.host.record(
+            "staff",
+            d.by,
+            f"review.{d.level}.{d.action.value}",
+            text,
+            level=d.level,
+            decision=d.action.value,
+            by_region=d.by_region,
+            seq=d.seq,
+        )
+
+    async def _remind(self, level: ReviewLevelState) -> None:
+        level.reminded_at = workflow.now()
+        assert level.deadline is not None
+        self.host.record(
+            "system",
+            "uiflow",
+            f"review.{level.key}.reminder",
+            f"{level.label_zh}时限提醒：办理时限为{level.deadline.deadline.isoformat()}",
+        )
+        await self.host.notify_staff(
+            level.role.value,
+            self.case_region,
+            "review_reminder",
+            f"{self.noun}{self.host.case_id}的{level.label_zh}将于{level.deadline.deadline.isoformat()}到期，请及时办理。",
+        )
+
+    async def _escalate(self, level: ReviewLevelState) -> None:
+        level.overdue_at = workflow.now()
+        self.state.overdue = True
+        self.state.escalated = True
+        assert level.deadline is not None
+        self.host.record(
+            "system",
+            "uiflow",
+            f"review.{level.key}.overdue",
+            f"{level.label_zh}已超过办理时限（{level.deadline.deadline.isoformat()}），已上报业务主管督办",
+        )
+        await self.host.project()
+        await self.host.notify_staff(
+            "supervisor",
+            self.case_region,
+            "review_overdue",
+            f"{self.noun}{self.host.case_id}的{level.label_zh}已超过{level.working_days}个工作日办理时限"
+            f"（{level.deadline.deadline.isoformat()}），请督办。",
+        )
+
+    # --- for the case's projection ----------------------------------------------------------------------
+
+    @property
+    def last_decision(self) -> ReviewDecision | None:
+        return self.state.decisions[-1] if self.state.decisions else None
+
+    def final_approver(self) -> ReviewDecision | None:
+        last = self.state.levels[-1].key
+        return next(
+            (
+                d
+                for d in reversed(self.state.decisions)
+                if d.level == last and d.action == ReviewAction.APPROVE
+            ),
+            None,
+        )
