@@ -95,3 +95,22 @@ async def submit_demo_claims(api_url: str, sim_url: str, n: int) -> int:
                 )
             decided += r.status_code == 200
         return len(submitted)
+
+
+async def seed_employer_logins(sim_url: str, n: int = 3) -> list[str]:
+    """Website logins for a few of the simulated employers (the dispute's employer channel)."""
+    from core.db import Database
+    from core.seed_employers import seed_demo_employers
+    from core.settings import get_settings
+
+    async with httpx.AsyncClient(base_url=sim_url, timeout=30) as sim:
+        r = await sim.get("/admin/population", params={"scenario": "voluntary_resignation", "limit": n})
+        r.raise_for_status()
+        codes = sorted({p["last_employer"] for p in r.json()["persons"]})
+    db = Database(get_settings().effective_database_url)
+    try:
+        async with db.session() as s:
+            await seed_demo_employers(s, codes)
+    finally:
+        await db.dispose()
+    return codes

@@ -175,6 +175,9 @@ def run_dev(*, config_path: str, demo: bool) -> int:
             if not _wait_port(host, port, 45):
                 print(f"{what} 未能启动，见 .data/logs/", file=sys.stderr)
                 return 1
+        from cli.demo import seed_employer_logins
+
+        employers = asyncio.run(seed_employer_logins(sim_url))
         demo_marker = data / "demo-submitted"
         n_demo = cfg.demo.get("claims", 0)
         if demo and n_demo and not demo_marker.exists():
@@ -195,6 +198,8 @@ def run_dev(*, config_path: str, demo: bool) -> int:
         print(f"\n演示账号（密码均为 {DEMO_PASSWORD}）：")
         for login, name, roles, region in DEMO_STAFF:
             print(f"  {login:<16} {name}  {'、'.join(r.label for r in roles)}  {region}")
+        if employers:
+            print(f"\n用人单位网站登录（统一社会信用代码，密码 {DEMO_PASSWORD}）：{'、'.join(employers)}")
         print("\n按 Ctrl-C 停止全部服务。", flush=True)
         while not stopping:
             dead = sup.check()

@@ -7,12 +7,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import AuditLog
 
 GENESIS = "0" * 64
+AUDIT_LOCK_KEY = 0x75696677  # "uifw": the advisory lock that orders audit appends on PostgreSQL
 
 
 def payload_hash(payload: Any) -> str:
@@ -37,12 +39,14 @@ async def append(
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditLog:
-    """Add one entry (the caller commits). On PostgreSQL the chain head is locked so concurrent
-    writers serialise; SQLite serialises writers by itself."""
+    """Add one entry (the caller commits). On PostgreSQL a transaction-scoped advisory lock makes
+    concurrent writers take turns until commit; SQLite serialises writers by itself."""
     at = at or datetime.now(UTC)
-    stmt = select(AuditLog).order_by(col(AuditLog.id).desc()).limit(1)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        # Serialise appenders until commit: a row lock on the current head is not enough (two
+        # writers waiting on the same head would both chain to it and fork the chain).
+        await session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=AUDIT_LOCK_KEY))  # type: ignore[call-overload]
+    stmt = select(AuditLog).order_by(col(AuditLog.id).desc()).limit(1)
     last = (await session.exec(stmt)).first()
     prev = last.entry_hash if last else GENESIS
     p_hash = payload_hash(payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -108,3 +109,18 @@ async def test_sqlite_tamper_is_detected_by_the_chain(tmp_path: Path) -> None:
         rows = (await s.exec(select(AuditLog).where(AuditLog.case_id == "tamper"))).all()
         assert rows[0].actor == "mallory"
     await fresh.dispose()
+
+
+async def test_concurrent_appends_keep_one_chain(pg_db: Database) -> None:
+    """Twenty writers at once (API requests and activities do this) still form one chain."""
+
+    async def one(i: int) -> None:
+        async with pg_db.session() as s:
+            await audit.append(s, actor=f"w{i}", action="concurrent.probe", payload={"i": i})
+            await s.commit()
+
+    await asyncio.gather(*(one(i) for i in range(20)))
+    async with pg_db.session() as s:
+        ok, n, problem = await audit.verify_chain(s)
+        assert ok, problem
+        assert n >= 20

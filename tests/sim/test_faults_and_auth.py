@@ -73,13 +73,15 @@ async def test_timeout_gives_unavailable(sim: SimHandle, admin: httpx.AsyncClien
     gov = GovClients.from_config(
         GovClientConfig(base_url=sim.base_url, token=sim.token, timeout_seconds=0.15)
     )
-    await admin.put("/faults/employers", json={"timeout_rate": 1.0, "hang_seconds": 0.5})
+    await admin.put("/faults/employers", json={"timeout_rate": 1.0, "hang_seconds": 5.0})
     code = next(iter(sim.state.pop.employers))
     started = time.perf_counter()
     with pytest.raises(ExternalUnavailable) as e:
         await gov.employers.get(code)
     assert "timed out" in e.value.detail
-    assert time.perf_counter() - started < 0.45
+    # The client gave up on its own timeout, long before the server's 5 s hang ended (a loose
+    # bound on purpose: this checks behaviour, not speed, on a machine that may be busy).
+    assert time.perf_counter() - started < 3.0
 
 
 async def test_connection_error_gives_unavailable() -> None:
@@ -97,14 +99,12 @@ async def test_connection_error_gives_unavailable() -> None:
 async def test_latency_slows_calls(config: GovClientConfig, admin: httpx.AsyncClient) -> None:
     gov = GovClients.from_config(config)
     id_number = await some_id(admin)
-    started = time.perf_counter()
-    await gov.cross_province.check(id_number)
-    fast = time.perf_counter() - started
     await admin.put("/faults/cross-province", json={"latency_ms": 250})
     started = time.perf_counter()
     await gov.cross_province.check(id_number)
     slow = time.perf_counter() - started
-    assert slow >= 0.25 > fast
+    assert slow >= 0.25  # the injected latency is served (a lower bound holds on any machine)
+    await admin.delete("/faults/cross-province")
 
 
 async def test_fault_draws_repeat_for_a_seed(config: GovClientConfig, admin: httpx.AsyncClient) -> None:
