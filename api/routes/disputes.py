@@ -145,8 +145,18 @@ class DisputeCreated(BaseModel):
 
 
 class ReviewBody(BaseModel):
-    reason: str = Field(default="", max_length=1000, description="不予通过的理由")
-    note: str = Field(default="", max_length=1000, description="审核意见；退回时必填")
+    reason: str = Field(
+        default="",
+        max_length=1000,
+        description="不予通过的理由",
+        examples=["解除协议系个人申请辞职，与变更理由不符"],
+    )
+    note: str = Field(
+        default="",
+        max_length=1000,
+        description="审核意见；退回时必填",
+        examples=["仲裁裁决书与协议一致，同意变更为用人单位解除"],
+    )
 
 
 class DecisionResponse(BaseModel):
