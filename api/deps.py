@@ -99,13 +99,17 @@ def ensure_region(staff: StaffActor, region_code: str) -> None:
         raise ApiError(403, "auth.region", "该事项不在您所属地区的管辖范围内")
 
 
+# Signing out changes nothing but the caller's own session.
+READ_ONLY_EXEMPT_PATHS = frozenset({"/console/logout"})
+
+
 async def refuse_read_only_writes(
     request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
 ) -> None:
     """App-wide guard: a read-only role (auditor) may not write anything, on any route, whether
     the route requires a staff token or also serves applicants without one. Runs before the
     route's own dependencies and body validation, so the refusal is always this one."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.url.path in READ_ONLY_EXEMPT_PATHS:
         return
     token = _token_from(request)
     if not token:

@@ -118,6 +118,7 @@ async def _page(
     session: AsyncSession,
     q: SelectOfScalar[CaseRecord],
     base_filters: list[Any],
+    facet_filters: list[Any],
     page: int,
     page_size: int,
     sort: str,
@@ -126,7 +127,7 @@ async def _page(
     total = (await session.exec(select(func.count()).select_from(CaseRecord).where(*base_filters))).one()
     counts_rows = (
         await session.exec(
-            select(CaseRecord.status, func.count()).where(*base_filters).group_by(CaseRecord.status)  # type: ignore[call-overload]
+            select(CaseRecord.status, func.count()).where(*facet_filters).group_by(CaseRecord.status)  # type: ignore[call-overload]
         )
     ).all()
     column = SORTS[sort]
@@ -169,8 +170,6 @@ async def list_cases(
     filters: list[Any] = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
     if case_type:
         filters.append(col(CaseRecord.case_type).in_([t.value for t in case_type]))
-    if status:
-        filters.append(col(CaseRecord.status).in_(status))
     if overdue is not None:
         filters.append(CaseRecord.overdue == overdue)
     if blocked is not None:
@@ -187,7 +186,12 @@ async def list_cases(
         filters.append(col(CaseRecord.received_at) <= received_to)
     if deadline_from and deadline_to and deadline_to < deadline_from:
         raise ApiError(422, "filter.range", "截止日期范围不正确")
-    return await _page(session, select(CaseRecord).where(*filters), filters, page, page_size, sort, order)
+    facet = list(filters)  # the per-status counts ignore the status filter (a facet)
+    if status:
+        filters.append(col(CaseRecord.status).in_(status))
+    return await _page(
+        session, select(CaseRecord).where(*filters), filters, facet, page, page_size, sort, order
+    )
 
 
 @router.get("/inbox", response_model=CaseList, summary="我的待办（按本人岗位与地区，按办理时限排序）")
@@ -195,6 +199,7 @@ async def inbox(
     staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     case_type: Annotated[list[CaseType] | None, Query(alias="type")] = None,
+    status: Annotated[list[str] | None, Query()] = None,
     region: str | None = None,
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -205,7 +210,7 @@ async def inbox(
     if staff.has(Role.OPS_ENGINEER):
         filters.append(CaseRecord.blocked == True)  # noqa: E712 (SQL expression)
     elif staff.has(Role.SUPERVISOR):
-        filters.append(CaseRecord.escalated == True)  # noqa: E712
+        filters.append(col(CaseRecord.escalated).is_(True))
     else:
         filters.append(col(CaseRecord.stage).in_(stages or ["-"]))
         filters.append(col(CaseRecord.closed_at).is_(None))
@@ -213,8 +218,11 @@ async def inbox(
         filters.append(col(CaseRecord.case_type).in_([t.value for t in case_type]))
     if overdue is not None:
         filters.append(CaseRecord.overdue == overdue)
+    facet = list(filters)
+    if status:
+        filters.append(col(CaseRecord.status).in_(status))
     return await _page(
-        session, select(CaseRecord).where(*filters), filters, page, page_size, "deadline", "asc"
+        session, select(CaseRecord).where(*filters), filters, facet, page, page_size, "deadline", "asc"
     )
 
 
@@ -229,6 +237,19 @@ class Stats(BaseModel):
     decided_within_limit: int
 
 
+def _local_day(column: Any, dialect: str) -> Any:
+    """The Asia/Shanghai calendar day of a timestamp column, computed in SQL."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM-DD")
+    return func.date(column, "+8 hours")
+
+
+def _within_limit(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return CaseRecord.summary["decided_within_limit"].as_boolean()  # type: ignore[index]
+    return func.json_extract(CaseRecord.summary, "$.decided_within_limit")
+
+
 @router.get("/stats", response_model=Stats, summary="统计（按状态、地区、逾期、每日受理与办结）")
 async def stats(
     staff: CurrentStaff,
@@ -236,37 +257,47 @@ async def stats(
     region: str | None = None,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> Stats:
+    """Grouped in the database (no row is loaded into Python), so it stays fast at any size."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     scope = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
 
     async def grouped(column: Any, *extra: Any) -> dict[str, int]:
         rows = (await session.exec(select(column, func.count()).where(*scope, *extra).group_by(column))).all()
         return {str(k): int(v) for k, v in rows if k is not None}
 
-    rows = (
+    received_day = _local_day(CaseRecord.received_at, dialect)
+    decided_day = _local_day(CaseRecord.decided_at, dialect)
+    received = await grouped(received_day)
+    decided = await grouped(decided_day, col(CaseRecord.decided_at).is_not(None))
+    decided_total = sum(decided.values())
+    late = (
         await session.exec(
-            select(CaseRecord.received_at, CaseRecord.decided_at, CaseRecord.summary).where(*scope)
+            select(func.count())
+            .select_from(CaseRecord)
+            .where(
+                *scope,
+                col(CaseRecord.decided_at).is_not(None),
+                _within_limit(dialect).is_(False),
+            )
         )
-    ).all()
-    from models.case import local_date
-
-    received: dict[str, int] = {}
-    decided: dict[str, int] = {}
-    within = total_decided = 0
-    for rec_at, dec_at, summary in rows:
-        received[local_date(rec_at).isoformat()] = received.get(local_date(rec_at).isoformat(), 0) + 1
-        if dec_at is not None:
-            decided[local_date(dec_at).isoformat()] = decided.get(local_date(dec_at).isoformat(), 0) + 1
-            total_decided += 1
-            if summary.get("decided_within_limit", True):
-                within += 1
-    last = sorted(received)[-days:]
+    ).one()
+    overdue = (
+        await session.exec(
+            select(func.count()).select_from(CaseRecord).where(*scope, col(CaseRecord.overdue).is_(True))
+        )
+    ).one()
+    escalated = (
+        await session.exec(
+            select(func.count()).select_from(CaseRecord).where(*scope, col(CaseRecord.escalated).is_(True))
+        )
+    ).one()
     return Stats(
         by_status=await grouped(CaseRecord.status),
         by_region=await grouped(CaseRecord.region_code),
-        overdue=sum((await grouped(CaseRecord.overdue, CaseRecord.overdue == True)).values()),  # noqa: E712
-        escalated=sum((await grouped(CaseRecord.escalated, CaseRecord.escalated == True)).values()),  # noqa: E712
-        received_per_day={d: received[d] for d in last},
+        overdue=int(overdue),
+        escalated=int(escalated),
+        received_per_day={d: received[d] for d in sorted(received)[-days:]},
         decided_per_day={d: decided[d] for d in sorted(decided)[-days:]},
-        decided_total=total_decided,
-        decided_within_limit=within,
+        decided_total=decided_total,
+        decided_within_limit=decided_total - int(late),
     )
