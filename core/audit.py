@@ -39,13 +39,21 @@ async def append(
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditLog:
-    """Add one entry (the caller commits). On PostgreSQL a transaction-scoped advisory lock makes
-    concurrent writers take turns until commit; SQLite serialises writers by itself."""
+    """Add one entry (the caller commits). Concurrent writers take turns until commit: a
+    transaction-scoped advisory lock on PostgreSQL, the database write lock on SQLite."""
     at = at or datetime.now(UTC)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    if dialect == "postgresql":
         # Serialise appenders until commit: a row lock on the current head is not enough (two
         # writers waiting on the same head would both chain to it and fork the chain).
         await session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=AUDIT_LOCK_KEY))  # type: ignore[call-overload]
+    elif dialect == "sqlite":
+        # Take SQLite's write lock before reading the head (another process, e.g. the worker
+        # beside the API, may be appending); a connection that already wrote holds it already.
+        conn = await session.connection()
+        raw = await conn.get_raw_connection()
+        if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
     stmt = select(AuditLog).order_by(col(AuditLog.id).desc()).limit(1)
     last = (await session.exec(stmt)).first()
     prev = last.entry_hash if last else GENESIS

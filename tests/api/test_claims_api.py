@@ -78,8 +78,14 @@ async def test_counter_claim_reject_reapply_approve_through_the_api(
     report = detail["state"]["rounds"][0]["report"]
     assert report["eligibility"]["eligible"] is False
     assert report["eligibility"]["suggested_reject_reason"] == "voluntary_separation"
-    inbox = (await case_api.get("/api/v1/cases/inbox", headers=reviewer)).json()
-    mine = [i for i in inbox["items"] if i["case_id"] == case_id]
+    # The read model is written by the workflow right after its state changes: poll briefly.
+    mine: list[dict[str, Any]] = []
+    for _ in range(100):
+        inbox = (await case_api.get("/api/v1/cases/inbox", headers=reviewer)).json()
+        mine = [i for i in inbox["items"] if i["case_id"] == case_id]
+        if mine:
+            break
+        await asyncio.sleep(0.05)
     assert (
         mine and mine[0]["working_days_left"] is not None and mine[0]["applicant_id_masked"].count("*") == 8
     )

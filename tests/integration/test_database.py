@@ -124,3 +124,23 @@ async def test_concurrent_appends_keep_one_chain(pg_db: Database) -> None:
         ok, n, problem = await audit.verify_chain(s)
         assert ok, problem
         assert n >= 20
+
+
+async def test_concurrent_appends_keep_one_chain_on_sqlite(tmp_path: Path) -> None:
+    """The embedded default: the worker and the API are separate processes writing one file."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'chain.db'}")
+    await upgrade(db)
+    other = Database(db.url)  # a second engine: its own connections, like a second process
+
+    async def one(i: int) -> None:
+        async with (db if i % 2 else other).session() as s:
+            await audit.append(s, actor=f"w{i}", action="concurrent.probe", payload={"i": i})
+            await s.commit()
+
+    await asyncio.gather(*(one(i) for i in range(20)))
+    async with db.session() as s:
+        ok, n, problem = await audit.verify_chain(s)
+    await db.dispose()
+    await other.dispose()
+    assert ok, problem
+    assert n == 20

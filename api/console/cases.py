@@ -1,0 +1,486 @@
+"""The case page and the staff actions on it, for benefit claims (and the read-model view of any
+other case type).
+
+Every action calls the API's own route function (``approve``, ``reject``, ``reapply`` ...), so
+region checks, auditing and the workflow Update are exactly the API's. The console only decides
+which forms to *offer* for the stage and role; the workflow validator decides what is accepted,
+and its refusal is shown in the decision panel as it was worded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from api.console import disputes, timeline
+from api.console.forms import attached_documents, doc_kinds, document_refs, field_errors, text
+from api.console.web import (
+    ConsoleRoute,
+    console_staff,
+    csrf_protect,
+    redirect,
+    render,
+    settings_of,
+)
+from api.deps import ensure_region, get_session, get_temporal
+from api.errors import ApiError
+from api.routes import claims as claims_api
+from api.routes import documents as documents_api
+from api.routes.cases import _item, _today
+from models.claim import (
+    CLAIM_STATUS_LABELS,
+    REJECT_REASONS,
+    ClaimState,
+    ClaimStatus,
+    RejectReason,
+)
+from models.enums import CaseType, Role
+from models.staff import StaffActor
+from models.tables import CaseRecord, Document, Staff
+from policy.regions import is_within
+
+router = APIRouter(route_class=ConsoleRoute)
+
+DONE_MESSAGES = {
+    "approve": "已审核通过，已通知申请人",
+    "reject": "已作出不予通过决定，并已告知申请人原因和处置方式",
+    "request_documents": "已通知申请人补正材料；材料齐全后审核时限重新计算",
+    "assign": "已分派审核人",
+    "reapply": "已代申请人重新提出申请，系统将重新核验后进入审核",
+    "supply": "已提交补正材料，审核时限重新计算",
+    "unblock": "已解除阻塞，案件将重试自动处理",
+    "intake": "申请已受理。审核将在失业登记确认后10个工作日内完成",
+}
+INVALID = "提交的内容有误，请按提示修改"
+TRIGGER_LABELS = {
+    "application": "首次申请",
+    "reapplication": "重新申请",
+    "stop_reason_changed": "停保原因变更",
+    "documents_supplied": "补正材料",
+}
+DECISION_LABELS = {"approve": "审核通过", "reject": "不予通过", "request_documents": "要求补正材料"}
+STAGE_LABELS = {
+    "registration": "失业登记",
+    "checks": "自动核验",
+    "review": "审核",
+    "awaiting_documents": "补正材料",
+    "awaiting_reapplication": "等待重新申请",
+    "approved": "已核准",
+    "closed": "已办结",
+    "initial_review": "初审",
+    "second_review": "复审",
+    "final_review": "终审",
+}
+ACTOR_KIND_LABELS = {
+    "staff": "工作人员",
+    "system": "系统",
+    "applicant": "申请人",
+    "external": "外部系统",
+    "employer": "用人单位",
+}
+
+
+@dataclass
+class ClaimActions:
+    """Which forms the page offers (a convenience: the workflow validator still decides)."""
+
+    review: bool = False
+    claim_self: bool = False
+    assign: bool = False
+    reapply: bool = False
+    supply: bool = False
+    unblock: bool = False
+
+    @property
+    def any(self) -> bool:
+        return any((self.review, self.claim_self, self.assign, self.reapply, self.supply, self.unblock))
+
+
+def claim_actions(staff: StaffActor, state: ClaimState, done: str) -> ClaimActions:
+    s = state.status
+    reviewer = staff.has(Role.REVIEWER)
+    return ClaimActions(
+        review=reviewer and s == ClaimStatus.UNDER_REVIEW,
+        claim_self=reviewer and s == ClaimStatus.UNDER_REVIEW and state.assigned_to is None,
+        assign=staff.has(Role.SUPERVISOR)
+        and s in (ClaimStatus.UNDER_REVIEW, ClaimStatus.CHECKING, ClaimStatus.AWAITING_DOCUMENTS),
+        reapply=staff.has(Role.INTAKE_CLERK) and s == ClaimStatus.REJECTED and done != "reapply",
+        supply=staff.has(Role.INTAKE_CLERK) and s == ClaimStatus.AWAITING_DOCUMENTS and done != "supply",
+        unblock=staff.has(Role.OPS_ENGINEER) and bool(state.blocked),
+    )
+
+
+async def case_row(
+    session: AsyncSession, staff: StaffActor, case_id: str, *, check_region: bool = True
+) -> CaseRecord:
+    row = await session.get(CaseRecord, case_id)
+    if row is None:
+        raise ApiError(404, "case.not_found", "未找到该案件，请核对案件编号")
+    if check_region:
+        ensure_region(staff, row.region_code)
+    return row
+
+
+async def reviewers_in_scope(session: AsyncSession, region_code: str) -> list[Staff]:
+    """Reviewers a supervisor may assign: active, holding the reviewer role, whose region covers
+    the case (the validator refuses anyone else)."""
+    rows = (await session.exec(select(Staff).where(Staff.active == True).order_by(col(Staff.login)))).all()  # noqa: E712
+    return [s for s in rows if Role.REVIEWER.value in s.roles and is_within(s.region_code, region_code)]
+
+
+def temporal_ui_link(request: Request, case_id: str) -> str:
+    settings = settings_of(request)
+    base = settings.temporal_ui_url.rstrip("/")
+    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{case_id}"
+
+
+async def claim_page(
+    request: Request,
+    staff: StaffActor,
+    session: AsyncSession,
+    client: Client,
+    row: CaseRecord,
+    *,
+    form: dict[str, Any] | None = None,
+    decision_error: str | None = None,
+    field_errs: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    case_id = row.case_id
+    detail = await claims_api.claim_detail(case_id, staff, session, client)
+    applicant = await claims_api.claim_applicant(case_id, staff, session, client, full=False)
+    reasons = await claims_api.reject_reasons(staff)
+    state = detail.state
+    done = request.query_params.get("done", "")
+    actions = claim_actions(staff, state, done)
+    rnd = state.current_round
+    suggested = rnd.report.eligibility.suggested_reject_reason if rnd and rnd.report else None
+    form = {"decision": "", "note": "", "documents": "", "docs": []} | (form or {})
+    chosen = form.get("reason_code", "")
+    if chosen in RejectReason._value2member_map_:
+        reason = RejectReason(chosen)
+    else:
+        reason = suggested or RejectReason.OTHER
+    doc_ids = [d.id for d in state.documents]
+    doc_rows = (
+        {d.id: d for d in (await session.exec(select(Document).where(col(Document.id).in_(doc_ids)))).all()}
+        if doc_ids
+        else {}
+    )
+    reviewers = await reviewers_in_scope(session, row.region_code) if actions.assign else []
+    entries = await timeline.entries(request, staff, session, case_id, state.timeline)
+    ctx = {
+        "nav": "",
+        "case_id": case_id,
+        "row": row,
+        "item": _item(row, _today()),
+        "detail": detail,
+        "state": state,
+        "applicant": applicant,
+        "reasons": reasons,
+        "actions": actions,
+        "default_reason": reason.value,
+        "default_remedy": form.get("remedy", REJECT_REASONS[reason][1]),
+        "suggested_reason": suggested,
+        "form": form,
+        "decision_error": decision_error,
+        "field_errors": field_errs or {},
+        "done_message": DONE_MESSAGES.get(done),
+        "doc_rows": doc_rows,
+        "doc_kinds": doc_kinds(),
+        "reviewers": reviewers,
+        "timeline": entries,
+        "labels": {
+            "status": CLAIM_STATUS_LABELS,
+            "trigger": TRIGGER_LABELS,
+            "decision": DECISION_LABELS,
+            "stage": STAGE_LABELS,
+            "actor": ACTOR_KIND_LABELS,
+        },
+        "temporal_link": temporal_ui_link(request, case_id),
+        "auto_refresh": state.status == ClaimStatus.CHECKING
+        or (done == "reapply" and state.status == ClaimStatus.REJECTED)
+        or (done == "supply" and state.status == ClaimStatus.AWAITING_DOCUMENTS),
+    }
+    return render(request, "claim.html", ctx, staff=staff, status=status)
+
+
+@router.get("/cases/{case_id}")
+async def case_view(
+    case_id: str,
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    row = await case_row(session, staff, case_id, check_region=False)
+    if row.case_type == CaseType.STOP_REASON_DISPUTE.value and disputes.available():
+        # The dispute API decides who sees a dispute: the region, or a league's delegated reviewers.
+        return await disputes.case_page(request, staff, session, await get_temporal(request), row)
+    ensure_region(staff, row.region_code)
+    if row.case_type == CaseType.BENEFIT_CLAIM.value:
+        return await claim_page(request, staff, session, await get_temporal(request), row)
+    return render(
+        request,
+        "case_generic.html",
+        {
+            "row": row,
+            "item": _item(row, _today()),
+            "labels": {"stage": STAGE_LABELS},
+            "temporal_link": temporal_ui_link(request, case_id),
+        },
+        staff=staff,
+    )
+
+
+@router.get("/go")
+async def go(
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+    q: str = "",
+) -> Response:
+    """Jump to a case by its number (typed or scanned at the counter)."""
+    case_id = q.strip()
+    if not case_id:
+        return redirect(request, "/console/inbox")
+    row = await case_row(session, staff, case_id, check_region=False)  # the case page checks scope
+    return redirect(request, f"/console/cases/{quote(row.case_id, safe='')}")
+
+
+# --- decisions -------------------------------------------------------------------------------------------
+
+
+async def _claim_row(session: AsyncSession, staff: StaffActor, case_id: str) -> CaseRecord:
+    row = await case_row(session, staff, case_id)
+    if row.case_type != CaseType.BENEFIT_CLAIM.value:
+        raise ApiError(404, "case.not_found", "未找到该申领")
+    return row
+
+
+@router.post("/cases/{case_id}/decide", dependencies=[Depends(csrf_protect)])
+async def decide(
+    case_id: str,
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    row = await _claim_row(session, staff, case_id)
+    client = await get_temporal(request)
+    form = await request.form()
+    decision = text(form, "decision", 32)
+    values = {
+        "decision": decision,
+        "note": text(form, "note", 600),
+        "reason_code": text(form, "reason_code", 64),
+        "remedy": text(form, "remedy", 1200),
+        "documents": text(form, "documents", 2000),
+    }
+    try:
+        if decision == "approve":
+            body_a = claims_api.ApproveBody.model_validate({"note": values["note"]})
+            await claims_api.approve(case_id, body_a, staff, session, client)
+        elif decision == "reject":
+            body_r = claims_api.RejectBody.model_validate(
+                {"reason_code": values["reason_code"], "remedy": values["remedy"], "note": values["note"]}
+            )
+            await claims_api.reject(case_id, body_r, staff, session, client)
+        elif decision == "request_documents":
+            lines = [ln.strip() for ln in values["documents"].splitlines() if ln.strip()]
+            body_d = claims_api.RequestDocumentsBody.model_validate(
+                {"documents": lines, "note": values["note"]}
+            )
+            await claims_api.request_documents(case_id, body_d, staff, session, client)
+        else:
+            raise ApiError(422, "decision.kind", "请选择审核决定：通过、不予通过或要求补正材料")
+    except ValidationError as e:
+        errs = field_errors(e)
+        return await claim_page(
+            request,
+            staff,
+            session,
+            client,
+            row,
+            form=values,
+            decision_error=INVALID,
+            field_errs=errs,
+            status=422,
+        )
+    except ApiError as e:
+        if e.code not in ("decision.refused", "decision.kind", "case.closed"):
+            raise
+        return await claim_page(
+            request,
+            staff,
+            session,
+            client,
+            row,
+            form=values,
+            decision_error=e.message_zh,
+            status=e.status_code,
+        )
+    return redirect(request, f"/console/cases/{case_id}?done={decision}")
+
+
+async def _simple_action(
+    request: Request,
+    staff: StaffActor,
+    session: AsyncSession,
+    client: Client,
+    row: CaseRecord,
+    done: str,
+    call: Any,
+    values: dict[str, Any],
+) -> Response:
+    """Run one action; on refusal show the case page with the validator's message."""
+    try:
+        await call()
+    except ValidationError as e:
+        errs = field_errors(e)
+        return await claim_page(
+            request,
+            staff,
+            session,
+            client,
+            row,
+            form=values,
+            decision_error=INVALID,
+            field_errs=errs,
+            status=422,
+        )
+    except ApiError as e:
+        if e.code not in ("decision.refused", "case.closed", "auth.role"):
+            raise
+        return await claim_page(
+            request,
+            staff,
+            session,
+            client,
+            row,
+            form=values,
+            decision_error=e.message_zh,
+            status=e.status_code,
+        )
+    return redirect(request, f"/console/cases/{row.case_id}?done={done}")
+
+
+@router.post("/cases/{case_id}/assign", dependencies=[Depends(csrf_protect)])
+async def assign(
+    case_id: str,
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+    reviewer_login: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    row = await _claim_row(session, staff, case_id)
+    client = await get_temporal(request)
+    login = reviewer_login.strip() or staff.login
+
+    async def call() -> None:
+        body = claims_api.AssignBody.model_validate({"reviewer_login": login})
+        await claims_api.assign(case_id, body, staff, session, client)
+
+    return await _simple_action(
+        request, staff, session, client, row, "assign", call, {"reviewer_login": login}
+    )
+
+
+async def _applicant_action(
+    request: Request,
+    staff: StaffActor,
+    session: AsyncSession,
+    case_id: str,
+    kind: str,
+) -> Response:
+    row = await _claim_row(session, staff, case_id)
+    client = await get_temporal(request)
+    form = await request.form()
+    docs = attached_documents(form)
+    values = {"note": text(form, "note", 600), "docs": docs}
+
+    async def call() -> None:
+        body = claims_api.ApplicantActionBody(documents=document_refs(docs), note=values["note"])
+        settings = settings_of(request)
+        fn = claims_api.reapply if kind == "reapply" else claims_api.supply_documents
+        await fn(case_id, body, request, session, settings, client)
+
+    return await _simple_action(request, staff, session, client, row, kind, call, values)
+
+
+@router.post("/cases/{case_id}/reapply", dependencies=[Depends(csrf_protect)])
+async def reapply(
+    case_id: str,
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    return await _applicant_action(request, staff, session, case_id, "reapply")
+
+
+@router.post("/cases/{case_id}/supply-documents", dependencies=[Depends(csrf_protect)])
+async def supply_documents(
+    case_id: str,
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    return await _applicant_action(request, staff, session, case_id, "supply")
+
+
+@router.post("/cases/{case_id}/unblock", dependencies=[Depends(csrf_protect)])
+async def unblock(
+    case_id: str,
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+    note: Annotated[str, Form(max_length=600)] = "",
+) -> Response:
+    row = await _claim_row(session, staff, case_id)
+    client = await get_temporal(request)
+
+    async def call() -> None:
+        body = claims_api.UnblockBody.model_validate({"note": note.strip()})
+        await claims_api.unblock(case_id, body, staff, session, client)
+
+    return await _simple_action(request, staff, session, client, row, "unblock", call, {"note": note})
+
+
+@router.post("/cases/{case_id}/applicant", dependencies=[Depends(csrf_protect)])
+async def applicant_full(
+    case_id: str,
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    """The unmasked applicant data: a POST (a deliberate act, never prefetched) that the API's
+    ``claim_applicant`` records in the audit log."""
+    await _claim_row(session, staff, case_id)
+    client = await get_temporal(request)
+    applicant = await claims_api.claim_applicant(case_id, staff, session, client, full=True)
+    return render(request, "_applicant.html", {"applicant": applicant, "case_id": case_id}, staff=staff)
+
+
+@router.post("/documents", dependencies=[Depends(csrf_protect)])
+async def upload_document(
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+    kind: Annotated[str, Form(max_length=64)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Upload one file at the counter (the API's ``upload``); the answer is the chip that the form
+    submits with the claim, so a re-shown form never loses an upload."""
+    kinds = doc_kinds()
+    if kind not in kinds:
+        raise ApiError(422, "document.kind", "请先选择材料类型")
+    if file is None or not file.filename:
+        raise ApiError(422, "document.missing", "请选择要上传的文件")
+    out = await documents_api.upload(session, settings_of(request), kind, file)
+    doc = {"id": out.id, "kind": out.kind, "sha256": out.sha256, "filename": out.filename, "size": out.size}
+    return render(request, "_doc_chip.html", {"doc": doc, "doc_kinds": kinds}, staff=staff, status=201)

@@ -1,0 +1,72 @@
+"""Form helpers shared by the intake and decision pages: documents attached to a form, and
+validation errors turned into the same Chinese per-field messages the API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from api.errors import _field_message  # the API's own wording, so page and API never disagree
+from models.claim import DocumentRef
+
+#: Document kinds offered at the counter, with their labels. The dispute kinds are added when the
+#: dispute model is present (see ``doc_kinds``).
+CLAIM_DOC_KINDS: dict[str, str] = {
+    "termination_certificate": "解除（终止）劳动合同证明",
+    "termination_agreement": "解除（终止）劳动合同协议",
+    "id_card": "居民身份证",
+    "bank_card": "银行卡（折）",
+    "other": "其他材料",
+}
+
+
+def doc_kinds() -> dict[str, str]:
+    kinds = dict(CLAIM_DOC_KINDS)
+    try:
+        from models.dispute import DOCUMENT_KIND_LABELS
+    except ImportError:
+        return kinds
+    for k, v in DOCUMENT_KIND_LABELS.items():
+        kinds.setdefault(k, v)
+    return kinds
+
+
+def field_errors(e: ValidationError) -> dict[str, str]:
+    """``{"phone": "手机号码应为11位数字，以1开头", ...}``: first message per field."""
+    fields: dict[str, str] = {}
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "form"
+        fields.setdefault(loc, _field_message(dict(err)))
+    return fields
+
+
+def text(form: FormData, name: str, limit: int = 2000) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def attached_documents(form: FormData) -> list[dict[str, str]]:
+    """The documents uploaded earlier on this page (one hidden group per file), as plain dicts so
+    a re-rendered form keeps them."""
+    ids, kinds, shas, names = (
+        [v for v in form.getlist(k) if isinstance(v, str)]
+        for k in ("doc_id", "doc_kind", "doc_sha256", "doc_filename")
+    )
+    out: list[dict[str, str]] = []
+    for i, doc_id in enumerate(ids[:20]):
+        out.append(
+            {
+                "id": doc_id,
+                "kind": kinds[i] if i < len(kinds) else "",
+                "sha256": shas[i] if i < len(shas) else "",
+                "filename": names[i] if i < len(names) else "",
+            }
+        )
+    return out
+
+
+def document_refs(docs: list[dict[str, Any]]) -> list[DocumentRef]:
+    """Raises ``ValidationError`` for a tampered hidden field."""
+    return [DocumentRef.model_validate(d) for d in docs]

@@ -1,0 +1,241 @@
+"""The inbox (what waits for me, by deadline) and the case list (everything in my region).
+
+The inbox is the API's ``inbox`` (same stages per role, same region scope, same ordering) plus a
+status filter, which the API's inbox does not offer; ``tests/browser`` checks that both return
+the same cases. The case list calls the API's ``list_cases`` as it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import case, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.console import disputes
+from api.console.web import ConsoleRoute, console_staff, render
+from api.deps import get_session
+from api.routes.cases import INBOX_STAGES, CaseItem, _item, _scope, _today, list_cases
+from models.claim import CLAIM_STATUS_LABELS
+from models.enums import CaseType, Role
+from models.staff import StaffActor
+from models.tables import CaseRecord
+from policy.regions import Region, descendants, get_region
+
+router = APIRouter(route_class=ConsoleRoute)
+
+PAGE_SIZES = (20, 50, 100)
+SORTS = {"deadline": "办理时限", "received_at": "受理时间", "updated_at": "最近更新"}
+
+
+@dataclass
+class Filters:
+    """The filter bar, parsed leniently: an unknown value is dropped, never an error page."""
+
+    case_type: str = ""
+    status: str = ""
+    region: str = ""
+    overdue: str = ""  # "", "1" (only overdue), "0" (not overdue)
+    page: int = 1
+    size: int = 50
+    sort: str = "deadline"
+    default_sort: str = "deadline"
+
+    @classmethod
+    def parse(cls, q: dict[str, str], default_sort: str = "deadline") -> Filters:
+        f = cls(sort=default_sort, default_sort=default_sort)
+        if q.get("type", "") in CaseType._value2member_map_:
+            f.case_type = q["type"]
+        f.status = q.get("status", "") if q.get("status", "") in status_labels() else ""
+        region = q.get("region", "").strip()
+        f.region = region if region.isdigit() and len(region) == 6 else ""
+        f.overdue = q.get("overdue", "") if q.get("overdue", "") in ("1", "0") else ""
+        f.page = _int(q.get("page"), 1, 1, 100_000)
+        size = _int(q.get("size"), 50, 1, 200)
+        f.size = size if size in PAGE_SIZES else 50
+        f.sort = q.get("sort", default_sort) if q.get("sort", default_sort) in SORTS else default_sort
+        return f
+
+    def query(self, **over: Any) -> str:
+        """The query string for a link that changes one thing (paging keeps the filters)."""
+        values = {
+            "type": self.case_type,
+            "status": self.status,
+            "region": self.region,
+            "overdue": self.overdue,
+            "size": str(self.size) if self.size != 50 else "",
+            "sort": self.sort if self.sort != self.default_sort else "",
+            "page": str(self.page),
+        } | {k: str(v) for k, v in over.items()}
+        return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == "1")})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.case_type or self.status or self.region or self.overdue)
+
+
+@dataclass
+class ListPage:
+    items: list[CaseItem]
+    total: int
+    page: int
+    page_size: int
+    counts_by_status: dict[str, int] = field(default_factory=dict)
+    overdue_total: int | None = None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.page_size + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.page_size)
+
+
+def _int(v: str | None, default: int, lo: int, hi: int) -> int:
+    try:
+        n = int(v) if v is not None else default
+    except ValueError:
+        return default
+    return min(hi, max(lo, n))
+
+
+def status_labels() -> dict[str, str]:
+    labels = {s.value: label for s, label in CLAIM_STATUS_LABELS.items()}
+    for value, label in disputes.status_labels().items():
+        labels.setdefault(value, label)
+    return labels
+
+
+def region_options(staff: StaffActor) -> list[Region]:
+    return [get_region(staff.region_code), *descendants(staff.region_code)]
+
+
+def inbox_filters(staff: StaffActor, region: str | None) -> list[Any]:
+    """The API inbox's rule: which cases wait for this person's level, in their region."""
+    filters: list[Any] = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
+    if staff.has(Role.OPS_ENGINEER):
+        filters.append(CaseRecord.blocked == True)  # noqa: E712 (SQL expression)
+    elif staff.has(Role.SUPERVISOR):
+        filters.append(CaseRecord.escalated == True)  # noqa: E712
+    else:
+        stages = sorted({s for r in staff.roles for s in INBOX_STAGES.get(r, [])})
+        filters.append(col(CaseRecord.stage).in_(stages or ["-"]))
+        filters.append(col(CaseRecord.closed_at).is_(None))
+    return filters
+
+
+async def inbox_page(session: AsyncSession, staff: StaffActor, f: Filters) -> ListPage:
+    filters = inbox_filters(staff, f.region or None)
+    if f.case_type:
+        filters.append(CaseRecord.case_type == f.case_type)
+    if f.overdue:
+        filters.append(CaseRecord.overdue == (f.overdue == "1"))
+    # One grouped query gives the status chips, the total and the overdue count.
+    counts_rows = (
+        await session.exec(
+            select(  # type: ignore[call-overload]
+                CaseRecord.status,
+                func.count(),
+                func.sum(case((col(CaseRecord.overdue).is_(True), 1), else_=0)),
+            )
+            .where(*filters)
+            .group_by(CaseRecord.status)
+        )
+    ).all()
+    counts = {str(s): int(n) for s, n, _ in counts_rows}
+    overdue_by_status = {str(s): int(o or 0) for s, _, o in counts_rows}
+    overdue_total = overdue_by_status.get(f.status, 0) if f.status else sum(overdue_by_status.values())
+    if f.status:
+        filters.append(CaseRecord.status == f.status)
+        total = counts.get(f.status, 0)
+    else:
+        total = sum(counts.values())
+    rows = (
+        await session.exec(
+            select(CaseRecord)
+            .where(*filters)
+            .order_by(col(CaseRecord.deadline).asc().nulls_last(), col(CaseRecord.case_id))
+            .offset((f.page - 1) * f.size)
+            .limit(f.size)
+        )
+    ).all()
+    today = _today()
+    return ListPage(
+        items=[_item(r, today) for r in rows],
+        total=total,
+        page=f.page,
+        page_size=f.size,
+        counts_by_status=counts,
+        overdue_total=overdue_total,
+    )
+
+
+def _table_only(request: Request) -> bool:
+    return request.headers.get("HX-Target") == "case-table"
+
+
+def _list_context(staff: StaffActor, f: Filters, page: ListPage, base: str) -> dict[str, Any]:
+    return {
+        "f": f,
+        "page": page,
+        "base": base,
+        "status_labels": status_labels(),
+        "case_types": list(CaseType),
+        "regions": region_options(staff),
+        "page_sizes": PAGE_SIZES,
+        "sorts": SORTS,
+    }
+
+
+@router.get("/inbox")
+async def inbox_view(
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    f = Filters.parse(dict(request.query_params))
+    page = await inbox_page(session, staff, f)
+    if page.total and f.page > page.pages:
+        f.page = page.pages
+        page = await inbox_page(session, staff, f)
+    ctx = _list_context(staff, f, page, "/console/inbox") | {"nav": "inbox", "mode": "inbox"}
+    return render(request, "_case_table.html" if _table_only(request) else "inbox.html", ctx, staff=staff)
+
+
+@router.get("/cases")
+async def cases_view(
+    request: Request,
+    staff: Annotated[StaffActor, Depends(console_staff)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    f = Filters.parse(dict(request.query_params), default_sort="received_at")
+    result = await list_cases(
+        staff=staff,
+        session=session,
+        case_type=[CaseType(f.case_type)] if f.case_type else None,
+        status=[f.status] if f.status else None,
+        region=f.region or None,
+        overdue={"1": True, "0": False}.get(f.overdue),
+        sort=f.sort,  # type: ignore[arg-type]  # checked against SORTS above
+        order="asc" if f.sort == "deadline" else "desc",
+        page=f.page,
+        page_size=f.size,
+    )
+    page = ListPage(
+        items=result.items,
+        total=result.total,
+        page=result.page,
+        page_size=result.page_size,
+        counts_by_status=result.counts_by_status,
+    )
+    ctx = _list_context(staff, f, page, "/console/cases") | {"nav": "cases", "mode": "cases"}
+    return render(request, "_case_table.html" if _table_only(request) else "cases.html", ctx, staff=staff)

@@ -1,0 +1,235 @@
+"""Replay recorded histories against the current workflow code.
+
+Why: a workflow change that does not reproduce the command sequence of a case already in history
+(an activity inserted, a timer removed, without ``workflow.patched``) would break that case when a
+worker picks it up again, and would mean the current code no longer explains a past decision.
+Replaying histories proves the current code still produces exactly what was recorded; a deploy
+pipeline gates on it (``uiflow audit replay`` exits non-zero on any failure).
+
+The replayer gets the worker's data converter (with the payload codec: without it the encrypted
+inputs cannot be decoded, temporal-notes §10) and the worker's sandbox runner. Both are passed in
+by the caller (the CLI and the tests), so this module needs neither ``workers`` nor ``workflows``.
+
+Histories come from one case (its continue-as-new chain), a visibility query, the history archive,
+or a folder of JSON files (the Temporal CLI/UI format; the workflow id is the file name).
+
+Replay is also how an auditor gets the workflow's own narrative timeline of a closed or archived
+case without a worker: :func:`recorded_timelines` replays with an interceptor that keeps the
+workflow instance and reads its ``timeline``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio import workflow
+from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    Interceptor,
+    Replayer,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowReplayResult,
+    WorkflowRunner,
+)
+
+from core.archive import archived_histories, fetch_chain, workflow_type_of
+from core.db import Database
+from models.case import TimelineEntry
+
+
+def make_replayer(
+    workflows: Sequence[type],
+    converter: DataConverter,
+    runner: WorkflowRunner,
+    *,
+    interceptors: Sequence[Interceptor] = (),
+) -> Replayer:
+    return Replayer(
+        workflows=list(workflows),
+        data_converter=converter,
+        workflow_runner=runner,
+        interceptors=list(interceptors),
+    )
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+def load_history_file(path: Path) -> WorkflowHistory:
+    """A history file in the Temporal CLI/UI JSON format (``temporal workflow show -o json``, the
+    Web UI download, or ``WorkflowHistory.to_json``). Its workflow id is the file name, so a
+    failure names the file."""
+    return WorkflowHistory.from_json(path.stem, json.loads(path.read_text(encoding="utf-8")))
+
+
+def history_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.json") if p.is_file())
+
+
+async def histories_from_dir(folder: Path) -> AsyncIterator[WorkflowHistory]:
+    for path in history_files(folder):
+        yield load_history_file(path)
+
+
+async def histories_for_case(client: Client, case_id: str) -> AsyncIterator[WorkflowHistory]:
+    for h in await fetch_chain(client, case_id):
+        yield h
+
+
+def histories_from_query(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:
+    return client.list_workflows(query).map_histories()
+
+
+def histories_from_archive(db: Database, case_id: str | None = None) -> AsyncIterator[WorkflowHistory]:
+    return archived_histories(db, case_id)
+
+
+async def from_list(histories: Sequence[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
+    for h in histories:
+        yield h
+
+
+# --- replay -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayOutcome:
+    workflow_id: str  # the case id (for a folder: the file name)
+    run_id: str
+    workflow_type: str
+    ok: bool
+    error_type: str | None = None
+    message: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.workflow_id} (run {self.run_id}, {self.workflow_type})"
+
+
+@dataclass
+class ReplaySummary:
+    outcomes: list[ReplayOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def failures(self) -> list[ReplayOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def rate(self) -> float:
+        return self.total / self.seconds if self.seconds > 0 else 0.0
+
+
+def outcome_of(result: WorkflowReplayResult) -> ReplayOutcome:
+    h = result.history
+    try:
+        run_id, wtype = h.run_id, workflow_type_of(h)
+    except Exception:
+        run_id, wtype = "?", "?"
+    err = result.replay_failure
+    if err is None:
+        return ReplayOutcome(h.workflow_id, run_id, wtype, ok=True)
+    return ReplayOutcome(
+        h.workflow_id,
+        run_id,
+        wtype,
+        ok=False,
+        error_type=type(err).__name__,
+        message=clear_message(err),
+    )
+
+
+_CORE_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+
+
+def clear_message(err: BaseException) -> str:
+    """The SDK core's failure text without its Rust debug wrapping: for a nondeterminism error,
+    e.g. ``[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'x' does not match
+    activity type of activity command 'y'``."""
+    text = " ".join(str(err).split())
+    m = _CORE_MESSAGE.search(text)
+    return m.group(1) if m else text
+
+
+async def replay_all(
+    replayer: Replayer,
+    histories: AsyncIterator[WorkflowHistory],
+    *,
+    on_result: Callable[[ReplayOutcome], None] | None = None,
+) -> ReplaySummary:
+    """Replay every history (one worker for all of them); never stops at the first failure, so
+    the summary names every history the current code no longer explains."""
+    summary = ReplaySummary()
+    t0 = time.perf_counter()
+    async with replayer.workflow_replay_iterator(histories) as results:
+        async for result in results:
+            outcome = outcome_of(result)
+            summary.outcomes.append(outcome)
+            if on_result is not None:
+                on_result(outcome)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+# --- the workflow's own timeline, by replay -----------------------------------------------------
+
+
+class TimelineCapture(Interceptor):
+    """Keeps each replayed workflow instance (by run id) so its recorded ``timeline`` can be read
+    after the replay. Reading an attribute of the finished instance changes nothing in it."""
+
+    def __init__(self) -> None:
+        self.instances: dict[str, Any] = {}
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        instances = self.instances
+
+        class _Inbound(WorkflowInboundInterceptor):
+            async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+                instances[workflow.info().run_id] = workflow.instance()
+                return await super().execute_workflow(input)
+
+        return _Inbound
+
+    def timeline(self, run_id: str) -> list[TimelineEntry]:
+        inst = self.instances.get(run_id)
+        raw = getattr(inst, "timeline", None) or []
+        return [e if isinstance(e, TimelineEntry) else TimelineEntry.model_validate(e) for e in raw]
+
+
+async def recorded_timelines(
+    histories: Sequence[WorkflowHistory],
+    workflows: Sequence[type],
+    converter: DataConverter,
+    runner: WorkflowRunner,
+) -> tuple[list[TimelineEntry], ReplaySummary]:
+    """The workflow's recorded timeline entries over a chain of runs (by replaying them), and the
+    replay outcome (a history that no longer replays gives what it recorded up to the failure)."""
+    capture = TimelineCapture()
+    replayer = make_replayer(workflows, converter, runner, interceptors=[capture])
+    summary = await replay_all(replayer, from_list(histories))
+    entries: dict[tuple[Any, ...], TimelineEntry] = {}
+    for h in histories:
+        for e in capture.timeline(h.run_id):
+            # A timeline carried across continue-as-new would repeat earlier entries.
+            entries.setdefault((e.at, e.what, e.actor, e.text_zh), e)
+    return sorted(entries.values(), key=lambda e: e.at), summary

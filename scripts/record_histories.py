@@ -1,0 +1,577 @@
+"""Re-record the checked-in workflow histories in ``tests/histories/``.
+
+Each scenario drives the real workflow down one path on a fresh time-skipping Temporal server, with
+the real activities talking to the simulators over HTTP and to a throw-away SQLite case database,
+exactly as ``tests/workflow`` does. The history is written as ``<workflow type>__<scenario>.json``
+in the Temporal CLI/UI JSON format, with payloads encrypted under the *test* codec key (the same
+fixed key as ``tests/conftest.py``), so the replay tests can decrypt them.
+
+Why: ``tests/replay`` replays every file against the current workflow code on every run. A change
+that would break a case already in flight (an activity inserted, a timer removed, without
+``workflow.patched``) fails there before it can reach production.
+
+Usage::
+
+    .venv/bin/python scripts/record_histories.py             # scenarios that have no file yet
+    .venv/bin/python scripts/record_histories.py --list
+    .venv/bin/python scripts/record_histories.py --only 'benefit_claim__*' --force
+    .venv/bin/python scripts/record_histories.py --only 'benefit_claim__*' --suffix v2
+
+Existing files are kept unless ``--force``: a history recorded before a ``workflow.patched``
+change is exactly what proves the patch keeps old cases replaying. After such a change, record
+the new path next to the old one with ``--suffix`` instead of overwriting it.
+
+Adding a case type: write ``async def my_path(ctx: Ctx) -> WorkflowHandle`` that starts the
+workflow and drives it to its end, decorate it with ``@scenario("<workflow type key>", "<path>",
+module="workflows.<module>")``, and run the script. Scenarios whose workflow module does not exist
+yet are skipped with a note, so they can be written ahead of the workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import fnmatch
+import hashlib
+import importlib
+import logging
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
+from temporalio.client import WorkflowHandle  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from activities.gov import GovClients, close_all  # noqa: E402
+from core.db import Database  # noqa: E402
+from core.migrate import upgrade  # noqa: E402
+from core.seed import seed_demo_staff, seed_regions  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.temporal_client import make_data_converter  # noqa: E402
+from models import search_attributes as sa  # noqa: E402
+from sim.testing import SimHandle, running_sim  # noqa: E402
+from workers.main import build_worker  # noqa: E402
+
+OUT = ROOT / "tests" / "histories"
+CALENDAR_OVERLAY = ROOT / "tests" / "fixtures" / "calendar"
+# The fixed test codec key of tests/conftest.py (key id "t1", 32 bytes of "k"): test-only, public.
+TEST_KEY_ID = "t1"
+TEST_KEY = base64.b64encode(b"k" * 32).decode()
+TEST_BIN = Path(sys.executable).parent
+
+
+def test_settings(data_dir: Path) -> Settings:
+    return Settings(
+        mode="test",
+        data_dir=data_dir,
+        codec_keys=f"{TEST_KEY_ID}:{TEST_KEY}",
+        codec_active_key=TEST_KEY_ID,
+        jwt_secret="test-secret-" + "x" * 32,
+        applicant_key_secret="test-applicant-secret-" + "y" * 32,
+        temporal_namespace="default",
+        task_queue="uiflow-record",
+        calendar_dir=CALENDAR_OVERLAY,
+        external_timeout_seconds=5.0,
+    )
+
+
+@dataclass
+class Ctx:
+    """What a scenario gets: its own time-skipping server, a worker on ``task_queue`` with the
+    real activities, the simulators, and the case database."""
+
+    env: WorkflowEnvironment
+    task_queue: str
+    settings: Settings
+    db: Database
+    sim: SimHandle
+
+
+Driver = Callable[[Ctx], Awaitable[WorkflowHandle[Any, Any]]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    workflow_type: str  # file-name key: the case type (benefit_claim) or the workflow's short name
+    name: str
+    module: str  # the workflow module that must exist for this scenario to run
+    drive: Driver
+    doc: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.workflow_type}__{self.name}"
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(workflow_type: str, name: str, *, module: str) -> Callable[[Driver], Driver]:
+    def _register(fn: Driver) -> Driver:
+        s = Scenario(workflow_type, name, module, fn, (fn.__doc__ or "").strip())
+        if s.key in SCENARIOS:
+            raise ValueError(f"duplicate scenario {s.key}")
+        SCENARIOS[s.key] = s
+        return fn
+
+    return _register
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+async def wait_for(
+    h: WorkflowHandle[Any, Any], query: Any, pred: Callable[[Any], bool], limit: float = 30.0
+) -> Any:
+    end = time.monotonic() + limit
+    while True:
+        st = await h.query(query)
+        if pred(st):
+            return st
+        if time.monotonic() > end:
+            raise RuntimeError(f"{h.id}: condition not reached; timeline {[e.what for e in st.timeline]}")
+        await asyncio.sleep(0.05)
+
+
+async def sim_admin(ctx: Ctx, method: str, path: str, **kw: Any) -> Any:
+    async with httpx.AsyncClient(base_url=ctx.sim.base_url) as c:
+        r = await c.request(method, path, **kw)
+        r.raise_for_status()
+        return r.json()
+
+
+async def stored_document(ctx: Ctx, kind: str, content: bytes) -> Any:
+    """A document as the upload endpoint would store it (row only; the bytes are not needed)."""
+    from models.claim import DocumentRef
+    from models.tables import Document
+
+    digest = hashlib.sha256(content).hexdigest()
+    doc_id = str(uuid.uuid4())
+    async with ctx.db.session() as s:
+        s.add(
+            Document(
+                id=doc_id,
+                kind=kind,
+                filename=f"{kind}.pdf",
+                content_type="application/pdf",
+                sha256=digest,
+                size=len(content),
+                uploaded_by="applicant",
+                uploaded_at=datetime.now(UTC),
+                storage_key=f"record/{doc_id}",
+            )
+        )
+        await s.commit()
+    return DocumentRef(id=doc_id, kind=kind, sha256=digest, filename=f"{kind}.pdf")
+
+
+# --- benefit claim ------------------------------------------------------------------------------
+
+CLAIM = "workflows.benefit_claim"
+
+
+async def _claim(
+    ctx: Ctx, *, channel: str = "counter", **person: Any
+) -> tuple[WorkflowHandle[Any, Any], dict[str, Any]]:
+    """Start a claim for a fresh simulated person; return its handle and the person."""
+    from models.enums import Channel
+    from tests.support import claim_input, sim_person
+    from workflows.base import initial_search_attributes
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    p = await sim_person(ctx.sim.base_url, ctx.sim.token, **person)
+    inp = claim_input(
+        ctx.settings,
+        p,
+        channel=Channel(channel),
+        received_at=await ctx.env.get_current_time(),
+    )
+    h = await ctx.env.client.start_workflow(
+        BenefitClaimWorkflow.run,
+        inp,
+        id=inp.case_id,
+        task_queue=ctx.task_queue,
+        search_attributes=initial_search_attributes("benefit_claim", inp.application.region_code, "checking"),
+        execution_timeout=timedelta(days=400),
+    )
+    return h, p
+
+
+async def _claim_status(h: WorkflowHandle[Any, Any], status: str) -> Any:
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    return await wait_for(h, BenefitClaimWorkflow.state_query, lambda s: s.status.value == status)
+
+
+async def _approve(h: WorkflowHandle[Any, Any]) -> None:
+    from models.claim import ApproveCommand
+    from tests.support import REVIEWER
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    await h.execute_update(
+        BenefitClaimWorkflow.approve, ApproveCommand(actor=REVIEWER, note="材料齐全，核实无误")
+    )
+
+
+@scenario("benefit_claim", "counter_approve", module=CLAIM)
+async def claim_counter_approve(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Counter claim, registered, eligible; a supervisor assigns it and the reviewer approves."""
+    from models.claim import AssignCommand
+    from models.enums import Role
+    from models.staff import StaffActor
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    h, _ = await _claim(
+        ctx, scenario="eligible", registered=True, cumulative_months=70, last_consecutive_months=40
+    )
+    await _claim_status(h, "under_review")
+    supervisor = StaffActor(
+        login="supervisor.hhht", name="周主管", roles=[Role.SUPERVISOR], region_code="150100"
+    )
+    await h.execute_update(
+        BenefitClaimWorkflow.assign, AssignCommand(actor=supervisor, reviewer_login="reviewer.xc")
+    )
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "online_unregistered_registered_approve", module=CLAIM)
+async def claim_online_unregistered(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Online claim without registration; two daily re-checks find nothing, the platform's
+    callback confirms it on day 3, then approval."""
+    from models.case import local_date
+    from models.claim import RegistrationEvent
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    h, _ = await _claim(ctx, channel="online", scenario="unregistered", registered=False)
+    await _claim_status(h, "awaiting_registration")
+    await ctx.env.sleep(timedelta(days=2, hours=3))
+    now = await ctx.env.get_current_time()
+    await h.signal(
+        BenefitClaimWorkflow.registration_confirmed,
+        RegistrationEvent(registration_no="DJ-REC-3", registered_on=local_date(now)),
+    )
+    await _claim_status(h, "under_review")
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "reject_reapply_approve", module=CLAIM)
+async def claim_reject_reapply(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Voluntary separation: rejected with a remedy; the record is corrected and the applicant
+    re-applies two weeks later with a new document; the second round is approved."""
+    from models.claim import ReapplyEvent, RejectCommand, RejectReason
+    from tests.support import REVIEWER
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    h, person = await _claim(ctx, scenario="voluntary_resignation", registered=True)
+    await _claim_status(h, "under_review")
+    await h.execute_update(
+        BenefitClaimWorkflow.reject,
+        RejectCommand(
+            actor=REVIEWER,
+            reason_code=RejectReason.VOLUNTARY_SEPARATION,
+            remedy="如停保原因登记有误，可由原单位申请变更停保原因，或本人到窗口申请。",
+        ),
+    )
+    await _claim_status(h, "rejected")
+    await ctx.env.sleep(timedelta(days=14))
+    ctx.sim.state.pop.persons[person["id_number"]].stop_reason_code = "contract_expired"
+    agreement = await stored_document(ctx, "separation_agreement", b"record: separation agreement")
+    await h.execute_update(
+        BenefitClaimWorkflow.reapply,
+        ReapplyEvent(by="applicant", documents=[agreement], note="补充解除劳动合同协议"),
+    )
+    await _claim_status(h, "under_review")
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "request_documents_supply_approve", module=CLAIM)
+async def claim_request_documents(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The reviewer asks for a termination certificate; the applicant supplies it nine days
+    later (the clock restarts); approval."""
+    from models.claim import ReapplyEvent, RequestDocumentsCommand
+    from tests.support import REVIEWER
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    h, _ = await _claim(ctx, scenario="eligible", registered=True)
+    await _claim_status(h, "under_review")
+    await h.execute_update(
+        BenefitClaimWorkflow.request_documents,
+        RequestDocumentsCommand(actor=REVIEWER, documents=["解除劳动合同证明"]),
+    )
+    await ctx.env.sleep(timedelta(days=9))
+    certificate = await stored_document(ctx, "termination_certificate", b"record: termination certificate")
+    await h.execute_update(
+        BenefitClaimWorkflow.supply_documents, ReapplyEvent(by="applicant", documents=[certificate])
+    )
+    await _claim_status(h, "under_review")
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "overdue_escalation_approve", module=CLAIM)
+async def claim_overdue(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Nobody decides: the reminder fires, then the deadline passes and the case is escalated to
+    the supervisor; a late approval is still taken."""
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    h, _ = await _claim(ctx, scenario="eligible", registered=True)
+    await _claim_status(h, "under_review")
+    await ctx.env.sleep(timedelta(days=25))
+    await wait_for(h, BenefitClaimWorkflow.state_query, lambda s: s.escalated)
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "registration_timeout", module=CLAIM)
+async def claim_registration_timeout(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Online claim; the person never registers: 30 daily re-checks, then the case closes."""
+    h, _ = await _claim(ctx, channel="online", scenario="unregistered", registered=False)
+    return h
+
+
+@scenario("benefit_claim", "blocked_unblocked_approve", module=CLAIM)
+async def claim_blocked(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The contribution system refuses for good: the case blocks and tells operations; the
+    engineer unblocks it once the system is back; approval."""
+    from models.case import UnblockCommand
+    from tests.support import OPS
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    await sim_admin(
+        ctx,
+        "PUT",
+        "/admin/faults/contributions",
+        json={"refuse_rate": 1.0, "refuse_code": "service.suspended"},
+    )
+    try:
+        h, _ = await _claim(ctx, scenario="eligible", registered=True)
+        await wait_for(h, BenefitClaimWorkflow.state_query, lambda s: s.blocked is not None)
+    finally:
+        await sim_admin(ctx, "DELETE", "/admin/faults")
+    await h.execute_update(
+        BenefitClaimWorkflow.unblock_case, UnblockCommand(actor=OPS, note="缴费系统已恢复")
+    )
+    await _claim_status(h, "under_review")
+    await _approve(h)
+    return h
+
+
+# --- stop-reason dispute -------------------------------------------------------------------------
+# The drivers reuse the dispute tests' own helpers, so a recorded path is a tested path.
+
+DISPUTE = "workflows.stop_reason_dispute"
+
+
+def _case_env(ctx: Ctx) -> Any:
+    from tests.support import CaseEnv
+
+    return CaseEnv(env=ctx.env, task_queue=ctx.task_queue, settings=ctx.settings, db=ctx.db)
+
+
+async def _changed_by_employer(ctx: Ctx) -> tuple[WorkflowHandle[Any, Any], WorkflowHandle[Any, Any]]:
+    """A claim rejected for voluntary resignation; the employer's dispute passes three levels, the
+    record changes, and the claim is re-reviewed and approved without a new application."""
+    from models.dispute import DisputeStatus
+    from models.enums import Channel
+    from tests.dispute_support import claim_paid_after_change, rejected_claim
+    from tests.support import sim_person
+    from tests.workflow.test_stop_reason_dispute import (
+        approve_all,
+        dispute_input,
+        start_dispute,
+        wait_dispute,
+    )
+
+    ce = _case_env(ctx)
+    person = await sim_person(
+        ctx.sim.base_url,
+        ctx.sim.token,
+        scenario="voluntary_resignation",
+        registered=True,
+        record_locked=False,
+    )
+    claim = await rejected_claim(ce, person)
+    h = await start_dispute(ce, await dispute_input(ce, person, channel=Channel.EMPLOYER_WEBSITE))
+    await approve_all(h)
+    await wait_dispute(h, status=DisputeStatus.CHANGED)
+    await claim_paid_after_change(ce, claim, h.id)
+    return h, claim
+
+
+@scenario("stop_reason_dispute", "employer_three_levels_changed", module=DISPUTE)
+async def dispute_employer_changed(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Employer's online dispute approved at the initial, second and final levels; the record
+    changes and the rejected claim is resumed."""
+    dispute, _ = await _changed_by_employer(ctx)
+    return dispute
+
+
+@scenario("benefit_claim", "rejected_stop_reason_changed_approve", module=DISPUTE)
+async def claim_resumed_by_dispute(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The claim side of the dispute path: rejected, the stop-reason change arrives as a signal,
+    a second round without a new application, approval."""
+    _, claim = await _changed_by_employer(ctx)
+    return claim
+
+
+@scenario("stop_reason_dispute", "counter_rejected_second_review", module=DISPUTE)
+async def dispute_counter_rejected(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Counter dispute; the initial review approves, the second review rejects with a reason."""
+    from models.dispute import ReviewAction
+    from models.enums import Channel
+    from tests.dispute_support import SECOND
+    from tests.support import REVIEWER, sim_person
+    from tests.workflow.test_stop_reason_dispute import cmd, dispute_input, start_dispute, wait_dispute
+    from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
+
+    ce = _case_env(ctx)
+    person = await sim_person(
+        ctx.sim.base_url, ctx.sim.token, scenario="voluntary_resignation", registered=True
+    )
+    h = await start_dispute(ce, await dispute_input(ce, person, channel=Channel.COUNTER))
+    await wait_dispute(h, stage="initial_review")
+    await h.execute_update(StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
+    await h.execute_update(
+        StopReasonDisputeWorkflow.second_review,
+        cmd(SECOND, ReviewAction.REJECT, reason="仲裁裁决书认定系劳动者本人提出解除，原停保原因无误"),
+    )
+    return h
+
+
+# --- archiver -----------------------------------------------------------------------------------
+
+
+@scenario("archiver", "named_cases", module="workflows.archiver")
+async def archiver_named_cases(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The archiver exports two closed claims named in its input (the visibility listing is the
+    same workflow path with another activity input; the time-skipping server has no visibility)."""
+    from workflows.archiver import ArchiverInput, ArchiverWorkflow
+
+    h1, _ = await _claim(ctx, scenario="eligible", registered=True)
+    await _claim_status(h1, "under_review")
+    await _approve(h1)
+    await h1.result()
+    h2, _ = await _claim(ctx, channel="online", scenario="unregistered", registered=False)
+    await h2.result()
+    return await ctx.env.client.start_workflow(
+        ArchiverWorkflow.run,
+        ArchiverInput(case_ids=[h1.id, h2.id]),
+        id=f"uiflow-archiver-record-{uuid.uuid4().hex[:6]}",
+        task_queue=ctx.task_queue,
+        execution_timeout=timedelta(hours=1),
+    )
+
+
+# --- runner -------------------------------------------------------------------------------------
+
+
+def available(s: Scenario) -> bool:
+    try:
+        importlib.import_module(s.module)
+    except ModuleNotFoundError as e:
+        if e.name == s.module:
+            return False
+        raise
+    return True
+
+
+async def record_one(
+    s: Scenario, settings: Settings, db: Database, sim: SimHandle, out: Path, name: str
+) -> Path:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=make_data_converter(settings),
+        test_server_existing_path=str(TEST_BIN / "temporal-test-server"),
+    )
+    keys: list[Any] = list(sa.ALL)
+    try:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace="default",
+                search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in keys},
+            )
+        )
+        queue = f"record-{uuid.uuid4().hex[:8]}"
+        gov = GovClients.from_settings(settings)
+        async with build_worker(env.client, settings, db, task_queue=queue, gov=gov):
+            ctx = Ctx(env=env, task_queue=queue, settings=settings, db=db, sim=sim)
+            h = await s.drive(ctx)
+            await asyncio.wait_for(h.result(), timeout=120)
+            history = await h.fetch_history()
+        path = out / f"{name}.json"
+        path.write_text(history.to_json() + "\n", encoding="utf-8")
+        return path
+    finally:
+        await close_all()
+        await env.shutdown()
+
+
+async def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", default="*", help="glob over scenario keys, e.g. 'benefit_claim__*'")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite existing files (default: record only scenarios that have no file yet)",
+    )
+    ap.add_argument(
+        "--suffix",
+        default="",
+        help="write <scenario>--<suffix>.json, keeping the old files (after a workflow.patched change)",
+    )
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("temporalio").setLevel(logging.ERROR)  # expected activity failures (blocked path)
+    chosen = [s for k, s in SCENARIOS.items() if fnmatch.fnmatch(k, args.only)]
+    if args.list:
+        for s in chosen:
+            mark = "" if available(s) else "  (workflow not written yet: skipped)"
+            print(f"{s.key}{mark}\n    {s.doc}")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="uiflow-record-") as tmp:
+        base = test_settings(Path(tmp))
+        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'cases.db'}")
+        await upgrade(db)
+        async with db.session() as sess:
+            await seed_regions(sess)
+            await seed_demo_staff(sess)
+        try:
+            async with running_sim(seed=42, population=300) as sim:
+                settings = base.model_copy(update={"sim_base_url": sim.base_url, "sim_token": sim.token})
+                for s in chosen:
+                    if not available(s):
+                        print(f"skip   {s.key}: {s.module} does not exist yet")
+                        continue
+                    name = f"{s.key}--{args.suffix}" if args.suffix else s.key
+                    if (args.out / f"{name}.json").exists() and not args.force:
+                        print(f"keep   {name}.json (exists; --force to re-record)")
+                        continue
+                    t0 = time.monotonic()
+                    path = await record_one(s, settings, db, sim, args.out, name)
+                    print(f"wrote  {path.relative_to(ROOT)}  ({time.monotonic() - t0:.1f}s)")
+        finally:
+            await db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
