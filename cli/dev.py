@@ -175,7 +175,13 @@ def run_dev(*, config_path: str, demo: bool) -> int:
             if not _wait_port(host, port, 45):
                 print(f"{what} 未能启动，见 .data/logs/", file=sys.stderr)
                 return 1
+        from cli.audit_cmd import _schedule_archiver
         from cli.demo import seed_employer_logins
+
+        try:  # the daily history archive (idempotent: creates or updates the schedule)
+            asyncio.run(_schedule_archiver(get_settings(), 2, 30, 7))
+        except Exception as e:
+            print(f"每日归档计划未能登记：{type(e).__name__}", file=sys.stderr)
 
         employers = asyncio.run(seed_employer_logins(sim_url))
         demo_marker = data / "demo-submitted"

@@ -168,3 +168,58 @@ class HistoryArchive(SQLModel, table=True):
     prev_hash: str = Field(max_length=64)
     chain_hash: str = Field(max_length=64)
     archived_at: datetime
+
+
+class PremiumMonth(SQLModel, table=True):
+    """One benefit month's medical premium paid on the recipient's behalf (代缴), or why it could
+    not be paid (notice item 4). Keyed like the payment order (case + month), so a retried
+    activity finds its row. The premium-refund case reads the failed months by applicant key."""
+
+    __tablename__ = "premium_month"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_premium_idempotency"),
+        Index("ix_premium_applicant_month", "applicant_key", "month"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=160)
+    case_id: str = Field(max_length=128, index=True)
+    applicant_key: str = Field(max_length=64)
+    region_code: str = Field(max_length=6)
+    month: str = Field(max_length=7)
+    status: str = Field(max_length=16)  # paid | failed
+    basic_amount: Decimal | None = Field(default=None, sa_column=Column(ExactDecimal(), nullable=True))
+    supplementary_amount: Decimal | None = Field(
+        default=None, sa_column=Column(ExactDecimal(), nullable=True)
+    )
+    total: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    payment_no: str | None = Field(default=None, max_length=64)
+    reason_code: str | None = Field(default=None, max_length=64)
+    reason_zh: str | None = Field(default=None, max_length=255)
+    created_at: datetime
+    updated_at: datetime
+
+
+class PayrollBatch(SQLModel, table=True):
+    """Read model of one regional payroll batch (region + pay day): how many periods it released,
+    paid and skipped, and the money, for the supervisors' reconciliation with the bank. One row per
+    batch workflow chain (a batch reopened after it closed gets its own row)."""
+
+    __tablename__ = "payroll_batch"
+    __table_args__ = (Index("ix_payroll_region_date", "region_code", "pay_date"),)
+    record_id: str = Field(primary_key=True, max_length=128)
+    batch_id: str = Field(max_length=64, index=True)
+    region_code: str = Field(max_length=6)
+    pay_date: date
+    status: str = Field(max_length=16)
+    enrolled: int = 0
+    granted: int = 0
+    reported: int = 0
+    skipped: int = 0
+    reclaimed: int = 0
+    months_paid: int = 0
+    account_rejected: int = 0
+    amount_paid: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    peak_in_flight: int = 0
+    released_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime

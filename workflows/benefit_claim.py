@@ -12,11 +12,13 @@ duties; a refused decision never touches history."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.claim import (
@@ -27,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         PersonRef,
     )
     from models import search_attributes as sa
+    from models.benefit import BenefitPeriodInput
     from models.case import CaseProjection, DecisionReceipt, Notification, UnblockCommand, local_date
     from models.claim import (
         CLAIM_STATUS_LABELS,
@@ -54,7 +57,8 @@ with workflow.unsafe.imports_passed_through():
     from models.staff import StaffActor
     from policy.identity import mask_resident_id
     from policy.regions import is_within
-    from workflows.base import CaseWorkflowBase
+    from workflows.base import CaseWorkflowBase, initial_search_attributes
+    from workflows.benefit_period import BenefitPeriodWorkflow
 
 REGISTRATION_VIA = {
     "platform": "平台查询",
@@ -395,6 +399,28 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             f"首月{ent.schedule[0].amount}元",
             parameter_version=ent.parameter_version,
         )
+        if workflow.patched("start-benefit-period"):
+            # The monthly payments run on in their own case (ABANDON: the claim completes as
+            # approved while the period pays for two years and more).
+            period = BenefitPeriodInput.from_claim(self.inp, ent, workflow.now())
+            # A reset claim approved again: the period it started before carries on.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await workflow.start_child_workflow(
+                    BenefitPeriodWorkflow.run,
+                    period,
+                    id=period.case_id,
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    search_attributes=initial_search_attributes(
+                        CaseType.BENEFIT_PERIOD, self.region_code, "active"
+                    ),
+                )
+            self.record(
+                "system",
+                "uiflow",
+                "benefit_period.started",
+                f"已转入按月发放（发放案件{period.case_id}）",
+                period_id=period.case_id,
+            )
         await self.project()
         app = self.inp.application
         await self.notify(

@@ -1,0 +1,562 @@
+"""The benefit period (失业保险金按月发放) after approval, and the regional payroll batch it pays
+through: inputs, state, staff commands (Updates), external events (Signals) and the shapes the
+payment activities exchange.
+
+Why the months are data: a period runs for two years and more, is suspended and resumed, and may
+be extended at expiry (续发, the transitional rule). Holding the benefit months as a schedule (the
+entitlement's months, moved by a suspension, extended at expiry) lets the workflow pay each month
+when its pay day comes relative to ``workflow.now()``, pay overdue months at once, and never
+confuse "which benefit month" (the rate) with "which calendar month" (the base and the key).
+
+Personal data (ID number, name, phone, account) lives only in ``PaymentDetails``, which travels
+in encrypted payloads and is never copied into the state that staff query, the read model, search
+attributes or logs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from models.case import TimelineEntry
+from models.claim import ACCOUNT_RE, ClaimEntitlement, ClaimInput
+from models.rules import NearRetirementOutcome, RetirementCategory, StopCondition, YearMonth
+from models.staff import StaffActor
+
+PERIOD_PREFIX = "period-"
+PAYROLL_PREFIX = "payroll-"
+BENEFIT_ORDER_KIND = "benefit"
+
+
+def period_id_for(claim_case_id: str) -> str:
+    """``claim-<region>-<applicant key>-<n>`` → ``period-<region>-<applicant key>-<n>``: no
+    personal data, and one period per approved claim."""
+    return PERIOD_PREFIX + claim_case_id.removeprefix("claim-")
+
+
+def benefit_order_key(case_id: str, pay_month: YearMonth) -> str:
+    """The payment order's idempotency key (case, benefit month). Keyed by the calendar month paid,
+    so that whatever moves a benefit month (a suspension), one calendar month is never paid twice."""
+    return f"{BENEFIT_ORDER_KIND}:{case_id}:{pay_month}"
+
+
+def premium_key(case_id: str, month: YearMonth) -> str:
+    return f"premium:{case_id}:{month}"
+
+
+def payroll_batch_id(region_code: str, pay_date: date) -> str:
+    return f"{PAYROLL_PREFIX}{region_code}-{pay_date:%Y%m%d}"
+
+
+def mask_account(account_no: str) -> str:
+    return "****" + account_no[-4:] if len(account_no) >= 4 else "****"
+
+
+# --- input -----------------------------------------------------------------------------------------
+
+
+class PaymentDetails(BaseModel):
+    """Where and to whom the money goes, and how to reach the person. Encrypted in payloads."""
+
+    id_number: str = Field(pattern=r"^\d{17}[\dX]$")  # the medical-insurance system is keyed by it
+    name: str = Field(min_length=1, max_length=64)  # the bank checks the account holder's name
+    phone: str
+    account_no: str
+    bank_name: str = ""
+
+    @field_validator("account_no")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        v = v.replace(" ", "")
+        if not ACCOUNT_RE.match(v):
+            raise ValueError("银行账号应为12至30位数字")
+        return v
+
+
+class PayrollSettings(BaseModel):
+    """How a region's payroll batch releases its periods: at most ``max_in_flight`` paying at once,
+    ``wave_size`` more every ``wave_interval_seconds``. Fixed when the batch starts, so its history
+    records them."""
+
+    max_in_flight: int = Field(default=50, ge=1, le=1000)
+    wave_size: int = Field(default=50, ge=1, le=1000)
+    wave_interval_seconds: float = Field(default=2.0, gt=0)
+    # A granted period that never reports back (terminated, stuck) gives its slot back after this.
+    slot_timeout_seconds: float = Field(default=3600.0, gt=0)
+    # After the last report, how long a released batch waits for late enrolments before it closes.
+    linger_seconds: float = Field(default=6 * 3600.0, gt=0)
+
+
+class PeriodTimings(BaseModel):
+    """Operator-configurable timings, fixed at the start of a period so that its history records
+    them (as ``ClaimTimings`` for the claim)."""
+
+    pay_day: int = Field(default=10, ge=1, le=28)  # the region's pay day of each month
+    pay_hour: int = Field(default=9, ge=0, le=23)  # the batch is released at this hour (Asia/Shanghai)
+    # The payroll batch is a throttle, not a gate: past this, a period that got no slot pays alone.
+    grant_timeout_hours: float = Field(default=48.0, gt=0)
+    # Continue-as-new after this many paid months in one run (one benefit year), or earlier when
+    # the server suggests it.
+    months_per_run: int = Field(default=12, ge=1)
+    # How long the transitional rule's offer stays open for the person's application (UNCONFIRMED:
+    # the notice gives no time limit).
+    application_window_days: int = Field(default=365, ge=1)
+    payment_activity_timeout_seconds: float = Field(default=60.0, gt=0)
+    payroll: PayrollSettings = Field(default_factory=PayrollSettings)
+
+
+class BenefitPeriodInput(BaseModel):
+    """The hand-off from an approved claim. ``carry`` is set only by continue-as-new."""
+
+    case_id: str
+    claim_case_id: str
+    applicant_key: str
+    region_code: str = Field(pattern=r"^15\d{4}$")
+    person: PaymentDetails
+    entitlement: ClaimEntitlement
+    category: RetirementCategory
+    birth_month: YearMonth
+    # None: derived from the benefit months and the parameter
+    # ``near_retirement.transitional_receiving_date`` when the period reaches its last month.
+    receiving_on_2024_12_31: bool | None = None
+    approved_at: datetime
+    timings: PeriodTimings = Field(default_factory=PeriodTimings)
+    carry: PeriodCarry | None = None
+
+    @classmethod
+    def from_claim(cls, inp: ClaimInput, ent: ClaimEntitlement, approved_at: datetime) -> BenefitPeriodInput:
+        app = inp.application
+        return cls(
+            case_id=period_id_for(inp.case_id),
+            claim_case_id=inp.case_id,
+            applicant_key=inp.applicant_key,
+            region_code=app.region_code,
+            person=PaymentDetails(
+                id_number=app.id_number,
+                name=app.name,
+                phone=app.phone,
+                account_no=app.bank_account,
+                bank_name=app.bank_name,
+            ),
+            entitlement=ent,
+            category=app.category(),
+            birth_month=YearMonth(int(app.id_number[6:10]), int(app.id_number[10:12])),
+            approved_at=approved_at,
+        )
+
+
+# --- state -----------------------------------------------------------------------------------------
+
+
+class PeriodStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    AWAITING_ACCOUNT = "awaiting_account"
+    AWAITING_APPLICATION = "awaiting_application"
+    CLOSED = "closed"
+
+
+PERIOD_STATUS_LABELS = {
+    PeriodStatus.ACTIVE: "按月发放中",
+    PeriodStatus.SUSPENDED: "暂停发放",
+    PeriodStatus.AWAITING_ACCOUNT: "待变更收款账户",
+    PeriodStatus.AWAITING_APPLICATION: "待本人申请过渡期发放",
+    PeriodStatus.CLOSED: "已办结",
+}
+
+MonthBasis = Literal["ordinary", "continuation", "transitional"]
+BASIS_LABELS: dict[str, str] = {"ordinary": "核定期限", "continuation": "续发", "transitional": "过渡期发放"}
+
+
+class ScheduledMonth(BaseModel):
+    """One benefit month. ``month_index`` fixes the rate (months 1–12 higher); ``pay_month`` is the
+    calendar month it is paid for (the base, the premium month and the idempotency key)."""
+
+    month_index: int = Field(ge=1)
+    pay_month: YearMonth
+    basis: MonthBasis = "ordinary"
+    status: Literal["scheduled", "paid", "stopped"] = "scheduled"
+    pay_date: date | None = None  # the business day it falls due (None until known)
+    moved_from: YearMonth | None = None  # the original month, when a suspension moved it
+
+
+class MonthPayment(BaseModel):
+    month_index: int
+    pay_month: YearMonth
+    basis: MonthBasis
+    amount: Decimal
+    rate: Decimal
+    base: Decimal
+    parameter_version: str
+    order_key: str
+    bank_ref: str
+    paid_at: datetime
+    batch_id: str | None = None
+
+
+class PremiumRecord(BaseModel):
+    """A month's medical premium paid on the person's behalf (代缴), or why not (notice item 4)."""
+
+    month: YearMonth
+    status: Literal["paid", "failed"]
+    total: Decimal = Decimal("0")
+    payment_no: str | None = None
+    reason_code: str | None = None
+    reason_zh: str | None = None
+    missing_items: list[str] = Field(default_factory=list)  # items with no standard configured
+
+
+class StopReason(StrEnum):
+    """Why payment stops: the statutory list (社保法 Art. 51; 条例 Art. 15), plus death (Art. 49)."""
+
+    REEMPLOYED = "reemployed"
+    MILITARY_SERVICE = "military_service"
+    EMIGRATED = "emigrated"
+    PENSION = "pension"
+    IMPRISONED = "imprisoned"
+    REFUSED_JOB_OR_TRAINING = "refused_job_or_training"
+    OTHER_STATUTORY = "other_statutory"
+    DEATH = "death"
+
+    @property
+    def label_zh(self) -> str:
+        return "死亡" if self is StopReason.DEATH else StopCondition(self.value).label
+
+    @property
+    def legal_basis(self) -> str:
+        return "社会保险法第四十九条" if self is StopReason.DEATH else StopCondition(self.value).legal_basis
+
+
+class StopRecord(BaseModel):
+    reason: StopReason
+    label: str
+    legal_basis: str
+    on: date  # the day the event happened
+    effective_from: YearMonth  # the first month no longer paid
+    source: str  # the system that told us, or the staff login
+    by_staff: bool
+    reference: str = ""
+    note: str = ""
+    recorded_at: datetime
+    unused_months: int  # ordinary months left unpaid (kept for a later claim's carry-over)
+    overpaid_months: list[YearMonth] = Field(default_factory=list)  # paid before we heard: to recover
+
+
+class Suspension(BaseModel):
+    ref: str
+    reason_zh: str
+    source: str
+    since: date
+    opened_at: datetime
+    lifted_on: date | None = None
+    lifted_by: str | None = None
+    months_moved: int = 0
+
+
+class NearRetirementView(BaseModel):
+    """What ``policy.near_retirement`` said at expiry, recorded as the activity returned it."""
+
+    expiry: YearMonth
+    outcome: NearRetirementOutcome
+    pay_through: YearMonth | None
+    requires_application: bool
+    retirement_month: YearMonth
+    original_retirement_month: YearMonth
+    months_to_retirement: int
+    months_to_original_retirement: int
+    pension_support_from: YearMonth | None
+    pension_support_through: YearMonth | None
+    receiving_on_2024_12_31: bool
+    parameter_version: str
+
+
+class Enrolment(BaseModel):
+    batch_id: str
+    token: str
+    pay_date: date
+    release_at: datetime
+    enrolled_at: datetime
+
+
+class PeriodState(BaseModel):
+    """What staff query, and what continue-as-new carries. No personal data beyond the masked
+    ID number and the name the claim's read model already shows."""
+
+    case_id: str
+    claim_case_id: str
+    region_code: str
+    status: PeriodStatus = PeriodStatus.ACTIVE
+    stage: str = "scheduled"
+    applicant_name: str
+    applicant_id_masked: str
+    account_masked: str
+    account_version: int = 1
+    schedule: list[ScheduledMonth]
+    payments: list[MonthPayment] = Field(default_factory=list)
+    premiums: list[PremiumRecord] = Field(default_factory=list)
+    stops: list[StopRecord] = Field(default_factory=list)
+    suspensions: list[Suspension] = Field(default_factory=list)
+    near_retirement: NearRetirementView | None = None
+    application_deadline: datetime | None = None  # the transitional offer stays open until then
+    extension_applied_at: datetime | None = None
+    enrolment: Enrolment | None = None
+    enrolment_seq: int = 0
+    rejected_account_version: int | None = None  # the account the bank refused, while awaiting a new one
+    close_reason: str | None = None
+    closed_at: datetime | None = None
+    run: int = 1  # 1 + the number of continue-as-new so far
+    blocked: str | None = None
+    # Events received but not yet applied (applied between payments, never half way through one).
+    pending_stops: list[StopRecord] = Field(default_factory=list)
+    pending_suspensions: list[Suspension] = Field(default_factory=list)
+    pending_resumptions: list[ResumeEvent] = Field(default_factory=list)
+    transitional_application: TransitionalApplication | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    @property
+    def months_paid(self) -> int:
+        return len(self.payments)
+
+    @property
+    def total_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments), Decimal("0"))
+
+    @property
+    def open_suspensions(self) -> list[Suspension]:
+        return [s for s in self.suspensions if s.lifted_on is None]
+
+    @property
+    def unused_months(self) -> int:
+        """Ordinary months stopped before they were paid: a later claim carries them (A3)."""
+        return sum(1 for m in self.schedule if m.status == "stopped" and m.basis == "ordinary")
+
+
+class PeriodCarry(BaseModel):
+    """What continue-as-new hands to the next run besides the (possibly changed) input."""
+
+    state: PeriodState
+    projection_version: int
+
+
+class PeriodResult(BaseModel):
+    case_id: str
+    status: PeriodStatus
+    close_reason: str | None
+    months_paid: int
+    total_paid: Decimal
+    unused_months: int
+    extension: NearRetirementOutcome | None = None
+
+
+# --- events (Signals) and staff commands (Updates) ---------------------------------------------------
+
+
+class StopEvent(BaseModel):
+    """From another system (employment registration, pension, civil affairs, public security)."""
+
+    reason: StopReason
+    on: date
+    source: str = Field(min_length=1, max_length=64, examples=["employment-registry"])
+    reference: str = Field(default="", max_length=128)
+
+
+class StaffStopCommand(BaseModel):
+    actor: StaffActor
+    reason: StopReason
+    on: date
+    note: str = Field(min_length=2, max_length=500, description="核实情况说明")
+
+
+class SuspendEvent(BaseModel):
+    """A verification opened elsewhere (e.g. a risk check) that holds payment until it closes."""
+
+    ref: str = Field(min_length=1, max_length=128)
+    reason_zh: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=64)
+    on: date
+
+
+class ResumeEvent(BaseModel):
+    ref: str = Field(min_length=1, max_length=128)
+    on: date
+    by: str = ""
+    note: str = Field(default="", max_length=500)
+
+
+class StaffSuspendCommand(BaseModel):
+    actor: StaffActor
+    reason_zh: str = Field(min_length=2, max_length=200)
+
+
+class StaffResumeCommand(BaseModel):
+    actor: StaffActor
+    ref: str | None = None  # None: every open suspension
+    note: str = Field(default="", max_length=500)
+
+
+class AccountChangeCommand(BaseModel):
+    """Counter staff enter the person's new account (after the bank refused the old one, or on
+    request); the name must be the person's own (the bank checks it)."""
+
+    actor: StaffActor
+    account_no: str
+    bank_name: str = Field(default="", max_length=64)
+    note: str = Field(default="", max_length=500)
+
+    @field_validator("account_no")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        v = v.replace(" ", "")
+        if not ACCOUNT_RE.match(v):
+            raise ValueError("银行账号应为12至30位数字")
+        return v
+
+
+class TransitionalApplication(BaseModel):
+    """The person applies to keep receiving to the pre-reform retirement month (notice item 3):
+    online (``by="applicant"``) or at a counter (``actor`` is the clerk)."""
+
+    by: str = "applicant"
+    actor: StaffActor | None = None
+    note: str = Field(default="", max_length=500)
+
+
+class PeriodReceipt(BaseModel):
+    case_id: str
+    status: str
+    stage: str
+    message_zh: str
+
+
+# --- payroll batch -----------------------------------------------------------------------------------
+
+
+class PayrollEnrolment(BaseModel):
+    period_id: str
+    token: str  # echoed in the grant, so a stale grant is never taken for a fresh enrolment
+
+
+class PayrollGrant(BaseModel):
+    batch_id: str
+    token: str
+
+
+class PayrollReport(BaseModel):
+    token: str
+    period_id: str
+    outcome: Literal["paid", "nothing_due", "account_rejected", "stale"]
+    months_paid: int = 0
+    amount: Decimal = Decimal("0")
+
+
+class PayrollBatchState(BaseModel):
+    batch_id: str
+    record_id: str = ""  # the read-model row: batch id + the chain's first run id
+    region_code: str
+    pay_date: date
+    release_at: datetime
+    status: Literal["collecting", "releasing", "done"] = "collecting"
+    queue: list[PayrollEnrolment] = Field(default_factory=list)
+    in_flight: dict[str, datetime] = Field(default_factory=dict)  # token -> granted at
+    enrolled: int = 0
+    granted: int = 0
+    reported: int = 0
+    skipped: int = 0  # the period had closed (or vanished) by the time its turn came
+    reclaimed: int = 0  # slots given back after the slot timeout
+    months_paid: int = 0
+    amount_paid: Decimal = Decimal("0")
+    account_rejected: int = 0
+    peak_in_flight: int = 0
+    released_at: datetime | None = None
+    finished_at: datetime | None = None
+    run: int = 1
+
+
+class PayrollBatchInput(BaseModel):
+    batch_id: str
+    region_code: str
+    pay_date: date
+    release_at: datetime
+    settings: PayrollSettings = Field(default_factory=PayrollSettings)
+    carry: PayrollBatchState | None = None
+
+
+class PayrollBatchRecord(BaseModel):
+    """The batch's read-model row (one per batch workflow chain)."""
+
+    record_id: str
+    state: PayrollBatchState
+
+
+# --- activity requests and results -------------------------------------------------------------------
+
+
+class PayDateRequest(BaseModel):
+    month: YearMonth
+    pay_day: int
+
+
+class PayDateInfo(BaseModel):
+    month: YearMonth
+    pay_date: date
+    calendar_version: str
+
+
+class EnrolRequest(BaseModel):
+    batch: PayrollBatchInput
+    enrolment: PayrollEnrolment
+
+
+class PrepareRequest(BaseModel):
+    case_id: str
+    month_index: int
+    pay_month: YearMonth
+
+
+class PaymentOrderView(BaseModel):
+    order_key: str
+    amount: Decimal
+    rate: Decimal
+    base: Decimal
+    parameter_version: str
+    status: str
+    created: bool  # False: the order already existed (a retry or a replay), its amount stands
+
+
+class DisburseRequest(BaseModel):
+    order_key: str
+    case_id: str
+    pay_month: YearMonth
+    account_no: str
+    account_name: str
+
+
+class DisburseResult(BaseModel):
+    outcome: Literal["paid", "account_rejected"]
+    amount: Decimal
+    bank_ref: str | None = None
+    reason_code: str | None = None
+    reason_zh: str | None = None
+
+
+class PremiumRequest(BaseModel):
+    case_id: str
+    applicant_key: str
+    region_code: str
+    id_number: str
+    month: YearMonth
+
+
+class NearRetirementRequest(BaseModel):
+    category: RetirementCategory
+    birth_month: YearMonth
+    expiry: YearMonth
+    receiving_on_2024_12_31: bool | None
+    benefit_months: list[YearMonth]  # to derive receipt on the transitional date when not given
+
+
+BenefitPeriodInput.model_rebuild()
+PeriodState.model_rebuild()

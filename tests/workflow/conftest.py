@@ -1,0 +1,225 @@
+"""Fixtures and helpers of the benefit-period tests: a time-skipping environment whose worker
+reads an operator parameter overlay (a mid-period minimum-wage change and the medical premium
+standard, both UNCONFIRMED figures an operator supplies), and builders for period inputs."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHandle
+from temporalio.common import SearchAttributeKey
+from temporalio.testing import WorkflowEnvironment
+
+from activities.gov import GovClients, close_all
+from core.applicant import applicant_key
+from core.db import Database
+from core.parameters import parameters_in_force
+from core.settings import Settings
+from core.temporal_client import make_data_converter
+from models import search_attributes as sa
+from models.benefit import (
+    BenefitPeriodInput,
+    PaymentDetails,
+    PeriodState,
+    PeriodStatus,
+    PeriodTimings,
+    period_id_for,
+)
+from models.claim import ClaimEntitlement, MonthlyAmount
+from models.rules import RetirementCategory, YearMonth
+from policy.entitlement import benefit_amount
+from sim.population import luhn_digit
+from sim.testing import SimHandle
+from tests.support import CaseEnv
+from workers.main import build_worker
+from workflows.base import initial_search_attributes
+from workflows.benefit_period import BenefitPeriodWorkflow
+
+BIN = Path(sys.executable).parent
+SA_KEYS: list[SearchAttributeKey[Any]] = list(sa.ALL)  # type: ignore[arg-type]
+MW_CHANGE = YearMonth(2027, 7)
+MW_NEW = Decimal("2500")
+PREMIUM_STANDARD = Decimal("368.50")
+
+OVERRIDE = f"""\
+# Test overlay, as an operator would write it (docs/operators.md): values for existing parameters.
+parameters:
+  minimum_wage.category1_monthly:
+    values:
+      - effective_from: {MW_CHANGE.first_day().isoformat()}
+        value: "{MW_NEW}"
+        status: unconfirmed
+        source: "test: a minimum-wage change in the middle of a benefit period"
+  medical.proxy_standard_monthly:
+    values:
+      - effective_from: 2020-01-01
+        value: "{PREMIUM_STANDARD}"
+        status: unconfirmed
+        source: "test: the 医保 bureau's on-behalf standard"
+"""
+
+
+@pytest.fixture(scope="session")
+def period_params_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("period-params")
+    (d / "operator.yaml").write_text(OVERRIDE, encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="session")
+def period_settings(wf_settings: Settings, period_params_dir: Path) -> Settings:
+    return wf_settings.model_copy(update={"params_dir": period_params_dir})
+
+
+@pytest_asyncio.fixture
+async def period_env(period_settings: Settings, sqlite_db: Database) -> AsyncIterator[CaseEnv]:
+    """As ``claim_env`` (each test owns its clock), with the operator overlay."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=make_data_converter(period_settings),
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in SA_KEYS},
+        )
+    )
+    gov = GovClients.from_settings(period_settings)
+    queue = f"periods-{uuid.uuid4().hex[:8]}"
+    async with build_worker(env.client, period_settings, sqlite_db, task_queue=queue, gov=gov):
+        yield CaseEnv(env=env, task_queue=queue, settings=period_settings, db=sqlite_db)
+    await close_all()
+    await env.shutdown()
+
+
+def entitlement(first: YearMonth, months: int) -> ClaimEntitlement:
+    """An entitlement as the claim computes it (estimated amounts with the packaged parameters)."""
+    schedule = []
+    for i in range(1, months + 1):
+        a = benefit_amount(i, first + (i - 1))
+        schedule.append(
+            MonthlyAmount(month_index=i, pay_month=first + (i - 1), amount=a.amount, rate=a.rate, base=a.base)
+        )
+    return ClaimEntitlement(
+        max_months=months,
+        new_months=months,
+        carried_months=0,
+        benefit_start=first.first_day(),
+        first_month=first,
+        last_month=first + (months - 1),
+        schedule=schedule,
+        total=sum((m.amount for m in schedule), Decimal("0")),
+        parameter_version="test",
+    )
+
+
+def period_input(
+    settings: Settings,
+    person: dict[str, Any],
+    *,
+    first: YearMonth,
+    months: int,
+    receiving: bool | None = None,
+    timings: PeriodTimings | None = None,
+    region: str = "150102",
+) -> BenefitPeriodInput:
+    key = applicant_key(settings, person["id_number"])
+    claim_id = f"claim-{region}-{key}-{uuid.uuid4().hex[:4]}"
+    number = person["id_number"]
+    return BenefitPeriodInput(
+        case_id=period_id_for(claim_id),
+        claim_case_id=claim_id,
+        applicant_key=key,
+        region_code=region,
+        person=PaymentDetails(
+            id_number=number,
+            name=person["name"],
+            phone=person["phone"],
+            account_no=person["account_no"],
+            bank_name=person["bank_name"],
+        ),
+        entitlement=entitlement(first, months),
+        category=RetirementCategory.MALE if int(number[16]) % 2 else RetirementCategory.FEMALE_50,
+        birth_month=YearMonth(int(number[6:10]), int(number[10:12])),
+        receiving_on_2024_12_31=receiving,
+        approved_at=datetime.now(UTC),
+        timings=timings or PeriodTimings(),
+    )
+
+
+async def start_period(ce: CaseEnv, inp: BenefitPeriodInput) -> WorkflowHandle[BenefitPeriodWorkflow, Any]:
+    return await ce.env.client.start_workflow(
+        BenefitPeriodWorkflow.run,
+        inp,
+        id=inp.case_id,
+        task_queue=ce.task_queue,
+        search_attributes=initial_search_attributes("benefit_period", inp.region_code, "active"),
+        execution_timeout=timedelta(days=4 * 365),
+    )
+
+
+async def period_state(h: WorkflowHandle[BenefitPeriodWorkflow, Any]) -> PeriodState:
+    return await h.query(BenefitPeriodWorkflow.state_query)
+
+
+async def wait_period(
+    h: WorkflowHandle[BenefitPeriodWorkflow, Any], status: PeriodStatus, limit: float = 30.0
+) -> PeriodState:
+    deadline = asyncio.get_running_loop().time() + limit
+    while True:
+        s = await period_state(h)
+        if s.status == status:
+            return s
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(
+                f"status stayed {s.status} (wanted {status}); {[e.what for e in s.timeline]}"
+            )
+        await asyncio.sleep(0.05)
+
+
+async def bank_ledger(sim: SimHandle) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=sim.base_url) as c:
+        r = await c.get("/admin/bank/ledger")
+        r.raise_for_status()
+        return r.json()  # type: ignore[no-any-return]
+
+
+def ledger_for(ledger: dict[str, Any], case_id: str) -> dict[str, int]:
+    """Payments per idempotency key for one case's orders."""
+    return {k: n for k, n in ledger["payments_per_key"].items() if k.startswith(f"benefit:{case_id}:")}
+
+
+async def sim_messages(sim: SimHandle, case_id: str, *, wait_for: str | None = None) -> list[dict[str, Any]]:
+    """Messages the simulated notifier received for a case; with ``wait_for``, poll briefly until
+    one of that template has arrived."""
+    msgs: list[dict[str, Any]] = []
+    for _ in range(100):
+        async with httpx.AsyncClient(base_url=sim.base_url) as c:
+            r = await c.get("/admin/notifier/messages", params={"case_ref": case_id})
+            r.raise_for_status()
+            msgs = r.json()["messages"]
+        if wait_for is None or any(m["template"] == wait_for for m in msgs):
+            return msgs
+        await asyncio.sleep(0.05)
+    return msgs
+
+
+def new_account_number(prefix: str = "621700") -> str:
+    body = prefix + uuid.uuid4().int.__str__()[:12]
+    return body + luhn_digit(body)
+
+
+def params_of(settings: Settings) -> Any:
+    return parameters_in_force(settings.params_dir)

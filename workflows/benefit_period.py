@@ -1,0 +1,1114 @@
+"""The benefit period (失业保险金按月发放): from approval to the last month, one durable workflow
+per approved claim that runs for two years and more.
+
+Each benefit month, in turn: compute the amount with that month's parameters, write the payment
+order under its (case, month) key, disburse through the bank, and pay the medical premium on the
+person's behalf (代缴). The months are data (a schedule from the entitlement); the period enrols in
+its region's payroll batch for the month's pay day and pays when the batch gives it a turn, so
+overdue months are paid at once and future ones on their pay day, whatever the wall clock says.
+
+Events change the schedule only between two payments, never half way through one: a stop from
+another system (a Signal) or from staff (an Update with a validator) stops payments and premiums
+from the right month; a suspension holds payment and moves the unpaid months on, so none is lost;
+a refused account pauses payment until staff enter a new one. At the last month the
+near-retirement rules decide: 续发 to retirement, the transitional offer (paid on application), or
+close with the totals, keeping the unused months in the read model for a later claim.
+
+The workflow continues-as-new after each benefit year (``months_per_run``) or when the server
+suggests it, carrying its whole state; the keys make the hand-over unable to pay a month twice."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payments import STANDARD_MISSING, PaymentActivities
+    from models import search_attributes as sa
+    from models.benefit import (
+        BASIS_LABELS,
+        PERIOD_STATUS_LABELS,
+        AccountChangeCommand,
+        BenefitPeriodInput,
+        DisburseRequest,
+        DisburseResult,
+        Enrolment,
+        EnrolRequest,
+        MonthBasis,
+        MonthPayment,
+        NearRetirementRequest,
+        NearRetirementView,
+        PayDateRequest,
+        PayrollBatchInput,
+        PayrollEnrolment,
+        PayrollGrant,
+        PayrollReport,
+        PeriodCarry,
+        PeriodReceipt,
+        PeriodResult,
+        PeriodState,
+        PeriodStatus,
+        PremiumRequest,
+        PrepareRequest,
+        ResumeEvent,
+        ScheduledMonth,
+        StaffResumeCommand,
+        StaffStopCommand,
+        StaffSuspendCommand,
+        StopEvent,
+        StopReason,
+        StopRecord,
+        SuspendEvent,
+        Suspension,
+        TransitionalApplication,
+        mask_account,
+        payroll_batch_id,
+    )
+    from models.case import BUSINESS_TZ, CaseProjection, Notification, UnblockCommand, local_date
+    from models.enums import CaseType, Role
+    from models.rules import NearRetirementOutcome, YearMonth
+    from models.staff import StaffActor
+    from policy.identity import mask_resident_id
+    from policy.money import format_amount
+    from policy.regions import is_within
+    from workflows.base import CaseWorkflowBase
+    from workflows.payroll import PayrollBatchWorkflow
+
+CONTINUATION = NearRetirementOutcome.CONTINUE_TO_RETIREMENT
+TRANSITIONAL = NearRetirementOutcome.TRANSITIONAL_TO_ORIGINAL_RETIREMENT
+
+
+def stop_effective_from(reason: StopReason, on: date) -> YearMonth:
+    """The first month no longer paid. A pension is paid for the month it starts, so benefit stops
+    that month (no month is paid from two funds); for every other reason the person was out of
+    work for part of the event's month, which is still paid, and payment stops from the next.
+    The month rule is local practice, UNCONFIRMED (domain.md A5 gives none)."""
+    month = YearMonth.of(on)
+    return month if reason is StopReason.PENSION else month + 1
+
+
+def ym_zh(m: YearMonth) -> str:
+    return f"{m.year}年{m.month:02d}月"
+
+
+@workflow.defn
+class BenefitPeriodWorkflow(CaseWorkflowBase):
+    @workflow.init
+    def __init__(self, inp: BenefitPeriodInput) -> None:
+        self._init_base()
+        self.inp = inp
+        self.t = inp.timings
+        self.person = inp.person
+        self.case_id = inp.case_id
+        self.region_code = inp.region_code
+        if inp.carry is not None:
+            self.state = inp.carry.state
+            self._version = inp.carry.projection_version
+            self.timeline = self.state.timeline
+        else:
+            self.state = PeriodState(
+                case_id=inp.case_id,
+                claim_case_id=inp.claim_case_id,
+                region_code=inp.region_code,
+                applicant_name=inp.person.name,
+                applicant_id_masked=mask_resident_id(inp.person.id_number),
+                account_masked=mask_account(inp.person.account_no),
+                schedule=[
+                    ScheduledMonth(month_index=m.month_index, pay_month=m.pay_month)
+                    for m in sorted(inp.entitlement.schedule, key=lambda x: x.month_index)
+                ],
+            )
+            self.state.timeline = self.timeline
+        self._grant_token: str | None = None
+        self._paid_this_run = 0
+        self._projected_deadline: date | None = None
+
+    # --- run -----------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: BenefitPeriodInput) -> PeriodResult:
+        ent = inp.entitlement
+        if inp.carry is None:
+            self.record(
+                "system",
+                "uiflow",
+                "period.started",
+                f"失业保险金按月发放开始：核定{ent.max_months}个月（{ent.first_month}至{ent.last_month}），"
+                f"每月{self.t.pay_day}日发放（遇节假日顺延），同时代缴职工医疗保险费",
+                claim=inp.claim_case_id,
+                parameter_version=ent.parameter_version,
+            )
+        else:
+            self.record(
+                "system",
+                "uiflow",
+                "period.continued",
+                f"发放记录续接（第{self.state.run}段），已发放{self.state.months_paid}个月",
+            )
+        await self.project()
+        while self.state.status != PeriodStatus.CLOSED:
+            await self._step()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return PeriodResult(
+            case_id=self.case_id,
+            status=self.state.status,
+            close_reason=self.state.close_reason,
+            months_paid=self.state.months_paid,
+            total_paid=self.state.total_paid,
+            unused_months=self.state.unused_months,
+            extension=self._extension(),
+        )
+
+    async def _step(self) -> None:
+        """One turn of the loop: apply what arrived, or wait while held, or pay the due months."""
+        s = self.state
+        if self._pending():
+            await self._apply_pending()
+            return
+        if s.open_suspensions:
+            await self._withdraw()
+            await self._status(PeriodStatus.SUSPENDED, "suspended")
+            await workflow.wait_condition(self._pending)
+            return
+        if s.rejected_account_version is not None:
+            if s.account_version == s.rejected_account_version:
+                await self._status(PeriodStatus.AWAITING_ACCOUNT, "awaiting_account")
+                await workflow.wait_condition(
+                    lambda: self._pending() or s.account_version != s.rejected_account_version
+                )
+                return
+            s.rejected_account_version = None
+        m = self._next_scheduled()
+        if m is None:
+            await self._at_end()
+            return
+        await self._status(PeriodStatus.ACTIVE, "scheduled")
+        pay_date = await self._pay_date(m)
+        batch_date = max(pay_date, self._today())
+        enrolment = await self._wait_turn(batch_date)
+        if enrolment is None:
+            return  # an event arrived first
+        outcome, months, amount = await self._pay_due(batch_date, enrolment.batch_id)
+        s.enrolment = None
+        await self._report(
+            enrolment.batch_id,
+            PayrollReport(
+                token=enrolment.token,
+                period_id=self.case_id,
+                outcome=outcome,
+                months_paid=months,
+                amount=amount,
+            ),
+        )
+        if self._next_scheduled() is not None and (
+            self._paid_this_run >= self.t.months_per_run or workflow.info().is_continue_as_new_suggested()
+        ):
+            await self._continue_as_new()
+
+    # --- the schedule --------------------------------------------------------------------------------
+
+    def _today(self) -> date:
+        return local_date(workflow.now())
+
+    def _next_scheduled(self) -> ScheduledMonth | None:
+        return next((m for m in self.state.schedule if m.status == "scheduled"), None)
+
+    async def _pay_date(self, m: ScheduledMonth) -> date:
+        """The month's pay day. A month wholly past is due today and needs no calendar."""
+        if m.pay_date is None:
+            if m.pay_month.last_day() < self._today():
+                m.pay_date = self._today()
+            else:
+                info = await self.act(
+                    PaymentActivities.pay_date, PayDateRequest(month=m.pay_month, pay_day=self.t.pay_day)
+                )
+                m.pay_date = info.pay_date
+        return m.pay_date
+
+    # --- the payroll turn ----------------------------------------------------------------------------
+
+    async def _wait_turn(self, batch_date: date) -> Enrolment | None:
+        """Enrol in the region's batch for the pay day and wait for its grant. None when an event
+        arrived first (the loop applies it and comes back, still enrolled). Without a grant by the
+        fallback time the period pays alone: the batch paces payments, it must never lose one."""
+        s = self.state
+        batch_id = payroll_batch_id(self.region_code, batch_date)
+        if s.enrolment is None or s.enrolment.batch_id != batch_id:
+            now = workflow.now()
+            s.enrolment_seq += 1
+            # A future pay day is released at the pay hour; a month due today or overdue at once.
+            release_at = (
+                datetime.combine(batch_date, time(self.t.pay_hour), BUSINESS_TZ)
+                if batch_date > self._today()
+                else now
+            )
+            # Set before the activity: the batch may grant before the activity returns.
+            s.enrolment = Enrolment(
+                batch_id=batch_id,
+                token=f"{self.case_id}#{s.enrolment_seq}",
+                pay_date=batch_date,
+                release_at=release_at,
+                enrolled_at=now,
+            )
+            await self.act(
+                PaymentActivities.enrol_in_payroll,
+                EnrolRequest(
+                    batch=PayrollBatchInput(
+                        batch_id=batch_id,
+                        region_code=self.region_code,
+                        pay_date=batch_date,
+                        release_at=release_at,
+                        settings=self.t.payroll,
+                    ),
+                    enrolment=PayrollEnrolment(period_id=self.case_id, token=s.enrolment.token),
+                ),
+            )
+            if self._projected_deadline == batch_date:
+                workflow.upsert_search_attributes(self.search_attributes())
+            else:
+                await self.project()
+        enrolment = s.enrolment
+        granted = lambda: self._grant_token == enrolment.token  # noqa: E731
+        fallback = enrolment.release_at + timedelta(hours=self.t.grant_timeout_hours) - workflow.now()
+        if not granted() and fallback > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: granted() or self._pending(), timeout=fallback)
+        if granted():
+            return enrolment
+        if self._pending():
+            return None
+        self.record(
+            "system",
+            "uiflow",
+            "payroll.no_turn",
+            f"发放批次{batch_id}未在规定时间内安排本案件，单独发放",
+            batch=batch_id,
+        )
+        return enrolment
+
+    async def _withdraw(self) -> None:
+        """Leave the batch (held, or closing): a turn already granted is handed back at once; one
+        granted later finds no enrolment and is handed back by the grant handler."""
+        enrolment, self.state.enrolment = self.state.enrolment, None
+        if enrolment is not None and self._grant_token == enrolment.token:
+            await self._report(
+                enrolment.batch_id,
+                PayrollReport(token=enrolment.token, period_id=self.case_id, outcome="nothing_due"),
+            )
+
+    async def _report(self, batch_id: str, report: PayrollReport) -> None:
+        # A closed batch waits for no report.
+        with contextlib.suppress(FailureError):
+            await workflow.get_external_workflow_handle_for(PayrollBatchWorkflow.run, batch_id).signal(
+                PayrollBatchWorkflow.report, report
+            )
+
+    # --- paying --------------------------------------------------------------------------------------
+
+    async def _pay_due(self, batch_date: date, batch_id: str) -> tuple[Any, int, Decimal]:
+        """Pay every month due by the batch's pay day, in order (overdue months at once)."""
+        months, amount, rejected = 0, Decimal("0"), False
+        while not self._pending():
+            m = self._next_scheduled()
+            if m is None or await self._pay_date(m) > batch_date:
+                break
+            paid = await self._pay_month(m, batch_id)
+            if paid is None:
+                rejected = True
+                break
+            months, amount = months + 1, amount + paid.amount
+            nxt = self._next_scheduled()
+            if nxt is not None:
+                await self._pay_date(nxt)  # so the read model shows the next pay day
+            await self.project()
+            if self._paid_this_run >= self.t.months_per_run or workflow.info().is_continue_as_new_suggested():
+                break
+        outcome = "paid" if months else ("account_rejected" if rejected else "nothing_due")
+        return outcome, months, amount
+
+    @property
+    def _pay_timeout(self) -> timedelta:
+        return timedelta(seconds=self.t.payment_activity_timeout_seconds)
+
+    async def _pay_month(self, m: ScheduledMonth, batch_id: str) -> MonthPayment | None:
+        order = await self.act(
+            PaymentActivities.prepare_payment,
+            PrepareRequest(case_id=self.case_id, month_index=m.month_index, pay_month=m.pay_month),
+            activity_timeout=self._pay_timeout,
+        )
+        while True:
+            version = self.state.account_version
+            res = await self.act(
+                PaymentActivities.disburse,
+                DisburseRequest(
+                    order_key=order.order_key,
+                    case_id=self.case_id,
+                    pay_month=m.pay_month,
+                    account_no=self.person.account_no,
+                    account_name=self.person.name,
+                ),
+                activity_timeout=self._pay_timeout,
+            )
+            if res.outcome == "paid":
+                break
+            if self.state.account_version != version:
+                continue  # a new account arrived while the bank was refusing the old one
+            await self._account_rejected(m, res)
+            return None
+        m.status = "paid"
+        payment = MonthPayment(
+            month_index=m.month_index,
+            pay_month=m.pay_month,
+            basis=m.basis,
+            amount=res.amount,
+            rate=order.rate,
+            base=order.base,
+            parameter_version=order.parameter_version,
+            order_key=order.order_key,
+            bank_ref=res.bank_ref or "",
+            paid_at=workflow.now(),
+            batch_id=batch_id,
+        )
+        self.state.payments.append(payment)
+        self._paid_this_run += 1
+        self.record(
+            "external",
+            "bank",
+            "payment.paid",
+            f"已发放{ym_zh(m.pay_month)}失业保险金{format_amount(res.amount)}元"
+            f"（第{m.month_index}个月，{BASIS_LABELS[m.basis]}）",
+            order=order.order_key,
+            bank_ref=res.bank_ref,
+            parameter_version=order.parameter_version,
+        )
+        await self._premium(m.pay_month)
+        return payment
+
+    async def _account_rejected(self, m: ScheduledMonth, res: DisburseResult) -> None:
+        s = self.state
+        s.rejected_account_version = s.account_version
+        s.status, s.stage = PeriodStatus.AWAITING_ACCOUNT, "awaiting_account"
+        self.record(
+            "external",
+            "bank",
+            "payment.account_rejected",
+            f"{ym_zh(m.pay_month)}失业保险金被银行退回：{res.reason_zh}。已暂停发放，待变更收款账户",
+            reason_code=res.reason_code,
+            account=s.account_masked,
+        )
+        await self.project()
+        await self._tell_person(
+            "account_rejected",
+            f"{self.person.name}您好：您{ym_zh(m.pay_month)}的失业保险金未能发放，银行反馈：{res.reason_zh}。"
+            "请携带本人身份证和本人名下的银行卡到经办窗口（或通过网上办事大厅）变更收款账户，"
+            "变更后将立即补发，已核定的领取月份不会减少。",
+        )
+        await self.notify_staff(
+            Role.INTAKE_CLERK.value,
+            self.region_code,
+            "account_change_needed",
+            f"发放案件{self.case_id}的收款账户（{s.account_masked}）被银行退回：{res.reason_zh}。"
+            "已暂停发放，请协助领金人员变更收款账户。",
+        )
+
+    async def _premium(self, month: YearMonth) -> None:
+        """The month's medical premium on the person's behalf (notice item 4). A failure is
+        recorded for the refund case and told to the person, once per reason."""
+        rec = await self.act(
+            PaymentActivities.pay_premium,
+            PremiumRequest(
+                case_id=self.case_id,
+                applicant_key=self.inp.applicant_key,
+                region_code=self.region_code,
+                id_number=self.person.id_number,
+                month=month,
+            ),
+            activity_timeout=self._pay_timeout,
+        )
+        previous = self.state.premiums[-1] if self.state.premiums else None
+        self.state.premiums.append(rec)
+        if rec.status == "paid":
+            missing = "（大额补充医疗保险代缴标准尚未录入，该项未代缴）" if rec.missing_items else ""
+            self.record(
+                "external",
+                "medical",
+                "premium.paid",
+                f"已代缴{ym_zh(month)}职工医疗保险费{format_amount(rec.total)}元{missing}",
+                payment_no=rec.payment_no,
+                missing=rec.missing_items,
+            )
+            return
+        self.record(
+            "external",
+            "medical",
+            "premium.failed",
+            f"{ym_zh(month)}医疗保险费未能代缴：{rec.reason_zh}",
+            reason_code=rec.reason_code,
+        )
+        if previous is not None and previous.status == "failed" and previous.reason_code == rec.reason_code:
+            return  # already told, for the same reason
+        if rec.reason_code == STANDARD_MISSING:
+            await self.notify_staff(
+                Role.SUPERVISOR.value,
+                self.region_code,
+                "premium_standard_missing",
+                f"发放案件{self.case_id}：{ym_zh(month)}职工医疗保险代缴标准尚未录入，未能代缴。请通知运维人员录入参数。",
+            )
+            return
+        await self._tell_person(
+            "premium_failed",
+            f"{self.person.name}您好：您领取失业保险金期间的职工基本医疗保险（含生育保险）和大额补充医疗保险"
+            f"应由失业保险基金代缴，但自{ym_zh(month)}起未能代缴，原因：{rec.reason_zh}。"
+            "您在领金期间以个人身份缴纳的职工医疗保险费，可在医保缴费年度结束后或领金期满后，"
+            "持缴费凭证到经办窗口申请返还，返还金额不超过当地代缴标准。",
+        )
+
+    # --- events ----------------------------------------------------------------------------------------
+
+    def _pending(self) -> bool:
+        s = self.state
+        return bool(s.pending_stops or s.pending_suspensions or s.pending_resumptions)
+
+    async def _apply_pending(self) -> None:
+        s = self.state
+        while s.pending_stops:
+            await self._apply_stop(s.pending_stops.pop(0))
+        while s.pending_suspensions:
+            await self._apply_suspension(s.pending_suspensions.pop(0))
+        while s.pending_resumptions:
+            await self._apply_resumption(s.pending_resumptions.pop(0))
+
+    async def _apply_stop(self, rec: StopRecord) -> None:
+        s = self.state
+        eff = rec.effective_from
+        for m in s.schedule:
+            if m.status == "scheduled" and m.pay_month >= eff:
+                m.status = "stopped"
+        rec.overpaid_months = [p.pay_month for p in s.payments if p.pay_month >= eff]
+        rec.unused_months = s.unused_months
+        s.stops.append(rec)
+        text = (
+            f"{rec.label}（{rec.on.isoformat()}）：自{ym_zh(eff)}起停止发放失业保险金和代缴医疗保险费"
+            f"（{rec.legal_basis}）"
+        )
+        if rec.unused_months:
+            text += f"；尚有{rec.unused_months}个月未领取，再次失业时可合并计算"
+        if rec.overpaid_months:
+            text += f"；已多发{len(rec.overpaid_months)}个月，需核实追回"
+        self.record(
+            "staff" if rec.by_staff else "external",
+            rec.source,
+            "period.stopped",
+            text,
+            reason=rec.reason.value,
+            effective_from=str(eff),
+            unused_months=rec.unused_months,
+            overpaid=[str(x) for x in rec.overpaid_months],
+            reference=rec.reference,
+        )
+        await self.project()
+        if rec.reason is StopReason.DEATH:
+            await self.notify_staff(
+                Role.REVIEWER.value,
+                self.region_code,
+                "survivors_grant",
+                f"领金人员（发放案件{self.case_id}）已于{rec.on.isoformat()}死亡，失业保险金自{ym_zh(eff)}起停发。"
+                "请告知其遗属申领丧葬补助金和抚恤金（社会保险法第四十九条）；如同时符合基本养老保险或工伤保险"
+                "丧葬补助金条件，只能选择其一。",
+            )
+        else:
+            carry = (
+                f"尚未领取的{rec.unused_months}个月，再次失业时可与新核定的期限合并计算（最长24个月）。"
+                if rec.unused_months and rec.reason is StopReason.REEMPLOYED
+                else ""
+            )
+            await self._tell_person(
+                "period_stopped",
+                f"{self.person.name}您好：因{rec.label}，您的失业保险金和代缴的医疗保险费自{ym_zh(eff)}起停止发放"
+                f"（依据{rec.legal_basis}）。{carry}如有异议，请联系经办机构。",
+            )
+        if rec.overpaid_months:
+            await self.notify_staff(
+                Role.SUPERVISOR.value,
+                self.region_code,
+                "overpayment_recovery",
+                f"发放案件{self.case_id}：停发月份（{ym_zh(eff)}）后已发放{len(rec.overpaid_months)}个月"
+                f"（{'、'.join(str(x) for x in rec.overpaid_months)}），请核实并办理追回。",
+            )
+
+    async def _apply_suspension(self, sus: Suspension) -> None:
+        s = self.state
+        if any(x.ref == sus.ref and x.lifted_on is None for x in s.suspensions):
+            return
+        s.suspensions.append(sus)
+        s.status, s.stage = PeriodStatus.SUSPENDED, "suspended"
+        self.record(
+            "staff" if sus.source.startswith("staff:") else "external",
+            sus.source.removeprefix("staff:"),
+            "period.suspended",
+            f"暂停发放：{sus.reason_zh}。暂停期间的月份顺延发放，领取期限不减少",
+            ref=sus.ref,
+        )
+        await self.project()
+        await self._tell_person(
+            "period_suspended",
+            f"{self.person.name}您好：因{sus.reason_zh}，您的失业保险金暂停发放，核实后恢复；"
+            "暂停期间的月份将顺延发放，领取期限不会减少。",
+        )
+
+    async def _apply_resumption(self, ev: ResumeEvent) -> None:
+        s = self.state
+        lifted = [x for x in s.suspensions if x.ref == ev.ref and x.lifted_on is None]
+        if not lifted:
+            return
+        for x in lifted:
+            x.lifted_on, x.lifted_by = ev.on, ev.by or None
+        if s.open_suspensions:
+            self.record(
+                "system",
+                "uiflow",
+                "period.suspension_lifted",
+                f"解除一项暂停（{ev.ref}），仍有其他暂停未解除",
+            )
+            await self.project()
+            return
+        moved = self._move_schedule(YearMonth.of(ev.on))
+        for x in lifted:
+            x.months_moved = moved
+        s.status, s.stage = PeriodStatus.ACTIVE, "scheduled"
+        nxt = self._next_scheduled()
+        self.record(
+            "staff" if ev.by else "system",
+            ev.by or "uiflow",
+            "period.resumed",
+            "恢复发放"
+            + (f"，暂停期间未发的月份顺延{moved}个月" if moved else "")
+            + (f"，下次发放{ym_zh(nxt.pay_month)}" if nxt else ""),
+            ref=ev.ref,
+            months_moved=moved,
+        )
+        await self.project()
+        await self._tell_person(
+            "period_resumed",
+            f"{self.person.name}您好：您的失业保险金已恢复发放"
+            + (f"，暂停期间的月份顺延至{ym_zh(s.schedule[-1].pay_month)}" if moved else "")
+            + "。",
+        )
+
+    def _move_schedule(self, resume: YearMonth) -> int:
+        """Move every unpaid month on by the months the suspension held, keeping their order and
+        their benefit-month numbers (so the rates are unchanged): no month is lost."""
+        pending = [m for m in self.state.schedule if m.status == "scheduled"]
+        if not pending or pending[0].pay_month >= resume:
+            return 0
+        shift = resume - pending[0].pay_month
+        for m in pending:
+            m.moved_from = m.moved_from or m.pay_month
+            m.pay_month = m.pay_month + shift
+            m.pay_date = None
+        return shift
+
+    # --- expiry (notice item 3; domain.md C6) ---------------------------------------------------------
+
+    async def _at_end(self) -> None:
+        s = self.state
+        if s.stops:
+            stop = s.stops[0]
+            await self._close(stop.reason.value, f"因{stop.label}停止发放，案件办结")
+            return
+        nr = s.near_retirement
+        if nr is None:
+            nr = await self._assess_near_retirement()
+            if nr.outcome is CONTINUATION and nr.pay_through is not None:
+                self._extend(nr.pay_through, "continuation")
+                self.record(
+                    "system",
+                    "uiflow",
+                    "period.continuation",
+                    f"核定期限{ym_zh(nr.expiry)}期满，距法定退休年龄（{ym_zh(nr.retirement_month)}）不足1年，"
+                    f"续发失业保险金至{ym_zh(nr.pay_through)}（无需申请）",
+                    pay_through=str(nr.pay_through),
+                )
+                await self.project()
+                await self._tell_person(
+                    "continuation",
+                    f"{self.person.name}您好：您的失业保险金核定期限已于{ym_zh(nr.expiry)}期满。因您距法定退休年龄"
+                    f"（{ym_zh(nr.retirement_month)}）不足1年，失业保险金将继续发放至{ym_zh(nr.pay_through)}，"
+                    "无需申请，期间继续代缴医疗保险费。",
+                )
+                await self._pension_support_notice(nr)
+                return
+            if nr.outcome is NearRetirementOutcome.NONE:
+                await self._pension_support_notice(nr)
+            if nr.outcome is TRANSITIONAL and nr.pay_through is not None:
+                s.application_deadline = workflow.now() + timedelta(days=self.t.application_window_days)
+                s.status, s.stage = PeriodStatus.AWAITING_APPLICATION, "awaiting_application"
+                self.record(
+                    "system",
+                    "uiflow",
+                    "transitional.offered",
+                    f"核定期限{ym_zh(nr.expiry)}期满，符合延迟退休过渡政策：经本人申请可继续领取至原法定退休年龄"
+                    f"（{ym_zh(nr.pay_through)}），此后不再续发；已告知本人",
+                    pay_through=str(nr.pay_through),
+                )
+                await self.project()
+                await self._tell_person(
+                    "transitional_offer",
+                    f"{self.person.name}您好：您的失业保险金核定期限已于{ym_zh(nr.expiry)}期满。根据延迟法定退休年龄"
+                    f"改革过渡政策，您2024年12月31日正在领取失业保险金，期满时距改革后法定退休年龄"
+                    f"（{ym_zh(nr.retirement_month)}）超过1年、距原法定退休年龄（{ym_zh(nr.original_retirement_month)}）"
+                    f"不足1年，经本人申请可继续领取失业保险金至{ym_zh(nr.pay_through)}，期满后不再续发。"
+                    f"请于{local_date(s.application_deadline).isoformat()}前通过网上办事大厅或到经办窗口申请。",
+                )
+        if nr.outcome is TRANSITIONAL and nr.pay_through is not None and s.extension_applied_at is None:
+            if not await self._await_application():
+                return
+            s.extension_applied_at = workflow.now()
+            app = s.transitional_application or TransitionalApplication()
+            self._extend(nr.pay_through, "transitional")
+            s.status, s.stage = PeriodStatus.ACTIVE, "scheduled"
+            self.record(
+                "staff" if app.actor else "applicant",
+                app.actor.login if app.actor else app.by,
+                "transitional.applied",
+                f"本人申请过渡期发放，继续发放至{ym_zh(nr.pay_through)}，此后不再续发",
+                pay_through=str(nr.pay_through),
+            )
+            await self.project()
+            await self._pension_support_notice(nr)
+            return
+        await self._close("expired", "领取期满，案件办结")
+
+    async def _assess_near_retirement(self) -> NearRetirementView:
+        s = self.state
+        ordinary = [m.pay_month for m in s.schedule if m.basis == "ordinary"]
+        nr = await self.act(
+            PaymentActivities.near_retirement_outcome,
+            NearRetirementRequest(
+                category=self.inp.category,
+                birth_month=self.inp.birth_month,
+                expiry=ordinary[-1],
+                receiving_on_2024_12_31=self.inp.receiving_on_2024_12_31,
+                benefit_months=ordinary,
+            ),
+        )
+        s.near_retirement = nr
+        self.record(
+            "system",
+            "uiflow",
+            "near_retirement.assessed",
+            f"期满核查：法定退休年龄{ym_zh(nr.retirement_month)}（原{ym_zh(nr.original_retirement_month)}），"
+            f"期满月份{ym_zh(nr.expiry)}，结论：{nr.outcome.label}",
+            outcome=nr.outcome.value,
+            parameter_version=nr.parameter_version,
+        )
+        return nr
+
+    async def _await_application(self) -> bool:
+        """Wait for the person's application within the window; False when the loop must apply an
+        event first or the case closed because nobody applied."""
+        s = self.state
+        if s.transitional_application is not None:
+            return True
+        deadline = s.application_deadline or workflow.now()
+        try:
+            await workflow.wait_condition(
+                lambda: s.transitional_application is not None or self._pending(),
+                timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
+            )
+        except TimeoutError:
+            await self._close("expired", "过渡期发放申请期限已过，未收到本人申请，案件办结")
+            return False
+        return s.transitional_application is not None and not self._pending()
+
+    def _extend(self, through: YearMonth, basis: MonthBasis) -> None:
+        last = self.state.schedule[-1]
+        index, month = last.month_index, last.pay_month
+        while month < through:
+            index, month = index + 1, month + 1
+            self.state.schedule.append(ScheduledMonth(month_index=index, pay_month=month, basis=basis))
+
+    async def _pension_support_notice(self, nr: NearRetirementView) -> None:
+        """人社部发〔2024〕76号 (Rule 3): the fund pays the pension contribution, 先缴后补; the agency
+        must tell eligible people."""
+        if nr.pension_support_from is None or nr.pension_support_through is None:
+            return
+        self.record(
+            "system",
+            "uiflow",
+            "pension_support.informed",
+            f"符合大龄领金人员养老保险费补助条件（{ym_zh(nr.pension_support_from)}至"
+            f"{ym_zh(nr.pension_support_through)}），已告知本人先缴后补",
+            support_from=str(nr.pension_support_from),
+            support_through=str(nr.pension_support_through),
+        )
+        await self._tell_person(
+            "pension_support",
+            f"{self.person.name}您好：您在{ym_zh(nr.pension_support_from)}至{ym_zh(nr.pension_support_through)}"
+            "期间领取失业保险金，符合大龄领金人员养老保险费补助条件：请以个人身份参加企业职工基本养老保险并缴费，"
+            "缴费后可持缴费凭证向经办机构申请补助（按当地灵活就业人员最低缴费标准补助）。",
+        )
+
+    async def _close(self, reason: str, text: str) -> None:
+        s = self.state
+        s.status, s.stage = PeriodStatus.CLOSED, "closed"
+        s.close_reason = reason
+        s.closed_at = workflow.now()
+        await self._withdraw()
+        self.record(
+            "system",
+            "uiflow",
+            "period.closed",
+            f"{text}：共发放{s.months_paid}个月，合计{format_amount(s.total_paid)}元"
+            + (f"，未领取{s.unused_months}个月" if s.unused_months else ""),
+            reason=reason,
+            months_paid=s.months_paid,
+            total_paid=str(s.total_paid),
+            unused_months=s.unused_months,
+        )
+        await self.project()
+        if reason == "expired" and s.payments:
+            await self._tell_person(
+                "period_expired",
+                f"{self.person.name}您好：您的失业保险金已于{ym_zh(s.payments[-1].pay_month)}发放期满，"
+                f"共发放{s.months_paid}个月，合计{format_amount(s.total_paid)}元。",
+            )
+
+    def _extension(self) -> NearRetirementOutcome | None:
+        nr = self.state.near_retirement
+        if nr is None or not any(m.basis != "ordinary" and m.status == "paid" for m in self.state.schedule):
+            return None
+        return nr.outcome
+
+    # --- continue-as-new -----------------------------------------------------------------------------
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self.state.run += 1
+        workflow.continue_as_new(
+            self.inp.model_copy(
+                update={
+                    "person": self.person,
+                    "carry": PeriodCarry(state=self.state, projection_version=self._version),
+                }
+            )
+        )
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    async def _status(self, status: PeriodStatus, stage: str) -> None:
+        if (self.state.status, self.state.stage) != (status, stage):
+            self.state.status, self.state.stage = status, stage
+            await self.project()
+
+    async def _tell_person(self, template: str, text_zh: str) -> None:
+        await self.notify(
+            Notification(
+                case_id=self.case_id,
+                audience="applicant",
+                phone=self.person.phone,
+                template=template,
+                text_zh=text_zh,
+            )
+        )
+
+    def _receipt(self, message: str) -> PeriodReceipt:
+        return PeriodReceipt(
+            case_id=self.case_id, status=self.state.status.value, stage=self.state.stage, message_zh=message
+        )
+
+    def _stop_record(
+        self,
+        reason: StopReason,
+        on: date,
+        *,
+        source: str,
+        by_staff: bool,
+        reference: str = "",
+        note: str = "",
+    ) -> StopRecord:
+        return StopRecord(
+            reason=reason,
+            label=reason.label_zh,
+            legal_basis=reason.legal_basis,
+            on=on,
+            effective_from=stop_effective_from(reason, on),
+            source=source,
+            by_staff=by_staff,
+            reference=reference,
+            note=note,
+            recorded_at=workflow.now(),
+            unused_months=0,  # counted when applied
+        )
+
+    def _open_refs(self) -> set[str]:
+        s = self.state
+        return {x.ref for x in s.open_suspensions} | {x.ref for x in s.pending_suspensions}
+
+    # --- projection ------------------------------------------------------------------------------------
+
+    def projection(self) -> CaseProjection:
+        s = self.state
+        closed = s.status == PeriodStatus.CLOSED
+        nxt = None if closed else self._next_scheduled()
+        summary: dict[str, Any] = {
+            "status_label": PERIOD_STATUS_LABELS[s.status],
+            "claim_case_id": s.claim_case_id,
+            "max_months": self.inp.entitlement.max_months,
+            "months_paid": s.months_paid,
+            "total_paid": str(s.total_paid),
+            "unused_months": s.unused_months,
+            "account": s.account_masked,
+            "schedule": [
+                {
+                    "i": m.month_index,
+                    "month": str(m.pay_month),
+                    "basis": m.basis,
+                    "status": m.status,
+                    "pay_date": m.pay_date.isoformat() if m.pay_date else None,
+                    "moved_from": str(m.moved_from) if m.moved_from else None,
+                }
+                for m in s.schedule
+            ],
+            "payments": [
+                {
+                    "i": p.month_index,
+                    "month": str(p.pay_month),
+                    "amount": str(p.amount),
+                    "bank_ref": p.bank_ref,
+                    "paid_at": p.paid_at.isoformat(),
+                }
+                for p in s.payments
+            ],
+            "premiums_paid": [str(p.month) for p in s.premiums if p.status == "paid"],
+            "premiums_failed": [
+                {"month": str(p.month), "reason_code": p.reason_code, "reason": p.reason_zh}
+                for p in s.premiums
+                if p.status == "failed"
+            ],
+            "stops": [
+                {
+                    "reason": x.reason.value,
+                    "on": x.on.isoformat(),
+                    "effective_from": str(x.effective_from),
+                    "unused_months": x.unused_months,
+                    "overpaid_months": [str(m) for m in x.overpaid_months],
+                }
+                for x in s.stops
+            ],
+            "suspensions": [
+                {
+                    "ref": x.ref,
+                    "since": x.since.isoformat(),
+                    "lifted_on": x.lifted_on.isoformat() if x.lifted_on else None,
+                    "months_moved": x.months_moved,
+                }
+                for x in s.suspensions
+            ],
+        }
+        if nxt is not None:
+            summary["next_month"] = str(nxt.pay_month)
+        if s.near_retirement is not None:
+            nr = s.near_retirement
+            summary["near_retirement"] = {
+                "outcome": nr.outcome.value,
+                "pay_through": str(nr.pay_through) if nr.pay_through else None,
+                "applied": s.extension_applied_at is not None,
+                "pension_support": (
+                    [str(nr.pension_support_from), str(nr.pension_support_through)]
+                    if nr.pension_support_from and nr.pension_support_through
+                    else None
+                ),
+            }
+        if s.close_reason:
+            summary["close_reason"] = s.close_reason
+        self._projected_deadline = nxt.pay_date if nxt is not None else None
+        return CaseProjection(
+            case_id=self.case_id,
+            case_type=CaseType.BENEFIT_PERIOD,
+            status=s.status.value,
+            stage=s.stage,
+            region_code=self.region_code,
+            applicant_key=self.inp.applicant_key,
+            applicant_name=s.applicant_name,
+            applicant_id_masked=s.applicant_id_masked,
+            received_at=self.inp.approved_at,
+            deadline=self._projected_deadline,
+            overdue=s.status == PeriodStatus.AWAITING_ACCOUNT,
+            summary=summary,
+            closed_at=s.closed_at,
+            version=0,
+        )
+
+    def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
+        if self.state.enrolment is not None and self.state.status != PeriodStatus.CLOSED:
+            return [sa.DEADLINE.value_set(self.state.enrolment.release_at)]
+        return []
+
+    # --- query, signals, updates ----------------------------------------------------------------------
+
+    @workflow.query
+    def state_query(self) -> PeriodState:
+        self.state.blocked = self.blocked
+        return self.state
+
+    @workflow.signal
+    async def payroll_grant(self, g: PayrollGrant) -> None:
+        enrolment = self.state.enrolment
+        if enrolment is not None and g.token == enrolment.token:
+            self._grant_token = g.token
+            return
+        # A turn for an enrolment this period no longer holds: give the slot back at once.
+        await self._report(g.batch_id, PayrollReport(token=g.token, period_id=self.case_id, outcome="stale"))
+
+    @workflow.signal
+    def stop_event(self, ev: StopEvent) -> None:
+        if self.state.status == PeriodStatus.CLOSED:
+            return
+        self.state.pending_stops.append(
+            self._stop_record(ev.reason, ev.on, source=ev.source, by_staff=False, reference=ev.reference)
+        )
+
+    @workflow.signal
+    def suspend(self, ev: SuspendEvent) -> None:
+        if self.state.status == PeriodStatus.CLOSED or ev.ref in self._open_refs():
+            return
+        self.state.pending_suspensions.append(
+            Suspension(
+                ref=ev.ref, reason_zh=ev.reason_zh, source=ev.source, since=ev.on, opened_at=workflow.now()
+            )
+        )
+
+    @workflow.signal
+    def resume(self, ev: ResumeEvent) -> None:
+        if self.state.status != PeriodStatus.CLOSED:
+            self.state.pending_resumptions.append(ev)
+
+    def _check_staff(self, actor: StaffActor, what: str, *roles: Role) -> None:
+        if self.state.status == PeriodStatus.CLOSED:
+            raise ValueError("该发放案件已办结，不能再办理")
+        if not actor.has(*roles):
+            raise ValueError(f"只有{'、'.join(r.label for r in roles)}可以{what}")
+        if not is_within(actor.region_code, self.region_code):
+            raise ValueError("该案件不在您所属地区的管辖范围内")
+
+    @workflow.update
+    async def stop_by_staff(self, cmd: StaffStopCommand) -> PeriodReceipt:
+        rec = self._stop_record(cmd.reason, cmd.on, source=cmd.actor.login, by_staff=True, note=cmd.note)
+        self.state.pending_stops.append(rec)
+        await self.audit(
+            cmd.actor,
+            "period.stop",
+            {"reason": cmd.reason.value, "on": cmd.on.isoformat(), "note": cmd.note},
+        )
+        return self._receipt(f"已登记停发（{rec.label}），自{ym_zh(rec.effective_from)}起停止发放")
+
+    @stop_by_staff.validator
+    def _validate_stop(self, cmd: StaffStopCommand) -> None:
+        self._check_staff(cmd.actor, "登记停发", Role.REVIEWER, Role.SUPERVISOR)
+        if cmd.on > self._today():
+            raise ValueError("停发事由发生日期不能晚于今天")
+        if cmd.on < self.inp.entitlement.benefit_start:
+            raise ValueError("停发事由发生日期早于领金起始日期，请核实")
+
+    @workflow.update
+    async def suspend_by_staff(self, cmd: StaffSuspendCommand) -> PeriodReceipt:
+        ref = f"staff-{len(self.state.suspensions) + len(self.state.pending_suspensions) + 1}"
+        self.state.pending_suspensions.append(
+            Suspension(
+                ref=ref,
+                reason_zh=cmd.reason_zh,
+                source=f"staff:{cmd.actor.login}",
+                since=self._today(),
+                opened_at=workflow.now(),
+            )
+        )
+        await self.audit(cmd.actor, "period.suspend", {"ref": ref, "reason": cmd.reason_zh})
+        return self._receipt(f"已暂停发放（{ref}）")
+
+    @suspend_by_staff.validator
+    def _validate_suspend(self, cmd: StaffSuspendCommand) -> None:
+        self._check_staff(cmd.actor, "暂停发放", Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR)
+
+    @workflow.update
+    async def resume_by_staff(self, cmd: StaffResumeCommand) -> PeriodReceipt:
+        refs = [cmd.ref] if cmd.ref else sorted(self._open_refs())
+        for ref in refs:
+            self.state.pending_resumptions.append(
+                ResumeEvent(ref=ref, on=self._today(), by=cmd.actor.login, note=cmd.note)
+            )
+        await self.audit(cmd.actor, "period.resume", {"refs": refs, "note": cmd.note})
+        return self._receipt("已恢复发放")
+
+    @resume_by_staff.validator
+    def _validate_resume(self, cmd: StaffResumeCommand) -> None:
+        self._check_staff(cmd.actor, "恢复发放", Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR)
+        refs = self._open_refs()
+        if not refs:
+            raise ValueError("该案件当前没有暂停，无需恢复")
+        if cmd.ref is not None and cmd.ref not in refs:
+            raise ValueError(f"没有编号为{cmd.ref}的暂停")
+
+    @workflow.update
+    async def change_account(self, cmd: AccountChangeCommand) -> PeriodReceipt:
+        waiting = self.state.rejected_account_version is not None
+        self.person = self.person.model_copy(
+            update={"account_no": cmd.account_no, "bank_name": cmd.bank_name or self.person.bank_name}
+        )
+        self.state.account_version += 1
+        self.state.account_masked = mask_account(cmd.account_no)
+        self.record(
+            "staff",
+            cmd.actor.login,
+            "account.changed",
+            f"收款账户变更为{self.state.account_masked}" + (f"：{cmd.note}" if cmd.note else ""),
+        )
+        await self.audit(cmd.actor, "period.account_changed", {"account": self.state.account_masked})
+        return self._receipt("已变更收款账户" + ("，将立即补发" if waiting else ""))
+
+    @change_account.validator
+    def _validate_account(self, cmd: AccountChangeCommand) -> None:
+        self._check_staff(cmd.actor, "变更收款账户", Role.INTAKE_CLERK, Role.REVIEWER, Role.SUPERVISOR)
+        if cmd.account_no == self.person.account_no and self.state.rejected_account_version is not None:
+            raise ValueError("新账户与被银行退回的账户相同，请核实")
+
+    @workflow.update
+    async def apply_transitional(self, app: TransitionalApplication) -> PeriodReceipt:
+        self.state.transitional_application = app
+        if app.actor is not None:
+            await self.audit(app.actor, "period.transitional_application", {"by": app.by, "note": app.note})
+        nr = self.state.near_retirement
+        through = ym_zh(nr.pay_through) if nr and nr.pay_through else ""
+        return self._receipt(f"已受理过渡期发放申请，将继续发放至{through}")
+
+    @apply_transitional.validator
+    def _validate_transitional(self, app: TransitionalApplication) -> None:
+        s = self.state
+        nr = s.near_retirement
+        if (
+            s.status != PeriodStatus.AWAITING_APPLICATION
+            or nr is None
+            or nr.outcome is not TRANSITIONAL
+            or s.transitional_application is not None
+        ):
+            raise ValueError("该案件当前不符合过渡期发放申请条件或已申请")
+        if app.actor is not None:
+            self._check_staff(app.actor, "受理过渡期发放申请", Role.INTAKE_CLERK, Role.REVIEWER)
+
+    @workflow.update
+    def unblock_case(self, cmd: UnblockCommand) -> str:
+        self.unblock(cmd.actor, cmd.note)
+        return "已解除阻塞，案件将重试"
+
+    @unblock_case.validator
+    def _validate_unblock(self, cmd: UnblockCommand) -> None:
+        self.validate_unblock(cmd.actor)
+
+
+WORKFLOWS = [BenefitPeriodWorkflow]
