@@ -382,6 +382,7 @@ class ClaimState(BaseModel):
     escalated: bool = False
     rounds: list[ReviewRound] = Field(default_factory=list)
     entitlement: ClaimEntitlement | None = None
+    period_id: str | None = None  # the benefit-period case started on approval
     documents: list[DocumentRef] = Field(default_factory=list)
     close_reason: str | None = None
     blocked: str | None = None

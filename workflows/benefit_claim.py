@@ -414,6 +414,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
                         CaseType.BENEFIT_PERIOD, self.region_code, "active"
                     ),
                 )
+            self.state.period_id = period.case_id
             self.record(
                 "system",
                 "uiflow",

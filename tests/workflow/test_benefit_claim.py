@@ -126,6 +126,7 @@ async def test_counter_claim_approved_with_entitlement(claim_env: CaseEnv, sim: 
     for m in ent.schedule:
         assert m.amount == benefit_amount(m.month_index, m.pay_month).amount
     assert ent.schedule[12].rate < ent.schedule[11].rate  # month 13 on: the lower rate
+    assert (await state(h)).period_id == "period-" + h.id.removeprefix("claim-")  # payments hand over
     async with claim_env.db.session() as sess:
         row = await sess.get(CaseRecord, h.id)
         assert row is not None and row.status == "approved" and row.closed_at is not None
