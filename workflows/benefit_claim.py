@@ -166,32 +166,20 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             self.state.stage = "registration"
             self.record("system", "uiflow", "registration.missing", "未查到失业登记，已通知申请人办理")
             await self.project()
-            await self.notify(
-                Notification(
-                    case_id=self.case_id,
-                    audience="applicant",
-                    phone=app.phone,
-                    template="register_needed",
-                    text_zh=(
-                        f"{app.name}您好：您的失业保险金申请已收到，但尚未查到您的失业登记。请通过网上办事大厅或到就近"
-                        f"服务大厅办理失业登记，登记后我们将在{10}个工作日内完成审核。"
-                    ),
-                )
+            await self._tell_applicant(
+                "register_needed",
+                f"{app.name}您好：您的失业保险金申请已收到，但尚未查到您的失业登记。请通过网上办事大厅或到就近"
+                "服务大厅办理失业登记，登记确认后我们将在规定的工作日时限内完成审核。",
             )
             t = self.inp.timings
             give_up_at = workflow.now() + timedelta(days=t.registration_wait_days)
             while not reg.registered:
                 remaining = give_up_at - workflow.now()
                 if remaining <= timedelta(0):
-                    await self.notify(
-                        Notification(
-                            case_id=self.case_id,
-                            audience="applicant",
-                            phone=app.phone,
-                            template="registration_timeout",
-                            text_zh=f"{app.name}您好：因{t.registration_wait_days}日内未办理失业登记，您的申请已办结。"
-                            "办理登记后可重新申请。",
-                        )
+                    await self._tell_applicant(
+                        "registration_timeout",
+                        f"{app.name}您好：因{t.registration_wait_days}日内未办理失业登记，您的申请已办结。"
+                        "办理登记后可重新申请。",
                     )
                     await self._close(
                         "registration_timeout", f"{t.registration_wait_days}日内未办理失业登记，案件办结"
@@ -371,7 +359,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             "supervisor",
             self.region_code,
             "review_overdue",
-            f"申领案件{self.case_id}已超过10个工作日办理时限（{rnd.deadline.deadline.isoformat()}），请督办。",
+            f"申领案件{self.case_id}已超过{rnd.deadline.working_days}个工作日办理时限（{rnd.deadline.deadline.isoformat()}），请督办。",
         )
 
     async def _approve(self, rnd: ReviewRound) -> None:
@@ -424,15 +412,10 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             )
         await self.project()
         app = self.inp.application
-        await self.notify(
-            Notification(
-                case_id=self.case_id,
-                audience="applicant",
-                phone=app.phone,
-                template="claim_approved",
-                text_zh=f"{app.name}您好：您的失业保险金申请已审核通过，可领取{ent.max_months}个月，"
-                f"自{ent.first_month}起按月发放至您的银行账户，每月{ent.schedule[0].amount}元。",
-            )
+        await self._tell_applicant(
+            "claim_approved",
+            f"{app.name}您好：您的失业保险金申请已审核通过，可领取{ent.max_months}个月，"
+            f"自{ent.first_month}起按月发放至您的银行账户，每月{ent.schedule[0].amount}元。",
         )
 
     async def _reject(self, rnd: ReviewRound, d: Decision) -> None:
@@ -447,15 +430,10 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
         )
         await self.project()
         app = self.inp.application
-        await self.notify(
-            Notification(
-                case_id=self.case_id,
-                audience="applicant",
-                phone=app.phone,
-                template="claim_rejected",
-                text_zh=f"{app.name}您好：您的失业保险金申请未通过审核。原因：{d.reason_label}。{d.remedy}"
-                f"如情况变化，可在{self.inp.timings.reapply_window_days}日内重新申请。",
-            )
+        await self._tell_applicant(
+            "claim_rejected",
+            f"{app.name}您好：您的失业保险金申请未通过审核。原因：{d.reason_label}。{d.remedy}"
+            f"如情况变化，可在{self.inp.timings.reapply_window_days}日内重新申请。",
         )
 
     async def _await_documents(self, rnd: ReviewRound, d: Decision) -> str:
@@ -471,15 +449,10 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
         )
         await self.project()
         app = self.inp.application
-        await self.notify(
-            Notification(
-                case_id=self.case_id,
-                audience="applicant",
-                phone=app.phone,
-                template="documents_requested",
-                text_zh=f"{app.name}您好：审核您的失业保险金申请需要补正以下材料：{'、'.join(d.documents)}。"
-                f"请在{self.inp.timings.documents_wait_days}日内通过网上办事大厅或到窗口提交，材料齐全后重新计算审核时限。",
-            )
+        await self._tell_applicant(
+            "documents_requested",
+            f"{app.name}您好：审核您的失业保险金申请需要补正以下材料：{'、'.join(d.documents)}。"
+            f"请在{self.inp.timings.documents_wait_days}日内通过网上办事大厅或到窗口提交，材料齐全后重新计算审核时限。",
         )
         try:
             await workflow.wait_condition(
@@ -551,6 +524,27 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             documents=[x.sha256 for x in r.documents],
         )
         return "reapplication"
+
+    async def _tell_applicant(self, template: str, text_zh: str) -> None:
+        """An SMS to the applicant (the phone stays inside the encrypted payloads)."""
+        await self.notify(
+            Notification(
+                case_id=self.case_id,
+                audience="applicant",
+                phone=self.inp.application.phone,
+                template=template,
+                text_zh=text_zh,
+            )
+        )
+
+    def _receipt_now(self, message_zh: str) -> DecisionReceipt:
+        return DecisionReceipt(
+            case_id=self.case_id,
+            status=self.state.status.value,
+            stage=self.state.stage,
+            round=len(self.state.rounds),
+            message_zh=message_zh,
+        )
 
     async def _close(self, reason: str, text_zh: str) -> None:
         self.state.status = ClaimStatus.CLOSED
@@ -651,13 +645,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
 
     async def _receipt(self, n: int, message: str) -> DecisionReceipt:
         await workflow.wait_condition(lambda: self._decisions_done >= n)
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self.state.stage,
-            round=len(self.state.rounds),
-            message_zh=message,
-        )
+        return self._receipt_now(message)
 
     @workflow.update
     async def approve(self, cmd: ApproveCommand) -> DecisionReceipt:
@@ -720,13 +708,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
         await workflow.wait_condition(
             lambda: self.state.status == ClaimStatus.AWAITING_DOCUMENTS or self._decisions_done >= n
         )
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self.state.stage,
-            round=len(self.state.rounds),
-            message_zh="已通知申请人补正材料",
-        )
+        return self._receipt_now("已通知申请人补正材料")
 
     @request_documents.validator
     def _validate_request_documents(self, cmd: RequestDocumentsCommand) -> None:
@@ -738,13 +720,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
     def assign(self, cmd: AssignCommand) -> DecisionReceipt:
         self.state.assigned_to = cmd.reviewer_login
         self.record("staff", cmd.actor.login, "review.assigned", f"分派给{cmd.reviewer_login}审核")
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self.state.stage,
-            round=len(self.state.rounds),
-            message_zh=f"已分派给{cmd.reviewer_login}",
-        )
+        return self._receipt_now(f"已分派给{cmd.reviewer_login}")
 
     @assign.validator
     def _validate_assign(self, cmd: AssignCommand) -> None:
@@ -767,13 +743,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
     @workflow.update
     def reapply(self, ev: ReapplyEvent) -> DecisionReceipt:
         self._reapply = ev
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self.state.stage,
-            round=len(self.state.rounds),
-            message_zh="已收到重新申请，将重新审核",
-        )
+        return self._receipt_now("已收到重新申请，将重新审核")
 
     @reapply.validator
     def _validate_reapply(self, ev: ReapplyEvent) -> None:
@@ -783,13 +753,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
     @workflow.update
     def supply_documents(self, ev: ReapplyEvent) -> DecisionReceipt:
         self._documents_supplied = ev
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self.state.stage,
-            round=len(self.state.rounds),
-            message_zh="已收到补正材料，审核时限重新计算",
-        )
+        return self._receipt_now("已收到补正材料，审核时限重新计算")
 
     @supply_documents.validator
     def _validate_supply(self, ev: ReapplyEvent) -> None:

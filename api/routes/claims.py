@@ -203,7 +203,7 @@ async def create_claim(
         case_id=case_id,
         status="received",
         channel=channel,
-        message="申请已受理。审核将在失业登记确认后10个工作日内完成。",
+        message="申请已受理。审核将在失业登记确认后按规定的工作日时限完成。",
     )
 
 
