@@ -24,7 +24,13 @@ the new path next to the old one with ``--suffix`` instead of overwriting it.
 Adding a case type: write ``async def my_path(ctx: Ctx) -> WorkflowHandle`` that starts the
 workflow and drives it to its end, decorate it with ``@scenario("<workflow type key>", "<path>",
 module="workflows.<module>")``, and run the script. Scenarios whose workflow module does not exist
-yet are skipped with a note, so they can be written ahead of the workflow.
+yet are skipped with a note, so they can be written ahead of the workflow. ``params=`` gives a
+scenario an operator parameter overlay (YAML text, as the tests' fixtures write it) for its worker.
+
+A workflow that continues-as-new is recorded run by run (the replayer takes one run at a time, as
+``uiflow audit replay --case`` does with ``fetch_chain``): a scenario whose case ends in a chain of
+N runs writes ``<scenario>--run1.json`` … ``<scenario>--runN.json`` (after ``--suffix``:
+``<scenario>--<suffix>--run1.json`` …) instead of ``<scenario>.json``.
 """
 
 from __future__ import annotations
@@ -42,9 +48,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -57,6 +64,7 @@ from temporalio.client import WorkflowHandle  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from activities.gov import GovClients, close_all  # noqa: E402
+from core.archive import fetch_chain  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.seed import seed_demo_staff, seed_regions  # noqa: E402
@@ -102,6 +110,7 @@ class Ctx:
 
 
 Driver = Callable[[Ctx], Awaitable[WorkflowHandle[Any, Any]]]
+Overlay = Callable[[], str]  # the YAML text of an operator parameter overlay (imported lazily)
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,7 @@ class Scenario:
     module: str  # the workflow module that must exist for this scenario to run
     drive: Driver
     doc: str
+    params: Overlay | None = None
 
     @property
     def key(self) -> str:
@@ -120,9 +130,11 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def scenario(workflow_type: str, name: str, *, module: str) -> Callable[[Driver], Driver]:
+def scenario(
+    workflow_type: str, name: str, *, module: str, params: Overlay | None = None
+) -> Callable[[Driver], Driver]:
     def _register(fn: Driver) -> Driver:
-        s = Scenario(workflow_type, name, module, fn, (fn.__doc__ or "").strip())
+        s = Scenario(workflow_type, name, module, fn, (fn.__doc__ or "").strip(), params)
         if s.key in SCENARIOS:
             raise ValueError(f"duplicate scenario {s.key}")
         SCENARIOS[s.key] = s
@@ -455,6 +467,161 @@ async def dispute_counter_rejected(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
+# --- benefit period -----------------------------------------------------------------------------
+# As the period tests: their input builders, and their operator overlay (the medical premium
+# standard, and a minimum-wage change from 2027-07), so premiums are paid as in production. The
+# test clock starts at today's date: months of 2027 wait for their pay days, past months are paid
+# at once. Each scenario is kept to a few months so that its history stays small.
+
+PERIOD = "workflows.benefit_period"
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _period_params() -> str:
+    from tests.workflow.conftest import OVERRIDE
+
+    return OVERRIDE
+
+
+async def _period(
+    ctx: Ctx, *, first: tuple[int, int], months: int, timings: Any = None, **person: Any
+) -> WorkflowHandle[Any, Any]:
+    """Start a period for a fresh simulated person (eligible and registered unless told)."""
+    from models.rules import YearMonth
+    from tests.support import sim_person
+    from tests.workflow.conftest import period_input, start_period
+
+    person.setdefault("scenario", "eligible")
+    person.setdefault("registered", True)
+    p = await sim_person(ctx.sim.base_url, ctx.sim.token, **person)
+    inp = period_input(ctx.settings, p, first=YearMonth(*first), months=months, timings=timings)
+    return await start_period(_case_env(ctx), inp)
+
+
+async def _sleep_until(ctx: Ctx, when: datetime) -> None:
+    now = await ctx.env.get_current_time()
+    if when <= now:
+        raise RuntimeError(f"test clock already past {when}")
+    await ctx.env.sleep(when - now)
+
+
+async def _months_paid(ctx: Ctx, h: WorkflowHandle[Any, Any], n: int) -> None:
+    from workflows.benefit_period import BenefitPeriodWorkflow
+
+    await wait_for(h, BenefitPeriodWorkflow.state_query, lambda s: s.months_paid == n)
+
+
+@scenario("benefit_period", "three_months_expired", module=PERIOD, params=_period_params)
+async def period_expired(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Three months from 2027-01, each on its pay day through the region's payroll batch (February's
+    10th falls in the test calendar's 春节 break: the 15th), premiums paid on the person's behalf;
+    the period expires and closes with the totals."""
+    return await _period(ctx, first=(2027, 1), months=3)
+
+
+@scenario("benefit_period", "reemployed_stop_unused_months", module=PERIOD, params=_period_params)
+async def period_reemployed(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Six months from 2027-01; two paid, then the employment registry reports a new job on
+    2027-02-18 (a Signal): paid through February, stopped from March, four months kept unused."""
+    from models.benefit import StopEvent, StopReason
+    from workflows.benefit_period import BenefitPeriodWorkflow
+
+    h = await _period(ctx, first=(2027, 1), months=6)
+    await _sleep_until(ctx, datetime(2027, 2, 20, 12, 0, tzinfo=TZ))
+    await _months_paid(ctx, h, 2)
+    await h.signal(
+        BenefitPeriodWorkflow.stop_event,
+        StopEvent(
+            reason=StopReason.REEMPLOYED, on=date(2027, 2, 18), source="employment-registry", reference="JY-1"
+        ),
+    )
+    return h
+
+
+@scenario("benefit_period", "flexible_worker_premium_failed", module=PERIOD, params=_period_params)
+async def period_flexible_premium(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """A flexible worker already insured on their own: three overdue months (2026-06 to 08) paid at
+    once, each month's premium refused and recorded as failed, the person told once with the
+    refund path."""
+    return await _period(
+        ctx,
+        first=(2026, 6),
+        months=3,
+        scenario="flexible_medical",
+        medical_status="flexible_worker",
+    )
+
+
+@scenario("benefit_period", "suspended_resumed", module=PERIOD, params=_period_params)
+async def period_suspended(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Four months from 2027-01; after two, the risk check suspends payment (a Signal) and lifts
+    it in May: nothing is paid while held, the two remaining months move on to May and June."""
+    from models.benefit import ResumeEvent, SuspendEvent
+    from workflows.benefit_period import BenefitPeriodWorkflow
+
+    h = await _period(ctx, first=(2027, 1), months=4)
+    await _sleep_until(ctx, datetime(2027, 2, 20, 12, 0, tzinfo=TZ))
+    await _months_paid(ctx, h, 2)
+    await h.signal(
+        BenefitPeriodWorkflow.suspend,
+        SuspendEvent(ref="risk-7", reason_zh="领金资格风险核查", source="risk-check", on=date(2027, 2, 20)),
+    )
+    await wait_for(h, BenefitPeriodWorkflow.state_query, lambda s: s.status.value == "suspended")
+    await _sleep_until(ctx, datetime(2027, 5, 5, 12, 0, tzinfo=TZ))
+    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="risk-7", on=date(2027, 5, 5)))
+    return h
+
+
+@scenario("benefit_period", "continued_as_new", module=PERIOD, params=_period_params)
+async def period_continued(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Six months from 2027-01 with two months per run: the period continues-as-new twice,
+    carrying its state; a suspension and its lifting signalled just after the first hand-over
+    reach the new run. Recorded as three files, one per run."""
+    from models.benefit import PeriodTimings, ResumeEvent, SuspendEvent
+    from workflows.benefit_period import BenefitPeriodWorkflow
+
+    h = await _period(ctx, first=(2027, 1), months=6, timings=PeriodTimings(months_per_run=2))
+    await _sleep_until(ctx, datetime(2027, 3, 5, 12, 0, tzinfo=TZ))
+    await h.signal(
+        BenefitPeriodWorkflow.suspend,
+        SuspendEvent(ref="r-1", reason_zh="核查", source="risk-check", on=date(2027, 3, 5)),
+    )
+    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="r-1", on=date(2027, 3, 6)))
+    return h
+
+
+# --- payroll batch --------------------------------------------------------------------------------
+
+
+@scenario("payroll_batch", "paced_waves", module="workflows.payroll", params=_period_params)
+async def payroll_paced_waves(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Three one-month periods of one district enrol in the batch for 2027-01-11 (the 10th is a
+    Sunday); at 09:00 it grants turns in waves of two, at most two paying at once, 30 s apart;
+    each period reports back, and the batch records its totals and closes after its linger."""
+    from models.benefit import PayrollSettings, PeriodTimings
+    from workflows.benefit_period import BenefitPeriodWorkflow
+    from workflows.payroll import PayrollBatchWorkflow
+
+    pacing = PayrollSettings(max_in_flight=2, wave_size=2, wave_interval_seconds=30, linger_seconds=600)
+    periods = [
+        await _period(ctx, first=(2027, 1), months=1, timings=PeriodTimings(payroll=pacing)) for _ in range(3)
+    ]
+    states = [
+        await wait_for(h, BenefitPeriodWorkflow.state_query, lambda s: s.enrolment is not None)
+        for h in periods
+    ]
+    batch_ids = {s.enrolment.batch_id for s in states}
+    if len(batch_ids) != 1:
+        raise RuntimeError(f"the periods enrolled in different batches: {sorted(batch_ids)}")
+    batch = ctx.env.client.get_workflow_handle_for(PayrollBatchWorkflow.run, batch_ids.pop())
+    await wait_for(batch, PayrollBatchWorkflow.state_query, lambda s: s.enrolled == len(periods))
+    # The time-skipping client skips time only while awaiting a workflow it started itself, not
+    # one the periods started: pass the release (09:00), the waves and the linger explicitly.
+    release = states[0].enrolment.release_at
+    await _sleep_until(ctx, release + timedelta(hours=3))
+    return batch
+
+
 # --- archiver -----------------------------------------------------------------------------------
 
 
@@ -492,9 +659,26 @@ def available(s: Scenario) -> bool:
     return True
 
 
+def recorded_files(out: Path, name: str) -> list[Path]:
+    """The files already written for ``name``: one file, or one per run of a continue-as-new chain."""
+    single = out / f"{name}.json"
+    return ([single] if single.exists() else []) + sorted(out.glob(f"{name}--run*.json"))
+
+
+def with_params(s: Scenario, settings: Settings) -> Settings:
+    """The scenario's settings: its operator parameter overlay, if it has one, in the temp dir."""
+    if s.params is None:
+        return settings
+    folder = settings.data_dir / "params" / s.key
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "operator.yaml").write_text(s.params(), encoding="utf-8")
+    return settings.model_copy(update={"params_dir": folder})
+
+
 async def record_one(
     s: Scenario, settings: Settings, db: Database, sim: SimHandle, out: Path, name: str
-) -> Path:
+) -> list[Path]:
+    settings = with_params(s, settings)
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=make_data_converter(settings),
         test_server_existing_path=str(TEST_BIN / "temporal-test-server"),
@@ -512,11 +696,17 @@ async def record_one(
         async with build_worker(env.client, settings, db, task_queue=queue, gov=gov):
             ctx = Ctx(env=env, task_queue=queue, settings=settings, db=db, sim=sim)
             h = await s.drive(ctx)
-            await asyncio.wait_for(h.result(), timeout=120)
-            history = await h.fetch_history()
-        path = out / f"{name}.json"
-        path.write_text(history.to_json() + "\n", encoding="utf-8")
-        return path
+            await asyncio.wait_for(h.result(), timeout=120)  # follows continue-as-new to the last run
+            chain = await fetch_chain(env.client, h.id)  # every run, first to last
+        for old in recorded_files(out, name):  # --force: a chain may now have fewer runs
+            old.unlink()
+        if len(chain) == 1:
+            paths = [out / f"{name}.json"]
+        else:
+            paths = [out / f"{name}--run{i}.json" for i in range(1, len(chain) + 1)]
+        for path, history in zip(paths, chain, strict=True):
+            path.write_text(history.to_json() + "\n", encoding="utf-8")
+        return paths
     finally:
         await close_all()
         await env.shutdown()
@@ -562,12 +752,17 @@ async def main(argv: list[str] | None = None) -> int:
                         print(f"skip   {s.key}: {s.module} does not exist yet")
                         continue
                     name = f"{s.key}--{args.suffix}" if args.suffix else s.key
-                    if (args.out / f"{name}.json").exists() and not args.force:
-                        print(f"keep   {name}.json (exists; --force to re-record)")
+                    existing = recorded_files(args.out, name)
+                    if existing and not args.force:
+                        shown = ", ".join(p.name for p in existing)
+                        print(f"keep   {shown} (exists; --force to re-record)")
                         continue
                     t0 = time.monotonic()
-                    path = await record_one(s, settings, db, sim, args.out, name)
-                    print(f"wrote  {path.relative_to(ROOT)}  ({time.monotonic() - t0:.1f}s)")
+                    paths = await record_one(s, settings, db, sim, args.out, name)
+                    took = time.monotonic() - t0
+                    for path in paths:
+                        size = path.stat().st_size / 1024
+                        print(f"wrote  {path.relative_to(ROOT)}  ({size:.0f} KiB, {took:.1f}s)")
         finally:
             await db.dispose()
     return 0
