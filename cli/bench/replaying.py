@@ -1,0 +1,105 @@
+"""The ``replay`` scenario: how many histories per second ``uiflow audit replay`` gets through.
+
+Real claim histories are made first (N claims through the API to approval, as in ``claims``), so
+the figure is for the histories auditors will actually replay. Three numbers, because they answer
+different questions:
+
+- the command itself over a folder of exported histories (what CI's replay gate costs, Python
+  start-up included);
+- the command over a visibility query (the same, plus fetching each history from the server);
+- the replay alone, in this process (``core.replay.replay_all`` with the worker's workflows,
+  converter and sandbox runner), repeated and reported as a median."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from typing import Any
+
+from temporalio.client import WorkflowHistory
+
+from cli.bench.claims import make_people, run_claims_once, verify_claims
+from cli.bench.common import BIN, median_of
+from cli.bench.stack import Stack
+from cli.bench.ui import Reporter
+from core.replay import from_list, make_replayer, replay_all
+from core.temporal_client import make_data_converter
+from workers.main import sandbox_runner
+from workflows.registry import ALL_WORKFLOWS
+
+
+def _run_command(stack: Stack, args: list[str]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [str(BIN / "uiflow"), "audit", "replay", *args],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    return {
+        "args": args,
+        "exit_code": proc.returncode,
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "output_tail": proc.stdout.strip().splitlines()[-6:],
+    }
+
+
+async def scenario_replay(
+    stack: Stack, out: dict[str, Any], *, n: int, concurrency: int, repeat: int, reporter: Reporter
+) -> None:
+    assert stack.client is not None and stack.settings is not None
+    people = await make_people(stack, n)
+    _, ids = await run_claims_once(stack, people, concurrency, reporter, label="replay: making histories")
+    out["histories_made"] = await verify_claims(stack, ids)
+
+    folder = stack.workdir / "histories"
+    folder.mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    histories: list[WorkflowHistory] = list(
+        await asyncio.gather(*(stack.client.get_workflow_handle(c).fetch_history() for c in ids))
+    )
+    fetch_s = time.perf_counter() - t0
+    for h in histories:
+        (folder / f"{h.workflow_id}.json").write_text(h.to_json())
+    out["history_events_total"] = sum(len(h.events) for h in histories)
+    out["fetch"] = {"histories": len(histories), "seconds": round(fetch_s, 3)}
+
+    replayer = make_replayer(
+        list(ALL_WORKFLOWS),
+        make_data_converter(stack.settings),
+        sandbox_runner(),
+    )
+    in_process: list[dict[str, Any]] = []
+    with reporter.phase(f"replay: {len(histories)} histories in process × {repeat}", repeat) as adv:
+        for _ in range(repeat):
+            summary = await replay_all(replayer, from_list(histories))
+            in_process.append(
+                {
+                    "histories": summary.total,
+                    "failures": len(summary.failures),
+                    "seconds": round(summary.seconds, 3),
+                    "histories_per_s": round(summary.rate, 2),
+                }
+            )
+            adv()
+    query = f"CaseType = 'benefit_claim' AND TaskQueue = '{stack.task_queue}'"
+    with reporter.phase("replay: `uiflow audit replay` (folder, then query)", 2) as adv:
+        from_dir = await asyncio.to_thread(_run_command, stack, ["--dir", str(folder)])
+        adv()
+        from_query = await asyncio.to_thread(_run_command, stack, ["--query", query])
+        adv()
+    for cmd in (from_dir, from_query):
+        cmd["histories_per_s"] = round(len(histories) / cmd["wall_s"], 2) if cmd["wall_s"] else None
+    out["runs"] = {"in_process": in_process, "command_dir": from_dir, "command_query": from_query}
+    out["summary"] = {
+        "histories": len(histories),
+        "replay_histories_per_s": median_of(r["histories_per_s"] for r in in_process),
+        "command_dir_histories_per_s": from_dir["histories_per_s"],
+        "command_query_histories_per_s": from_query["histories_per_s"],
+        "failures": sum(r["failures"] for r in in_process)
+        + (from_dir["exit_code"] != 0)
+        + (from_query["exit_code"] != 0),
+    }
