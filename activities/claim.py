@@ -4,8 +4,10 @@ that history records each result separately."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -42,6 +44,7 @@ from policy.errors import PolicyError
 from policy.retirement import retirement
 
 TZ = ZoneInfo("Asia/Shanghai")
+T = TypeVar("T")
 
 
 class PersonRef(BaseModel):
@@ -75,6 +78,18 @@ def _refused(e: ExternalRefused) -> ApplicationError:
     return ApplicationError(str(e), type=f"ExternalRefused:{e.system}", non_retryable=True)
 
 
+async def _lookup(call: Awaitable[T]) -> T | None:
+    """One external lookup: the answer, None when the system has no record of the person (a fact
+    the checks report, not a failure), or a non-retryable error for any other business refusal.
+    Transient faults propagate and are retried by Temporal."""
+    try:
+        return await call
+    except ExternalRefused as e:
+        if _not_found(e):
+            return None
+        raise _refused(e) from e
+
+
 class ClaimActivities:
     def __init__(self, settings: Settings, db: Database, gov: GovClients) -> None:
         self.settings = settings
@@ -85,12 +100,9 @@ class ClaimActivities:
 
     @activity.defn
     async def check_registration(self, p: PersonRef) -> RegistrationResult:
-        try:
-            st = await self.gov.registration.get_status(p.id_number)
-        except ExternalRefused as e:
-            if _not_found(e):
-                return RegistrationResult(registered=False)
-            raise _refused(e) from e
+        st = await _lookup(self.gov.registration.get_status(p.id_number))
+        if st is None:
+            return RegistrationResult(registered=False)
         return RegistrationResult(
             registered=st.registered,
             registered_on=st.registered_on,
@@ -119,12 +131,9 @@ class ClaimActivities:
 
     @activity.defn
     async def fetch_contributions(self, p: PersonRef) -> ContributionSummary:
-        try:
-            rec = await self.gov.contributions.get_record(p.id_number)
-        except ExternalRefused as e:
-            if _not_found(e):
-                return ContributionSummary(cumulative_months=0, last_consecutive_months=0)
-            raise _refused(e) from e
+        rec = await _lookup(self.gov.contributions.get_record(p.id_number))
+        if rec is None:
+            return ContributionSummary(cumulative_months=0, last_consecutive_months=0)
         return ContributionSummary(
             cumulative_months=rec.cumulative_months,
             last_consecutive_months=rec.last_consecutive_months,
@@ -134,33 +143,24 @@ class ClaimActivities:
 
     @activity.defn
     async def fetch_stop_reason(self, p: PersonRef) -> StopReasonResult:
-        try:
-            r = await self.gov.insurance_record.get_stop_reason(p.id_number, p.employer_credit_code)
-        except ExternalRefused as e:
-            if _not_found(e):
-                return StopReasonResult(code="none", label="未查到停保记录", involuntary=False)
-            raise _refused(e) from e
+        r = await _lookup(self.gov.insurance_record.get_stop_reason(p.id_number, p.employer_credit_code))
+        if r is None:
+            return StopReasonResult(code="none", label="未查到停保记录", involuntary=False)
         return StopReasonResult(code=r.code, label=r.label, involuntary=r.involuntary, stop_date=r.stop_date)
 
     @activity.defn
     async def check_cross_province(self, p: PersonRef) -> CrossProvinceResult:
-        try:
-            r = await self.gov.cross_province.check(p.id_number)
-        except ExternalRefused as e:
-            if _not_found(e):
-                return CrossProvinceResult(receiving_elsewhere=False)
-            raise _refused(e) from e
-        return CrossProvinceResult(receiving_elsewhere=r.receiving_elsewhere, province=r.province)
+        cp = await _lookup(self.gov.cross_province.check(p.id_number))
+        if cp is None:
+            return CrossProvinceResult(receiving_elsewhere=False)
+        return CrossProvinceResult(receiving_elsewhere=cp.receiving_elsewhere, province=cp.province)
 
     @activity.defn
     async def check_pension(self, p: PersonRef) -> PensionResult:
-        try:
-            r = await self.gov.insurance_record.get_pension(p.id_number)
-        except ExternalRefused as e:
-            if _not_found(e):
-                return PensionResult(receiving=False)
-            raise _refused(e) from e
-        return PensionResult(receiving=r.receiving, since=r.since)
+        pension = await _lookup(self.gov.insurance_record.get_pension(p.id_number))
+        if pension is None:
+            return PensionResult(receiving=False)
+        return PensionResult(receiving=pension.receiving, since=pension.since)
 
     @activity.defn
     async def employer_risk_inputs(self, req: EmployerRiskRequest) -> EmployerRiskInputs:
@@ -168,13 +168,8 @@ class ClaimActivities:
         claim's date (our own read model)."""
         params = parameters_in_force(self.settings.params_dir)
         window = params.integer("risk.mass_separation.window_days", req.received_on)
-        headcount: int | None
-        try:
-            headcount = (await self.gov.employers.get(req.employer_credit_code)).insured_headcount
-        except ExternalRefused as e:
-            if not _not_found(e):
-                raise _refused(e) from e
-            headcount = None
+        employer = await _lookup(self.gov.employers.get(req.employer_credit_code))
+        headcount = employer.insured_headcount if employer is not None else None
         since = datetime.combine(req.received_on - timedelta(days=window), datetime.min.time(), TZ)
         until = datetime.combine(req.received_on + timedelta(days=window + 1), datetime.min.time(), TZ)
         async with self.db.session() as s:
