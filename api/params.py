@@ -22,6 +22,15 @@ IDEMPOTENCY_KEY_MAX = 128
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]+$")
 
 
+def region_or_blank(code: str) -> str:
+    """For the console's lenient filter bar: a current region code as it is, anything else
+    (malformed, abolished, unknown) dropped, never an error page."""
+    try:
+        return get_region(code.strip()).code if code.strip() else ""
+    except RegionError:
+        return ""
+
+
 def _known_region(code: str | None) -> str | None:
     if code is None or code == "":
         return None
