@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from models.case import DeadlineInfo, TimelineEntry
 from models.enums import Channel, LabelledEnum
+from models.review import DecisionTarget
 from models.rules import RetirementCategory, YearMonth
 from models.staff import StaffActor
 
@@ -176,6 +177,7 @@ class RegistrationResult(BaseModel):
 
 
 class ContributionSummary(BaseModel):
+    found: bool = True  # False: the contribution system has no record of the person (a recheck may help)
     cumulative_months: int
     last_consecutive_months: int
     last_employer: str | None = None
@@ -245,6 +247,17 @@ class CheckReport(BaseModel):
     def risk_flagged(self) -> bool:
         return bool(self.risk_hits)
 
+    @property
+    def not_found(self) -> list[str]:
+        """The records a system said it does not have, which make the claim look ineligible: staff
+        may ask for the checks to be run again (``recheck``) when a system was briefly missing data."""
+        missing = []
+        if not self.contribution.found:
+            missing.append("缴费记录")
+        if self.stop_reason.code == "none":
+            missing.append("停保记录")
+        return missing
+
 
 class AssessRequest(BaseModel):
     """Inputs to the policy assessment activity (eligibility, retirement, risk)."""
@@ -295,22 +308,32 @@ class EntitlementRequest(BaseModel):
 # --- Staff decisions (Updates) and events (Signals) ------------------------------------------------
 
 
-class ApproveCommand(BaseModel):
+class ApproveCommand(DecisionTarget):
+    """Every claim decision may name the review round it was made for (``round``, see
+    ``models/review.py``); the claim is a one-level review whose level is ``review``."""
+
     actor: StaffActor
     note: str = Field(default="", max_length=500)
 
 
-class RejectCommand(BaseModel):
+class RejectCommand(DecisionTarget):
     actor: StaffActor
     reason_code: RejectReason
     remedy: str = Field(max_length=1000, description="处置方式：告知申请人下一步怎么办")
     note: str = Field(default="", max_length=500)
 
 
-class RequestDocumentsCommand(BaseModel):
+class RequestDocumentsCommand(DecisionTarget):
     actor: StaffActor
     documents: list[str] = Field(min_length=1, description="需补正的材料名称")
     note: str = Field(default="", max_length=500)
+
+
+class RecheckCommand(DecisionTarget):
+    """The reviewer asks for the automatic checks to be run again (a system said "not found")."""
+
+    actor: StaffActor
+    note: str = Field(default="", max_length=500, description="要求重新核验的原因")
 
 
 class AssignCommand(BaseModel):
@@ -344,7 +367,7 @@ class StopReasonChangedEvent(BaseModel):
 
 
 class Decision(BaseModel):
-    kind: Literal["approve", "reject", "request_documents"]
+    kind: Literal["approve", "reject", "request_documents", "recheck"]
     by: str
     by_role: str
     at: datetime
@@ -364,6 +387,7 @@ class ReviewRound(BaseModel):
     reminded_at: datetime | None = None
     overdue_at: datetime | None = None
     document_requests: list[Decision] = Field(default_factory=list)
+    rechecks: list[Decision] = Field(default_factory=list)
     decision: Decision | None = None
 
 

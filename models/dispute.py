@@ -5,15 +5,10 @@ resignation (or similar). Either the employer applies on the website, or the per
 counter; staff review at three levels (初审、复审、终审); the record system is then changed, through
 an operations ticket if its front end refuses; and the person's claim is re-checked.
 
-Two parts:
-
-- the *generic* multi-level review shapes (``ReviewLevelSpec`` … ``ReviewChainState``), used by
-  ``workflows/review_levels.py``. They name no dispute concept, so another case type can adopt the
-  same review chain; they live here only because ``models/`` is the floor that workflow inputs and
-  query results must come from (they belong in a ``models/review.py`` once a second case type uses
-  them);
-- the dispute's own shapes: application, documents required per channel, workflow input, state
-  (Query), result, and the ticket outcome (Signal).
+The dispute's own shapes live here: application, documents required per channel, workflow
+input, state (Query), result, and the ticket outcome (Signal). The review shapes it goes through
+are the kit's (``models/review.py``); the names the API and console still import from here are
+re-exported below.
 
 Plain pydantic models (temporal-notes §3). No full ID number ever reaches the state, the read
 model or a search attribute: the application (encrypted payload) holds it, the state the mask."""
@@ -26,96 +21,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.case import DeadlineInfo, TimelineEntry
+from models.case import TimelineEntry
 from models.claim import PHONE_RE, DocumentRef
 from models.enums import Channel, Role
+from models.review import (
+    REVIEW_ACTION_LABELS,
+    ReviewAction,
+    ReviewChainState,
+    ReviewCommand,
+    ReviewLevelSpec,
+)
 from models.staff import StaffActor
 
-# =====================================================================================================
-# Generic multi-level review
-# =====================================================================================================
-
-
-class ReviewLevelSpec(BaseModel):
-    """One review level as configured for a case: who may act and how long they have. An input of
-    the case workflow, so every case records the limits it was run with."""
-
-    key: str = Field(pattern=r"^[a-z_]{1,16}$", examples=["initial"])
-    label_zh: str = Field(min_length=1, max_length=16, examples=["初审"])
-    role: Role
-    working_days: int = Field(default=5, ge=1, le=60)
-    reminder_working_days: int = Field(default=1, ge=0, le=10)
-
-
-class ReviewAction(StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-    SEND_BACK = "send_back"
-
-
-REVIEW_ACTION_LABELS: dict[ReviewAction, str] = {
-    ReviewAction.APPROVE: "通过",
-    ReviewAction.REJECT: "不予通过",
-    ReviewAction.SEND_BACK: "退回上一级",
-}
-
-
-class ReviewCommand(BaseModel):
-    """A reviewer's decision at one level (the argument of that level's Update)."""
-
-    actor: StaffActor
-    action: ReviewAction
-    reason: str = Field(default="", max_length=1000, description="不予通过的理由（告知申请人）")
-    note: str = Field(default="", max_length=1000, description="审核意见；退回时写明退回原因")
-
-
-class ReviewDecision(BaseModel):
-    """A decision as taken, kept in the case state for the reviewers and the auditors."""
-
-    seq: int
-    level: str
-    level_label: str
-    pass_no: int  # the level's n-th opening (a send-back reopens a level)
-    action: ReviewAction
-    by: str
-    by_name: str = ""
-    by_roles: list[str] = Field(default_factory=list)
-    by_region: str
-    at: datetime
-    reason: str = ""
-    note: str = ""
-
-
-class ReviewLevelState(BaseModel):
-    key: str
-    label_zh: str
-    role: Role
-    working_days: int
-    reminder_working_days: int
-    status: Literal["waiting", "open", "approved", "sent_back", "rejected"] = "waiting"
-    passes: int = 0
-    opened_at: datetime | None = None
-    deadline: DeadlineInfo | None = None
-    reminded_at: datetime | None = None
-    overdue_at: datetime | None = None
-    reviewers: list[str] = Field(default_factory=list)  # logins who decided at this level
-
-
-class ReviewChainState(BaseModel):
-    levels: list[ReviewLevelState]
-    current: str | None = None  # the open level's key; None before the first and after the last
-    outcome: Literal["pending", "approved", "rejected"] = "pending"
-    decisions: list[ReviewDecision] = Field(default_factory=list)
-    overdue: bool = False  # the open level is past its limit
-    escalated: bool = False  # some level went past its limit during this case
-
-    def level(self, key: str) -> ReviewLevelState | None:
-        return next((lv for lv in self.levels if lv.key == key), None)
-
-    @property
-    def open_level(self) -> ReviewLevelState | None:
-        return self.level(self.current) if self.current else None
-
+__all__ = ["REVIEW_ACTION_LABELS", "ReviewAction", "ReviewCommand"]  # re-exported for api/ (see above)
 
 # =====================================================================================================
 # The stop-reason dispute

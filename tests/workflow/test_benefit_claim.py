@@ -5,6 +5,7 @@ second."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from models import search_attributes as sa
@@ -68,14 +70,23 @@ async def state(h: WorkflowHandle[BenefitClaimWorkflow, Any]) -> ClaimState:
 async def wait_status(
     h: WorkflowHandle[BenefitClaimWorkflow, Any], status: ClaimStatus, limit: float = 15.0
 ) -> ClaimState:
+    return await wait_until(h, lambda s: s.status == status, limit, f"wanted {status}")
+
+
+async def wait_until(
+    h: WorkflowHandle[BenefitClaimWorkflow, Any],
+    ok: Callable[[ClaimState], bool],
+    limit: float = 15.0,
+    what: str = "condition",
+) -> ClaimState:
     deadline = asyncio.get_running_loop().time() + limit
     while True:
         s = await state(h)
-        if s.status == status:
+        if ok(s):
             return s
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(
-                f"status stayed {s.status} (wanted {status}); timeline: {[e.what for e in s.timeline]}"
+                f"status stayed {s.status} ({what}); timeline: {[e.what for e in s.timeline]}"
             )
         await asyncio.sleep(0.05)
 
@@ -241,12 +252,26 @@ async def test_unregistered_online_applicant_registers_on_day_3(claim_env: CaseE
     t0 = await claim_env.env.get_current_time()
     await claim_env.env.sleep(timedelta(days=2, hours=3))  # two daily re-checks find nothing
     assert (await state(h)).status == ClaimStatus.AWAITING_REGISTRATION
+    # A callback the platform does not back (forged, or early) is not believed: the registration is
+    # re-read from the platform, which has none yet.
+    forged_on = date.today() - timedelta(days=365)
     await h.signal(
         BenefitClaimWorkflow.registration_confirmed,
-        RegistrationEvent(registration_no="DJ-TEST-3", registered_on=date.today()),
+        RegistrationEvent(registration_no="DJ-FORGED", registered_on=forged_on),
+    )
+    await wait_until(h, lambda s: "registration.callback_unconfirmed" in [e.what for e in s.timeline])
+    assert (await state(h)).status == ClaimStatus.AWAITING_REGISTRATION
+    # The person registers; the callback's own date is still not what counts (money starts from the
+    # platform's date).
+    p = sim.state.pop.persons[person["id_number"]]
+    p.registered, p.registered_on, p.registration_no = True, date.today(), "DJ-TEST-3"
+    await h.signal(
+        BenefitClaimWorkflow.registration_confirmed,
+        RegistrationEvent(registration_no="DJ-FORGED", registered_on=forged_on),
     )
     s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
     assert s.registration is not None and s.registration.via == "callback"
+    assert s.registration.registered_on == date.today() and s.registration.registration_no == "DJ-TEST-3"
     dl = s.rounds[0].deadline
     assert dl is not None
     # The review clock started on day 3, not on the day of the application.
@@ -286,20 +311,20 @@ async def test_counter_clerk_registers_person_on_the_spot(claim_env: CaseEnv, si
 
 
 @pytest.mark.parametrize(
-    ("actor", "message"),
+    ("actor", "code"),
     [
-        (CLERK, "只有审核员可以作出审核决定"),
-        (OTHER_REGION_REVIEWER, "不在您所属地区的管辖范围内"),
+        (CLERK, "review.role"),
+        (OTHER_REGION_REVIEWER, "review.region"),
         (
             StaffActor(
                 login="clerk.xc", name="x", roles=[Role.REVIEWER, Role.INTAKE_CLERK], region_code="150102"
             ),
-            "受理人不能审核本人受理的申领",
+            "review.intake",
         ),
     ],
 )
 async def test_wrong_role_region_or_duty_refused_without_touching_history(
-    claim_env: CaseEnv, sim: SimHandle, actor: StaffActor, message: str
+    claim_env: CaseEnv, sim: SimHandle, actor: StaffActor, code: str
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     h = await start(claim_env, claim_input(claim_env.settings, person, submitted_by="clerk.xc"))
@@ -307,7 +332,7 @@ async def test_wrong_role_region_or_duty_refused_without_touching_history(
     before = await settled_history_length(h)
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.execute_update(BenefitClaimWorkflow.approve, ApproveCommand(actor=actor))
-    assert message in str(err.value.cause)
+    assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == code
     await assert_untouched(h, before)
     # A league reviewer above the district may decide.
     assert (await state(h)).status == ClaimStatus.UNDER_REVIEW
