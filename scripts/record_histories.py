@@ -201,7 +201,7 @@ async def _claim(
 ) -> tuple[WorkflowHandle[Any, Any], dict[str, Any]]:
     """Start a claim for a fresh simulated person; return its handle and the person."""
     from models.enums import Channel
-    from tests.support import claim_input, sim_person
+    from tests.factories import claim_input, sim_person
     from workflows.base import initial_search_attributes
     from workflows.benefit_claim import BenefitClaimWorkflow
 
@@ -231,7 +231,7 @@ async def _claim_status(h: WorkflowHandle[Any, Any], status: str) -> Any:
 
 async def _approve(h: WorkflowHandle[Any, Any]) -> None:
     from models.claim import ApproveCommand
-    from tests.support import REVIEWER
+    from tests.factories import REVIEWER
     from workflows.benefit_claim import BenefitClaimWorkflow
 
     await h.execute_update(
@@ -287,7 +287,7 @@ async def claim_reject_reapply(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """Voluntary separation: rejected with a remedy; the record is corrected and the applicant
     re-applies two weeks later with a new document; the second round is approved."""
     from models.claim import ReapplyEvent, RejectCommand, RejectReason
-    from tests.support import REVIEWER
+    from tests.factories import REVIEWER
     from workflows.benefit_claim import BenefitClaimWorkflow
 
     h, person = await _claim(ctx, scenario="voluntary_resignation", registered=True)
@@ -318,7 +318,7 @@ async def claim_request_documents(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """The reviewer asks for a termination certificate; the applicant supplies it nine days
     later (the clock restarts); approval."""
     from models.claim import ReapplyEvent, RequestDocumentsCommand
-    from tests.support import REVIEWER
+    from tests.factories import REVIEWER
     from workflows.benefit_claim import BenefitClaimWorkflow
 
     h, _ = await _claim(ctx, scenario="eligible", registered=True)
@@ -363,7 +363,7 @@ async def claim_blocked(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """The contribution system refuses for good: the case blocks and tells operations; the
     engineer unblocks it once the system is back; approval."""
     from models.case import UnblockCommand
-    from tests.support import OPS
+    from tests.factories import OPS
     from workflows.benefit_claim import BenefitClaimWorkflow
 
     await sim_admin(
@@ -392,7 +392,7 @@ DISPUTE = "workflows.stop_reason_dispute"
 
 
 def _case_env(ctx: Ctx) -> Any:
-    from tests.support import CaseEnv
+    from tests.factories import CaseEnv
 
     return CaseEnv(env=ctx.env, task_queue=ctx.task_queue, settings=ctx.settings, db=ctx.db)
 
@@ -402,8 +402,7 @@ async def _changed_by_employer(ctx: Ctx) -> tuple[WorkflowHandle[Any, Any], Work
     record changes, and the claim is re-reviewed and approved without a new application."""
     from models.dispute import DisputeStatus
     from models.enums import Channel
-    from tests.dispute_support import claim_paid_after_change, rejected_claim
-    from tests.support import sim_person
+    from tests.factories import claim_paid_after_change, rejected_claim, sim_person
     from tests.workflow.test_stop_reason_dispute import (
         approve_all,
         dispute_input,
@@ -448,8 +447,7 @@ async def dispute_counter_rejected(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """Counter dispute; the initial review approves, the second review rejects with a reason."""
     from models.dispute import ReviewAction
     from models.enums import Channel
-    from tests.dispute_support import SECOND
-    from tests.support import REVIEWER, sim_person
+    from tests.factories import REVIEWER, SECOND, sim_person
     from tests.workflow.test_stop_reason_dispute import cmd, dispute_input, start_dispute, wait_dispute
     from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
 
@@ -488,7 +486,7 @@ async def _period(
 ) -> WorkflowHandle[Any, Any]:
     """Start a period for a fresh simulated person (eligible and registered unless told)."""
     from models.rules import YearMonth
-    from tests.support import sim_person
+    from tests.factories import sim_person
     from tests.workflow.conftest import period_input, start_period
 
     person.setdefault("scenario", "eligible")

@@ -30,7 +30,7 @@ from core.settings import Settings
 from core.temporal_client import make_data_converter
 from models import search_attributes as sa
 from sim.testing import SimHandle, running_sim
-from tests.support import CaseEnv
+from tests.factories import CaseEnv
 from workers.main import build_worker
 
 BIN = Path(sys.executable).parent

@@ -34,7 +34,7 @@ from models.staff import StaffActor
 from models.tables import CaseRecord
 from policy.entitlement import benefit_amount
 from sim.testing import SimHandle
-from tests.support import (
+from tests.factories import (
     CLERK,
     LEAGUE_REVIEWER,
     OPS,
