@@ -269,10 +269,14 @@ async def claim_online_unregistered(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     from models.claim import RegistrationEvent
     from workflows.benefit_claim import BenefitClaimWorkflow
 
-    h, _ = await _claim(ctx, channel="online", scenario="unregistered", registered=False)
+    h, person = await _claim(ctx, channel="online", scenario="unregistered", registered=False)
     await _claim_status(h, "awaiting_registration")
     await ctx.env.sleep(timedelta(days=2, hours=3))
     now = await ctx.env.get_current_time()
+    # The person registers on the platform, which then calls back (since the patch
+    # ``claim-registration-reread`` the workflow re-reads the registration from the platform).
+    p = ctx.sim.state.pop.persons[person["id_number"]]
+    p.registered, p.registered_on, p.registration_no = True, local_date(now), "DJ-REC-3"
     await h.signal(
         BenefitClaimWorkflow.registration_confirmed,
         RegistrationEvent(registration_no="DJ-REC-3", registered_on=local_date(now)),
@@ -347,6 +351,62 @@ async def claim_overdue(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     await _claim_status(h, "under_review")
     await ctx.env.sleep(timedelta(days=25))
     await wait_for(h, BenefitClaimWorkflow.state_query, lambda s: s.escalated)
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "not_found_recheck_approve", module=CLAIM)
+async def claim_not_found_recheck(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The contribution system briefly has no record of the person: the checks say ineligible; once
+    it is back, the reviewer asks for the checks to be run again (``recheck``), then approves."""
+    from models.claim import RecheckCommand
+    from tests.factories import REVIEWER
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    await sim_admin(
+        ctx,
+        "PUT",
+        "/admin/faults/contributions",
+        json={"refuse_rate": 1.0, "refuse_status": 404, "refuse_code": "person.not_found"},
+    )
+    try:
+        h, _ = await _claim(ctx, scenario="eligible", registered=True)
+        await _claim_status(h, "under_review")
+    finally:
+        await sim_admin(ctx, "DELETE", "/admin/faults")
+    await h.execute_update(
+        BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER, note="缴费系统已恢复", round=1)
+    )
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "counter_not_found_registered_approve", module=CLAIM)
+async def claim_counter_not_found(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """At the counter the registration platform does not know the person: a stage for the clerk,
+    not a block; the clerk registers the person and the daily re-check finds it; approval."""
+    from models.case import local_date
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    await sim_admin(
+        ctx,
+        "PUT",
+        "/admin/faults/registration",
+        json={"refuse_rate": 1.0, "refuse_status": 404, "refuse_code": "person.not_found"},
+    )
+    try:
+        h, person = await _claim(ctx, scenario="eligible", registered=False)
+        await wait_for(h, BenefitClaimWorkflow.state_query, lambda s: s.stage == "registration_not_found")
+    finally:
+        await sim_admin(ctx, "DELETE", "/admin/faults")
+    p = ctx.sim.state.pop.persons[person["id_number"]]
+    p.registered, p.registered_on, p.registration_no = (
+        True,
+        local_date(await ctx.env.get_current_time()),
+        "DJ-CLERK",
+    )
+    await ctx.env.sleep(timedelta(hours=25))
+    await _claim_status(h, "under_review")
     await _approve(h)
     return h
 

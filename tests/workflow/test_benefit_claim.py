@@ -24,6 +24,7 @@ from models.claim import (
     ClaimState,
     ClaimStatus,
     ReapplyEvent,
+    RecheckCommand,
     RegistrationEvent,
     RejectCommand,
     RejectReason,
@@ -42,6 +43,7 @@ from tests.factories import (
     REVIEWER,
     CaseEnv,
     assert_untouched,
+    audit_actions,
     claim_input,
     settled_history_length,
     sim_person,
@@ -444,3 +446,84 @@ async def test_permanent_failure_blocks_the_case_until_ops_unblock(
     s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
     assert s.blocked is None and "case.unblocked" in [e.what for e in s.timeline]
     await h.terminate("test done")
+
+
+async def _fault(sim: SimHandle, system: str | None, **body: Any) -> None:
+    async with httpx.AsyncClient(base_url=sim.base_url) as c:
+        r = await (c.put(f"/admin/faults/{system}", json=body) if system else c.delete("/admin/faults"))
+        assert r.status_code == 200, r.text
+
+
+async def test_reviewer_rechecks_after_a_system_briefly_said_not_found(
+    claim_env: CaseEnv, sim: SimHandle
+) -> None:
+    """Issue 22 §2: "not found" is not taken as a fact for good. The contribution system briefly has
+    no record; the checks say ineligible; the reviewer asks for a recheck (audited through the kit)
+    once the data is back, and the same round goes on with the fresh report."""
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    await _fault(sim, "contributions", refuse_rate=1.0, refuse_status=404, refuse_code="person.not_found")
+    try:
+        h = await start(claim_env, claim_input(claim_env.settings, person))
+        s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
+    finally:
+        await _fault(sim, None)
+    report = s.rounds[0].report
+    assert report is not None and not report.eligibility.eligible and report.not_found == ["缴费记录"]
+    assert not s.blocked
+    deadline = s.rounds[0].deadline
+    # A recheck needs a reason, and only a reviewer of the case may ask for it.
+    assert (
+        await refusal(h, BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER))
+        == "review.note_required"
+    )
+    assert (
+        await refusal(h, BenefitClaimWorkflow.recheck, RecheckCommand(actor=CLERK, note="缴费系统已恢复"))
+        == "review.role"
+    )
+    receipt = await h.execute_update(
+        BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER, note="缴费系统已恢复", round=1)
+    )
+    assert receipt.status == "under_review" and receipt.round == 1
+    s = await state(h)
+    rnd = s.rounds[0]
+    assert len(s.rounds) == 1 and rnd.deadline == deadline and [d.kind for d in rnd.rechecks] == ["recheck"]
+    assert rnd.report is not None and rnd.report.eligibility.eligible and rnd.report.not_found == []
+    # Nothing "not found" any more: a second recheck is refused.
+    assert (
+        await refusal(h, BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER, note="再查"))
+        == "review.stage"
+    )
+    await h.execute_update(BenefitClaimWorkflow.approve, ApproveCommand(actor=REVIEWER))
+    assert (await h.result()).status == ClaimStatus.APPROVED
+    assert "claim.recheck" in [action for action, _ in await audit_actions(claim_env.db, h.id)]
+
+
+async def test_counter_registration_not_found_is_a_stage_for_the_clerk_not_a_block(
+    claim_env: CaseEnv, sim: SimHandle
+) -> None:
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=False)
+    await _fault(sim, "registration", refuse_rate=1.0, refuse_status=404, refuse_code="person.not_found")
+    try:
+        h = await start(claim_env, claim_input(claim_env.settings, person, channel=Channel.COUNTER))
+        s = await wait_until(h, lambda s: s.stage == "registration_not_found")
+    finally:
+        await _fault(sim, None)
+    assert s.status == ClaimStatus.AWAITING_REGISTRATION and s.blocked is None
+    assert "registration.counter_not_found" in [e.what for e in s.timeline]
+    assert "registration_not_found" in [
+        m["template"] for m in await messages(sim, h.id, wait_for="registration_not_found")
+    ]
+    # The clerk registers the person on the platform; the daily re-check finds it.
+    p = sim.state.pop.persons[person["id_number"]]
+    p.registered, p.registered_on, p.registration_no = True, date.today(), "DJ-CLERK"
+    await claim_env.env.sleep(timedelta(hours=25))
+    s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
+    assert s.registration is not None and s.registration.registration_no == "DJ-CLERK"
+    await h.terminate("test done")
+
+
+async def refusal(h: WorkflowHandle[BenefitClaimWorkflow, Any], update: Any, arg: Any) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await h.execute_update(update, arg)
+    assert isinstance(err.value.cause, ApplicationError)
+    return str(err.value.cause.type)
