@@ -14,11 +14,68 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.case import DeadlineInfo, TimelineEntry
-from models.enums import Channel, LabelledEnum
+from models.case import DeadlineInfo, TimelineEntry, TimelineLabels
+from models.enums import CaseType, Channel, LabelledEnum, StageEnum
 from models.review import DecisionTarget
 from models.rules import RetirementCategory, YearMonth
 from models.staff import StaffActor
+
+# --- the case type's contract -------------------------------------------------------------------
+
+CASE_TYPE = CaseType.BENEFIT_CLAIM
+CLAIM_PREFIX = "claim-"
+#: ``claim-<region>-<applicant key>-<n>``: the applicant key is an HMAC, never the ID number.
+CLAIM_ID_PATTERN = r"^claim-\d{6}-[0-9a-f]{8,64}-[0-9a-z]{1,16}$"
+
+
+def claim_id_for(region_code: str, applicant_key: str, n: int | str) -> str:
+    """The workflow id of a person's ``n``-th claim in a district."""
+    return f"{CLAIM_PREFIX}{region_code}-{applicant_key}-{n}"
+
+
+class ClaimStage(StageEnum):
+    """Where a claim stands (``ClaimState.stage``, the ``CaseStage`` search attribute)."""
+
+    REGISTRATION = "registration", "待失业登记"
+    REGISTRATION_NOT_FOUND = "registration_not_found", "登记平台未查到该人员，待受理人核实"
+    CHECKS = "checks", "自动核验中"
+    REVIEW = "review", "待审核"
+    AWAITING_DOCUMENTS = "awaiting_documents", "待补正材料"
+    AWAITING_REAPPLICATION = "awaiting_reapplication", "未通过，可重新申请"
+    APPROVED = "approved", "已核准"
+    CLOSED = "closed", "已办结"
+
+
+#: The claim's Updates (staff decisions through the review kit, applicant requests) and Signals,
+#: with the labels the timeline shows; the API calls them by these names.
+TIMELINE = TimelineLabels(
+    activities={
+        "check_registration": ("external", "external", "registration-platform", "查询失业登记"),
+        "register_at_counter": ("external", "external", "registration-platform", "窗口办理失业登记"),
+        "fetch_contributions": ("external", "external", "contribution-records", "查询缴费记录"),
+        "fetch_stop_reason": ("external", "external", "insurance-record", "查询停保原因"),
+        "check_cross_province": ("external", "external", "cross-province", "跨省重复领取核查"),
+        "check_pension": ("external", "external", "insurance-record", "养老待遇核查"),
+        "employer_risk_inputs": ("external", "external", "employer-registry", "用人单位风险数据"),
+        "unused_months": ("check", "system", "uiflow", "查询以往未领月数"),
+        "assess_claim": ("check", "system", "uiflow", "资格与风险评估"),
+        "compute_entitlement": ("check", "system", "uiflow", "核定待遇"),
+        "link_documents": ("check", "system", "uiflow", "关联并校验申请材料"),
+    },
+    updates={
+        "approve": "审核通过",
+        "reject": "审核不通过",
+        "request_documents": "要求补正材料",
+        "recheck": "要求重新核验",
+        "assign": "分派审核",
+        "reapply": "重新申请",
+        "supply_documents": "补正材料",
+    },
+    signals={
+        "registration_confirmed": ("external", "registration-platform", "失业登记确认"),
+        "stop_reason_changed": ("external", "stop-reason-dispute", "停保原因变更"),
+    },
+)
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 ACCOUNT_RE = re.compile(r"^\d{12,30}$")

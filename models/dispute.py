@@ -21,9 +21,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.case import TimelineEntry
+from models.case import TimelineEntry, TimelineLabels
 from models.claim import PHONE_RE, DocumentRef
-from models.enums import Channel, Role
+from models.enums import CaseType, Channel, Role, StageEnum
 from models.review import (
     REVIEW_ACTION_LABELS,
     ReviewAction,
@@ -38,6 +38,45 @@ __all__ = ["REVIEW_ACTION_LABELS", "ReviewAction", "ReviewCommand"]  # re-export
 # =====================================================================================================
 # The stop-reason dispute
 # =====================================================================================================
+
+# --- the case type's contract -------------------------------------------------------------------
+
+CASE_TYPE = CaseType.STOP_REASON_DISPUTE
+DISPUTE_PREFIX = "dispute-"
+#: ``dispute-<region>-<applicant key>-<n>``: the applicant key is an HMAC, never the ID number.
+DISPUTE_ID_PATTERN = r"^dispute-\d{6}-[0-9a-f]{8,64}-[0-9a-z]{1,16}$"
+
+
+def dispute_id_for(region_code: str, applicant_key: str, n: int | str) -> str:
+    """The workflow id of a person's ``n``-th stop-reason dispute in a district."""
+    return f"{DISPUTE_PREFIX}{region_code}-{applicant_key}-{n}"
+
+
+class DisputeStage(StageEnum):
+    """Where a dispute stands (the ``stage`` of its state and read model)."""
+
+    INTAKE = "intake", "受理中"
+    REVIEW = "review", "待审核"
+    INITIAL_REVIEW = "initial_review", "初审"
+    SECOND_REVIEW = "second_review", "复审"
+    FINAL_REVIEW = "final_review", "终审"
+    APPLYING_CHANGE = "applying_change", "变更停保原因中"
+    AWAITING_TICKET = "awaiting_ticket", "待运维工单办结"
+    CLOSED = "closed", "已办结"
+
+
+#: The dispute's Updates (one per review level, through the review kit) and Signals, with the
+#: labels the timeline shows; the API calls them by these names.
+TIMELINE = TimelineLabels(
+    activities={
+        "read_stop_reason": ("external", "external", "insurance-record", "查询停保原因记录"),
+        "change_stop_reason": ("external", "external", "insurance-record", "变更停保原因"),
+        "open_ticket": ("external", "external", "demand-platform", "提交运维工单"),
+        "get_ticket": ("external", "external", "demand-platform", "查询运维工单"),
+        "find_open_claim": ("check", "system", "uiflow", "查找未办结的申领"),
+    },
+    updates={"initial_review": "初审", "second_review": "复审", "final_review": "终审"},
+)
 
 DISPUTE_LEVELS: tuple[tuple[str, str, Role], ...] = (
     ("initial", "初审", Role.REVIEWER),

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ClaimApplication,
         ClaimInput,
         ClaimResult,
+        ClaimStage,
         ClaimState,
         ClaimStatus,
         Decision,
@@ -99,7 +100,7 @@ class BenefitClaimWorkflow(UnblockableCase):
         self.state = ClaimState(
             case_id=inp.case_id,
             status=ClaimStatus.CHECKING,
-            stage="registration",
+            stage=ClaimStage.REGISTRATION,
             region_code=app.region_code,
             channel=inp.channel,
             received_at=inp.received_at,
@@ -191,7 +192,7 @@ class BenefitClaimWorkflow(UnblockableCase):
             # ID number and name with the applicant, register on the platform); the daily re-check or
             # the platform's callback then finds the registration. Not the blocked path.
             self.state.status = ClaimStatus.AWAITING_REGISTRATION
-            self.state.stage = "registration_not_found"
+            self.state.stage = ClaimStage.REGISTRATION_NOT_FOUND
             self.record(
                 "external",
                 "registration-platform",
@@ -208,7 +209,7 @@ class BenefitClaimWorkflow(UnblockableCase):
             )
         elif not reg.registered:
             self.state.status = ClaimStatus.AWAITING_REGISTRATION
-            self.state.stage = "registration"
+            self.state.stage = ClaimStage.REGISTRATION
             self.record("system", "uiflow", "registration.missing", "未查到失业登记，已通知申请人办理")
             await self.project()
             await self._tell_applicant(
@@ -283,14 +284,14 @@ class BenefitClaimWorkflow(UnblockableCase):
         rnd = ReviewRound(n=len(self.state.rounds) + 1, trigger=trigger, started_at=workflow.now())
         self.state.rounds.append(rnd)
         self.state.status = ClaimStatus.CHECKING
-        self.state.stage = "checks"
+        self.state.stage = ClaimStage.CHECKS
         self.state.overdue = False
         self.state.escalated = False
         await self.project()
         rnd.report = await self._checks()
         rnd.deadline = await self.deadline(clock_start, self.inp.timings.reminder_working_days)
         self.state.status = ClaimStatus.UNDER_REVIEW
-        self.state.stage = "review"
+        self.state.stage = ClaimStage.REVIEW
         report = rnd.report
         self.record(
             "system",
@@ -356,7 +357,7 @@ class BenefitClaimWorkflow(UnblockableCase):
     async def _recheck(self, rnd: ReviewRound, d: Decision) -> None:
         """The reviewer asked for the automatic checks again: same round, same time limit."""
         rnd.rechecks.append(d)
-        self.state.stage = "checks"
+        self.state.stage = ClaimStage.CHECKS
         self.record(
             "staff",
             d.by,
@@ -365,7 +366,7 @@ class BenefitClaimWorkflow(UnblockableCase):
         )
         await self.project()
         rnd.report = await self._checks()
-        self.state.stage = "review"
+        self.state.stage = ClaimStage.REVIEW
         report = rnd.report
         self.record(
             "system",
@@ -470,7 +471,7 @@ class BenefitClaimWorkflow(UnblockableCase):
         )
         self.state.entitlement = ent
         self.state.status = ClaimStatus.APPROVED
-        self.state.stage = "approved"
+        self.state.stage = ClaimStage.APPROVED
         self.record(
             "staff",
             rnd.decision.by if rnd.decision else "",
@@ -512,7 +513,7 @@ class BenefitClaimWorkflow(UnblockableCase):
 
     async def _reject(self, rnd: ReviewRound, d: Decision) -> None:
         self.state.status = ClaimStatus.REJECTED
-        self.state.stage = "awaiting_reapplication"
+        self.state.stage = ClaimStage.AWAITING_REAPPLICATION
         self.record(
             "staff",
             d.by,
@@ -530,7 +531,7 @@ class BenefitClaimWorkflow(UnblockableCase):
 
     async def _await_documents(self, rnd: ReviewRound, d: Decision) -> str:
         self.state.status = ClaimStatus.AWAITING_DOCUMENTS
-        self.state.stage = "awaiting_documents"
+        self.state.stage = ClaimStage.AWAITING_DOCUMENTS
         self.desk.done()  # the request is taken: the reviewer's Update returns
         self._documents_supplied = None
         self.record(
@@ -569,7 +570,7 @@ class BenefitClaimWorkflow(UnblockableCase):
         rnd.overdue_at = None
         self.state.overdue = False
         self.state.status = ClaimStatus.UNDER_REVIEW
-        self.state.stage = "review"
+        self.state.stage = ClaimStage.REVIEW
         self.record(
             "applicant" if ev.by == "applicant" else "staff",
             ev.by,
@@ -641,7 +642,7 @@ class BenefitClaimWorkflow(UnblockableCase):
 
     async def _close(self, reason: str, text_zh: str) -> None:
         self.state.status = ClaimStatus.CLOSED
-        self.state.stage = "closed"
+        self.state.stage = ClaimStage.CLOSED
         self.state.close_reason = reason
         self.record("system", "uiflow", "claim.closed", text_zh, reason=reason)
         await self.project()
