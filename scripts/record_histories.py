@@ -166,6 +166,17 @@ async def sim_admin(ctx: Ctx, method: str, path: str, **kw: Any) -> Any:
         return r.json()
 
 
+async def not_found_in(ctx: Ctx, system: str) -> None:
+    """The simulated ``system`` answers "no record of this person" (404 ``person.not_found``) to
+    every call until the faults are cleared."""
+    await sim_admin(
+        ctx,
+        "PUT",
+        f"/admin/faults/{system}",
+        json={"refuse_rate": 1.0, "refuse_status": 404, "refuse_code": "person.not_found"},
+    )
+
+
 async def stored_document(ctx: Ctx, kind: str, content: bytes) -> Any:
     """A document as the upload endpoint would store it (row only; the bytes are not needed)."""
     from models.claim import DocumentRef
@@ -363,12 +374,7 @@ async def claim_not_found_recheck(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     from tests.factories import REVIEWER
     from workflows.benefit_claim import BenefitClaimWorkflow
 
-    await sim_admin(
-        ctx,
-        "PUT",
-        "/admin/faults/contributions",
-        json={"refuse_rate": 1.0, "refuse_status": 404, "refuse_code": "person.not_found"},
-    )
+    await not_found_in(ctx, "contributions")
     try:
         h, _ = await _claim(ctx, scenario="eligible", registered=True)
         await _claim_status(h, "under_review")
@@ -388,12 +394,7 @@ async def claim_counter_not_found(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     from models.case import local_date
     from workflows.benefit_claim import BenefitClaimWorkflow
 
-    await sim_admin(
-        ctx,
-        "PUT",
-        "/admin/faults/registration",
-        json={"refuse_rate": 1.0, "refuse_status": 404, "refuse_code": "person.not_found"},
-    )
+    await not_found_in(ctx, "registration")
     try:
         h, person = await _claim(ctx, scenario="eligible", registered=False)
         await wait_for(h, BenefitClaimWorkflow.state_query, lambda s: s.stage == "registration_not_found")

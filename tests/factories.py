@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlmodel import col, select
+from temporalio import activity
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from core.applicant import applicant_key
 from core.audit import AuditLog
 from core.db import Database
 from core.settings import Settings
+from models import search_attributes as sa
+from models.case import AuditEntry
 from models.claim import (
     ApproveCommand,
     ClaimApplication,
@@ -305,3 +313,47 @@ async def start_dispute(ce: CaseEnv, inp: DisputeInput) -> DisputeHandle:
         search_attributes=initial_search_attributes("stop_reason_dispute", "150102", "under_review"),
         execution_timeout=timedelta(days=400),
     )
+
+
+# --- Temporal test servers and held activities ------------------------------------------------------
+
+
+async def time_skipping_env(data_converter: DataConverter) -> WorkflowEnvironment:
+    """A fresh time-skipping server (each test owns its clock) with the case search attributes
+    registered (it has no visibility store of its own, temporal-notes §3)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter,
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
+        )
+    )
+    return env
+
+
+@dataclass
+class HeldAudit:
+    """A ``write_audit`` activity (by name) that can be held: it opens the gap between a decision
+    being taken and being processed, so a race is a deterministic test. Records the actions."""
+
+    actions: list[str] = field(default_factory=list)
+    hold: bool = False
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @activity.defn(name="write_audit")
+    async def write_audit(self, e: AuditEntry) -> None:
+        if self.hold:
+            self.entered.set()
+            await self.release.wait()
+        self.actions.append(e.action)
+
+    def open_gap(self) -> None:
+        self.hold, self.entered, self.release = True, asyncio.Event(), asyncio.Event()
+
+    def close_gap(self) -> None:
+        self.hold = False
+        self.release.set()

@@ -292,17 +292,7 @@ class BenefitClaimWorkflow(UnblockableCase):
         rnd.deadline = await self.deadline(clock_start, self.inp.timings.reminder_working_days)
         self.state.status = ClaimStatus.UNDER_REVIEW
         self.state.stage = ClaimStage.REVIEW
-        report = rnd.report
-        self.record(
-            "system",
-            "uiflow",
-            "checks.completed",
-            f"自动核验完成：{'符合' if report.eligibility.eligible else '不符合'}申领条件"
-            + (f"；风险提示{len(report.risk_hits)}项，需重点核查" if report.risk_hits else ""),
-            eligible=report.eligibility.eligible,
-            risk=[h.code for h in report.risk_hits],
-            parameter_version=report.parameter_version,
-        )
+        self._record_checks(rnd.report)
         self.record(
             "system",
             "uiflow",
@@ -367,18 +357,25 @@ class BenefitClaimWorkflow(UnblockableCase):
         await self.project()
         rnd.report = await self._checks()
         self.state.stage = ClaimStage.REVIEW
-        report = rnd.report
+        self._record_checks(rnd.report, again=True)
+        await self.project()
+
+    def _record_checks(self, report: CheckReport, *, again: bool = False) -> None:
+        verdict = "符合" if report.eligibility.eligible else "不符合"
+        text = f"{'重新' if again else '自动'}核验完成：{verdict}申领条件"
+        if report.risk_hits:
+            text += f"；风险提示{len(report.risk_hits)}项，需重点核查"
+        if again and report.not_found:
+            text += f"；仍未查到{'、'.join(report.not_found)}"
         self.record(
             "system",
             "uiflow",
             "checks.completed",
-            f"重新核验完成：{'符合' if report.eligibility.eligible else '不符合'}申领条件"
-            + (f"；仍未查到{'、'.join(report.not_found)}" if report.not_found else ""),
+            text,
             eligible=report.eligibility.eligible,
             risk=[h.code for h in report.risk_hits],
             parameter_version=report.parameter_version,
         )
-        await self.project()
 
     async def _checks(self) -> CheckReport:
         app = self.inp.application

@@ -19,18 +19,14 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from temporalio import activity
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models import search_attributes as sa
 from models.case import (
     BUSINESS_TZ,
-    AuditEntry,
     CaseProjection,
     DeadlineInfo,
     DeadlineRequest,
@@ -40,6 +36,7 @@ from models.case import (
 from models.enums import Role
 from models.review import ReviewAction, ReviewCommand, ReviewLevelSpec
 from models.staff import StaffActor
+from tests.factories import HeldAudit, time_skipping_env
 from tests.kit.host_workflow import HostInput, KitHostWorkflow
 from workers.main import sandbox_runner
 
@@ -77,18 +74,8 @@ def cmd(actor: StaffActor, action: ReviewAction = ReviewAction.APPROVE, **kw: An
 class FakeActivities:
     """The kit's four activities, by name; the audit can be held to open the race window."""
 
-    audits: list[str] = field(default_factory=list)
+    audit: HeldAudit = field(default_factory=HeldAudit)
     notes: list[str] = field(default_factory=list)
-    hold: bool = False
-    entered: asyncio.Event = field(default_factory=asyncio.Event)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @activity.defn(name="write_audit")
-    async def write_audit(self, e: AuditEntry) -> None:
-        if self.hold:
-            self.entered.set()
-            await self.release.wait()
-        self.audits.append(e.action)
 
     @activity.defn(name="project_case")
     async def project_case(self, p: CaseProjection) -> None:
@@ -129,7 +116,7 @@ class Kit:
             self.env.client,
             task_queue=self.queue,
             workflows=[KitHostWorkflow],
-            activities=[f.write_audit, f.project_case, f.notify, f.compute_deadline],
+            activities=[f.audit.write_audit, f.project_case, f.notify, f.compute_deadline],
             workflow_runner=sandbox_runner(),
             max_cached_workflows=0,  # no sticky queue: a restarted worker gets the next task at once
         )
@@ -147,16 +134,7 @@ class Kit:
 
 @pytest_asyncio.fixture
 async def kit() -> AsyncIterator[Kit]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace="default",
-            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
-        )
-    )
+    env = await time_skipping_env(pydantic_data_converter)
     try:
         yield Kit(env=env, fakes=FakeActivities(), queue=f"kit-{uuid.uuid4().hex[:8]}")
     finally:
@@ -205,7 +183,7 @@ async def test_levels_in_order_with_a_send_back_and_every_decision_audited(kit: 
         ("first", "approve", 2),
         ("second", "approve", 2),  # the second level's second opening
     ]
-    assert kit.fakes.audits == [
+    assert kit.fakes.audit.actions == [
         "kit.first.approve",
         "kit.second.send_back",
         "kit.first.approve",
@@ -261,11 +239,11 @@ async def test_every_refusal_code(kit: Kit) -> None:
             await refused(h, second, cmd(MULTI)),  # review.separation
             await refused(h, second, cmd(B, ReviewAction.SEND_BACK)),  # review.note_required
         }
-        kit.fakes.hold = True
+        kit.fakes.audit.open_gap()
         pending = await h.start_update(second, cmd(B), wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-        await kit.fakes.entered.wait()
+        await kit.fakes.audit.entered.wait()
         seen.add(await refused(h, second, cmd(B)))  # review.busy
-        kit.fakes.release.set()
+        kit.fakes.audit.close_gap()
         await pending.result()
         seen.add(await refused(h, second, cmd(B)))  # review.closed
         await h.signal(KitHostWorkflow.close)
@@ -295,15 +273,14 @@ async def test_a_decision_sent_while_the_one_before_is_processed_never_lands_on_
     second was taken as the *next* level's decision (one person at two levels)."""
     async with kit.worker():
         h = await kit.start()
-        kit.fakes.hold = True
+        kit.fakes.audit.open_gap()
         taken = await h.start_update(
             KitHostWorkflow.first, cmd(MULTI), wait_for_stage=WorkflowUpdateStage.ACCEPTED
         )
-        await kit.fakes.entered.wait()
+        await kit.fakes.audit.entered.wait()
         assert await refused(h, KitHostWorkflow.first, cmd(MULTI)) == "review.busy"
         assert await refused(h, KitHostWorkflow.first, cmd(A)) == "review.busy"
-        kit.fakes.release.set()
-        kit.fakes.hold = False
+        kit.fakes.audit.close_gap()
         assert (await taken.result()).level == "first"
         await at_level(h, "second")
         # Now late: a first-level decision is refused for the level, whatever it names.
@@ -333,5 +310,5 @@ async def test_two_decisions_in_one_workflow_task_only_one_is_taken(kit: Kit) ->
         assert isinstance(cause, ApplicationError) and cause.type == "review.busy"
         await at_level(h, "second")
         c = await h.query(KitHostWorkflow.chain)
-        assert len(c.decisions) == 1 and kit.fakes.audits == ["kit.first.approve"]
+        assert len(c.decisions) == 1 and kit.fakes.audit.actions == ["kit.first.approve"]
         await h.terminate("test done")

@@ -9,17 +9,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio import activity
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.gov import GovClients, close_all
@@ -27,50 +23,27 @@ from activities.registry import build_activities
 from core.db import Database
 from core.settings import Settings
 from core.temporal_client import make_data_converter
-from models import search_attributes as sa
-from models.case import AuditEntry
 from models.claim import ApproveCommand, ClaimState, ClaimStatus, ReapplyEvent, RejectCommand, RejectReason
 from models.enums import Channel
 from models.review import ReviewAction, ReviewCommand
 from sim.testing import SimHandle
-from tests.conftest import BIN
 from tests.factories import (
     LEAGUE_REVIEWER,
     REVIEWER,
     SECOND,
     CaseEnv,
+    HeldAudit,
     claim_input,
     dispute_input,
     sim_person,
     start_dispute,
+    time_skipping_env,
 )
 from workers import registry
 from workers.main import sandbox_runner
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
-
-
-@dataclass
-class HeldAudit:
-    actions: list[str] = field(default_factory=list)
-    hold: bool = False
-    entered: asyncio.Event = field(default_factory=asyncio.Event)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @activity.defn(name="write_audit")
-    async def write_audit(self, e: AuditEntry) -> None:
-        if self.hold:
-            self.entered.set()
-            await self.release.wait()
-        self.actions.append(e.action)
-
-    def open_gap(self) -> None:
-        self.hold, self.entered, self.release = True, asyncio.Event(), asyncio.Event()
-
-    def close_gap(self) -> None:
-        self.hold = False
-        self.release.set()
 
 
 @dataclass
@@ -81,16 +54,7 @@ class HeldEnv:
 
 @pytest_asyncio.fixture
 async def held(wf_settings: Settings, sqlite_db: Database) -> AsyncIterator[HeldEnv]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=make_data_converter(wf_settings),
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace="default",
-            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
-        )
-    )
+    env = await time_skipping_env(make_data_converter(wf_settings))
     queue = f"races-{uuid.uuid4().hex[:8]}"
     settings = wf_settings.model_copy(update={"task_queue": queue})
     audit = HeldAudit()
