@@ -7,7 +7,6 @@ workflow starts."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -16,6 +15,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from models.case import DeadlineInfo, TimelineEntry, TimelineLabels
 from models.enums import CaseType, Channel, LabelledEnum, StageEnum
+from models.person import ACCOUNT_RE as ACCOUNT_RE
+from models.person import PHONE_RE as PHONE_RE  # re-exported: api/ imports it from here
+from models.person import DocumentRef as DocumentRef
+from models.person import PersonFields
 from models.review import DecisionTarget
 from models.rules import RetirementCategory, YearMonth
 from models.staff import StaffActor
@@ -77,23 +80,10 @@ TIMELINE = TimelineLabels(
     },
 )
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-ACCOUNT_RE = re.compile(r"^\d{12,30}$")
 
-
-class DocumentRef(BaseModel):
-    id: str = Field(min_length=1, max_length=36)
-    kind: str = Field(min_length=1, max_length=64, examples=["termination_certificate"])
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    filename: str = ""
-
-
-class ClaimApplication(BaseModel):
+class ClaimApplication(PersonFields):
     """What the applicant (online) or the clerk (counter) submits."""
 
-    id_number: str = Field(pattern=r"^\d{17}[\dX]$", examples=["150102198005171237"])
-    name: str = Field(min_length=1, max_length=64, examples=["乌云其其格"])
-    phone: str = Field(examples=["13912345678"])
     bank_account: str = Field(examples=["6217000123456789012"])
     bank_name: str = Field(default="", max_length=64, examples=["中国建设银行呼和浩特新城支行"])
     region_code: str = Field(
@@ -106,28 +96,12 @@ class ClaimApplication(BaseModel):
     )
     documents: list[DocumentRef] = Field(default_factory=list)
 
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, v: str) -> str:
-        v = v.strip()
-        if not PHONE_RE.match(v):
-            raise ValueError("手机号码应为11位数字，以1开头")
-        return v
-
     @field_validator("bank_account")
     @classmethod
     def _account(cls, v: str) -> str:
         v = v.replace(" ", "")
         if not ACCOUNT_RE.match(v):
             raise ValueError("银行账号应为12至30位数字")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("姓名不能为空")
         return v
 
     def category(self) -> RetirementCategory:

@@ -19,11 +19,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from models.case import TimelineEntry, TimelineLabels
-from models.claim import PHONE_RE, DocumentRef
 from models.enums import CaseType, Channel, Role, StageEnum
+from models.person import DocumentRef, PersonFields
 from models.review import (
     REVIEW_ACTION_LABELS,
     ReviewAction,
@@ -158,12 +158,10 @@ def missing_documents(channel: Channel, documents: list[DocumentRef]) -> list[Do
 # --- application and input ---------------------------------------------------------------------------
 
 
-class DisputeApplication(BaseModel):
+class DisputeApplication(PersonFields):
     """What the employer (website) or the clerk (counter) submits. The ID number stays in the
     encrypted workflow input; the state carries the mask only."""
 
-    id_number: str = Field(pattern=r"^\d{17}[\dX]$", examples=["150102198005171237"])
-    name: str = Field(min_length=1, max_length=64, examples=["乌云其其格"])
     phone: str = Field(examples=["13912345678"], description="申请人（劳动者）手机号码，用于告知办理结果")
     region_code: str = Field(pattern=r"^15\d{4}$", examples=["150102"], description="参保地（旗县区）代码")
     employer_credit_code: str = Field(pattern=r"^[0-9A-Z]{18}$", examples=["91150100012345678F"])
@@ -174,22 +172,6 @@ class DisputeApplication(BaseModel):
     )
     statement: str = Field(default="", max_length=2000, description="变更停保原因的理由说明")
     documents: list[DocumentRef] = Field(default_factory=list, max_length=20)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, v: str) -> str:
-        v = v.strip()
-        if not PHONE_RE.match(v):
-            raise ValueError("手机号码应为11位数字，以1开头")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("姓名不能为空")
-        return v
 
 
 class DisputeTimings(BaseModel):
