@@ -527,3 +527,14 @@ async def refusal(h: WorkflowHandle[BenefitClaimWorkflow, Any], update: Any, arg
         await h.execute_update(update, arg)
     assert isinstance(err.value.cause, ApplicationError)
     return str(err.value.cause.type)
+
+
+async def test_a_reviewer_cannot_decide_their_own_claim(claim_env: CaseEnv, sim: SimHandle) -> None:
+    """Issue 12 item 3 on the claim: the kit's own-case check (回避) holds for claims too."""
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    inp = claim_input(claim_env.settings, person)
+    h = await start(claim_env, inp)
+    await wait_status(h, ClaimStatus.UNDER_REVIEW)
+    herself = REVIEWER.model_copy(update={"applicant_key": inp.applicant_key})
+    assert await refusal(h, BenefitClaimWorkflow.approve, ApproveCommand(actor=herself)) == "review.own_case"
+    await h.terminate("test done")
