@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from sim.testing import SimHandle
 from tests.api.test_decisions_api import _claim_under_review
-from tests.support import CaseEnv
+from tests.factories import CaseEnv
 
 
 async def test_plaintext_update_with_forged_actor_is_refused(

@@ -5,16 +5,19 @@ answers 409 with what was decided, never 404; bad keys are refused."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
+from models.enums import Channel
 from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
 from tests.conftest import login
-from tests.support import CaseEnv, sim_person
+from tests.factories import CaseEnv, dispute_input, sim_person, start_dispute
 
 
 async def _claim_under_review(api: httpx.AsyncClient, sim: SimHandle) -> tuple[str, dict[str, str]]:
@@ -93,3 +96,32 @@ async def test_idempotency_key_is_ascii_and_bounded(case_api: httpx.AsyncClient)
         r = await case_api.post(url, json={}, headers={**reviewer, "Idempotency-Key": bad})  # type: ignore[dict-item]
         assert r.status_code == 422, (bad, r.text)
         assert "幂等键" in r.json()["error"]["fields"]["Idempotency-Key"]
+
+
+async def test_wrong_role_is_403_with_the_same_code_on_claim_and_dispute(
+    case_api: httpx.AsyncClient, pg_case_env: CaseEnv, sim: SimHandle
+) -> None:
+    """One table for every case type: a clerk approving a claim and a second-level reviewer
+    deciding a dispute's first level are the same refusal (before: 409 on the claim, 403 on
+    the dispute)."""
+    case_id, _ = await _claim_under_review(case_api, sim)
+    claim = await case_api.post(
+        f"/api/v1/claims/{case_id}/approve", json={}, headers=await login(case_api, "clerk.xc")
+    )
+
+    person = await sim_person(sim.base_url, sim.token, scenario="voluntary_resignation", registered=True)
+    inp = await dispute_input(pg_case_env, person, channel=Channel.COUNTER)
+    dispute_id = f"dispute-150102-{inp.applicant_key}-{random.randint(1, 999_999)}"
+    await start_dispute(pg_case_env, inp.model_copy(update={"case_id": dispute_id}))
+    viewer = await login(case_api, "reviewer.xc")
+    for _ in range(200):
+        r = await case_api.get(f"/api/v1/disputes/{dispute_id}", headers=viewer)
+        if r.status_code == 200 and any(lv["status"] == "open" for lv in r.json()["review"]["levels"]):
+            break
+        await asyncio.sleep(0.05)
+    second = await login(case_api, "second.hhht")
+    dispute = await case_api.post(
+        f"/api/v1/disputes/{dispute_id}/reviews/initial/approve", json={"note": "同意"}, headers=second
+    )
+    assert (claim.status_code, dispute.status_code) == (403, 403), (claim.text, dispute.text)
+    assert claim.json()["error"]["code"] == dispute.json()["error"]["code"] == "review.role"
