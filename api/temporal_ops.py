@@ -71,25 +71,32 @@ def _unavailable(e: RPCError) -> ApiError:
     return ApiError(503, "temporal.unavailable", "工作流服务暂时不可用，请稍后再试")
 
 
-async def call_workflow(fn: Callable[[], Awaitable[T]]) -> T:
-    """Run ``fn`` (a query or signal on a handle) and map failures to ``ApiError``."""
+async def _retry_busy(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run ``fn``, again with backoff while the server says the workflow is busy."""
     delay = 0.1
     for attempt in range(BUSY_ATTEMPTS):
         try:
             return await fn()
-        except WorkflowUpdateFailedError as e:
-            raise refusal_error(e.cause) from e
         except RPCError as e:
-            if e.status == RPCStatusCode.NOT_FOUND:
-                raise ApiError(404, "case.not_found", "未找到该案件") from e
-            if "already completed" in str(e).lower() or e.status == RPCStatusCode.FAILED_PRECONDITION:
-                raise ApiError(409, "case.closed", "该案件已办结，不能再作操作") from e
-            if _busy(e) and attempt < BUSY_ATTEMPTS - 1:
-                await asyncio.sleep(delay)
-                delay *= 2
-                continue
-            raise _unavailable(e) from e
+            if not _busy(e) or attempt == BUSY_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(delay)
+            delay *= 2
     raise AssertionError("unreachable")
+
+
+async def call_workflow(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run ``fn`` (a query or signal on a handle) and map failures to ``ApiError``."""
+    try:
+        return await _retry_busy(fn)
+    except WorkflowUpdateFailedError as e:
+        raise refusal_error(e.cause) from e
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, "case.not_found", "未找到该案件") from e
+        if "already completed" in str(e).lower() or e.status == RPCStatusCode.FAILED_PRECONDITION:
+            raise ApiError(409, "case.closed", "该案件已办结，不能再作操作") from e
+        raise _unavailable(e) from e
 
 
 def update_id_for(case_id: str, update_name: str, idempotency_key: str | None) -> str:
@@ -118,25 +125,20 @@ async def execute_update(
     name = getattr(update, "__temporal_update_definition", None)
     update_name = name.name if name is not None and name.name else getattr(update, "__name__", str(update))
     update_id = update_id_for(case_id, update_name, idempotency_key)
-    delay = 0.1
-    for attempt in range(BUSY_ATTEMPTS):
-        try:
-            return await handle.execute_update(update, arg, id=update_id, result_type=result_type)
-        except WorkflowUpdateFailedError as e:
-            raise refusal_error(e.cause) from e
-        except RPCError as e:
-            if e.status == RPCStatusCode.NOT_FOUND:
-                if idempotency_key:
-                    earlier = await _earlier_outcome(client, handle, update_id, result_type)
-                    if earlier is not None:
-                        return earlier
-                raise await _finished_case_error(handle, session) from e
-            if _busy(e) and attempt < BUSY_ATTEMPTS - 1:
-                await asyncio.sleep(delay)
-                delay *= 2
-                continue
+    try:
+        return await _retry_busy(
+            lambda: handle.execute_update(update, arg, id=update_id, result_type=result_type)
+        )
+    except WorkflowUpdateFailedError as e:
+        raise refusal_error(e.cause) from e
+    except RPCError as e:
+        if e.status != RPCStatusCode.NOT_FOUND:
             raise _unavailable(e) from e
-    raise AssertionError("unreachable")
+        if idempotency_key:
+            earlier = await _earlier_outcome(client, handle, update_id, result_type)
+            if earlier is not None:
+                return earlier
+        raise await _finished_case_error(handle, session) from e
 
 
 async def _earlier_outcome(
