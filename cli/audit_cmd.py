@@ -41,10 +41,9 @@ from core.replay import (
     histories_from_dir,
     histories_from_query,
     history_files,
-    make_replayer,
     recorded_timelines,
-    replay_all,
 )
+from core.replay_pool import ReplaySetup, default_processes, replay_parallel
 from core.settings import Settings, get_settings
 from core.temporal_client import connect_client, make_data_converter
 from core.timeline import VIEW_ACTION, build_timeline, describe_runs
@@ -72,6 +71,16 @@ def _runner() -> WorkflowRunner:
     from workers.main import sandbox_runner
 
     return sandbox_runner()
+
+
+def _setup(settings: Settings, sandboxed: bool) -> ReplaySetup:
+    """What each replay process builds its replayer from: the worker's workflows and key ring; the
+    worker's sandbox runner with ``--sandbox``, else the fast runner (core/replay_pool.py says why
+    that checks the same)."""
+    from workers.main import sandbox_runner
+
+    keys, active = settings.codec_keyring()
+    return ReplaySetup(tuple(_workflows()), keys, active, runner=sandbox_runner if sandboxed else None)
 
 
 async def _client(settings: Settings) -> Client:
@@ -103,6 +112,9 @@ async def _replay(
     use_archive: bool,
     folder: Path | None,
     console: Console,
+    *,
+    sandboxed: bool = False,
+    processes: int | None = None,
 ) -> ReplaySummary:
     client: Client | None = None
     db: Database | None = None
@@ -135,7 +147,6 @@ async def _replay(
             total = None if total is None else total + len(files)
             sources.append(histories_from_dir(folder))
 
-        replayer = make_replayer(_workflows(), make_data_converter(settings), _runner())
         with Progress(
             SpinnerColumn(),
             TextColumn("回放历史"),
@@ -152,7 +163,13 @@ async def _replay(
                 if not o.ok:
                     progress.console.print(f"[red]✗ {o.label}：{o.error_type}：{o.message}[/red]")
 
-            return await replay_all(replayer, _chained(sources), on_result=_tick)
+            return await replay_parallel(
+                _setup(settings, sandboxed),
+                _chained(sources),
+                processes=processes,
+                expected=total,
+                on_result=_tick,
+            )
     finally:
         if db is not None:
             await db.dispose()
@@ -171,10 +188,19 @@ def _print_replay_summary(summary: ReplaySummary, console: Console) -> None:
     )
     console.print(table)
     if summary.failures:
-        console.print(f"[red]有{len(summary.failures)}个历史无法用当前代码回放（非确定性变更）：[/red]")
+        console.print(f"[red]有{len(summary.failures)}个历史无法用当前代码回放：[/red]")
         for o in summary.failures:
             console.print(f"[red]  ✗ {o.label}\n    {o.error_type}：{o.message}[/red]")
-        console.print("修改工作流的命令顺序须用 workflow.patched()；见 docs/auditors.md。")
+        causes = summary.causes()
+        if "nondeterminism" in causes:
+            console.print("非确定性变更：修改工作流的命令顺序须用 workflow.patched()；见 docs/auditors.md。")
+        if "codec_key" in causes:
+            console.print(
+                "密钥问题，不是代码变更：把缺少的密钥（id:base64）加入 UIFLOW_CODEC_KEYS 后重新回放；"
+                "见 docs/operators.md。"
+            )
+        if "failure" in causes:
+            console.print("其他回放失败：见上面每个历史的错误信息与 docs/auditors.md。")
     elif summary.total == 0:
         console.print("[red]没有找到可回放的历史。[/red]")
     else:
@@ -189,6 +215,12 @@ def replay_cmd(
     ] = None,
     use_archive: Annotated[bool, typer.Option("--archive", help="回放历史归档中的全部历史")] = False,
     folder: Annotated[Path | None, typer.Option("--dir", help="回放目录中的 JSON 历史文件")] = None,
+    sandboxed: Annotated[
+        bool, typer.Option("--sandbox", help="用 worker 的沙箱运行工作流代码（与 worker 完全相同，较慢）")
+    ] = False,
+    processes: Annotated[
+        int, typer.Option("--processes", min=1, help="回放进程数（默认：CPU 核数）")
+    ] = default_processes(),
 ) -> None:
     """用当前工作流代码回放历史，报告任何非确定性；有失败或没有历史时退出码为1。"""
     if not (case or query or use_archive or folder):
@@ -196,7 +228,18 @@ def replay_cmd(
     if folder is not None and not folder.is_dir():
         raise _usage(f"目录不存在：{folder}")
     console = _console()
-    summary = asyncio.run(_replay(get_settings(), case, query, use_archive, folder, console))
+    summary = asyncio.run(
+        _replay(
+            get_settings(),
+            case,
+            query,
+            use_archive,
+            folder,
+            console,
+            sandboxed=sandboxed,
+            processes=processes,
+        )
+    )
     _print_replay_summary(summary, console)
     if summary.failures or summary.total == 0:
         raise typer.Exit(1)
