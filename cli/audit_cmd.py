@@ -4,6 +4,9 @@ supervisors and the deploy pipeline.
 Every command that fails a check exits non-zero and names what failed, so CI and cron can gate on
 it: ``replay`` (any history the current code no longer explains), ``verify`` (the audit-log chain,
 any archived case's chain), ``archive`` (any run not archived). Usage errors exit 2.
+
+Heavy imports (SQLAlchemy through the archive and the audit log) are made inside the commands that
+need them, so ``uiflow audit replay --dir`` starts without them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,23 +33,23 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import WorkflowRunner
 
-from core import archive as arch
-from core import audit
-from core.db import Database
 from core.replay import (
     ReplayOutcome,
     ReplaySummary,
     histories_for_case,
     histories_from_archive,
-    histories_from_dir,
     histories_from_query,
     history_files,
+    history_paths,
     recorded_timelines,
 )
 from core.replay_pool import ReplaySetup, default_processes, replay_parallel
 from core.settings import Settings, get_settings
 from core.temporal_client import connect_client, make_data_converter
-from core.timeline import VIEW_ACTION, build_timeline, describe_runs
+
+if TYPE_CHECKING:
+    from core import archive as arch
+    from core.db import Database
 
 app = typer.Typer(
     name="audit",
@@ -55,8 +58,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-TIMELINE_VIEW_ACTION = VIEW_ACTION
 
 
 def _workflows() -> list[type]:
@@ -99,7 +100,9 @@ def _usage(message: str) -> typer.Exit:
 # --- replay -------------------------------------------------------------------------------------
 
 
-async def _chained(sources: list[AsyncIterator[WorkflowHistory]]) -> AsyncIterator[WorkflowHistory]:
+async def _chained(
+    sources: list[AsyncIterator[WorkflowHistory | Path]],
+) -> AsyncIterator[WorkflowHistory | Path]:
     for src in sources:
         async for h in src:
             yield h
@@ -116,9 +119,12 @@ async def _replay(
     sandboxed: bool = False,
     processes: int | None = None,
 ) -> ReplaySummary:
+    from core import archive as arch
+    from core.db import Database
+
     client: Client | None = None
     db: Database | None = None
-    sources: list[AsyncIterator[WorkflowHistory]] = []
+    sources: list[AsyncIterator[WorkflowHistory | Path]] = []
     total: int | None = 0
     try:
         if case or query:
@@ -145,7 +151,7 @@ async def _replay(
         if folder is not None:
             files = history_files(folder)
             total = None if total is None else total + len(files)
-            sources.append(histories_from_dir(folder))
+            sources.append(history_paths(folder))  # read by the replay processes, in parallel
 
         with Progress(
             SpinnerColumn(),
@@ -251,6 +257,9 @@ def replay_cmd(
 async def _archive(
     settings: Settings, case: str | None, since_days: int | None, limit: int | None
 ) -> arch.ArchiveSummary:
+    from core import archive as arch
+    from core.db import Database
+
     client = await _client(settings)
     db = Database(settings.effective_database_url)
     try:
@@ -354,6 +363,9 @@ def verify_cmd(
     """校验审计日志哈希链和每个已归档案件的哈希链；任何不符都以非零退出码结束并指明问题。"""
     console = _console()
 
+    from core import archive as arch
+    from core.db import Database
+
     async def _go() -> arch.IntegrityReport:
         db = Database(get_settings().effective_database_url)
         try:
@@ -385,6 +397,11 @@ def verify_cmd(
 
 
 async def _timeline(settings: Settings, case_id: str, redact: bool, bookkeeping: bool) -> dict[str, Any]:
+    from core import archive as arch
+    from core import audit
+    from core.db import Database
+    from core.timeline import VIEW_ACTION, build_timeline, describe_runs
+
     db = Database(settings.effective_database_url)
     try:
         source = "temporal"
@@ -407,7 +424,7 @@ async def _timeline(settings: Settings, case_id: str, redact: bool, bookkeeping:
             await audit.append(
                 s,
                 actor=f"cli:{getpass.getuser()}",
-                action=TIMELINE_VIEW_ACTION,
+                action=VIEW_ACTION,
                 case_id=case_id,
                 payload={
                     "decrypted": not redact,

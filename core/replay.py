@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from google.protobuf.message import Message
 from temporalio import workflow
@@ -44,10 +44,11 @@ from temporalio.worker import (
     WorkflowRunner,
 )
 
-from core.archive import archived_histories, fetch_chain, workflow_type_of
 from core.codec import ENCODING, KEY_ID, AesGcmCodec
-from core.db import Database
 from models.case import TimelineEntry
+
+if TYPE_CHECKING:  # the archive sources need SQLAlchemy: imported when used, not for a folder
+    from core.db import Database
 
 
 def make_replayer(
@@ -84,7 +85,21 @@ async def histories_from_dir(folder: Path) -> AsyncIterator[WorkflowHistory]:
         yield load_history_file(path)
 
 
+async def history_paths(folder: Path) -> AsyncIterator[Path]:
+    """The folder's history files unread: parsing the JSON costs about as much as replaying it, so
+    the replay processes read them (:mod:`core.replay_pool`)."""
+    for path in history_files(folder):
+        yield path
+
+
+async def loaded(histories: AsyncIterator[WorkflowHistory | Path]) -> AsyncIterator[WorkflowHistory]:
+    async for h in histories:
+        yield load_history_file(h) if isinstance(h, Path) else h
+
+
 async def histories_for_case(client: Client, case_id: str) -> AsyncIterator[WorkflowHistory]:
+    from core.archive import fetch_chain
+
     for h in await fetch_chain(client, case_id):
         yield h
 
@@ -136,6 +151,8 @@ async def histories_from_query(
 
 
 def histories_from_archive(db: Database, case_id: str | None = None) -> AsyncIterator[WorkflowHistory]:
+    from core.archive import archived_histories
+
     return archived_histories(db, case_id)
 
 
@@ -199,7 +216,7 @@ def outcome_of(result: WorkflowReplayResult, codec: AesGcmCodec | None = None) -
     key id and what to do instead."""
     h = result.history
     try:
-        run_id, wtype = h.run_id, workflow_type_of(h)
+        run_id, wtype = h.run_id, h.events[0].workflow_execution_started_event_attributes.workflow_type.name
     except Exception:
         run_id, wtype = "?", "?"
     err = result.replay_failure
@@ -280,7 +297,7 @@ def clear_message(err: BaseException) -> str:
 
 async def replay_all(
     replayer: Replayer,
-    histories: AsyncIterator[WorkflowHistory],
+    histories: AsyncIterator[WorkflowHistory | Path],
     *,
     on_result: Callable[[ReplayOutcome], None] | None = None,
 ) -> ReplaySummary:
@@ -290,7 +307,7 @@ async def replay_all(
     codec = replayer.config().get("data_converter")
     codec = getattr(codec, "payload_codec", None)
     t0 = time.perf_counter()
-    async with replayer.workflow_replay_iterator(histories) as results:
+    async with replayer.workflow_replay_iterator(loaded(histories)) as results:
         async for result in results:
             outcome = outcome_of(result, codec if isinstance(codec, AesGcmCodec) else None)
             summary.outcomes.append(outcome)

@@ -32,6 +32,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -40,7 +41,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
 
 from core.codec import AesGcmCodec
-from core.replay import ReplayOutcome, ReplaySummary, outcome_of, replay_all
+from core.replay import ReplayOutcome, ReplaySummary, load_history_file, outcome_of, replay_all
 from core.temporal_client import make_data_converter
 
 # A claim history replays in about 40 ms of CPU; a history whose code blocks for this long is
@@ -86,7 +87,7 @@ def default_processes() -> int:
 
 async def replay_parallel(
     setup: ReplaySetup,
-    histories: AsyncIterator[WorkflowHistory],
+    histories: AsyncIterator[WorkflowHistory | Path],
     *,
     processes: int | None = None,
     expected: int | None = None,
@@ -123,13 +124,15 @@ async def replay_parallel(
     return summary
 
 
-Batch = list[tuple[str, bytes]]  # (workflow id, History protobuf)
+Batch = list[Path | tuple[str, bytes]]  # a history file, or (workflow id, History protobuf)
 
 
-async def _batches(histories: AsyncIterator[WorkflowHistory], size: int) -> AsyncIterator[Batch]:
+async def _batches(histories: AsyncIterator[WorkflowHistory | Path], size: int) -> AsyncIterator[Batch]:
     batch: Batch = []
     async for h in histories:
-        batch.append((h.workflow_id, History(events=h.events).SerializeToString()))
+        batch.append(
+            h if isinstance(h, Path) else (h.workflow_id, History(events=h.events).SerializeToString())
+        )
         if len(batch) == size:
             yield batch
             batch = []
@@ -182,7 +185,12 @@ def _init_process(setup: ReplaySetup) -> None:
 def _replay_batch(batch: Batch) -> list[ReplayOutcome]:
     setup: ReplaySetup = _state["setup"]
     loop: asyncio.AbstractEventLoop = _state["loop"]
-    histories = [WorkflowHistory(wid, History.FromString(raw).events) for wid, raw in batch]
+    histories = [
+        load_history_file(item)
+        if isinstance(item, Path)
+        else WorkflowHistory(item[0], History.FromString(item[1]).events)
+        for item in batch
+    ]
     outcomes: list[ReplayOutcome] = []
     while len(outcomes) < len(histories):
         try:
