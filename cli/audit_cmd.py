@@ -42,8 +42,9 @@ from core.replay import (
     history_files,
     history_paths,
     recorded_timelines,
+    replay_all,
 )
-from core.replay_pool import ReplaySetup, default_processes, replay_parallel
+from core.replay_pool import ReplayPool, ReplaySetup, default_processes
 from core.settings import Settings, get_settings
 from core.temporal_client import connect_client, make_data_converter
 
@@ -117,7 +118,7 @@ async def _replay(
     console: Console,
     *,
     sandboxed: bool = False,
-    processes: int | None = None,
+    processes: int = 1,
 ) -> ReplaySummary:
     from core import archive as arch
     from core.db import Database
@@ -126,6 +127,9 @@ async def _replay(
     db: Database | None = None
     sources: list[AsyncIterator[WorkflowHistory | Path]] = []
     total: int | None = 0
+    setup = _setup(settings, sandboxed)
+    # Forked before the client's and the progress bar's threads exist (core/replay_pool.py).
+    pool = ReplayPool(setup, processes) if processes > 1 else None
     try:
         if case or query:
             client = await _client(settings)
@@ -169,14 +173,12 @@ async def _replay(
                 if not o.ok:
                     progress.console.print(f"[red]✗ {o.label}：{o.error_type}：{o.message}[/red]")
 
-            return await replay_parallel(
-                _setup(settings, sandboxed),
-                _chained(sources),
-                processes=processes,
-                expected=total,
-                on_result=_tick,
-            )
+            if pool is not None:
+                return await pool.replay(_chained(sources), on_result=_tick)
+            return await replay_all(setup.replayer(), _chained(sources), on_result=_tick)
     finally:
+        if pool is not None:
+            pool.close()
         if db is not None:
             await db.dispose()
 

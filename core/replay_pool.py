@@ -30,7 +30,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -38,6 +38,7 @@ from typing import Any
 
 from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
 
 from core.codec import AesGcmCodec
@@ -49,8 +50,6 @@ from core.temporal_client import make_data_converter
 HISTORY_TIMEOUT_S = 60
 # Histories per task sent to a process: big enough to amortise the replayer's start per task.
 BATCH = 8
-# Below this many histories a pool costs more to start than it saves.
-MIN_FOR_POOL = 16
 
 
 @dataclass(frozen=True)
@@ -72,12 +71,13 @@ class ReplaySetup:
     def codec(self) -> AesGcmCodec:
         return AesGcmCodec(self.keys, self.active_key)
 
-    def replayer(self) -> Replayer:
+    def replayer(self, runtime: Runtime | None = None) -> Replayer:
         return Replayer(
             workflows=list(self.workflows),
             data_converter=make_data_converter(codec=self.codec()),
             workflow_runner=self.runner() if self.runner is not None else UnsandboxedWorkflowRunner(),
             debug_mode=self.runner is None,
+            runtime=runtime,
         )
 
 
@@ -90,19 +90,53 @@ async def replay_parallel(
     histories: AsyncIterator[WorkflowHistory | Path],
     *,
     processes: int | None = None,
-    expected: int | None = None,
     on_result: Callable[[ReplayOutcome], None] | None = None,
 ) -> ReplaySummary:
-    """Replay every history, over ``processes`` processes (default: one per core); in this process
-    when one is asked for or fewer than ``MIN_FOR_POOL`` histories are ``expected``. Never stops
-    at the first failure."""
+    """Replay every history, over ``processes`` processes (default: one per core; one: in this
+    process). Never stops at the first failure."""
     n = processes or default_processes()
-    if n <= 1 or (expected is not None and expected < MIN_FOR_POOL):
+    if n <= 1:
         return await replay_all(setup.replayer(), histories, on_result=on_result)
-    summary = ReplaySummary()
-    t0 = time.perf_counter()
-    loop = asyncio.get_running_loop()
-    with _pool(setup, n) as pool:
+    with ReplayPool(setup, n) as pool:
+        return await pool.replay(histories, on_result=on_result)
+
+
+class ReplayPool:
+    """Processes that each build the replayer once and replay the batches sent to them.
+
+    The processes are forked when the pool is made, so they start with this process's modules
+    (the workflows included) at no cost; make the pool before starting threads (the Temporal
+    client, a progress bar). Each process makes its own Temporal runtime, never the inherited one.
+    """
+
+    def __init__(self, setup: ReplaySetup, processes: int) -> None:
+        self.processes = processes
+        self._executor = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_process,
+            initargs=(setup,),
+        )
+        self._executor.submit(int).result()  # forks every process now
+
+    def __enter__(self) -> ReplayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    async def replay(
+        self,
+        histories: AsyncIterator[WorkflowHistory | Path],
+        *,
+        on_result: Callable[[ReplayOutcome], None] | None = None,
+    ) -> ReplaySummary:
+        summary = ReplaySummary()
+        t0 = time.perf_counter()
+        loop = asyncio.get_running_loop()
         pending: set[asyncio.Future[list[ReplayOutcome]]] = set()
 
         def collect(done: set[asyncio.Future[list[ReplayOutcome]]]) -> None:
@@ -113,15 +147,15 @@ async def replay_parallel(
                         on_result(outcome)
 
         async for batch in _batches(histories, BATCH):
-            pending.add(asyncio.wrap_future(pool.submit(_replay_batch, batch), loop=loop))
-            if len(pending) >= 2 * n:  # keep every process busy without reading everything first
+            pending.add(asyncio.wrap_future(self._executor.submit(_replay_batch, batch), loop=loop))
+            if len(pending) >= 2 * self.processes:  # every process busy, without reading all first
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 collect(done)
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             collect(done)
-    summary.seconds = time.perf_counter() - t0
-    return summary
+        summary.seconds = time.perf_counter() - t0
+        return summary
 
 
 Batch = list[Path | tuple[str, bytes]]  # a history file, or (workflow id, History protobuf)
@@ -138,25 +172,6 @@ async def _batches(histories: AsyncIterator[WorkflowHistory | Path], size: int) 
             batch = []
     if batch:
         yield batch
-
-
-class _pool:
-    """A process pool whose processes each build the replayer once. Processes are forked from a
-    fork server started without this process's threads (the Temporal client's runtime, the
-    progress bar), with the workflow modules imported once there."""
-
-    def __init__(self, setup: ReplaySetup, n: int) -> None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(sorted({w.__module__ for w in setup.workflows} | {"core.replay_pool"}))
-        self.executor: Executor = ProcessPoolExecutor(
-            max_workers=n, mp_context=ctx, initializer=_init_process, initargs=(setup,)
-        )
-
-    def __enter__(self) -> Executor:
-        return self.executor
-
-    def __exit__(self, *exc: object) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 # --- inside a replay process --------------------------------------------------------------------
@@ -179,6 +194,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 def _init_process(setup: ReplaySetup) -> None:
     _state["setup"] = setup
     _state["loop"] = asyncio.new_event_loop()
+    _state["runtime"] = Runtime(telemetry=TelemetryConfig())
     signal.signal(signal.SIGALRM, _alarm)
 
 
@@ -216,7 +232,7 @@ async def _replay_watched(
                 signal.setitimer(signal.ITIMER_REAL, HISTORY_TIMEOUT_S)
             yield h
 
-    async with setup.replayer().workflow_replay_iterator(feed()) as results:
+    async with setup.replayer(_state["runtime"]).workflow_replay_iterator(feed()) as results:
         async for result in results:
             outcomes.append(outcome_of(result, codec))
 
