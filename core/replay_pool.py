@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import time
@@ -104,16 +105,25 @@ async def replay_parallel(
 class ReplayPool:
     """Processes that each build the replayer once and replay the batches sent to them.
 
-    The processes are forked when the pool is made, so they start with this process's modules
-    (the workflows included) at no cost; make the pool before starting threads (the Temporal
-    client, a progress bar). Each process makes its own Temporal runtime, never the inherited one.
+    Made in a process that runs no other thread yet (the CLI makes the pool before the Temporal
+    client and the progress bar start), the processes are forked from it and start with its
+    modules, the workflows included, at no cost. A process that already runs threads, such as a
+    Temporal runtime's (forking it kills the children), gets a fork server instead, started
+    clean, which imports the workflow modules once and forks the processes from there. Each
+    process makes its own Temporal runtime.
     """
 
     def __init__(self, setup: ReplaySetup, processes: int) -> None:
         self.processes = processes
+        ctx: multiprocessing.context.BaseContext
+        if len(os.listdir("/proc/self/task")) == 1:
+            ctx = multiprocessing.get_context("fork")
+        else:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(sorted({w.__module__ for w in setup.workflows} | {__name__}))
         self._executor = ProcessPoolExecutor(
             max_workers=processes,
-            mp_context=multiprocessing.get_context("fork"),
+            mp_context=ctx,
             initializer=_init_process,
             initargs=(setup,),
         )
