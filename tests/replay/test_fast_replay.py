@@ -12,7 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 import cli.audit_cmd as audit_cmd
-from core.replay import ReplaySummary, from_list, histories_from_dir, load_history_file, replay_all
+from core.replay import (
+    ReplayOutcome,
+    ReplaySummary,
+    from_list,
+    histories_from_dir,
+    load_history_file,
+    replay_all,
+)
 from core.replay_pool import ReplaySetup, replay_parallel
 from core.settings import Settings
 from tests.replay.conftest import HISTORIES
@@ -90,16 +97,22 @@ def _with_ring(settings: Settings, ring: str, active: str) -> Settings:
     return settings.model_copy(update={"codec_keys": ring, "codec_active_key": active})
 
 
+async def _counter_failure(settings: Settings, *, sandboxed: bool) -> ReplayOutcome:
+    """The one failure of replaying the counter claim with ``settings``' key ring."""
+    summary = await replay_all(
+        _setup(settings, tuple(ALL_WORKFLOWS), sandboxed=sandboxed).replayer(),
+        from_list([load_history_file(COUNTER)]),
+    )
+    [failure] = summary.failures
+    assert failure.message is not None
+    return failure
+
+
 @pytest.mark.parametrize("sandboxed", [True, False])
 async def test_a_key_missing_from_the_ring_is_named_with_how_to_add_it(
     settings: Settings, sandboxed: bool
 ) -> None:
-    other = _with_ring(settings, f"k2:{OTHER_KEY}", "k2")
-    summary = await replay_all(
-        _setup(other, tuple(ALL_WORKFLOWS), sandboxed=sandboxed).replayer(),
-        from_list([load_history_file(COUNTER)]),
-    )
-    [failure] = summary.failures
+    failure = await _counter_failure(_with_ring(settings, f"k2:{OTHER_KEY}", "k2"), sandboxed=sandboxed)
     assert failure.cause == "codec_key" and failure.error_type == "CodecKeyMissing"
     assert failure.message is not None
     assert "'t1'" in failure.message and "k2" in failure.message  # the missing id, and the ring
@@ -108,12 +121,7 @@ async def test_a_key_missing_from_the_ring_is_named_with_how_to_add_it(
 
 
 async def test_a_wrong_key_under_the_right_id_is_named(settings: Settings) -> None:
-    wrong = _with_ring(settings, f"t1:{OTHER_KEY}", "t1")
-    summary = await replay_all(
-        _setup(wrong, tuple(ALL_WORKFLOWS), sandboxed=False).replayer(),
-        from_list([load_history_file(COUNTER)]),
-    )
-    [failure] = summary.failures
+    failure = await _counter_failure(_with_ring(settings, f"t1:{OTHER_KEY}", "t1"), sandboxed=False)
     assert failure.cause == "codec_key" and failure.error_type == "CodecKeyMismatch"
     assert failure.message is not None and "'t1'" in failure.message and "认证失败" in failure.message
 
