@@ -17,9 +17,10 @@ random, I/O) and against module state carried between runs: the worker runs ever
 and the workflow tests run the worker's runner, so such code is refused there; our workflow
 modules hold no mutable module state. ``sandboxed=True`` replays exactly as the worker runs.
 
-The fast runner also runs each activation inline on the process's own thread (the SDK's
-``debug_mode``), which turns off the SDK's deadlock detection; a watchdog (``SIGALRM`` per history,
-``HISTORY_TIMEOUT_S``) fails a history whose code blocks instead of hanging the gate.
+In a replay process the fast runner also runs each activation inline on the process's own thread
+(the SDK's ``debug_mode``), which turns off the SDK's deadlock detection; a watchdog (``SIGALRM``
+per history, ``ReplaySetup.history_timeout_s``) fails a history whose code blocks instead of
+hanging the gate.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class ReplaySetup:
     # None: the fast runner (no sandbox, inline); else a module-level factory of the runner, e.g.
     # the worker's ``workers.main.sandbox_runner``.
     runner: Callable[[], WorkflowRunner] | None = None
+    history_timeout_s: float = HISTORY_TIMEOUT_S
 
     @property
     def sandboxed(self) -> bool:
@@ -72,12 +74,14 @@ class ReplaySetup:
     def codec(self) -> AesGcmCodec:
         return AesGcmCodec(self.keys, self.active_key)
 
-    def replayer(self, runtime: Runtime | None = None) -> Replayer:
+    def replayer(self, runtime: Runtime | None = None, *, watched: bool = False) -> Replayer:
+        """The replayer. ``watched``: the caller arms the watchdog (a replay process), so the fast
+        runner may run activations inline; otherwise the SDK's own deadlock detection stays on."""
         return Replayer(
             workflows=list(self.workflows),
             data_converter=make_data_converter(codec=self.codec()),
             workflow_runner=self.runner() if self.runner is not None else UnsandboxedWorkflowRunner(),
-            debug_mode=self.runner is None,
+            debug_mode=watched and self.runner is None,
             runtime=runtime,
         )
 
@@ -189,7 +193,7 @@ async def _batches(histories: AsyncIterator[WorkflowHistory | Path], size: int) 
 _state: dict[str, Any] = {}
 
 
-TIMEOUT_MESSAGE = f"回放超过 {HISTORY_TIMEOUT_S} 秒未结束：工作流代码可能阻塞（死循环、同步等待）"
+TIMEOUT_MESSAGE = "回放超时未结束：工作流代码可能阻塞（死循环、同步等待）"
 
 
 class _Timeout(Exception):
@@ -198,6 +202,7 @@ class _Timeout(Exception):
 
 
 def _alarm(signum: int, frame: FrameType | None) -> None:
+    _state["fired"] = True  # the SDK reports it as an encoded failure: the outcome says it plainly
     raise _Timeout(TIMEOUT_MESSAGE)
 
 
@@ -238,13 +243,15 @@ async def _replay_watched(
 
     async def feed() -> AsyncIterator[WorkflowHistory]:
         for h in histories:
+            _state["fired"] = False
             if not setup.sandboxed:
-                signal.setitimer(signal.ITIMER_REAL, HISTORY_TIMEOUT_S)
+                signal.setitimer(signal.ITIMER_REAL, setup.history_timeout_s)
             yield h
 
-    async with setup.replayer(_state["runtime"]).workflow_replay_iterator(feed()) as results:
+    async with setup.replayer(_state["runtime"], watched=True).workflow_replay_iterator(feed()) as results:
         async for result in results:
-            outcomes.append(outcome_of(result, codec))
+            outcome = outcome_of(result, codec)
+            outcomes.append(_timed_out(result.history) if _state.get("fired") else outcome)
 
 
 def _timed_out(h: WorkflowHistory) -> ReplayOutcome:

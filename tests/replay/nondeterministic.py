@@ -31,3 +31,12 @@ class ExtraTimerClaimWorkflow(BenefitClaimWorkflow):
         # Another unpatched change: a pause before the first step (a timer command).
         await workflow.sleep(1)
         return await super().run(inp)
+
+
+@workflow.defn(name="BenefitClaimWorkflow")
+class BlockingClaimWorkflow(BenefitClaimWorkflow):
+    @workflow.run
+    async def run(self, inp: ClaimInput) -> ClaimResult:
+        # Code that never yields (a busy loop): the replay must fail it, not hang.
+        while True:
+            pass

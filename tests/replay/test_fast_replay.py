@@ -17,13 +17,18 @@ from core.replay import (
     ReplaySummary,
     from_list,
     histories_from_dir,
+    history_paths,
     load_history_file,
     replay_all,
 )
 from core.replay_pool import ReplaySetup, replay_parallel
 from core.settings import Settings
 from tests.replay.conftest import HISTORIES
-from tests.replay.nondeterministic import ExtraActivityClaimWorkflow, ExtraTimerClaimWorkflow
+from tests.replay.nondeterministic import (
+    BlockingClaimWorkflow,
+    ExtraActivityClaimWorkflow,
+    ExtraTimerClaimWorkflow,
+)
 from workers.main import sandbox_runner
 from workflows.archiver import ArchiverWorkflow
 from workflows.registry import ALL_WORKFLOWS
@@ -148,3 +153,15 @@ def test_cli_keeps_the_patching_advice_for_real_nondeterminism(
     assert r.exit_code == 1, r.output
     assert "[TMPRL1100] Nondeterminism error" in r.output and "claim_19" in r.output
     assert "workflow.patched()" in r.output and "UIFLOW_CODEC_KEYS" not in r.output
+
+
+async def test_a_history_whose_code_blocks_fails_instead_of_hanging(
+    settings: Settings, tmp_path: Path
+) -> None:
+    for i in range(3):
+        shutil.copy(COUNTER, tmp_path / f"claim_{i}.json")
+    keys, active = settings.codec_keyring()
+    setup = ReplaySetup((BlockingClaimWorkflow,), keys, active, history_timeout_s=2)
+    summary = await replay_parallel(setup, history_paths(tmp_path), processes=2)
+    assert summary.total == 3 and len(summary.failures) == 3
+    assert all(o.cause == "failure" and o.message and "回放超时" in o.message for o in summary.failures)
