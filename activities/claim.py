@@ -314,13 +314,22 @@ class ClaimActivities:
 
     @activity.defn
     async def link_documents(self, req: LinkDocuments) -> int:
-        """Attach uploaded documents to the case, checking each one's hash against the store."""
+        """Attach uploaded documents to the case, checking each one's hash against the store.
+
+        A document belongs to one case: one already attached to another case is refused (a claim
+        naming another case's document id must not take it over, nor read it through its case)."""
         async with self.db.session() as s:
             for ref in req.documents:
-                doc = await s.get(Document, ref.id)
+                doc = await s.get(Document, ref.id, with_for_update=self.db.dialect == "postgresql")
                 if doc is None or doc.sha256 != ref.sha256:
                     raise ApplicationError(
                         f"document {ref.id} missing or altered", type="DocumentMismatch", non_retryable=True
+                    )
+                if doc.case_id is not None and doc.case_id != req.case_id:
+                    raise ApplicationError(
+                        f"材料{ref.id}已属于其他案件，不能用于本案件，请重新上传",
+                        type="document.other_case",
+                        non_retryable=True,
                     )
                 doc.case_id = req.case_id
             await s.commit()
