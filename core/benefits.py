@@ -65,7 +65,9 @@ def duplicate_benefit_message(held: CaseRecord | str) -> str:
         what = "正在领取失业保险金"
     else:
         what = "已有未办结的失业保险金申领"
-    return f"该申请人在{place}{what}，同一时间只能享受一份失业保险待遇，请勿重复申请；如已迁往他处，请办理转移。"
+    return (
+        f"该申请人在{place}{what}，同一时间只能享受一份失业保险待遇，请勿重复申请；如已迁往他处，请办理转移。"
+    )
 
 
 def is_duplicate_benefit(e: IntegrityError) -> bool:
@@ -110,13 +112,17 @@ async def reserve_claim(
         # a racing intake holds it now (the one-open-claim index, or the same case id)
         await session.rollback()
         held = await current_benefit_of(session, applicant_key)
-        return held if held is not None else CaseRecord(
-            case_id=case_id,
-            case_type=CaseType.BENEFIT_CLAIM.value,
-            status=ClaimStatus.CHECKING.value,
-            region_code=region_code,
-            applicant_key=applicant_key,
-            received_at=received_at,
-            updated_at=received_at,
+        return (
+            held
+            if held is not None
+            else CaseRecord(
+                case_id=case_id,
+                case_type=CaseType.BENEFIT_CLAIM.value,
+                status=ClaimStatus.CHECKING.value,
+                region_code=region_code,
+                applicant_key=applicant_key,
+                received_at=received_at,
+                updated_at=received_at,
+            )
         )
     return None

@@ -17,7 +17,6 @@ from sqlmodel import Field, SQLModel
 
 from models.sqltypes import ExactDecimal, json_type
 
-
 # A claim is open until approved or closed (models.claim.OPEN_CLAIM_STATUSES); a benefit period is
 # active (paying, suspended, or waiting for an account or an application) until closed.
 OPEN_CLAIM_WHERE = "case_type = 'benefit_claim' AND status NOT IN ('approved', 'closed')"

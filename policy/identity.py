@@ -2,9 +2,10 @@
 check digit) and the unified social credit code (GB 32100-2015, MOD 31 check character).
 
 Pure functions; they never see a clock: a caller that knows the business day passes it as
-``today``, and a number whose birth date lies after it is refused (nobody is born tomorrow). A person's number keeps the division code of where it was
-issued, which may be a division since abolished, so only the province-level prefix is checked
-against the list of provinces; the full six digits are returned for the caller to use.
+``today``, and a number whose birth date lies after it is refused (nobody is born tomorrow).
+A person's number keeps the division code of where it was issued, which may be a division since
+abolished, so only the province-level prefix is checked against the list of provinces; the full
+six digits are returned for the caller to use.
 """
 
 from __future__ import annotations

@@ -75,7 +75,9 @@ async def test_an_edit_of_any_column_is_found(tmp_path: Path, column: str) -> No
         await db.dispose()
 
 
-async def test_cli_verify_exits_nonzero_after_a_detail_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_cli_verify_exits_nonzero_after_a_detail_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = await _chain(tmp_path)
     async with db.session() as s:
         await s.exec(text("""UPDATE audit_log SET detail = '{"decision": "reject"}' WHERE id = 2"""))  # type: ignore[call-overload]
@@ -109,14 +111,20 @@ async def test_chain_written_before_the_change_still_verifies(tmp_path: Path) ->
             text(
                 "INSERT INTO audit_log (id, at, actor, action, payload_hash, detail, prev_hash, entry_hash) "
                 "VALUES (1, :at, 'old', 'legacy', :ph, '{}', :prev, :eh)"
-            ).bindparams(at=at.replace(tzinfo=None).isoformat(sep=" "), ph=audit.payload_hash({"x": 1}),
-                         prev=audit.GENESIS, eh=old_hash)
+            ).bindparams(
+                at=at.replace(tzinfo=None).isoformat(sep=" "),
+                ph=audit.payload_hash({"x": 1}),
+                prev=audit.GENESIS,
+                eh=old_hash,
+            )
         )
         await s.commit()
     await upgrade(db)
     try:
         async with db.session() as s:
-            await audit.append(s, actor="new", action="current", payload={"x": 2}, detail={"decision": "approve"})
+            await audit.append(
+                s, actor="new", action="current", payload={"x": 2}, detail={"decision": "approve"}
+            )
             await s.commit()
             ok, n, problem = await audit.verify_chain(s)
             assert ok and n == 2, problem

@@ -54,12 +54,17 @@ def test_intake_refuses_future_birth_and_far_future_separation() -> None:
     with pytest.raises(ValidationError, match="出生日期"):
         ClaimApplicationIn.model_validate(_application(id_number=FUTURE_ID))
     with pytest.raises(ValidationError, match="离职日期"):
-        ClaimApplicationIn.model_validate(_application(separation_date=(TODAY + timedelta(days=60)).isoformat()))
+        ClaimApplicationIn.model_validate(
+            _application(separation_date=(TODAY + timedelta(days=60)).isoformat())
+        )
     with pytest.raises(ValidationError, match="离职日期"):
         ClaimApplicationIn.model_validate(_application(separation_date="2031-01-01"))
     # a few days ahead is tolerated (a contract ending this week, a clerk a day early)
     soon = TODAY + timedelta(days=3)
-    assert ClaimApplicationIn.model_validate(_application(separation_date=soon.isoformat())).separation_date == soon
+    assert (
+        ClaimApplicationIn.model_validate(_application(separation_date=soon.isoformat())).separation_date
+        == soon
+    )
 
 
 class _Priced(BaseModel):

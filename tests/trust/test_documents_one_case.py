@@ -35,7 +35,9 @@ async def _stored_document(db: Database, case_id: str | None) -> Document:
     return doc
 
 
-async def test_link_documents_refuses_a_document_of_another_case(settings: Settings, sqlite_db: Database) -> None:
+async def test_link_documents_refuses_a_document_of_another_case(
+    settings: Settings, sqlite_db: Database
+) -> None:
     acts = ClaimActivities(settings, sqlite_db, GovClients.from_settings(settings))
     doc = await _stored_document(sqlite_db, "claim-150102-owner-1")
     ref = DocumentRef(id=doc.id, sha256=doc.sha256, kind=doc.kind)
@@ -48,7 +50,9 @@ async def test_link_documents_refuses_a_document_of_another_case(settings: Setti
         assert row is not None and row.case_id == "claim-150102-owner-1"
 
 
-async def test_link_documents_attaches_free_and_own_documents(settings: Settings, sqlite_db: Database) -> None:
+async def test_link_documents_attaches_free_and_own_documents(
+    settings: Settings, sqlite_db: Database
+) -> None:
     acts = ClaimActivities(settings, sqlite_db, GovClients.from_settings(settings))
     free = await _stored_document(sqlite_db, None)
     own = await _stored_document(sqlite_db, "claim-150102-me-1")

@@ -23,7 +23,10 @@ from core.settings import Settings
 from sim.testing import SimHandle, serve_app
 from tests.support import sim_person
 
-NGINX_404 = "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center></body></html>"
+NGINX_404 = (
+    "<html><head><title>404 Not Found</title></head>"
+    "<body><center><h1>404 Not Found</h1></center></body></html>"
+)
 
 
 async def _html_404(request: Request) -> HTMLResponse:
@@ -45,7 +48,9 @@ def _acts(settings: Settings, db: Database, base_url: str, token: str) -> ClaimA
     return ClaimActivities(settings, db, GovClients.from_config(config))
 
 
-async def test_html_404_is_not_no_record(gateway: str, settings: Settings, sqlite_db: Database, sim: SimHandle) -> None:
+async def test_html_404_is_not_no_record(
+    gateway: str, settings: Settings, sqlite_db: Database, sim: SimHandle
+) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     acts = _acts(settings, sqlite_db, gateway, sim.token)
     ref = PersonRef(id_number=str(person["id_number"]))
@@ -80,7 +85,9 @@ async def test_the_system_saying_no_record_is_still_an_answer(
 ) -> None:
     acts = _acts(settings, sqlite_db, sim.base_url, sim.token)
     nobody = PersonRef(id_number="150102199001010019")
-    async with httpx.AsyncClient(base_url=sim.base_url, headers={"Authorization": f"Bearer {sim.token}"}) as c:
+    async with httpx.AsyncClient(
+        base_url=sim.base_url, headers={"Authorization": f"Bearer {sim.token}"}
+    ) as c:
         r = await c.get(f"/insurance-record/persons/{nobody.id_number}/pension")
     assert r.status_code == 404 and r.json()["error"]["code"].endswith(".not_found"), r.text
     result = await ActivityEnvironment().run(acts.check_pension, nobody)
