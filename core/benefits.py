@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, or_, select
+from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.claim import OPEN_CLAIM_STATUSES, ClaimStatus
@@ -39,9 +39,14 @@ async def current_benefit_of(session: AsyncSession, applicant_key: str) -> CaseR
         .where(
             CaseRecord.applicant_key == applicant_key,
             or_(
-                (CaseRecord.case_type == CaseType.BENEFIT_CLAIM.value)
-                & col(CaseRecord.status).in_(list(OPEN_CLAIM_STATUSES)),
-                (CaseRecord.case_type == CaseType.BENEFIT_PERIOD.value) & (CaseRecord.status != "closed"),
+                and_(
+                    col(CaseRecord.case_type) == CaseType.BENEFIT_CLAIM.value,
+                    col(CaseRecord.status).in_(list(OPEN_CLAIM_STATUSES)),
+                ),
+                and_(
+                    col(CaseRecord.case_type) == CaseType.BENEFIT_PERIOD.value,
+                    col(CaseRecord.status) != "closed",
+                ),
             ),
         )
         .order_by(col(CaseRecord.received_at))
