@@ -99,19 +99,12 @@ class CaseRecord(SQLModel, table=True):
         Index("ix_case_received", "received_at"),
         # One benefit at a time, region-wide (issue 12): the database holds the last line against
         # two racing intakes or two periods of one person. The predicates are in migration 0006.
-        Index(
-            "uq_case_open_claim",
-            "applicant_key",
-            unique=True,
-            sqlite_where=text(OPEN_CLAIM_WHERE),
-            postgresql_where=text(OPEN_CLAIM_WHERE),
-        ),
-        Index(
-            "uq_case_active_period",
-            "applicant_key",
-            unique=True,
-            sqlite_where=text(ACTIVE_PERIOD_WHERE),
-            postgresql_where=text(ACTIVE_PERIOD_WHERE),
+        *(
+            Index(name, "applicant_key", unique=True, sqlite_where=text(where), postgresql_where=text(where))
+            for name, where in (
+                ("uq_case_open_claim", OPEN_CLAIM_WHERE),
+                ("uq_case_active_period", ACTIVE_PERIOD_WHERE),
+            )
         ),
     )
     case_id: str = Field(primary_key=True, max_length=128)

@@ -20,6 +20,7 @@ from policy.errors import PolicyError
 from policy.identity import IdentityError, make_credit_code, make_resident_id, parse_resident_id
 from policy.money import parse_amount
 from sim.testing import SimHandle
+from tests.api.test_claims_api import claim_body
 from tests.conftest import login
 from tests.support import sim_person
 
@@ -118,15 +119,7 @@ async def test_intake_answers_422_and_creates_nothing(
     before = await _submitted(pg_db)
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     clerk = await login(case_api, "clerk.xc")
-    base = {
-        "id_number": person["id_number"],
-        "name": person["name"],
-        "phone": person["phone"],
-        "bank_account": person["account_no"],
-        "region_code": "150102",
-        "employer_credit_code": person["last_employer"],
-        "separation_date": person["stop_date"],
-    }
+    base = claim_body(person)
     for over in ({"id_number": FUTURE_ID}, {"separation_date": "2031-06-30"}):
         r = await case_api.post("/api/v1/claims", json={**base, **over}, headers=clerk)
         assert r.status_code == 422, r.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from models.case import CaseProjection
 from models.enums import CaseType
 from models.tables import CaseRecord
 from sim.testing import SimHandle
+from tests.api.test_claims_api import claim_body
 from tests.conftest import login
 from tests.support import sim_person
 
@@ -31,16 +33,8 @@ def db(request: pytest.FixtureRequest) -> Database:
     return request.getfixturevalue("pg_db" if request.param == "pg" else "sqlite_db")  # type: ignore[no-any-return]
 
 
-def _body(person: dict[str, object], region: str) -> dict[str, object]:
-    return {
-        "id_number": person["id_number"],
-        "name": person["name"],
-        "phone": person["phone"],
-        "bank_account": person["account_no"],
-        "region_code": region,
-        "employer_credit_code": person["last_employer"],
-        "separation_date": person["stop_date"],
-    }
+def _body(person: dict[str, Any], region: str) -> dict[str, Any]:
+    return claim_body(person, region_code=region)
 
 
 def _period(key: str, region: str, status: str = "active") -> CaseProjection:
