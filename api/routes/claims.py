@@ -21,7 +21,7 @@ from api.errors import ApiError
 from api.params import IdempotencyKey
 from api.schemas import ClaimApplicationIn
 from api.temporal_ops import call_workflow, execute_update
-from core import audit
+from core import audit, benefits
 from core.applicant import applicant_key
 from core.security import TokenError, decode_token
 from core.settings import Settings
@@ -177,6 +177,12 @@ async def create_claim(
         submitted_by=staff.login if staff else "applicant",
         submitted_by_region=staff.region_code if staff else None,
     )
+    held = await benefits.reserve_claim(  # one benefit at a time, region-wide (issue 12 item 5)
+        session, case_id=case_id, applicant_key=key, region_code=app.region_code,
+        channel=channel.value, received_at=inp.received_at,
+    )  # fmt: skip
+    if held is not None:
+        raise ApiError(409, benefits.DUPLICATE_BENEFIT, benefits.duplicate_benefit_message(held))
     try:
         await client.start_workflow(
             BenefitClaimWorkflow.run,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,10 +23,19 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.gov.callbacks import SIGNATURE_HEADER, TicketResolved, parse_event, verify
-from api.deps import CurrentStaff, ensure_region, get_session, get_settings_dep, get_temporal, require_roles
+from activities.gov.callbacks import TicketResolved
+from api.deps import (
+    CurrentStaff,
+    ensure_region,
+    get_db,
+    get_session,
+    get_settings_dep,
+    get_temporal,
+    require_roles,
+)
 from api.errors import ApiError
 from api.params import IdempotencyKey
+from api.routes.callbacks import verified_event
 from api.temporal_ops import execute_update
 from core import audit
 from core.applicant import applicant_key
@@ -470,16 +479,12 @@ class CallbackAck(BaseModel):
     "/callbacks/ticket", summary="金保工程软件需求平台工单回调（签名验证）", response_model=CallbackAck
 )
 async def ticket_callback(request: Request, settings: SettingsDep, temporal: Temporal) -> CallbackAck:
-    body = await request.body()
-    if not verify(body, request.headers.get(SIGNATURE_HEADER), settings.sim_token):
-        raise ApiError(401, "callback.signature", "回调签名验证失败")
-    try:
-        event = parse_event(body)
-    except ValidationError:
-        raise ApiError(422, "callback.invalid", "回调内容格式不正确") from None
-    if not isinstance(event, TicketResolved):
-        raise ApiError(422, "callback.unsupported", "此地址只接收工单办结回调")
-    outcome = await deliver_ticket_outcome(event, temporal)
+    async with get_db(request).session() as session:  # signed, in time, not replayed (item 6)
+        event = await verified_event(request, session, settings)
+        if not isinstance(event, TicketResolved):
+            raise ApiError(422, "callback.unsupported", "此地址只接收工单办结回调")
+        outcome = await deliver_ticket_outcome(event, temporal)
+        await session.commit()
     if outcome == "unknown":
         raise ApiError(404, "dispute.not_found", "工单未关联任何停保原因争议")
     if outcome == "closed":
