@@ -21,17 +21,17 @@ Workflow validators still have the last word on stage, level and separation of d
 Follows the shape of fastapi's full-stack template (``SessionDep``/``CurrentUser`` aliases
 defined once) and Netflix dispatch (a current-case dependency plus permission dependencies)."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: the dependency factories below close over
+# local dependencies (``Depends(who)``), which FastAPI can only see in evaluated annotations.
 
 import hmac
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +47,7 @@ from models.tables import CaseRecord, EmployerAccount, Staff
 from policy.regions import dispute_reviewer_regions, is_within
 
 POLICY_ATTR = "__uiflow_policy__"
+CASE_SCOPE_ATTR = "__uiflow_case_scope__"  # marks a dependency answering 404 outside the caller's scope
 REVOCATION_CACHE_SECONDS = 30.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 STAFF_ROLES = frozenset(r for r in Role if r is not Role.EMPLOYER)
@@ -88,7 +89,17 @@ def public(why: str) -> Any:
     return Depends(_public)
 
 
-def policy_of(route: APIRoute) -> Policy | None:
+def effective_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route as served, descending into included routers (FastAPI keeps them lazily as
+    ``_IncludedRouter``; each effective route carries the merged dependencies and full path)."""
+    for r in routes:
+        if hasattr(r, "effective_candidates"):
+            yield from effective_routes(r.effective_candidates())
+        else:
+            yield r
+
+
+def policy_of(route: Any) -> Policy | None:
     """The policy a route declares (the first found in its dependency tree, else one declared
     for its endpoint by ``declare_elsewhere``), or None."""
 
@@ -102,7 +113,7 @@ def policy_of(route: APIRoute) -> Policy | None:
                 return p
         return None
 
-    found = walk(route.dependant)
+    found = walk(route.dependant) if getattr(route, "dependant", None) is not None else None
     if found is None:
         declared = getattr(route.endpoint, POLICY_ATTR, None)
         found = declared if isinstance(declared, Policy) else None
@@ -131,6 +142,27 @@ DECLARED_ELSEWHERE: dict[str, dict[str, Policy]] = {
 
 # Paths served outside FastAPI's route functions (the docs, the console's static files).
 PUBLIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/console/static"})
+
+
+def scoped_to_case(route: Any) -> bool:
+    """Whether the route loads a case (or a case's document) through a scope-checking dependency."""
+
+    def walk(dep: Dependant) -> bool:
+        return bool(getattr(dep.call, CASE_SCOPE_ATTR, False)) or any(walk(d) for d in dep.dependencies)
+
+    return walk(route.dependant)
+
+
+def undeclared_routes(routes: Iterable[Any]) -> list[str]:
+    """Every route of an app that declares no policy (for the authorization matrix test)."""
+    missing: list[str] = []
+    for r in effective_routes(routes):
+        if getattr(r, "dependant", None) is not None:
+            if policy_of(r) is None:
+                missing.append(f"{sorted(r.methods)} {r.path}")
+        elif getattr(r, "path", None) not in PUBLIC_PATHS:
+            missing.append(f"{type(r).__name__} {getattr(r, 'path', r)}")
+    return missing
 
 
 def declare_elsewhere(module_name: str, module: Any) -> None:
@@ -407,6 +439,7 @@ def case_of(case_types: Iterable[CaseType], who: Callable[..., Awaitable[Any]], 
             raise ApiError(404, "case.not_found", label)
         return row
 
+    setattr(_case, CASE_SCOPE_ATTR, True)
     return Depends(_case)
 
 

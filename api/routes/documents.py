@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import get_session, get_settings_dep
 from api.errors import ApiError
-from api.principals import StaffUser, Uploader, in_scope
+from api.principals import CASE_SCOPE_ATTR, StaffUser, Uploader, in_scope
 from core import documents
 from core.security import Kind
 from core.settings import Settings
@@ -89,6 +89,7 @@ async def _document_in_scope(
     return doc
 
 
+setattr(_document_in_scope, CASE_SCOPE_ATTR, True)
 DocumentInScope = Annotated[Document, Depends(_document_in_scope)]
 
 
