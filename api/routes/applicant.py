@@ -37,7 +37,12 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 class SessionRequest(BaseModel):
-    id_token: str = Field(min_length=1, max_length=8000, description="统一身份认证平台签发的 ID Token")
+    id_token: str = Field(
+        min_length=1,
+        max_length=8000,
+        description="统一身份认证平台签发的 ID Token",
+        examples=["eyJhbGciOiJSUzI1NiIsImtpZCI6ImFiYyJ9.eyJpZF9udW1iZXIiOiIuLi4ifQ.c2ln"],
+    )
 
 
 class ApplicantSession(BaseModel):
