@@ -421,9 +421,13 @@ def in_scope(p: Principal, row: CaseRecord) -> bool:
     return False
 
 
-def case_of(case_types: Iterable[CaseType], who: Callable[..., Awaitable[Any]], param: str) -> Any:
+def case_of(
+    case_types: Iterable[CaseType], who: Callable[..., Awaitable[Any]], param: str, *, acting: bool = False
+) -> Any:
     """The dependency loading the case named by path parameter ``param``, for callers ``who``
-    admits, answering 404 for another type or a case outside their scope."""
+    admits, answering 404 for another type or a case outside their scope. ``acting``: the caller
+    changes the case, so a staff member who is its applicant is refused (recusal, 403); the
+    workflow validators check it again."""
     types = frozenset(t.value for t in case_types)
     label = "未找到该案件" if len(types) > 1 else f"未找到该{CaseType(next(iter(types))).label}案件"
 
@@ -437,6 +441,13 @@ def case_of(case_types: Iterable[CaseType], who: Callable[..., Awaitable[Any]], 
         row = await session.get(CaseRecord, case_id) if len(case_id) <= 128 else None
         if row is None or row.case_type not in types or not in_scope(p, row):
             raise ApiError(404, "case.not_found", label)
+        if (
+            acting
+            and p.kind is Kind.STAFF
+            and p.applicant_key
+            and hmac.compare_digest(p.applicant_key, row.applicant_key)
+        ):
+            raise ApiError(403, "auth.own_case", "不能办理与本人有关的案件（回避）")
         return row
 
     setattr(_case, CASE_SCOPE_ATTR, True)
@@ -448,15 +459,17 @@ _DISPUTE = [CaseType.STOP_REASON_DISPUTE]
 _PERIOD = [CaseType.BENEFIT_PERIOD]
 
 ClaimForStaff = Annotated[CaseRecord, case_of(_CLAIM, _any_staff, "case_id")]
-ClaimForReviewer = Annotated[CaseRecord, case_of(_CLAIM, _reviewer, "case_id")]
-ClaimForAssigner = Annotated[CaseRecord, case_of(_CLAIM, _assigner, "case_id")]
-ClaimForOperations = Annotated[CaseRecord, case_of(_CLAIM, _operations, "case_id")]
-ClaimForClerkOrApplicant = Annotated[CaseRecord, case_of(_CLAIM, _clerk_or_applicant, "case_id")]
-ClaimForClerk = Annotated[CaseRecord, case_of(_CLAIM, _clerk, "case_id")]
+ClaimForReviewer = Annotated[CaseRecord, case_of(_CLAIM, _reviewer, "case_id", acting=True)]
+ClaimForAssigner = Annotated[CaseRecord, case_of(_CLAIM, _assigner, "case_id", acting=True)]
+ClaimForOperations = Annotated[CaseRecord, case_of(_CLAIM, _operations, "case_id", acting=True)]
+ClaimForClerkOrApplicant = Annotated[CaseRecord, case_of(_CLAIM, _clerk_or_applicant, "case_id", acting=True)]
+ClaimForClerk = Annotated[CaseRecord, case_of(_CLAIM, _clerk, "case_id", acting=True)]
 DisputeForReader = Annotated[CaseRecord, case_of(_DISPUTE, _dispute_reader, "dispute_id")]
-DisputeForReviewer = Annotated[CaseRecord, case_of(_DISPUTE, _dispute_reviewer, "dispute_id")]
+DisputeForReviewer = Annotated[CaseRecord, case_of(_DISPUTE, _dispute_reviewer, "dispute_id", acting=True)]
 PeriodForStaff = Annotated[CaseRecord, case_of(_PERIOD, _any_staff, "period_id")]
-DisputeForConsoleReviewer = Annotated[CaseRecord, case_of(_DISPUTE, _dispute_reviewer, "case_id")]
+DisputeForConsoleReviewer = Annotated[
+    CaseRecord, case_of(_DISPUTE, _dispute_reviewer, "case_id", acting=True)
+]
 # The console's case page serves every type.
 AnyCaseForStaff = Annotated[CaseRecord, case_of(list(CaseType), _any_staff, "case_id")]
 

@@ -109,25 +109,25 @@ async def pg_url() -> AsyncIterator[str]:
         await conn.close()
 
 
-async def _prepared(url: str) -> Database:
+async def _prepared(url: str, settings: Settings) -> Database:
     db = Database(url)
     await upgrade(db)
     async with db.session() as s:
         await seed_regions(s)
-        await seed_demo_staff(s)
+        await seed_demo_staff(s, settings)
     return db
 
 
 @pytest_asyncio.fixture(scope="session")
-async def pg_db(pg_url: str) -> AsyncIterator[Database]:
-    db = await _prepared(pg_url)
+async def pg_db(pg_url: str, settings: Settings) -> AsyncIterator[Database]:
+    db = await _prepared(pg_url, settings)
     yield db
     await db.dispose()
 
 
 @pytest_asyncio.fixture(scope="session")
-async def sqlite_db(tmp_data: Path) -> AsyncIterator[Database]:
-    db = await _prepared(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}")
+async def sqlite_db(tmp_data: Path, settings: Settings) -> AsyncIterator[Database]:
+    db = await _prepared(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}", settings)
     yield db
     await db.dispose()
 
