@@ -12,9 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 
-from api.deps import refuse_read_only_writes
 from api.errors import install_error_handlers
-from api.principals import ROUTER_POLICIES, declare_elsewhere, public
+from api.principals import ROUTER_POLICIES, declare_elsewhere, public, refuse_read_only_writes
 from core.db import Database
 from core.metrics import metrics_middleware, metrics_response
 from core.settings import Settings, get_settings

@@ -12,9 +12,7 @@ from temporalio.client import Client
 
 from api.errors import ApiError
 from core.db import Database
-from core.security import TokenError, decode_token
 from core.settings import Settings
-from models.enums import READ_ONLY_ROLES
 from models.staff import StaffActor
 from policy.regions import is_within
 
@@ -50,33 +48,3 @@ def ensure_region(staff: StaffActor, region_code: str) -> None:
     """Refuse a staff member acting or looking outside their region scope."""
     if not is_within(staff.region_code, region_code):
         raise ApiError(403, "auth.region", "该事项不在您所属地区的管辖范围内")
-
-
-# Signing out changes nothing but the caller's own session.
-READ_ONLY_EXEMPT_PATHS = frozenset({"/console/logout"})
-
-
-def _token_from(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.cookies.get(SESSION_COOKIE)
-
-
-async def refuse_read_only_writes(
-    request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
-) -> None:
-    """App-wide guard: a read-only role (auditor) may not write anything, on any route, whether
-    the route requires a staff token or also serves applicants without one. Runs before the
-    route's own dependencies and body validation, so the refusal is always this one."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.url.path in READ_ONLY_EXEMPT_PATHS:
-        return
-    token = _token_from(request)
-    if not token:
-        return
-    try:
-        claims = decode_token(settings, token)
-    except TokenError:
-        return  # the route's own authentication reports a bad token
-    if claims.roles and all(r in {x.value for x in READ_ONLY_ROLES} for r in claims.roles):
-        raise ApiError(403, "auth.read_only", "审计角色只能查看，不能修改任何数据")

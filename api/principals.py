@@ -263,6 +263,25 @@ async def _not_revoked(request: Request, db: Database, claims: TokenClaims) -> N
         )
 
 
+async def refuse_read_only_writes(
+    request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
+) -> None:
+    """App-wide guard: a read-only role (auditor) may not write anything, on any route, public
+    ones included. Runs before the route's own dependencies and body validation, so the refusal
+    is always this one."""
+    if request.method in SAFE_METHODS or request.url.path in READ_ONLY_EXEMPT_PATHS:
+        return
+    token, _ = _token_from(request)
+    if not token:
+        return
+    try:
+        claims = decode_token(settings, token)
+    except TokenError:
+        return  # the route's own authentication reports a bad token
+    if claims.roles and all(r in {x.value for x in READ_ONLY_ROLES} for r in claims.roles):
+        raise ApiError(403, "auth.read_only", "审计角色只能查看，不能修改任何数据")
+
+
 async def _authenticate(request: Request, settings: Settings, db: Database) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):

@@ -22,8 +22,15 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.csrf import CSRF_COOKIE, CSRF_HEADER, new_csrf_token
-from api.deps import READ_ONLY_EXEMPT_PATHS, SESSION_COOKIE
-from api.principals import Policy, effective_routes, policy_of, scoped_to_case, undeclared_routes
+from api.deps import SESSION_COOKIE
+from api.principals import (
+    READ_ONLY_EXEMPT_PATHS,
+    Policy,
+    effective_routes,
+    policy_of,
+    scoped_to_case,
+    undeclared_routes,
+)
 from core.db import Database
 from core.security import Kind, issue_token
 from core.settings import Settings
