@@ -154,14 +154,10 @@ async def login(client: httpx.AsyncClient, who: str, password: str = DEMO_PASSWO
 
 
 async def applicant_login(client: httpx.AsyncClient, sim_base_url: str, id_number: str) -> dict[str, str]:
-    """Sign in as an applicant the way the portal does: the simulated real-name identity
-    provider issues an ID token, the API verifies it and answers with the applicant session."""
-    async with httpx.AsyncClient(base_url=sim_base_url) as idp:
-        r = await idp.post("/idp/admin/id-token", data={"id_number": id_number, "name": "申请人"})
-        assert r.status_code == 200, r.text
-    r = await client.post("/api/v1/applicant/session", json={"id_token": r.json()["id_token"]})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    """Sign in as an applicant the way the portal does (``cli.demo.applicant_headers``)."""
+    from cli.demo import applicant_headers
+
+    return await applicant_headers(client, sim_base_url, id_number)
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
