@@ -25,7 +25,7 @@ from models.tables import Staff
 from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
 from tests.conftest import applicant_login, login
-from tests.support import CaseEnv, sim_person
+from tests.factories import CaseEnv, sim_person
 
 
 async def _id_token(sim: SimHandle, id_number: str, **form: Any) -> str:

@@ -15,7 +15,7 @@ from core.db import Database
 from models.tables import AuditLog
 from sim.testing import SimHandle, serve_app
 from tests.conftest import applicant_login, login
-from tests.support import CaseEnv, sim_person
+from tests.factories import CaseEnv, sim_person
 
 PDF = b"%PDF-1.4\n% termination agreement\n"
 

@@ -33,8 +33,7 @@ from models import search_attributes as sa
 from models.tables import CaseRecord, EmployerAccount
 from sim.testing import SimHandle, serve_app
 from tests.conftest import BIN, login
-from tests.dispute_support import audit_actions, claim_paid_after_change, rejected_claim
-from tests.support import CaseEnv, sim_person
+from tests.factories import CaseEnv, audit_actions, claim_paid_after_change, rejected_claim, sim_person
 from workers.main import build_worker
 
 pytestmark = pytest.mark.postgres
