@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     jwt_ttl_minutes: int = 480
     applicant_key_secret: str = DEV_APPLICANT_SECRET
 
+    # Applicant sign-in: the government portal's real-name identity provider (OIDC). Empty in
+    # dev/test means the stand-in under the simulators (``<sim_base_url>/idp``); required in prod.
+    applicant_oidc_issuer: str = ""
+    applicant_oidc_client_id: str = "uiflow"
+    applicant_session_minutes: int = 60
+
     # API / console
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -98,6 +104,10 @@ class Settings(BaseSettings):
             if not self.database_url:
                 problems.append("UIFLOW_DATABASE_URL is required")
             problems.extend(self._callback_key_problems())
+            if not self.applicant_oidc_issuer.startswith("https://"):
+                problems.append(
+                    "UIFLOW_APPLICANT_OIDC_ISSUER must name the real-name identity provider (https://...)"
+                )
             if problems:
                 raise ValueError("unsafe settings for production: " + "; ".join(problems))
         return self
@@ -131,6 +141,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'uiflow.db').as_posix()}"
+
+    @property
+    def effective_oidc_issuer(self) -> str:
+        return (self.applicant_oidc_issuer or f"{self.sim_base_url.rstrip('/')}/idp").rstrip("/")
 
     @property
     def effective_documents_dir(self) -> Path:

@@ -46,6 +46,8 @@ class Staff(SQLModel, table=True):
     # HMAC of the staff member's own ID number (never the number), so that separation of duties
     # can refuse a decision on their own case.
     applicant_key: str | None = Field(default=None, max_length=64, index=True)
+    # Raised to revoke every token issued so far (tokens carry the version they were issued at).
+    token_version: int = 0
 
 
 class EmployerAccount(SQLModel, table=True):
@@ -59,6 +61,19 @@ class EmployerAccount(SQLModel, table=True):
     region_code: str = Field(max_length=6)
     active: bool = True
     created_at: datetime
+    password_changed_at: datetime | None = None
+    token_version: int = 0
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per login and per address (``key`` is ``login:<kind>:<login>`` or
+    ``addr:<address>``), so guessing is slowed and then locked out across API processes."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(primary_key=True, max_length=160)
+    failures: int = 0
+    window_start: datetime
+    locked_until: datetime | None = None
 
 
 class AuditLog(SQLModel, table=True):
