@@ -109,7 +109,8 @@ async def pg_url() -> AsyncIterator[str]:
         await conn.close()
 
 
-async def _prepared(url: str, settings: Settings) -> Database:
+async def prepared_db(url: str, settings: Settings) -> Database:
+    """A migrated database with the regions and the demo staff (for a test that needs its own)."""
     db = Database(url)
     await upgrade(db)
     async with db.session() as s:
@@ -120,14 +121,14 @@ async def _prepared(url: str, settings: Settings) -> Database:
 
 @pytest_asyncio.fixture(scope="session")
 async def pg_db(pg_url: str, settings: Settings) -> AsyncIterator[Database]:
-    db = await _prepared(pg_url, settings)
+    db = await prepared_db(pg_url, settings)
     yield db
     await db.dispose()
 
 
 @pytest_asyncio.fixture(scope="session")
 async def sqlite_db(tmp_data: Path, settings: Settings) -> AsyncIterator[Database]:
-    db = await _prepared(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}", settings)
+    db = await prepared_db(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}", settings)
     yield db
     await db.dispose()
 

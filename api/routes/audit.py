@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import get_db, get_session, get_temporal
 from api.errors import ApiError
-from api.principals import AnyCaseForStaff, AuditReader, StaffUser
+from api.principals import DECRYPT_ROLES, AnyCaseForStaff, AuditReader, StaffUser
 from core import audit
 from core.archive import IntegrityReport, fetch_chain, history_of, verify_all
 from core.db import Database
@@ -45,7 +45,6 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
 TIMELINE_VIEW_ACTION = VIEW_ACTION
 STAFF_ROLES = tuple(r for r in Role if r != Role.EMPLOYER)
 # Roles that see decrypted payloads (personal data) in a timeline.
-DECRYPT_ROLES = tuple(r for r in STAFF_ROLES if r != Role.OPS_ENGINEER)
 AUDIT_ROLES = (Role.AUDITOR, Role.SUPERVISOR)
 QUERY_TIMEOUT = timedelta(seconds=3)
 

@@ -120,6 +120,7 @@ def test_prod_settings_refuse_unsafe_defaults() -> None:
         applicant_key_secret="a" * 40,
         callback_keys_registration="r1:" + "r" * 40,
         callback_keys_demand_platform="d1:" + "d" * 40,
+        applicant_oidc_issuer="https://idp.example.gov.cn",
     )
     assert ok.codec_keyring()[1] == "k"
 
