@@ -140,7 +140,12 @@ def create_staff(
 
 
 def main() -> None:
-    app()
+    """The ``uiflow`` console script. Every command (worker, api, dev, sim, bench, audit, policy)
+    ends through ``run_and_exit``: flushed, then ``os._exit`` with the command's code, so the
+    Temporal runtime's threads cannot abort the interpreter's finalisation (core/process.py)."""
+    from core.process import run_and_exit
+
+    run_and_exit(app)
 
 
 if __name__ == "__main__":

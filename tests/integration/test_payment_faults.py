@@ -152,6 +152,7 @@ def _worker_env(
 WORKER = """
 import asyncio, signal
 from core.db import Database
+from core.process import run_and_exit
 from core.settings import Settings
 from core.temporal_client import connect_client
 from workers.main import build_worker
@@ -169,7 +170,7 @@ async def main() -> None:
         await stop.wait()
     await db.dispose()
 
-asyncio.run(main())
+run_and_exit(lambda: asyncio.run(main()))
 """
 
 
@@ -266,6 +267,11 @@ async def test_bank_faults_and_a_killed_worker_pay_every_order_exactly_once(
                 p.send_signal(signal.SIGTERM)
                 await p.wait()
 
+    # The killed worker died of SIGKILL; the one that finished drained and left with 0 (no abort
+    # at interpreter exit: core/process.py).
+    assert [p.returncode for p in procs] == [-signal.SIGKILL, 0], (tmp_path / "worker-b.log").read_text()[
+        -2000:
+    ]
     assert [r.months_paid for r in results] == [MONTHS] * PERIODS
     # The bank: one money movement per key, for every month of every period, nothing else.
     ledger = await _ledger(sim, case_ids)
