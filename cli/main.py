@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import os
+from pathlib import Path
 
 import typer
 
@@ -79,12 +80,20 @@ def sim(
     seed: int = 42,
     population: int = 2000,
     callback_url: str | None = None,
+    state_dir: Path | None = typer.Option(None, help="状态保存目录（重启后保留；默认仅在内存中）"),
 ) -> None:
     """运行外部系统模拟服务（仅用于开发与测试）。"""
     _logging()
     from sim.server import run
 
-    run(host=host, port=port, seed=seed, population=population, callback_url=callback_url)
+    run(
+        host=host,
+        port=port,
+        seed=seed,
+        population=population,
+        callback_url=callback_url,
+        state_dir=state_dir,
+    )
 
 
 async def _migrate(*, seed_demo: bool) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -60,9 +61,19 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def _stop_requested(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_and_exit(entry: Callable[[], object]) -> NoReturn:
     """Run a process's whole body, then leave with its exit code and without interpreter
-    finalisation. ``entry`` must have closed what it opened (workers drained, clients closed)."""
+    finalisation. ``entry`` must have closed what it opened (workers drained, clients closed).
+
+    SIGTERM is how a deploy or the dev supervisor asks a process to stop, so it ends with 0. A
+    command with its own handler (the worker drains first) replaces this one; uvicorn, after its
+    graceful shutdown, re-raises the SIGTERM it caught to the handler it found, which is this one:
+    without it the API and the simulators would die by the signal (-15) after a clean stop."""
+    signal.signal(signal.SIGTERM, _stop_requested)
     try:
         entry()
     except BaseException as exc:  # every way out gets its code, then os._exit
