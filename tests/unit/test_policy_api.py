@@ -79,7 +79,7 @@ async def test_other_calculators(client: httpx.AsyncClient) -> None:
     [
         ("retirement-age", {"category": "male", "birth": "1965-13"}, "yearmonth.invalid"),
         ("retirement-age", {"category": "robot", "birth": "1965-01"}, "request.invalid"),
-        ("review-deadline", {"received": "2027-01-04"}, "calendar.year_missing"),
+        ("review-deadline", {"received": "2099-01-05"}, "calendar.year_missing"),
         ("review-deadline", {"received": "2025-02-30"}, "date.invalid"),
         ("review-deadline", {"received": "2025-01-20", "working_days": -1}, "calendar.count_invalid"),
         ("working-days", {"start": "2025-02-09", "end": "2025-02-08"}, "calendar.range_invalid"),

@@ -42,6 +42,7 @@ from models.rules import RetirementCategory, YearMonth
 from policy.entitlement import benefit_amount
 from sim.population import luhn_digit
 from sim.testing import SimHandle
+from tests.clock import FUTURE_YEAR
 from tests.support import CaseEnv
 from workers.main import build_worker
 from workflows.base import initial_search_attributes
@@ -49,7 +50,7 @@ from workflows.benefit_period import BenefitPeriodWorkflow
 
 BIN = Path(sys.executable).parent
 SA_KEYS: list[SearchAttributeKey[Any]] = list(sa.ALL)  # type: ignore[arg-type]
-MW_CHANGE = YearMonth(2027, 7)
+MW_CHANGE = YearMonth(FUTURE_YEAR, 7)
 MW_NEW = Decimal("2500")
 PREMIUM_STANDARD = Decimal("368.50")
 

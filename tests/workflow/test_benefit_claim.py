@@ -32,6 +32,7 @@ from models.staff import StaffActor
 from models.tables import CaseRecord
 from policy.entitlement import benefit_amount
 from sim.testing import SimHandle
+from tests.clock import FUTURE_YEAR
 from tests.support import (
     CLERK,
     LEAGUE_REVIEWER,
@@ -48,6 +49,7 @@ from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")
+Y = FUTURE_YEAR  # a year still ahead of the test clock, laid out like 2027 (tests/clock.py)
 
 
 async def start(ce: CaseEnv, inp: ClaimInput) -> WorkflowHandle[BenefitClaimWorkflow, Any]:
@@ -140,10 +142,10 @@ async def test_counter_claim_approved_with_entitlement(claim_env: CaseEnv, sim: 
 async def test_deadline_on_make_up_saturday_reminder_and_escalation(
     claim_env: CaseEnv, sim: SimHandle
 ) -> None:
-    """Received Monday 2027-02-01, before 春节 (synthetic table, Feb 6–14): the 10th working day
-    is the make-up Saturday 2027-02-20. Reminder two working days before at 09:00, escalation at
+    """Received Monday Y-02-01 (Y: tests/clock.py), before 春节 (synthetic table, Feb 6–14): the 10th
+    working day is the make-up Saturday Y-02-20. Reminder two working days before at 09:00, escalation at
     the end of the deadline day, both Asia/Shanghai."""
-    await sleep_until(claim_env, datetime(2027, 2, 1, 10, 0, tzinfo=TZ))
+    await sleep_until(claim_env, datetime(Y, 2, 1, 10, 0, tzinfo=TZ))
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     h = await start(
         claim_env, claim_input(claim_env.settings, person, received_at=await claim_env.env.get_current_time())
@@ -151,22 +153,22 @@ async def test_deadline_on_make_up_saturday_reminder_and_escalation(
     s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
     dl = s.rounds[0].deadline
     assert dl is not None
-    assert dl.start_day == date(2027, 2, 1)
-    assert dl.deadline == date(2027, 2, 20) and dl.deadline.weekday() == 5
-    assert dl.reminder_at == datetime(2027, 2, 18, 9, 0, tzinfo=TZ)
-    assert dl.deadline_at == datetime(2027, 2, 21, 0, 0, tzinfo=TZ)
+    assert dl.start_day == date(Y, 2, 1)
+    assert dl.deadline == date(Y, 2, 20) and dl.deadline.weekday() == 5
+    assert dl.reminder_at == datetime(Y, 2, 18, 9, 0, tzinfo=TZ)
+    assert dl.deadline_at == datetime(Y, 2, 21, 0, 0, tzinfo=TZ)
 
-    await sleep_until(claim_env, datetime(2027, 2, 18, 8, 0, tzinfo=TZ))
+    await sleep_until(claim_env, datetime(Y, 2, 18, 8, 0, tzinfo=TZ))
     s = await state(h)
     assert s.rounds[0].reminded_at is None and not s.overdue
-    await sleep_until(claim_env, datetime(2027, 2, 19, 12, 0, tzinfo=TZ))
+    await sleep_until(claim_env, datetime(Y, 2, 19, 12, 0, tzinfo=TZ))
     s = await state(h)
     reminded = s.rounds[0].reminded_at
     assert reminded is not None and abs(reminded - dl.reminder_at) < timedelta(minutes=1)
     assert not s.overdue
-    await sleep_until(claim_env, datetime(2027, 2, 20, 23, 0, tzinfo=TZ))  # the Saturday is still in time
+    await sleep_until(claim_env, datetime(Y, 2, 20, 23, 0, tzinfo=TZ))  # the Saturday is still in time
     assert not (await state(h)).overdue
-    await sleep_until(claim_env, datetime(2027, 2, 21, 1, 0, tzinfo=TZ))
+    await sleep_until(claim_env, datetime(Y, 2, 21, 1, 0, tzinfo=TZ))
     s = await state(h)
     overdue_at = s.rounds[0].overdue_at
     assert s.overdue and s.escalated and overdue_at is not None
