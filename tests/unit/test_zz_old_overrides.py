@@ -1,0 +1,59 @@
+"""Operators change figures and add holiday tables without a release (core/parameters.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.parameters import calendar_in_force, parameters_in_force
+from models.rules import YearMonth
+from policy import calendar
+from policy.entitlement import benefit_amount
+from policy.errors import CalendarMissingError, PolicyError
+
+NEW_WAGE = """
+parameters:
+  minimum_wage.category1_monthly:
+    values:
+      - effective_from: 2026-12-01
+        value: "2480"
+        status: confirmed
+        source: "test"
+"""
+
+YEAR_2027 = """
+year: 2027
+notice: "test table"
+holidays:
+  - {name: 元旦, from: 2027-01-01, to: 2027-01-03}
+workdays: []
+"""
+
+
+def test_operator_parameter_applies_from_its_date(tmp_path: Path) -> None:
+    (tmp_path / "wage.yaml").write_text(NEW_WAGE, encoding="utf-8")
+    params = parameters_in_force(tmp_path)
+    assert params.version != parameters_in_force(None).version
+    before = benefit_amount(1, YearMonth(2026, 11), params)
+    after = benefit_amount(1, YearMonth(2026, 12), params)
+    assert after.base == Decimal("2480") and after.amount == Decimal("2480") * after.rate
+    assert before.base != Decimal("2480")
+
+
+def test_operator_typo_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "typo.yaml").write_text(NEW_WAGE.replace("category1", "categoryl"), encoding="utf-8")
+    with pytest.raises(PolicyError):
+        parameters_in_force(tmp_path)
+
+
+def test_next_years_table_can_be_added_and_is_required(tmp_path: Path) -> None:
+    with pytest.raises(CalendarMissingError):
+        calendar.review_deadline(date(2026, 12, 28), cal=calendar_in_force(None))
+    (tmp_path / "cn-2027.yaml").write_text(YEAR_2027, encoding="utf-8")
+    cal = calendar_in_force(tmp_path)
+    # after Mon 2026-12-28: 12-29, 12-30, 12-31 (3), 01-01..03 off, 01-04..08 (8), 01-11 (9), 01-12 (10)
+    assert calendar.review_deadline(date(2026, 12, 28), cal=cal) == date(2027, 1, 12)
+    assert cal.version != calendar_in_force(None).version
