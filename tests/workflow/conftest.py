@@ -43,6 +43,7 @@ from policy.entitlement import benefit_amount
 from sim.population import luhn_digit
 from sim.testing import SimHandle
 from tests.clock import FUTURE_YEAR
+from tests.conftest import case_env
 from tests.support import CaseEnv
 from workers.main import build_worker
 from workflows.base import initial_search_attributes
@@ -84,8 +85,22 @@ def period_settings(wf_settings: Settings, period_params_dir: Path) -> Settings:
     return wf_settings.model_copy(update={"params_dir": period_params_dir})
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def case_db(request: pytest.FixtureRequest, sqlite_db: Database, pg_db: Database) -> Database:
+    """The claim and period workflow tests run on both databases uiflow supports: the embedded
+    default (SQLite, ``make dev``) and PostgreSQL (production)."""
+    return sqlite_db if request.param == "sqlite" else pg_db
+
+
 @pytest_asyncio.fixture
-async def period_env(period_settings: Settings, sqlite_db: Database) -> AsyncIterator[CaseEnv]:
+async def claim_env(wf_settings: Settings, case_db: Database) -> AsyncIterator[CaseEnv]:
+    """``tests/conftest.py``'s claim environment, on each database (this folder only)."""
+    async with case_env(wf_settings, case_db) as ce:
+        yield ce
+
+
+@pytest_asyncio.fixture
+async def period_env(period_settings: Settings, case_db: Database) -> AsyncIterator[CaseEnv]:
     """As ``claim_env`` (each test owns its clock), with the operator overlay."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=make_data_converter(period_settings),
@@ -99,8 +114,8 @@ async def period_env(period_settings: Settings, sqlite_db: Database) -> AsyncIte
     )
     gov = GovClients.from_settings(period_settings)
     queue = f"periods-{uuid.uuid4().hex[:8]}"
-    async with build_worker(env.client, period_settings, sqlite_db, task_queue=queue, gov=gov):
-        yield CaseEnv(env=env, task_queue=queue, settings=period_settings, db=sqlite_db)
+    async with build_worker(env.client, period_settings, case_db, task_queue=queue, gov=gov):
+        yield CaseEnv(env=env, task_queue=queue, settings=period_settings, db=case_db)
     await close_all()
     await env.shutdown()
 
