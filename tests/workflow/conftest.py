@@ -55,6 +55,25 @@ MW_CHANGE = YearMonth(FUTURE_YEAR, 7)
 MW_NEW = Decimal("2500")
 PREMIUM_STANDARD = Decimal("368.50")
 
+# The monthly benefit as domain.md §B publishes it (pinned figures, not recomputed with
+# policy.entitlement, the function under test): from which pay month, months 1–12 (95%; 90% before
+# 2024-08), month 13 on (85%; 80%). The last row is this folder's operator overlay (MW_NEW).
+DOMAIN_AMOUNTS = [
+    (YearMonth(2000, 1), Decimal("1782"), Decimal("1584")),  # MW1 1980, until 2024-07
+    (YearMonth(2024, 8), Decimal("1881"), Decimal("1683")),  # MW1 1980 at 95%/85%
+    (YearMonth(2024, 12), Decimal("2156.5"), Decimal("1929.5")),  # MW1 2270 (official figures)
+    (YearMonth(2025, 12), Decimal("2261"), Decimal("2023")),  # MW1 2380 (UNCONFIRMED, packaged)
+]
+OVERLAY_AMOUNTS = (MW_CHANGE, Decimal("2375"), Decimal("2125"))  # MW_NEW 2500 at 95%/85%
+
+
+def domain_amount(month_index: int, pay_month: YearMonth, *, overlay: bool) -> Decimal:
+    """The published amount for a benefit month paid in ``pay_month``."""
+    rows = [*DOMAIN_AMOUNTS, OVERLAY_AMOUNTS] if overlay else DOMAIN_AMOUNTS
+    _, first_year, later = [r for r in rows if r[0] <= pay_month][-1]
+    return first_year if month_index <= 12 else later
+
+
 OVERRIDE = f"""\
 # Test overlay, as an operator would write it (docs/operators.md): values for existing parameters.
 parameters:

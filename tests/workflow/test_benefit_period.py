@@ -40,7 +40,6 @@ from models.case import local_date
 from models.claim import ApproveCommand, ClaimStatus
 from models.rules import NearRetirementOutcome, RetirementCategory, YearMonth
 from models.tables import CaseRecord, PaymentOrder, PayrollBatch, PremiumMonth
-from policy.entitlement import benefit_amount
 from policy.near_retirement import near_retirement
 from sim.testing import SimHandle
 from tests.clock import FUTURE_YEAR
@@ -59,6 +58,7 @@ from tests.workflow.conftest import (
     MW_NEW,
     PREMIUM_STANDARD,
     bank_ledger,
+    domain_amount,
     ledger_for,
     new_account_number,
     params_of,
@@ -98,11 +98,13 @@ async def read_model(ce: CaseEnv, case_id: str) -> CaseRecord:
 
 
 def assert_amounts_follow_policy(ce: CaseEnv, payments: list[Any]) -> None:
-    params = params_of(ce.settings)
+    """Each payment is the amount domain.md publishes for its month (with this folder's overlay)."""
     for p in payments:
-        expected = benefit_amount(p.month_index, p.pay_month, params)
-        assert p.amount == expected.amount, (p.pay_month, p.amount, expected.amount)
-        assert (p.rate, p.base) == (expected.rate, expected.base)
+        expected = domain_amount(p.month_index, p.pay_month, overlay=True)
+        assert p.amount == expected, (p.pay_month, p.month_index, p.amount, expected)
+        assert p.rate == (Decimal("0.95") if p.month_index <= 12 else Decimal("0.85")) or p.pay_month < YM(
+            2024, 8
+        )
 
 
 async def assert_paid_exactly_once(
