@@ -201,7 +201,9 @@ async def start_period(ce: CaseEnv, inp: BenefitPeriodInput) -> WorkflowHandle[B
         id=inp.case_id,
         task_queue=ce.task_queue,
         search_attributes=initial_search_attributes("benefit_period", inp.region_code, "active"),
-        execution_timeout=timedelta(days=4 * 365),
+        # A backstop against a period that never ends: its months (up to 24) plus the years until
+        # FUTURE_YEAR, which is up to 11 years ahead of the clock (tests/clock.py).
+        execution_timeout=timedelta(days=(FUTURE_YEAR - datetime.now(UTC).year + 4) * 366),
     )
 
 
