@@ -25,6 +25,7 @@ from core.settings import Settings
 from core.temporal_client import make_data_converter
 from models.tables import CaseRecord
 from sim.testing import SimHandle
+from tests.api.test_claims_api import claim_body
 from tests.conftest import login
 from tests.support import sim_person
 
@@ -83,17 +84,7 @@ async def test_intake_and_a_decision_answer_503_with_retry_after(
 ) -> None:
     api = api_without_temporal
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    body = {
-        "id_number": person["id_number"],
-        "name": person["name"],
-        "phone": person["phone"],
-        "bank_account": person["account_no"],
-        "bank_name": person["bank_name"],
-        "region_code": "150102",
-        "employer_credit_code": person["last_employer"],
-        "separation_date": person["stop_date"],
-    }
-    _unavailable(await api.post("/api/v1/claims", json=body))
+    _unavailable(await api.post("/api/v1/claims", json=claim_body(person)))
 
     # A decision on a case the read model knows: the update cannot reach the workflow.
     case_id = f"claim-150102-unavail-{uuid.uuid4().hex[:8]}"

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.api.test_claims_api import claim_body
+
 BIN = Path(sys.executable).parent
 
 
@@ -186,17 +188,7 @@ def test_a_killed_worker_comes_back_and_the_next_claim_is_processed(tmp_path: Pa
             json={"scenario": "eligible", "insured_region": "150102"},
             timeout=10,
         ).json()
-        body = {
-            "id_number": person["id_number"],
-            "name": person["name"],
-            "phone": person["phone"],
-            "bank_account": person["account_no"],
-            "bank_name": person["bank_name"],
-            "region_code": "150102",
-            "employer_credit_code": person["last_employer"],
-            "separation_date": person["stop_date"],
-        }
-        r = httpx.post(f"{api}/api/v1/claims", json=body, timeout=30)
+        r = httpx.post(f"{api}/api/v1/claims", json=claim_body(person), timeout=30)
         assert r.status_code == 201, r.text
         case_id = r.json()["case_id"]
         token = httpx.post(

@@ -23,6 +23,7 @@ from policy.calendar import (
 )
 from policy.errors import CalendarMissingError, PolicyError
 from policy.parameters import merge_parameters, packaged_parameters
+from tests.unit.test_operator_overrides import YEAR_2098
 
 
 def test_tabled_years() -> None:
@@ -111,15 +112,8 @@ def test_other_limits() -> None:
     assert nth_working_day_after(date(2025, 2, 7), 1) == date(2025, 2, 8)
 
 
-# An operator's table for 2098 (laid out like 2026) and none for 2099: a far year, so that the
-# day an operator adds next year's real table (README: it must happen) breaks nothing here.
-YEAR_2098 = """
-year: 2098
-notice: "test table"
-holidays:
-  - {name: 元旦, from: 2098-01-01, to: 2098-01-01}
-workdays: []
-"""
+# An operator's table for 2098 and none for 2099 (test_operator_overrides.YEAR_2098): a far year,
+# so that the day an operator adds next year's real table (README: it must happen) breaks nothing.
 
 
 def test_year_without_a_table_fails_closed(tmp_path: Path) -> None:
