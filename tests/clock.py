@@ -19,6 +19,8 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from policy.calendar import packaged_calendar
+
 FIXTURE_CALENDAR = Path(__file__).parent / "fixtures" / "calendar"
 TEMPLATE_YEAR = 2027
 
@@ -36,11 +38,30 @@ def future_year(today: date) -> int:
 FUTURE_YEAR = future_year(datetime.now(ZoneInfo("Asia/Shanghai")).date())
 
 
+FILLER = """\
+# SYNTHETIC, FOR TESTS ONLY: a year between the clock and FUTURE_YEAR with no published table
+# (working days are counted across it on the way to a pay day); New Year's Day only.
+year: {year}
+notice: "测试用合成日历（并非国务院办公厅通知）"
+source: "tests/clock.py: synthetic filler"
+holidays:
+  - {{name: 元旦, from: {year}-01-01, to: {year}-01-01}}
+workdays: []
+"""
+
+
 def synthetic_calendar_dir(root: Path) -> Path:
-    """The fixture tables plus the synthetic table moved to :data:`FUTURE_YEAR`, in ``root``."""
+    """The fixture tables, the synthetic table moved to :data:`FUTURE_YEAR`, and a filler table for
+    every year from now until then that has none (under a clock past 2027 the years between would
+    otherwise fail closed, as they should in production), in ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     for f in FIXTURE_CALENDAR.glob("*.yaml"):
         shutil.copy(f, root / f.name)
+    have = packaged_calendar().years | {int(f.stem.removeprefix("cn-")) for f in root.glob("cn-*.yaml")}
+    this_year = datetime.now(ZoneInfo("Asia/Shanghai")).year
+    for year in range(this_year, FUTURE_YEAR):
+        if year not in have:
+            (root / f"cn-{year}.yaml").write_text(FILLER.format(year=year), encoding="utf-8")
     template = (FIXTURE_CALENDAR / f"cn-{TEMPLATE_YEAR}.yaml").read_text(encoding="utf-8")
     moved = template.replace(f"year: {TEMPLATE_YEAR}", f"year: {FUTURE_YEAR}").replace(
         f"{TEMPLATE_YEAR}-", f"{FUTURE_YEAR}-"
