@@ -24,4 +24,6 @@ def run(
 
 
 if __name__ == "__main__":
-    run()
+    from core.process import run_and_exit
+
+    run_and_exit(run)

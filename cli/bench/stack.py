@@ -218,7 +218,10 @@ class Stack:
                 port = free_port()
                 self.sim_url = f"http://127.0.0.1:{port}"
                 # The simulators are no part of the product: started without the CLI's imports.
-                code = f"from sim.server import run; run(port={port}, population={o.sim_population})"
+                code = (
+                    "from core.process import run_and_exit; from sim.server import run; "
+                    f"run_and_exit(lambda: run(port={port}, population={o.sim_population}))"
+                )
                 args = [sys.executable, "-c", code]
                 waits.append(wait_port("127.0.0.1", port, 90, self._spawn("sim", args)))
             env["UIFLOW_SIM_BASE_URL"] = self.sim_url
