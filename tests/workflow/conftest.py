@@ -44,7 +44,6 @@ from policy.entitlement import benefit_amount
 from sim.population import luhn_digit
 from sim.testing import SimHandle
 from tests.clock import FUTURE_YEAR
-from tests.conftest import case_env
 from tests.support import CaseEnv
 from workers.main import build_worker
 from workflows.base import initial_search_attributes
@@ -110,13 +109,6 @@ def case_db(request: pytest.FixtureRequest, sqlite_db: Database, pg_db: Database
     """The claim and period workflow tests run on both databases uiflow supports: the embedded
     default (SQLite, ``make dev``) and PostgreSQL (production)."""
     return sqlite_db if request.param == "sqlite" else pg_db
-
-
-@pytest_asyncio.fixture
-async def claim_env(wf_settings: Settings, case_db: Database) -> AsyncIterator[CaseEnv]:
-    """``tests/conftest.py``'s claim environment, on each database (this folder only)."""
-    async with case_env(wf_settings, case_db) as ce:
-        yield ce
 
 
 @pytest_asyncio.fixture

@@ -5,15 +5,19 @@ second."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from core.db import Database
+from core.settings import Settings
 from models import search_attributes as sa
 from models.case import UnblockCommand
 from models.claim import (
@@ -32,6 +36,7 @@ from models.staff import StaffActor
 from models.tables import CaseRecord
 from sim.testing import SimHandle
 from tests.clock import FUTURE_YEAR
+from tests.conftest import case_env
 from tests.support import (
     CLERK,
     LEAGUE_REVIEWER,
@@ -95,6 +100,13 @@ async def messages(sim: SimHandle, case_id: str, *, wait_for: str | None = None)
             return msgs
         await asyncio.sleep(0.05)
     return msgs
+
+
+@pytest_asyncio.fixture
+async def claim_env(wf_settings: Settings, case_db: Database) -> AsyncIterator[CaseEnv]:
+    """``tests/conftest.py``'s claim environment, on SQLite and on PostgreSQL (this module)."""
+    async with case_env(wf_settings, case_db) as ce:
+        yield ce
 
 
 async def sleep_until(ce: CaseEnv, when: datetime) -> None:
