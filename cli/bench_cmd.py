@@ -107,6 +107,8 @@ def _run_many(
                 await _describe_stack(stack, out, stack_opts.keep)
                 await body(stack, out, reporter)
                 out["machine"]["loadavg_at_end"] = machine()["loadavg_at_start"]
+        for out in outs:  # known only once the stack is down
+            out.setdefault("stack", {})["exit_codes"] = dict(stack.exit_codes)
 
     asyncio.run(go())
     for out, (_, _, _, json_path) in zip(outs, jobs, strict=True):

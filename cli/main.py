@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from pathlib import Path
 
 import typer
 
@@ -82,12 +83,20 @@ def sim(
     seed: int = 42,
     population: int = 2000,
     callback_url: str | None = None,
+    state_dir: Path | None = typer.Option(None, help="状态保存目录（重启后保留；默认仅在内存中）"),
 ) -> None:
     """运行外部系统模拟服务（仅用于开发与测试）。"""
     _logging()
     from sim.server import run
 
-    run(host=host, port=port, seed=seed, population=population, callback_url=callback_url)
+    run(
+        host=host,
+        port=port,
+        seed=seed,
+        population=population,
+        callback_url=callback_url,
+        state_dir=state_dir,
+    )
 
 
 async def _migrate(*, seed_demo: bool) -> None:
@@ -162,7 +171,12 @@ def create_staff(
 
 
 def main() -> None:
-    app()
+    """The ``uiflow`` console script. Every command (worker, api, dev, sim, bench, audit, policy)
+    ends through ``run_and_exit``: flushed, then ``os._exit`` with the command's code, so the
+    Temporal runtime's threads cannot abort the interpreter's finalisation (core/process.py)."""
+    from core.process import run_and_exit
+
+    run_and_exit(app)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from core.settings import Settings
 from core.temporal_client import make_data_converter
 from models import search_attributes as sa
 from sim.testing import SimHandle, running_sim
+from tests.clock import synthetic_calendar_dir
 from tests.factories import CaseEnv, time_skipping_env
 from workers.main import build_worker
 
@@ -171,13 +172,14 @@ async def sim() -> AsyncIterator[SimHandle]:
 
 
 @pytest.fixture(scope="session")
-def wf_settings(settings: Settings, sim: SimHandle) -> Settings:
-    """Settings for real activities: the simulators over HTTP, and the test calendar overlay."""
+def wf_settings(settings: Settings, sim: SimHandle, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for real activities: the simulators over HTTP, and the test calendar overlay (the
+    synthetic table also for a year still ahead of the test clock: tests/clock.py)."""
     return settings.model_copy(
         update={
             "sim_base_url": sim.base_url,
             "sim_token": sim.token,
-            "calendar_dir": FIXTURES / "calendar",
+            "calendar_dir": synthetic_calendar_dir(tmp_path_factory.mktemp("calendar")),
             "external_timeout_seconds": 5.0,
         }
     )

@@ -98,6 +98,7 @@ class Stack:
     opts: StackOptions
     workdir_: Path | None = None  # created on first use, so a Stack never started leaves nothing
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    exit_codes: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     settings: Settings | None = None
     client: Client | None = None
@@ -217,7 +218,10 @@ class Stack:
                 port = free_port()
                 self.sim_url = f"http://127.0.0.1:{port}"
                 # The simulators are no part of the product: started without the CLI's imports.
-                code = f"from sim.server import run; run(port={port}, population={o.sim_population})"
+                code = (
+                    "from core.process import run_and_exit; from sim.server import run; "
+                    f"run_and_exit(lambda: run(port={port}, population={o.sim_population}))"
+                )
                 args = [sys.executable, "-c", code]
                 waits.append(wait_port("127.0.0.1", port, 90, self._spawn("sim", args)))
             env["UIFLOW_SIM_BASE_URL"] = self.sim_url
@@ -319,13 +323,16 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for _name, p in reversed(list(self.procs.items())):
+        for name, p in reversed(list(self.procs.items())):
             while p.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 (a child, not an event)
                 await asyncio.sleep(0.05)
             if p.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+            # Each child's exit code (-9: it had to be killed), written into the results so that a
+            # process that did not end cleanly is visible, and asserted by the smoke tests.
+            self.exit_codes[name] = p.returncode
         self.procs.clear()
         if self.created_db and not self.opts.keep:
             conn = await asyncpg.connect(PG_ADMIN_URL)

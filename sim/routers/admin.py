@@ -228,6 +228,7 @@ async def resolve_ticket(
         and t.requested_stop_reason in STOP_REASONS
     ):
         state.pop.persons[t.id_number].stop_reason_code = t.requested_stop_reason  # type: ignore[index]
+        state.changed(t.id_number)  # type: ignore[arg-type]
     event = {
         "event": "ticket.resolved",
         "ticket_id": t.ticket_id,

@@ -22,10 +22,12 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -152,6 +154,7 @@ def _worker_env(
 WORKER = """
 import asyncio, signal
 from core.db import Database
+from core.process import run_and_exit
 from core.settings import Settings
 from core.temporal_client import connect_client
 from workers.main import build_worker
@@ -169,7 +172,7 @@ async def main() -> None:
         await stop.wait()
     await db.dispose()
 
-asyncio.run(main())
+run_and_exit(lambda: asyncio.run(main()))
 """
 
 
@@ -266,6 +269,11 @@ async def test_bank_faults_and_a_killed_worker_pay_every_order_exactly_once(
                 p.send_signal(signal.SIGTERM)
                 await p.wait()
 
+    # The killed worker died of SIGKILL; the one that finished drained and left with 0 (no abort
+    # at interpreter exit: core/process.py).
+    assert [p.returncode for p in procs] == [-signal.SIGKILL, 0], (tmp_path / "worker-b.log").read_text()[
+        -2000:
+    ]
     assert [r.months_paid for r in results] == [MONTHS] * PERIODS
     # The bank: one money movement per key, for every month of every period, nothing else.
     ledger = await _ledger(sim, case_ids)
@@ -307,6 +315,30 @@ def any_db(request: pytest.FixtureRequest) -> Database:
     return request.getfixturevalue("pg_db" if request.param == "pg" else "sqlite_db")  # type: ignore[no-any-return]
 
 
+class CommitTogether:
+    """A Database whose sessions hold their first commit until ``parties`` sessions have reached
+    theirs: every attempt has read "no order yet" before any of them writes, which is the
+    interleaving the race test means (left to the scheduler, one attempt usually finishes first)."""
+
+    def __init__(self, db: Database, parties: int = 2) -> None:
+        self.db = db
+        self.barrier = asyncio.Barrier(parties)
+        self.held = 0
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Any]:
+        async with self.db.session() as s:
+            commit = s.commit
+
+            async def commit_together() -> None:
+                self.held += 1
+                await self.barrier.wait()
+                await commit()
+
+            s.commit = commit_together  # type: ignore[method-assign]
+            yield s
+
+
 @pytest.mark.postgres
 async def test_concurrent_attempts_make_one_order_and_one_payment(
     any_db: Database, settings: Settings, sim: SimHandle
@@ -321,7 +353,12 @@ async def test_concurrent_attempts_make_one_order_and_one_payment(
     )
     case_id = f"period-150102-{uuid.uuid4().hex[:24]}-0001"
     req = PrepareRequest(case_id=case_id, month_index=1, pay_month=YearMonth(2025, 3))
-    a, b = await asyncio.gather(acts.prepare_payment(req), acts.prepare_payment(req))
+    together = CommitTogether(any_db)
+    racing = PaymentActivities(acts.settings, cast(Database, together), acts.gov)
+    a, b = await asyncio.wait_for(
+        asyncio.gather(racing.prepare_payment(req), racing.prepare_payment(req)), timeout=60
+    )
+    assert together.held == 2  # both inserted after both had looked: the unique key decided
     assert a.order_key == b.order_key and a.amount == b.amount == Decimal("2156.50")
     assert sorted([a.created, b.created]) == [False, True]
     pay = DisburseRequest(

@@ -40,9 +40,9 @@ from models.case import local_date
 from models.claim import ApproveCommand, ClaimStatus
 from models.rules import NearRetirementOutcome, RetirementCategory, YearMonth
 from models.tables import CaseRecord, PaymentOrder, PayrollBatch, PremiumMonth
-from policy.entitlement import benefit_amount
 from policy.near_retirement import near_retirement
 from sim.testing import SimHandle
+from tests.clock import FUTURE_YEAR
 from tests.factories import (
     CLERK,
     OTHER_REGION_REVIEWER,
@@ -58,6 +58,7 @@ from tests.workflow.conftest import (
     MW_NEW,
     PREMIUM_STANDARD,
     bank_ledger,
+    domain_amount,
     ledger_for,
     new_account_number,
     params_of,
@@ -72,6 +73,7 @@ from workflows.benefit_period import BenefitPeriodWorkflow
 from workflows.payroll import PayrollBatchWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")
+Y = FUTURE_YEAR  # a year still ahead of the test clock, laid out like 2027 (tests/clock.py)
 YM = YearMonth
 MALE_1966_03 = "1966-03-12"  # birth date as the sim takes it
 
@@ -96,11 +98,13 @@ async def read_model(ce: CaseEnv, case_id: str) -> CaseRecord:
 
 
 def assert_amounts_follow_policy(ce: CaseEnv, payments: list[Any]) -> None:
-    params = params_of(ce.settings)
+    """Each payment is the amount domain.md publishes for its month (with this folder's overlay)."""
     for p in payments:
-        expected = benefit_amount(p.month_index, p.pay_month, params)
-        assert p.amount == expected.amount, (p.pay_month, p.amount, expected.amount)
-        assert (p.rate, p.base) == (expected.rate, expected.base)
+        expected = domain_amount(p.month_index, p.pay_month, overlay=True)
+        assert p.amount == expected, (p.pay_month, p.month_index, p.amount, expected)
+        assert p.rate == (Decimal("0.95") if p.month_index <= 12 else Decimal("0.85")) or p.pay_month < YM(
+            2024, 8
+        )
 
 
 async def assert_paid_exactly_once(
@@ -121,14 +125,14 @@ async def test_twelve_months_on_their_pay_days_across_a_minimum_wage_change(
     period_env: CaseEnv, sim: SimHandle
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=12)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=12)
     h = await start_period(period_env, inp)
     result = await h.result()
 
     assert result.status == PeriodStatus.CLOSED and result.close_reason == "expired"
     assert result.months_paid == 12 and result.unused_months == 0
     s = await period_state(h)
-    assert [p.pay_month for p in s.payments] == [YM(2027, 1) + i for i in range(12)]
+    assert [p.pay_month for p in s.payments] == [YM(Y, 1) + i for i in range(12)]
     assert_amounts_follow_policy(period_env, s.payments)
     # The operator's new minimum wage applies from its month to a period already running (B4).
     assert {p.base for p in s.payments if p.pay_month < MW_CHANGE} == {Decimal("2380")}
@@ -140,7 +144,7 @@ async def test_twelve_months_on_their_pay_days_across_a_minimum_wage_change(
     for m, p in zip(s.schedule, s.payments, strict=True):
         assert m.pay_date is not None and cal.is_working_day(m.pay_date) and m.pay_date.day >= 10
         assert local_date(p.paid_at) == m.pay_date
-    assert s.schedule[1].pay_date == date(2027, 2, 15)  # 2027-02-10 falls in the (synthetic) 春节 break
+    assert s.schedule[1].pay_date == date(Y, 2, 15)  # Y-02-10 falls in the (synthetic) 春节 break
     await assert_paid_exactly_once(period_env, sim, inp.case_id, [p.pay_month for p in s.payments])
     # Premiums paid on the person's behalf every month at the operator's standard.
     assert [(p.month, p.status, p.total) for p in s.premiums] == [
@@ -161,9 +165,9 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
     period_env: CaseEnv, sim: SimHandle
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=12)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=12)
     h = await start_period(period_env, inp)
-    await sleep_until(period_env, datetime(2027, 5, 20, 12, 0, tzinfo=TZ))
+    await sleep_until(period_env, datetime(Y, 5, 20, 12, 0, tzinfo=TZ))
     s = await period_state(h)
     assert s.months_paid == 5 and s.status == PeriodStatus.ACTIVE
 
@@ -173,9 +177,7 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await h.execute_update(
                 BenefitPeriodWorkflow.stop_by_staff,
-                StaffStopCommand(
-                    actor=actor, reason=StopReason.REEMPLOYED, on=date(2027, 5, 18), note="核实"
-                ),
+                StaffStopCommand(actor=actor, reason=StopReason.REEMPLOYED, on=date(Y, 5, 18), note="核实"),
             )
         assert message in str(err.value.cause)
     await assert_untouched(h, before)
@@ -184,7 +186,7 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
     await h.signal(
         BenefitPeriodWorkflow.stop_event,
         StopEvent(
-            reason=StopReason.REEMPLOYED, on=date(2027, 5, 18), source="employment-registry", reference="JY-1"
+            reason=StopReason.REEMPLOYED, on=date(Y, 5, 18), source="employment-registry", reference="JY-1"
         ),
     )
     result = await h.result()
@@ -192,14 +194,14 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
     assert result.months_paid == 5 and result.unused_months == 7
     s = await period_state(h)
     assert [m.status for m in s.schedule] == ["paid"] * 5 + ["stopped"] * 7
-    assert s.stops[0].effective_from == YM(2027, 6) and not s.stops[0].overpaid_months
+    assert s.stops[0].effective_from == YM(Y, 6) and not s.stops[0].overpaid_months
     assert len(s.premiums) == 5  # premiums stop with the benefit
-    await assert_paid_exactly_once(period_env, sim, inp.case_id, [YM(2027, 1) + i for i in range(5)])
+    await assert_paid_exactly_once(period_env, sim, inp.case_id, [YM(Y, 1) + i for i in range(5)])
 
     # The read model keeps the unused months where a later claim reads them (carry-over, A3).
     row = await read_model(period_env, inp.case_id)
     assert row.status == "closed" and row.closed_at is not None and row.summary["unused_months"] == 7
-    assert row.summary["stops"][0]["effective_from"] == "2027-06"
+    assert row.summary["stops"][0]["effective_from"] == f"{Y}-06"
     claim_side = ClaimActivities(
         period_env.settings, period_env.db, GovClients.from_settings(period_env.settings)
     )
@@ -208,7 +210,7 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
     stopped = [m for m in msgs if m["template"] == "period_stopped"]
     assert (
         len(stopped) == 1
-        and "2027年06月起停止发放" in stopped[0]["text_zh"]
+        and f"{Y}年06月起停止发放" in stopped[0]["text_zh"]
         and "7个月" in stopped[0]["text_zh"]
     )
 
@@ -217,20 +219,20 @@ async def test_death_reported_late_stops_flags_overpayment_and_opens_survivors_t
     period_env: CaseEnv, sim: SimHandle
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=12)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=12)
     h = await start_period(period_env, inp)
-    await sleep_until(period_env, datetime(2027, 4, 20, 12, 0, tzinfo=TZ))
+    await sleep_until(period_env, datetime(Y, 4, 20, 12, 0, tzinfo=TZ))
     assert (await period_state(h)).months_paid == 4
-    # A reviewer records the death on 2027-02-25, learnt only now: March and April were overpaid.
+    # A reviewer records the death on Y-02-25, learnt only now: March and April were overpaid.
     receipt = await h.execute_update(
         BenefitPeriodWorkflow.stop_by_staff,
-        StaffStopCommand(actor=REVIEWER, reason=StopReason.DEATH, on=date(2027, 2, 25), note="民政部门通报"),
+        StaffStopCommand(actor=REVIEWER, reason=StopReason.DEATH, on=date(Y, 2, 25), note="民政部门通报"),
     )
-    assert "2027年03月起停止发放" in receipt.message_zh
+    assert f"{Y}年03月起停止发放" in receipt.message_zh
     result = await h.result()
     assert result.close_reason == "death" and result.months_paid == 4
     s = await period_state(h)
-    assert s.stops[0].overpaid_months == [YM(2027, 3), YM(2027, 4)] and s.stops[0].by_staff
+    assert s.stops[0].overpaid_months == [YM(Y, 3), YM(Y, 4)] and s.stops[0].by_staff
     msgs = await sim_messages(sim, inp.case_id, wait_for="survivors_grant")
     templates = [m["template"] for m in msgs]
     assert "survivors_grant" in templates and "overpayment_recovery" in templates
@@ -240,9 +242,9 @@ async def test_death_reported_late_stops_flags_overpayment_and_opens_survivors_t
 
 async def test_suspension_holds_payment_and_moves_the_months_on(period_env: CaseEnv, sim: SimHandle) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=6)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=6)
     h = await start_period(period_env, inp)
-    await sleep_until(period_env, datetime(2027, 2, 20, 12, 0, tzinfo=TZ))
+    await sleep_until(period_env, datetime(Y, 2, 20, 12, 0, tzinfo=TZ))
     assert (await period_state(h)).months_paid == 2
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.execute_update(
@@ -252,21 +254,21 @@ async def test_suspension_holds_payment_and_moves_the_months_on(period_env: Case
     # A risk verification opens (Signal from the risk check) and closes in May.
     await h.signal(
         BenefitPeriodWorkflow.suspend,
-        SuspendEvent(ref="risk-7", reason_zh="领金资格风险核查", source="risk-check", on=date(2027, 2, 20)),
+        SuspendEvent(ref="risk-7", reason_zh="领金资格风险核查", source="risk-check", on=date(Y, 2, 20)),
     )
     s = await wait_period(h, PeriodStatus.SUSPENDED)
-    await sleep_until(period_env, datetime(2027, 5, 5, 12, 0, tzinfo=TZ))
+    await sleep_until(period_env, datetime(Y, 5, 5, 12, 0, tzinfo=TZ))
     s = await period_state(h)
     assert s.months_paid == 2 and s.status == PeriodStatus.SUSPENDED  # nothing paid while held
-    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="risk-7", on=date(2027, 5, 5)))
+    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="risk-7", on=date(Y, 5, 5)))
     result = await h.result()
     assert result.months_paid == 6 and result.unused_months == 0  # no month lost
     s = await period_state(h)
-    assert [p.pay_month for p in s.payments] == [YM(2027, m) for m in (1, 2, 5, 6, 7, 8)]
+    assert [p.pay_month for p in s.payments] == [YM(Y, m) for m in (1, 2, 5, 6, 7, 8)]
     assert [p.month_index for p in s.payments] == [1, 2, 3, 4, 5, 6]
-    assert [m.moved_from for m in s.schedule[2:]] == [YM(2027, m) for m in (3, 4, 5, 6)]
-    assert s.suspensions[0].months_moved == 2 and s.suspensions[0].lifted_on == date(2027, 5, 5)
-    assert local_date(s.payments[2].paid_at) == date(2027, 5, 10)  # on the pay day, not at once
+    assert [m.moved_from for m in s.schedule[2:]] == [YM(Y, m) for m in (3, 4, 5, 6)]
+    assert s.suspensions[0].months_moved == 2 and s.suspensions[0].lifted_on == date(Y, 5, 5)
+    assert local_date(s.payments[2].paid_at) == date(Y, 5, 10)  # on the pay day, not at once
     await assert_paid_exactly_once(period_env, sim, inp.case_id, [p.pay_month for p in s.payments])
 
 
@@ -402,20 +404,20 @@ async def test_continue_as_new_mid_period_loses_and_doubles_nothing(
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     inp = period_input(
-        period_env.settings, person, first=YM(2027, 1), months=6, timings=PeriodTimings(months_per_run=2)
+        period_env.settings, person, first=YM(Y, 1), months=6, timings=PeriodTimings(months_per_run=2)
     )
     h = await start_period(period_env, inp)
-    await sleep_until(period_env, datetime(2027, 3, 5, 12, 0, tzinfo=TZ))
+    await sleep_until(period_env, datetime(Y, 3, 5, 12, 0, tzinfo=TZ))
     # A suspension signalled right after the first hand-over reaches the new run...
     await h.signal(
         BenefitPeriodWorkflow.suspend,
-        SuspendEvent(ref="r-1", reason_zh="核查", source="risk-check", on=date(2027, 3, 5)),
+        SuspendEvent(ref="r-1", reason_zh="核查", source="risk-check", on=date(Y, 3, 5)),
     )
-    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="r-1", on=date(2027, 3, 6)))
+    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="r-1", on=date(Y, 3, 6)))
     result = await h.result()
     assert result.months_paid == 6
     s = await period_state(h)
-    assert s.run == 3 and [p.pay_month for p in s.payments] == [YM(2027, 1) + i for i in range(6)]
+    assert s.run == 3 and [p.pay_month for p in s.payments] == [YM(Y, 1) + i for i in range(6)]
     whats = [e.what for e in s.timeline]
     assert whats[0] == "period.started" and whats.count("period.continued") == 2
     assert whats.count("payment.paid") == 6 and "period.resumed" in whats
@@ -491,10 +493,10 @@ async def test_payroll_batch_releases_a_region_in_paced_waves(period_env: CaseEn
     for _ in range(5):
         person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
         inp = period_input(
-            period_env.settings, person, first=YM(2027, 1), months=1, timings=PeriodTimings(payroll=pacing)
+            period_env.settings, person, first=YM(Y, 1), months=1, timings=PeriodTimings(payroll=pacing)
         )
         handles.append(await start_period(period_env, inp))
-    batch = period_env.env.client.get_workflow_handle_for(PayrollBatchWorkflow.run, "payroll-150102-20270111")
+    batch = period_env.env.client.get_workflow_handle_for(PayrollBatchWorkflow.run, f"payroll-150102-{Y}0111")
     for _ in range(200):  # the periods enrol as soon as they know their pay day
         try:
             if (await batch.query(PayrollBatchWorkflow.state_query)).enrolled == 5:
@@ -503,17 +505,17 @@ async def test_payroll_batch_releases_a_region_in_paced_waves(period_env: CaseEn
             pass
         await asyncio.sleep(0.05)
     # Past the release (09:00 on the pay day), the waves and the linger.
-    await sleep_until(period_env, datetime(2027, 1, 11, 12, 0, tzinfo=TZ))
+    await sleep_until(period_env, datetime(Y, 1, 11, 12, 0, tzinfo=TZ))
     summary = await batch.result()
     assert summary.enrolled == 5 and summary.granted == 5 and summary.reported == 5
     assert summary.peak_in_flight <= 2 and summary.months_paid == 5
     assert summary.amount_paid == 5 * Decimal("2261.00")
     paid_at = sorted([(await period_state(h)).payments[0].paid_at for h in handles])
     assert paid_at[-1] - paid_at[0] >= timedelta(seconds=55)  # three waves 30 s apart, not one instant
-    assert local_date(paid_at[0]) == date(2027, 1, 11) and paid_at[0].astimezone(TZ).hour == 9
+    assert local_date(paid_at[0]) == date(Y, 1, 11) and paid_at[0].astimezone(TZ).hour == 9
     async with period_env.db.session() as sess:
         rows = (
-            await sess.exec(select(PayrollBatch).where(PayrollBatch.batch_id == "payroll-150102-20270111"))
+            await sess.exec(select(PayrollBatch).where(PayrollBatch.batch_id == f"payroll-150102-{Y}0111"))
         ).all()
     mine = [r for r in rows if r.record_id.endswith(batch_run_id := summary.record_id.split(":")[1])]
     assert batch_run_id and len(mine) == 1 and mine[0].status == "done" and mine[0].months_paid == 5
