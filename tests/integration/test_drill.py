@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cli.drill.run import DrillOptions, run_drill
 
 
+@pytest.mark.devserver
+@pytest.mark.postgres
 async def test_small_drill_loses_nothing_and_pays_nothing_twice() -> None:
     opts = DrillOptions(
         claims=50,

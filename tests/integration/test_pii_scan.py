@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -194,6 +195,7 @@ async def _case_db_rows(url: str) -> list[tuple[str, str, str]]:
     return out
 
 
+@pytest.mark.devserver
 async def test_no_personal_data_outside_the_encrypted_payloads(tmp_path: Path) -> None:
     work = tmp_path / "stack"
     work.mkdir()
