@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from cli.bench.claims import claim_body
 from cli.drill.api import GaveUp, RoundRobinApi
 from core.applicant import applicant_key
 from core.settings import Settings
@@ -54,19 +55,6 @@ def person_request(today_minus_45: str) -> dict[str, Any]:
         "insured_region": REGION,
         "registered": True,
         "stop_date": today_minus_45,
-    }
-
-
-def claim_body(p: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id_number": p["id_number"],
-        "name": p["name"],
-        "phone": p["phone"],
-        "bank_account": p["account_no"],
-        "bank_name": p["bank_name"],
-        "region_code": REGION,
-        "employer_credit_code": p["last_employer"],
-        "separation_date": p["stop_date"],
     }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cli.bench.claims import claim_body, login
 from cli.bench.stack import Stack, StackOptions
 from cli.demo import submit_demo_claims
+from cli.drill.claims import days_ago, person_request
 from cli.drill.procs import Processes
 from core import devconfig
 from core.applicant import applicant_key
 from core.migrate import ROOT
-from core.seed import DEMO_PASSWORD
 from models.case import local_date
 
 #: Declared plaintext: the staff inbox and case lists show the applicant's name from the read
@@ -92,12 +93,6 @@ def needles_for(person: dict[str, Any]) -> list[Needle]:
     return out
 
 
-async def _login(api: httpx.AsyncClient, who: str) -> dict[str, str]:
-    r = await api.post("/api/v1/auth/login", json={"login": who, "password": DEMO_PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 async def _status(api: httpx.AsyncClient, h: dict[str, str], case_id: str, want: str, limit: float) -> None:
     deadline = asyncio.get_running_loop().time() + limit
     while asyncio.get_running_loop().time() < deadline:
@@ -111,33 +106,18 @@ async def _status(api: httpx.AsyncClient, h: dict[str, str], case_id: str, want:
 async def _pay_day(stack: Stack, n: int) -> list[str]:
     """Claims whose first month is already due (left work 45 days ago, registered in an earlier
     month), approved through the API; returns their benefit periods once each has paid."""
-    today = local_date(datetime.now(UTC))
-    stop = (today - timedelta(days=45)).isoformat()
+    stop = days_ago(local_date(datetime.now(UTC)), 45)
     async with (
         httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api,
         httpx.AsyncClient(
             base_url=stack.sim_url, timeout=60, headers={"Authorization": f"Bearer {stack.sim_token()}"}
         ) as sim,
     ):
-        clerk, reviewer = await _login(api, "clerk.xc"), await _login(api, "reviewer.xc")
+        clerk, reviewer = await login(api, "clerk.xc"), await login(api, "reviewer.xc")
         ids = []
         for _ in range(n):
-            body = {"scenario": "eligible", "insured_region": "150102", "registered": True, "stop_date": stop}
-            p = (await sim.post("/admin/persons", json=body)).json()
-            r = await api.post(
-                "/api/v1/claims",
-                headers=clerk,
-                json={
-                    "id_number": p["id_number"],
-                    "name": p["name"],
-                    "phone": p["phone"],
-                    "bank_account": p["account_no"],
-                    "bank_name": p["bank_name"],
-                    "region_code": "150102",
-                    "employer_credit_code": p["last_employer"],
-                    "separation_date": p["stop_date"],
-                },
-            )
+            p = (await sim.post("/admin/persons", json=person_request(stop))).json()
+            r = await api.post("/api/v1/claims", headers=clerk, json=claim_body(p))
             assert r.status_code == 201, r.text
             ids.append(r.json()["case_id"])
         for cid in ids:
