@@ -50,27 +50,32 @@ def _approved(runs: list[ClaimRun]) -> list[str]:
     return [c.case_id for c in runs if c.case_id and EXPECTED_FINAL[c.plan] == "approved" and not c.error]
 
 
-async def _paid_orders(url: str, periods: list[str]) -> dict[str, list[str]]:
-    """Paid orders (idempotency keys) per period, for the given periods."""
-    out: dict[str, list[str]] = {p: [] for p in periods}
+async def _orders(url: str, periods: list[str]) -> tuple[dict[str, list[str]], int]:
+    """Paid orders (idempotency keys) per period, and how many orders of these periods are still
+    in flight (``ordered``: written, not yet answered by the bank)."""
+    paid: dict[str, list[str]] = {p: [] for p in periods}
+    in_flight = 0
     wanted = set(periods)
-    for case_id, key in await db_fetch(
-        url,
-        "select case_id, idempotency_key from payment_order"
-        " where status = 'paid' and case_id like 'period-%'",
+    for case_id, key, status in await db_fetch(
+        url, "select case_id, idempotency_key, status from payment_order where case_id like 'period-%'"
     ):
         if case_id in wanted:
-            out[case_id].append(key)
-    return out
+            if status == "paid":
+                paid[case_id].append(key)
+            elif status == "ordered":
+                in_flight += 1
+    return paid, in_flight
 
 
 async def wait_paid(url: str, runs: list[ClaimRun], limit_s: float) -> float:
-    """Seconds until every approved claim's period has paid its first month (or the limit)."""
+    """Seconds until every approved claim's period has paid its first month and no order of
+    these periods is in flight (a period may pay more than one month that is already due; the
+    bank ledger is compared only once they are all answered)."""
     periods = [period_of(c) for c in _approved(runs)]
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < limit_s:
-        paid = await _paid_orders(url, periods)
-        if all(paid.values()):
+        paid, in_flight = await _orders(url, periods)
+        if all(paid.values()) and not in_flight:
             break
         await asyncio.sleep(1.0)
     return round(time.perf_counter() - t0, 1)
@@ -135,7 +140,7 @@ async def check_all(stack: Stack, runs: list[ClaimRun], no_workflow: set[str]) -
 
     # Payments: the first month paid for every approved claim, and no key paid twice at the bank.
     periods = [period_of(c) for c in _approved(runs)]
-    paid = await _paid_orders(url, periods)
+    paid, in_flight = await _orders(url, periods)
     async with httpx.AsyncClient(base_url=stack.sim_url, timeout=120) as sim:
         ledger = (await sim.get("/admin/bank/ledger")).json()
     per_key: dict[str, int] = ledger["payments_per_key"]
@@ -145,7 +150,8 @@ async def check_all(stack: Stack, runs: list[ClaimRun], no_workflow: set[str]) -
     unrecorded = sorted(set(ours_at_bank) - our_keys)  # the bank paid, our orders do not say so
     unpaid_at_bank = sorted(k for k in our_keys if per_key.get(k, 0) == 0)
     payments = {
-        "ok": all(paid.values()) and not twice and not unrecorded and not unpaid_at_bank,
+        "ok": all(paid.values()) and not twice and not unrecorded and not unpaid_at_bank and not in_flight,
+        "orders_in_flight": in_flight,
         "approved_claims": len(periods),
         "periods_with_first_payment": sum(1 for v in paid.values() if v),
         "paid_orders": len(our_keys),

@@ -74,10 +74,30 @@ class Processes:
         self.exits.append(Exit(name, sig.name, code, expected))
         return code
 
-    async def start(self, name: str) -> float:
-        """Start ``name`` again with its first arguments; seconds until it is ready."""
-        old = self.stack.procs[name]
+    async def start(self, name: str, attempts: int = 3) -> float:
+        """Start ``name`` again with its first arguments; seconds until it is ready. A start that
+        exits before it is ready is recorded (an unexpected exit: the drill fails on it) and tried
+        again, so one bad start does not end the run before the checks."""
         t0 = time.perf_counter()
+        for attempt in range(attempts):
+            try:
+                await self._start_once(name)
+                return time.perf_counter() - t0
+            except (RuntimeError, TimeoutError) as e:
+                self.exits.append(
+                    Exit(name, f"start failed: {str(e)[:2000]}", self.stack.procs[name].poll(), 0)
+                )
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(1.0)
+        raise AssertionError("unreachable")
+
+    async def _start_once(self, name: str) -> None:
+        old = self.stack.procs[name]
+        if old.poll() is None:  # a start that hangs: stop it before the next try
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(old.pid, signal.SIGKILL)
+            old.wait()
         args = [str(a) for a in old.args]  # type: ignore[union-attr]
         p = self.stack.spawn(name, args, self.env.get(name))
         if name.startswith("worker"):
@@ -87,7 +107,6 @@ class Processes:
         elif name == "temporal":
             host, port = self.stack.temporal_address.rsplit(":", 1)
             await wait_port(host, int(port), 60, p)
-        return time.perf_counter() - t0
 
     async def _polling(self, name: str, pid: int, limit: float = 90.0) -> None:
         """Ready when the server sees this very process poll (the SDK's default identity starts
@@ -97,7 +116,8 @@ class Processes:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if self.stack.procs[name].poll() is not None:
-                raise RuntimeError(f"{name} exited ({self.stack.procs[name].returncode}) while starting")
+                code = self.stack.procs[name].returncode
+                raise RuntimeError(f"{name} exited ({code}) while starting:\n{self.stack.log_tail(name, 15)}")
             with contextlib.suppress(RPCError):
                 resp = await client.workflow_service.describe_task_queue(
                     DescribeTaskQueueRequest(

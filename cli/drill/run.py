@@ -247,7 +247,15 @@ class Drill:
                 if done % max(1, o.claims // 10) == 0:
                     self.note(f"{done}/{o.claims} claims decided ({self._now():.0f}s)")
 
-            await asyncio.gather(*(one(c) for c in runs))
+            drivers: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(one(c) for c in runs)))
+            both: set[asyncio.Future[Any]] = {drivers, chaos}
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+            if chaos.done():  # the chaos never ends by itself: it failed (e.g. a restart failed)
+                drivers.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await drivers
+                chaos.result()
+            await drivers
             t_decided = self._now()
             stop_chaos.set()
             await chaos
@@ -256,9 +264,9 @@ class Drill:
             paid_wait = await wait_paid(st.db_url, runs, o.settle_limit_s)
             no_workflow = await workflows_missing(st, runs)
             t_settled = self._now()
+            checks = await check_all(st, runs, no_workflow)
         finally:
             await api.aclose()
-            checks = await check_all(st, runs, no_workflow)
         await self.procs.stop_all()
         checks["processes"] = check_exits(self.procs.exits)
         return {
