@@ -1,4 +1,4 @@
-"""The ``uiflow`` command: dev, worker, api, sim, migrate, seed, demo, policy, audit, bench."""
+"""The ``uiflow`` command: dev, worker, api, sim, migrate, seed, demo, policy, audit, bench, drill."""
 
 from __future__ import annotations
 
