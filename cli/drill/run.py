@@ -109,6 +109,7 @@ class Drill:
         self.events: list[Event] = []
         self.t0 = 0.0
         self.unfinished_chaos: list[str] = []
+        self.pending: list[tuple[Event, asyncio.Task[float | None]]] = []
 
     def _now(self) -> float:
         return time.perf_counter() - self.t0
@@ -146,10 +147,9 @@ class Drill:
             await asyncio.sleep(down_s)
         await self.procs.start(name)
         ev.ready_after_s = time.perf_counter() - t  # from the kill: includes the planned downtime
-        ev.progress_after_s = await resumed
-        self.note(
-            f"{kind} {name}: ready after {ev.ready_after_s:.1f}s, progress after {ev.progress_after_s}s"
-        )
+        # Not awaited here: progress may wait for a later chaos action (the end of an outage).
+        self.pending.append((ev, resumed))
+        self.note(f"{kind} {name}: ready after {ev.ready_after_s:.1f}s")
 
     async def chaos(self, stop: asyncio.Event) -> None:
         o = self.opts
@@ -259,6 +259,8 @@ class Drill:
             t_decided = self._now()
             stop_chaos.set()
             await chaos
+            for ev, task in self.pending:
+                ev.progress_after_s = await task
             await self._sim("DELETE", "/admin/faults")
             self.note("chaos over; waiting for the first payments")
             paid_wait = await wait_paid(st.db_url, runs, o.settle_limit_s)
@@ -266,6 +268,8 @@ class Drill:
             t_settled = self._now()
             checks = await check_all(st, runs, no_workflow)
         finally:
+            for _, task in self.pending:
+                task.cancel()  # done ones ignore it; a run that failed leaves none behind
             await api.aclose()
         await self.procs.stop_all()
         checks["processes"] = check_exits(self.procs.exits)
