@@ -52,7 +52,7 @@ from models.rules import RetirementCategory, YearMonth
 from models.tables import PaymentOrder
 from policy.entitlement import benefit_amount
 from sim.testing import SimHandle
-from tests.support import sim_person
+from tests.factories import sim_person
 from workflows.base import initial_search_attributes
 from workflows.benefit_period import BenefitPeriodWorkflow
 
