@@ -118,6 +118,7 @@ class Driver:
         first attempt may have been carried out by a process that died before answering)."""
         key = str(uuid.uuid4())
         done = AFTER.get(action, set())
+        last = ""
 
         async def settled() -> bool:
             return bool(done) and await self.status(case_id) in done
@@ -133,13 +134,14 @@ class Driver:
             if r is None or r.status_code == 200:
                 return
             if r.status_code == 409:
+                last = r.text[:200]
                 if await settled():
                     self.api.stats.readback_resolved += 1
                     return
                 await asyncio.sleep(self.poll_s)  # the case moved on between read and click
                 continue
             raise GaveUp(f"{action} HTTP {r.status_code} {r.text[:160]}")
-        raise GaveUp(f"{action} refused 20 times")
+        raise GaveUp(f"{action} refused 20 times, last: {last}")
 
     async def run(self, c: ClaimRun) -> None:
         c.started = time.perf_counter()
@@ -160,7 +162,8 @@ class Driver:
                     c.decisions.append("reapply")
                     await self._wait_for(cid, {"under_review"})
                     await self._decide(cid, "approve", {"note": "演练：第二轮通过"}, "reviewer")
-            c.decisions.append("approve" if c.plan != "reject" else "")
+            if c.plan != "reject":
+                c.decisions.append("approve")
             c.final_seen = await self._wait_for(cid, {EXPECTED_FINAL[c.plan]})
         except (GaveUp, httpx.HTTPError, KeyError, ValueError) as e:
             c.error = f"{type(e).__name__}: {e}"[:300]
