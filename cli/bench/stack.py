@@ -136,10 +136,17 @@ class Stack:
     ) -> None:
         await self.close()
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start ``name`` (logging to ``<workdir>/<name>.log``, appended across restarts) with the
+        stack's environment, ``env`` overriding parts of it (e.g. a second worker's metrics port)."""
         log = (self.workdir / f"{name}.log").open("ab")
         p = subprocess.Popen(
-            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+            args,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
         )
         self.procs[name] = p
         self.started.append(name)
@@ -206,7 +213,7 @@ class Stack:
                     i = args.index("--db-filename")
                     del args[i : i + 2]
                 self.temporal_address = f"{t.ip}:{t.port}"
-                dev_proc = self._spawn("temporal", [str(BIN / "temporal"), *args, "--headless"])
+                dev_proc = self.spawn("temporal", [str(BIN / "temporal"), *args, "--headless"])
             env["UIFLOW_TEMPORAL_ADDRESS"] = self.temporal_address
 
         waits: list[Any] = []
@@ -223,7 +230,7 @@ class Stack:
                     f"run_and_exit(lambda: run(port={port}, population={o.sim_population}))"
                 )
                 args = [sys.executable, "-c", code]
-                waits.append(wait_port("127.0.0.1", port, 90, self._spawn("sim", args)))
+                waits.append(wait_port("127.0.0.1", port, 90, self.spawn("sim", args)))
             env["UIFLOW_SIM_BASE_URL"] = self.sim_url
             if o.api_url:
                 self.api_url = o.api_url.rstrip("/")
@@ -232,17 +239,17 @@ class Stack:
                 env["UIFLOW_API_PORT"] = str(port)
                 self.api_url = f"http://127.0.0.1:{port}"
                 args = [str(BIN / "uiflow"), "api", "--host", "127.0.0.1", "--port", str(port)]
-                waits.append(wait_port("127.0.0.1", port, 90, self._spawn("api", args)))
+                waits.append(wait_port("127.0.0.1", port, 90, self.spawn("api", args)))
 
         await self._prepare_database()
         if dev_proc is not None:
             host, port_s = self.temporal_address.rsplit(":", 1)
             await wait_port(host, int(port_s), 60, dev_proc)
         if start_worker:
-            self._spawn("worker", [str(BIN / "uiflow"), "worker"])
+            self.spawn("worker", [str(BIN / "uiflow"), "worker"])
         if o.need_floor_worker:
             args = [sys.executable, "-m", "cli.bench.floor_worker", "--task-queue", self.floor_queue]
-            self._spawn("floor-worker", args)
+            self.spawn("floor-worker", args)
         await asyncio.gather(*waits)
 
         # The bench's own settings: what was set above wins over the environment it came from.
@@ -260,7 +267,7 @@ class Stack:
                 queues.append(("worker", self.task_queue))
             if o.need_floor_worker:
                 queues.append(("floor-worker", self.floor_queue))
-            await asyncio.gather(*(self._await_pollers(n, q) for n, q in queues))
+            await asyncio.gather(*(self.await_pollers(n, q) for n, q in queues))
 
     async def _prepare_database(self) -> None:
         """Create (unless given), migrate, and seed regions and the demo staff. The staff share
@@ -295,7 +302,7 @@ class Stack:
         finally:
             await db.dispose()
 
-    async def _await_pollers(self, name: str, queue: str, limit: float = 60.0) -> None:
+    async def await_pollers(self, name: str, queue: str, limit: float = 60.0) -> None:
         """A worker counts as started once the server sees it polling its queue, so that worker
         start-up never lands inside a timed run."""
         assert self.client is not None
