@@ -18,6 +18,7 @@ ACTIVITY_MODULES = [
     "activities.case_store",
     "activities.claim",
     "activities.payments",
+    "activities.payday",
     "activities.dispute",
     "activities.archive",
 ]

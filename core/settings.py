@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     sim_token: str = "uiflow-sim-token"
     external_timeout_seconds: float = 10.0
 
+    # Pay day (docs/payments.md §0): rows per chunk (one bank batch) and chunks in flight per run.
+    payday_chunk: int = 1000
+    payday_parallel: int = 2
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.mode == "prod":

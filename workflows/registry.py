@@ -8,7 +8,7 @@ import importlib
 WORKFLOW_MODULES = [
     "workflows.benefit_claim",
     "workflows.benefit_period",
-    "workflows.payroll",
+    "workflows.payday",
     "workflows.stop_reason_dispute",
     "workflows.archiver",
 ]
