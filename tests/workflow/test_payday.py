@@ -7,7 +7,9 @@ to the test at the moment the batch would leave."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from temporalio.api.enums.v1 import EventType
 
 from activities.gov import GovClients
 from activities.gov.bank import BankClient, BatchResult
+from activities.payday import actual_pay_date
 from models.benefit import PeriodStatus, StaffStopCommand, StopReason
 from models.case import local_date
 from models.payday import PaydayResult, payday_id
@@ -34,8 +37,8 @@ from tests.workflow.conftest import (
     start_period,
 )
 from workers.main import build_worker
+from workflows.base import initial_search_attributes
 from workflows.benefit_period import BenefitPeriodWorkflow
-from workflows.payday import PayDayWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")
 YM = YearMonth
@@ -82,7 +85,11 @@ async def test_three_months_paid_by_the_region_runs_without_the_period_on_the_pa
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
     assert "pay_chunk" not in acts and acts.count("sync_schedule") == 1
-    assert not [e async for e in h.fetch_history_events() if e.event_type == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED]
+    assert not [
+        e
+        async for e in h.fetch_history_events()
+        if e.event_type == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
+    ]
     # The pay-day run's history: chunk numbers, counts, bank references; no personal data.
     run = period_env.env.client.get_workflow_handle(
         payday_id("150102", date(2027, 2, 15)), result_type=PaydayResult
@@ -93,3 +100,115 @@ async def test_three_months_paid_by_the_region_runs_without_the_period_on_the_pa
     assert person["id_number"] not in history.to_json() and person["account_no"] not in history.to_json()
     report = await rows(period_env, PaydayRun, payday_id=payday_id("150102", date(2027, 2, 15)))
     assert report[0].status == "reconciled" and report[0].report["mismatches"] == 0
+
+
+class HandOverBank(BankClient):
+    """The real bank client, which first hands control to the test when a batch is about to leave:
+    the test puts its stop in exactly there (no timing, no sleeps)."""
+
+    hook: Callable[[], Awaitable[None]] | None = None
+
+    async def disburse_batch(self, batch_ref: str, items: list[dict[str, object]]) -> BatchResult:
+        hook, HandOverBank.hook = HandOverBank.hook, None
+        if hook is not None:
+            await hook()
+        return await super().disburse_batch(batch_ref, items)
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(400):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def row_state(ce: CaseEnv, case_id: str, month: YearMonth) -> PaymentSchedule | None:
+    found = await rows(ce, PaymentSchedule, case_id=case_id, pay_month=str(month))
+    return found[0] if found else None
+
+
+async def test_a_stop_committed_one_second_before_the_cut_off_is_not_paid(
+    period_env: CaseEnv, sim: SimHandle
+) -> None:
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=2)
+    h = await start_period(period_env, inp)
+    feb_cutoff = datetime(2027, 2, 15, 9, 0, tzinfo=TZ)  # 2027-02-10 is in the 春节 break
+    await sleep_until(period_env, feb_cutoff - timedelta(seconds=1))
+    await h.execute_update(
+        BenefitPeriodWorkflow.stop_by_staff,
+        StaffStopCommand(
+            actor=REVIEWER, reason=StopReason.REEMPLOYED, on=date(2027, 1, 20), note="就业登记核实"
+        ),
+    )
+
+    async def committed() -> bool:
+        r = await row_state(period_env, inp.case_id, YM(2027, 2))
+        return r is not None and r.state == "stopped"
+
+    await until(committed, "the stop's schedule write")
+    assert await period_env.env.get_current_time() < feb_cutoff
+    result = await h.result()
+    assert result.close_reason == "reemployed" and result.months_paid == 1
+    assert ledger_for(await bank_ledger(sim), inp.case_id) == {f"benefit:{inp.case_id}:2027-01": 1}
+    assert [o.period for o in await rows(period_env, PaymentOrder, case_id=inp.case_id)] == ["2027-01"]
+    run = period_env.env.client.get_workflow_handle(
+        payday_id("150102", date(2027, 2, 15)), result_type=PaydayResult
+    )
+    assert (await run.result()).totals.count == 0  # nothing of this case was even claimed
+    assert not await rows(period_env, PaymentRecovery, case_id=inp.case_id)
+
+
+async def test_a_stop_landing_while_the_chunk_is_at_the_bank_opens_a_recovery_task_for_that_month(
+    period_env: CaseEnv, sim: SimHandle, period_settings: Any
+) -> None:
+    ce = period_env
+    queue = f"handover-{uuid.uuid4().hex[:8]}"
+    gov = dataclasses.replace(GovClients.from_settings(period_settings))
+    gov = dataclasses.replace(gov, bank=HandOverBank(gov.bank.config))
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    today = local_date(await ce.env.get_current_time())
+    month = YM.of(today) - 2  # overdue: paid by today's run at once
+    inp = period_input(ce.settings, person, first=month, months=1)
+    handle: list[Any] = []
+
+    async def stop_at_the_bank() -> None:
+        await handle[0].execute_update(
+            BenefitPeriodWorkflow.stop_by_staff,
+            StaffStopCommand(
+                actor=REVIEWER, reason=StopReason.PENSION, on=month.first_day(), note="养老待遇核实"
+            ),
+        )
+
+        async def flagged() -> bool:
+            r = await row_state(ce, inp.case_id, month)
+            return r is not None and r.state == "sending" and r.stop_requested
+
+        await until(flagged, "the stop reaching the row at the bank")
+
+    HandOverBank.hook = stop_at_the_bank
+    async with build_worker(ce.env.client, period_settings, ce.db, task_queue=queue, gov=gov):
+        h = await ce.env.client.start_workflow(
+            BenefitPeriodWorkflow.run,
+            inp,
+            id=inp.case_id,
+            task_queue=queue,
+            search_attributes=initial_search_attributes("benefit_period", inp.region_code, "active"),
+        )
+        handle.append(h)
+        result = await h.result()
+        run = ce.env.client.get_workflow_handle(
+            payday_id("150102", actual_pay_date(ce.settings, today)), result_type=PaydayResult
+        )
+        report = (await run.result()).report
+    assert HandOverBank.hook is None  # the stop went in at the bank
+    assert result.close_reason == "pension"
+    # The bank paid it once; exactly that month is to be recovered, and the supervisors are told.
+    assert ledger_for(await bank_ledger(sim), inp.case_id) == {f"benefit:{inp.case_id}:{month}": 1}
+    rec = await rows(ce, PaymentRecovery, case_id=inp.case_id)
+    assert [(r.pay_month, r.reason, r.status) for r in rec] == [(str(month), "stopped_at_bank", "open")]
+    assert report.recoveries >= 1 and report.mismatches == 0
+    async with httpx.AsyncClient(base_url=sim.base_url) as c:
+        msgs = (await c.get("/admin/notifier/messages", params={"case_ref": inp.case_id})).json()["messages"]
+    assert any(m["template"] == "overpayment_recovery" and str(month) in m["text_zh"] for m in msgs)
