@@ -78,6 +78,7 @@ log = logging.getLogger("uiflow.activities.payday")
 
 FEN = Decimal("0.01")
 PAYDAY_WORKFLOW = "PayDayWorkflow"
+ROWS_ADDED = "rows_added"  # PayDayWorkflow.rows_added
 OPEN = ("scheduled", "claimed", "sending")
 LOOKUP_SLICE = 1000
 RETRYABLE_ITEM = "system.unavailable"
@@ -126,8 +127,8 @@ def insert_ignore(db: Database, table: Any) -> Any:
 
 
 async def start_payday(settings: Settings, region: str, pay_date: date, *, task_queue: str) -> str | None:
-    """Start the region's run for the day unless it is running (a closed run of the same id is
-    started again: it picks up what arrived after it). Returns the id when it started one."""
+    """Signal-with-start the region's run for the day: a running run takes another cut-off before
+    it closes; a closed one of the same id is started again and picks up what arrived after it."""
     pid = payday_id(region, pay_date)
     cfg = payday_settings(settings)
     inp = PaydayInput(
@@ -144,6 +145,7 @@ async def start_payday(settings: Settings, region: str, pay_date: date, *, task_
             id=pid,
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            start_signal=ROWS_ADDED,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.CASE_TYPE, "payday"),
@@ -154,7 +156,7 @@ async def start_payday(settings: Settings, region: str, pay_date: date, *, task_
                 ]
             ),
         )
-    except WorkflowAlreadyStartedError:
+    except WorkflowAlreadyStartedError:  # pragma: no cover - signal-with-start does not raise it
         return None
     return pid
 
@@ -783,29 +785,31 @@ class PaydayActivities:
                     f"{p.name}您好：您{y}年{m}月的失业保险金{o.amount}元已发放至尾号{p.account_no[-4:]}的银行账户。",
                 )
             )
+        by_case: dict[str, list[PaymentOrder]] = {}
         for o in rejected:
-            p = people.get(o.case_id)
-            if p is None:
-                continue
-            msgs.append(
-                _sms(
-                    p,
-                    o,
-                    "account_rejected",
-                    f"{p.name}您好：您{o.period}的失业保险金未能发放，银行退回收款账户。请携带本人身份证和本人名下的"
-                    "银行卡到经办窗口（或通过网上办事大厅）变更收款账户，变更后将补发，已核定的领取月份不会减少。",
+            by_case.setdefault(o.case_id, []).append(o)
+        clerks = await self._staff(Role.INTAKE_CLERK.value, req.region_code) if by_case else []
+        for case_id, months in by_case.items():
+            first, p = months[0], people.get(case_id)
+            which = "、".join(o.period for o in months)
+            if p is not None:
+                msgs.append(
+                    _sms(
+                        p,
+                        first,
+                        "account_rejected",
+                        f"{p.name}您好：您{which}的失业保险金未能发放，银行退回收款账户。请携带本人身份证和本人名下的"
+                        "银行卡到经办窗口（或通过网上办事大厅）变更收款账户，变更后将补发，已核定的领取月份不会减少。",
+                    )
                 )
-            )
-        clerks = await self._staff(Role.INTAKE_CLERK.value, req.region_code)
-        for o in rejected:
             for login in clerks:
                 msgs.append(
                     _inbox(
                         login,
-                        o.case_id,
-                        f"notice:{o.idempotency_key}:{login}",
+                        case_id,
+                        f"notice:{first.idempotency_key}:{login}",
                         "account_change_needed",
-                        f"发放案件{o.case_id}的{o.period}失业保险金被银行退回（收款账户无效），请协助领金人员变更收款账户。",
+                        f"发放案件{case_id}的{which}失业保险金被银行退回（收款账户无效），请协助领金人员变更收款账户。",
                     )
                 )
         supervisors = await self._staff(Role.SUPERVISOR.value, req.region_code)

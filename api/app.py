@@ -31,6 +31,7 @@ ROUTER_MODULES = [
     "api.routes.documents",
     "api.routes.disputes",
     "api.routes.audit",
+    "api.routes.paydays",
     "api.console",
 ]
 

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.base import ACTIVITY_TIMEOUT, RETRY
 
-MAX_PASSES = 10  # cut-off passes for rows that arrive during the run; the next run takes the rest
+ROWS_ADDED = "rows_added"  # signal-with-start from a schedule write: look again before closing
 
 
 @workflow.defn
@@ -49,6 +49,7 @@ class PayDayWorkflow:
         self.totals = carry.totals if carry else PaydayTotals()
         self.run_no = carry.run if carry else 1
         self.chunks_this_run = 0
+        self.more = False
 
     @workflow.run
     async def run(self, inp: PaydayInput) -> PaydayResult:
@@ -59,8 +60,7 @@ class PayDayWorkflow:
             workflow.upsert_search_attributes([sa.CASE_STATUS.value_set("paying")])
         while True:
             if not self.pending:
-                if self.passes >= MAX_PASSES:
-                    break
+                self.more = False
                 cut = await workflow.execute_activity_method(
                     PaydayActivities.payday_cutoff,
                     CutoffRequest(
@@ -74,20 +74,29 @@ class PayDayWorkflow:
                     retry_policy=RETRY,
                 )
                 self.passes += 1
-                if not cut.chunks:
-                    break
-                self.pending = list(cut.chunks)
+                self.chunks_this_run += 1  # a pass counts towards the history's growth
+                if cut.chunks:
+                    self.pending = list(cut.chunks)
+                elif self.more:
+                    continue
+                else:
+                    reconcile = ReconcileRequest(
+                        payday_id=inp.payday_id,
+                        region_code=inp.region_code,
+                        pay_date=inp.pay_date,
+                        totals=self.totals,
+                    )
+                    report = await workflow.execute_activity_method(
+                        PaydayActivities.payday_reconcile,
+                        reconcile,
+                        start_to_close_timeout=timedelta(seconds=self.cfg.chunk_timeout_seconds),
+                        heartbeat_timeout=timedelta(seconds=self.cfg.heartbeat_seconds),
+                        retry_policy=RETRY,
+                    )
+                    if not self.more:
+                        break
+                    continue  # rows were written while it reconciled: another pass, then again
             await self._pay_pending()
-        reconcile = ReconcileRequest(
-            payday_id=inp.payday_id, region_code=inp.region_code, pay_date=inp.pay_date, totals=self.totals
-        )
-        report = await workflow.execute_activity_method(
-            PaydayActivities.payday_reconcile,
-            reconcile,
-            start_to_close_timeout=timedelta(seconds=self.cfg.chunk_timeout_seconds),
-            heartbeat_timeout=timedelta(seconds=self.cfg.heartbeat_seconds),
-            retry_policy=RETRY,
-        )
         await workflow.execute_activity_method(
             PaydayActivities.payday_next,
             reconcile,
@@ -137,6 +146,12 @@ class PayDayWorkflow:
                 }
             )
         )
+
+    @workflow.signal(name=ROWS_ADDED)
+    def rows_added(self) -> None:
+        """A period wrote rows due by this pay day: take another cut-off before closing (so a row
+        written during the last pass is never left until next month)."""
+        self.more = True
 
     @workflow.query
     def totals_query(self) -> PaydayTotals:

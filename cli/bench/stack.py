@@ -91,6 +91,7 @@ class StackOptions:
     dev_server_in_memory: bool = False
     keep: bool = False
     task_queue: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # extra UIFLOW_* settings for every process
 
 
 @dataclass
@@ -175,6 +176,7 @@ class Stack:
                 "UIFLOW_DOCUMENTS_DIR": str(self.workdir / "documents"),
             }
         )
+        env.update(o.env)
         # Keys: our own for what we start; the environment's when we join an existing deployment.
         if not o.api_url:
             env["UIFLOW_CODEC_KEYS"] = "bench:" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -219,7 +221,9 @@ class Stack:
                 # The simulators are no part of the product: started without the CLI's imports.
                 code = f"from sim.server import run; run(port={port}, population={o.sim_population})"
                 args = [sys.executable, "-c", code]
-                waits.append(wait_port("127.0.0.1", port, 90, self._spawn("sim", args)))
+                # A large population takes its time to build before the simulators listen.
+                limit = 90 + o.sim_population / 1000
+                waits.append(wait_port("127.0.0.1", port, limit, self._spawn("sim", args)))
             env["UIFLOW_SIM_BASE_URL"] = self.sim_url
             if o.api_url:
                 self.api_url = o.api_url.rstrip("/")

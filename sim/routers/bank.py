@@ -24,6 +24,8 @@ from sim.population import luhn_ok
 from sim.state import Disbursement, LedgerEntry, SimError, SimState
 
 router = APIRouter(prefix="/bank", tags=["bank"])
+#: Faults on single items of a batch (``error_rate``), set like a system's: PUT /admin/faults/bank.items
+ITEM_FAULTS = ("bank.items",)
 State = Annotated[SimState, Depends(system_guard("bank"))]
 
 
@@ -118,7 +120,7 @@ class BatchRequest(BaseModel):
 
 @router.post("/batches")
 async def disburse_batch(body: BatchRequest, state: State) -> dict[str, Any]:
-    item_faults = state.faults.get("bank.items")
+    item_faults = state.faults.get(ITEM_FAULTS[0])
     results: list[dict[str, Any]] = []
     for item in body.items:
         if item_faults and item_faults.error_rate and state.fault_rng.random() < item_faults.error_rate:
