@@ -47,7 +47,7 @@ from core.replay import (
 )
 from core.settings import Settings, get_settings
 from core.temporal_client import connect_client, make_data_converter
-from core.timeline import VIEW_ACTION, build_timeline, describe_runs
+from core.timeline import VIEW_ACTION, build_timeline, describe_runs, ledger_rows, with_ledger
 
 app = typer.Typer(
     name="audit",
@@ -361,6 +361,7 @@ async def _timeline(settings: Settings, case_id: str, redact: bool, bookkeeping:
             histories, None if redact else converter, recorded=recorded, include_bookkeeping=bookkeeping
         )
         async with db.session() as s:
+            events = with_ledger(events, await ledger_rows(s, case_id))
             await audit.append(
                 s,
                 actor=f"cli:{getpass.getuser()}",

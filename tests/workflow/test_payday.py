@@ -22,6 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from activities.gov import GovClients
 from activities.gov.bank import BankClient, BatchResult
 from activities.payday import actual_pay_date
+from core.timeline import build_timeline, ledger_rows, with_ledger
 from models.benefit import PeriodStatus, StaffStopCommand, StopReason
 from models.case import local_date
 from models.payday import PaydayResult, payday_id
@@ -100,6 +101,15 @@ async def test_three_months_paid_by_the_region_runs_without_the_period_on_the_pa
     assert person["id_number"] not in history.to_json() and person["account_no"] not in history.to_json()
     report = await rows(period_env, PaydayRun, payday_id=payday_id("150102", date(2027, 2, 15)))
     assert report[0].status == "reconciled" and report[0].report["mismatches"] == 0
+    # The person's timeline shows every payment: the ledger next to the period's history.
+    async with period_env.db.session() as session:
+        events = with_ledger(
+            await build_timeline([await h.fetch_history()], None), await ledger_rows(session, h.id)
+        )
+    paid = [e for e in events if e.source == "ledger"]
+    assert [e.action for e in paid] == ["payment.paid"] * 3 and all("已发放" in e.text_zh for e in paid)
+    assert [e.run_id for e in paid] == [p.batch_id for p in s.payments]
+    assert person["account_no"] not in str([e.model_dump() for e in paid])
 
 
 class HandOverBank(BankClient):
