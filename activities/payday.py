@@ -381,17 +381,8 @@ class PaydayActivities:
                     .where(col(PaymentSchedule.id).in_([r[0] for r in part]))
                     .values(state="claimed", payday_id=req.payday_id, chunk=first + k, updated_at=now)
                 )
-            run = await s.get(PaydayRun, req.payday_id)
-            if run is None:
-                run = PaydayRun(
-                    payday_id=req.payday_id,
-                    region_code=req.region_code,
-                    pay_date=req.pay_date,
-                    status="paying",
-                    first_cutoff_at=now,
-                    amount_paid=Decimal("0"),
-                    updated_at=now,
-                )
+            run = await _run_row(s, req.payday_id, req.region_code, req.pay_date, now)
+            run.first_cutoff_at = run.first_cutoff_at or now
             run.cutoff_at, run.passes, run.status, run.updated_at = now, run.passes + 1, "paying", now
             run.chunks += len(chunks)
             run.items += len(found)
@@ -745,16 +736,7 @@ class PaydayActivities:
         )
         now = datetime.now(UTC)
         async with self.db.session() as s:
-            run = await s.get(PaydayRun, req.payday_id)
-            if run is None:
-                run = PaydayRun(
-                    payday_id=req.payday_id,
-                    region_code=req.region_code,
-                    pay_date=req.pay_date,
-                    status="reconciled",
-                    amount_paid=Decimal("0"),
-                    updated_at=now,
-                )
+            run = await _run_row(s, req.payday_id, req.region_code, req.pay_date, now)
             run.status, run.paid, run.failed = "reconciled", report.paid, report.failed
             run.rejected, run.retried, run.recoveries = report.rejected, report.retried, report.recoveries
             run.amount_paid, run.report = report.amount_paid, report.model_dump(mode="json")
@@ -869,6 +851,21 @@ class PaydayActivities:
             actual_pay_date(self.settings, nxt),
             task_queue=activity.info().task_queue,
         )
+
+
+async def _run_row(s: AsyncSession, pid: str, region: str, pay_date: date, now: datetime) -> PaydayRun:
+    """The pay day's report row (one per region and day, whichever run of the id writes first)."""
+    run = await s.get(PaydayRun, pid)
+    if run is None:
+        run = PaydayRun(
+            payday_id=pid,
+            region_code=region,
+            pay_date=pay_date,
+            status="paying",
+            amount_paid=Decimal("0"),
+            updated_at=now,
+        )
+    return run
 
 
 def _sms(p: PaymentDetails, o: PaymentOrder, template: str, text: str) -> dict[str, object]:

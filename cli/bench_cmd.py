@@ -367,7 +367,7 @@ def payday(
         stack_opts=_stack_opts(
             keep=keep,
             dev_server_in_memory=in_memory,
-            sim_population=int(n * 1.05) + 300,
+            sim_population=int((n + real) * 1.05) + 300,
             env={"UIFLOW_PAYDAY_CHUNK": str(chunk), "UIFLOW_PAYDAY_PARALLEL": str(parallel)},
         ),
     )
@@ -439,7 +439,7 @@ def suite(
                 continue
             from cli.bench.paying import scenario_payday
 
-            body: Body = _bind(scenario_payday, {"n": n, "concurrency": concurrency})
+            body: Body = _bind(scenario_payday, {"n": n, "concurrency": concurrency, "real": min(n, 1000)})
             jobs.append((name, dict(kw), body, path))
             continue
         if name == "replay":

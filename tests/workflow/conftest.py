@@ -159,6 +159,12 @@ def period_input(
     )
 
 
+async def sleep_until(ce: CaseEnv, when: datetime) -> None:
+    now = await ce.env.get_current_time()
+    assert when > now, f"test clock already past {when}"
+    await ce.env.sleep(when - now)
+
+
 async def start_period(ce: CaseEnv, inp: BenefitPeriodInput) -> WorkflowHandle[BenefitPeriodWorkflow, Any]:
     return await ce.env.client.start_workflow(
         BenefitPeriodWorkflow.run,

@@ -58,6 +58,7 @@ from tests.workflow.conftest import (
     period_input,
     period_state,
     sim_messages,
+    sleep_until,
     start_period,
     wait_period,
 )
@@ -67,12 +68,6 @@ from workflows.benefit_period import BenefitPeriodWorkflow
 TZ = ZoneInfo("Asia/Shanghai")
 YM = YearMonth
 MALE_1966_03 = "1966-03-12"  # birth date as the sim takes it
-
-
-async def sleep_until(ce: CaseEnv, when: datetime) -> None:
-    now = await ce.env.get_current_time()
-    assert when > now, f"test clock already past {when}"
-    await ce.env.sleep(when - now)
 
 
 async def orders(ce: CaseEnv, case_id: str) -> list[PaymentOrder]:

@@ -35,6 +35,7 @@ from tests.workflow.conftest import (
     ledger_for,
     period_input,
     period_state,
+    sleep_until,
     start_period,
 )
 from workers.main import build_worker
@@ -43,12 +44,6 @@ from workflows.benefit_period import BenefitPeriodWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")
 YM = YearMonth
-
-
-async def sleep_until(ce: CaseEnv, when: datetime) -> None:
-    now = await ce.env.get_current_time()
-    assert when > now, f"test clock already past {when}"
-    await ce.env.sleep(when - now)
 
 
 async def rows(ce: CaseEnv, table: Any, **where: Any) -> list[Any]:
