@@ -367,7 +367,7 @@ def payday(
         stack_opts=_stack_opts(
             keep=keep,
             dev_server_in_memory=in_memory,
-            sim_population=int((n + real) * 1.05) + 300,
+            sim_population=int((n + real) * 1.02) + 300,
             env={"UIFLOW_PAYDAY_CHUNK": str(chunk), "UIFLOW_PAYDAY_PARALLEL": str(parallel)},
         ),
     )

@@ -222,7 +222,7 @@ class Stack:
                 code = f"from sim.server import run; run(port={port}, population={o.sim_population})"
                 args = [sys.executable, "-c", code]
                 # A large population takes its time to build before the simulators listen.
-                limit = 90 + o.sim_population / 1000
+                limit = 90 + o.sim_population / 150
                 waits.append(wait_port("127.0.0.1", port, limit, self._spawn("sim", args)))
             env["UIFLOW_SIM_BASE_URL"] = self.sim_url
             if o.api_url:
