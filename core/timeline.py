@@ -136,6 +136,13 @@ ACTIVITIES: dict[str, tuple[Category, ActorKind, str, str]] = {
     "pay_premium": ("external", "external", "medical-insurance", "代缴医疗保险费"),
     "near_retirement_outcome": ("check", "system", "uiflow", "临近退休政策判定"),
     "record_payroll_batch": ("bookkeeping", "system", "uiflow", "记录发放批次"),
+    # the set-based pay day (docs/payments.md §0); the labels above stay for archived histories
+    "sync_schedule": ("check", "system", "uiflow", "写入发放计划"),
+    "period_ledger": ("check", "system", "uiflow", "查询发放台账"),
+    "payday_cutoff": ("check", "system", "uiflow", "发放日截止"),
+    "pay_chunk": ("external", "external", "bank", "批量代发（分片）"),
+    "payday_reconcile": ("check", "system", "uiflow", "发放对账与通知"),
+    "payday_next": ("check", "system", "uiflow", "安排下一发放日"),
 }
 UPDATES: dict[str, str] = {
     "approve": "审核通过",
