@@ -113,13 +113,15 @@ class ClaimActivities:
     @activity.defn
     async def register_at_counter(self, r: CounterRegistration) -> RegistrationResult:
         """The clerk registers the person on the spot (retry-safe: the platform returns an
-        existing registration)."""
-        try:
-            st = await self.gov.registration.register_at_counter(
+        existing registration). The platform not knowing the person is a business outcome the
+        clerk acts on (``registered=False``), not a failure for operations."""
+        st = await _lookup(
+            self.gov.registration.register_at_counter(
                 id_number=r.id_number, name=r.name, region=r.region_code, operator_id=r.operator
             )
-        except ExternalRefused as e:
-            raise _refused(e) from e
+        )
+        if st is None:
+            return RegistrationResult(registered=False, via="counter")
         return RegistrationResult(
             registered=st.registered,
             registered_on=st.registered_on,
@@ -133,7 +135,7 @@ class ClaimActivities:
     async def fetch_contributions(self, p: PersonRef) -> ContributionSummary:
         rec = await _lookup(self.gov.contributions.get_record(p.id_number))
         if rec is None:
-            return ContributionSummary(cumulative_months=0, last_consecutive_months=0)
+            return ContributionSummary(found=False, cumulative_months=0, last_consecutive_months=0)
         return ContributionSummary(
             cumulative_months=rec.cumulative_months,
             last_consecutive_months=rec.last_consecutive_months,

@@ -1,26 +1,28 @@
 """Every activity the worker runs, bound to this process's settings, database and clients.
 
 Each activity module exposes ``ACTIVITY_CLASSES``: classes constructed as
-``cls(settings, db, gov)`` whose ``@activity.defn`` methods are registered."""
+``cls(settings, db, gov)`` whose ``@activity.defn`` methods are registered. The modules are
+imported plainly, one per line: a missing or broken module fails the worker at start instead of
+silently dropping a case type's activities."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
 
+from activities import archive, case_store, claim, dispute, payday, payments
 from activities.gov import GovClients
 from core.db import Database
 from core.settings import Settings
 
-ACTIVITY_MODULES = [
-    "activities.case_store",
-    "activities.claim",
-    "activities.payments",
-    "activities.payday",
-    "activities.dispute",
-    "activities.archive",
+ACTIVITY_CLASSES: list[type] = [
+    *case_store.ACTIVITY_CLASSES,
+    *claim.ACTIVITY_CLASSES,
+    *payments.ACTIVITY_CLASSES,
+    *payday.ACTIVITY_CLASSES,
+    *dispute.ACTIVITY_CLASSES,
+    *archive.ACTIVITY_CLASSES,
 ]
 
 
@@ -37,13 +39,6 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     gov = gov or GovClients.from_settings(settings)
     out: list[Callable[..., Any]] = []
-    for name in ACTIVITY_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue
-            raise
-        for cls in module.ACTIVITY_CLASSES:
-            out.extend(_methods(cls(settings, db, gov)))
+    for cls in ACTIVITY_CLASSES:
+        out.extend(_methods(cls(settings, db, gov)))
     return out

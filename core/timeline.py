@@ -21,10 +21,10 @@ types, update, signal and activity names, times, status search attributes): no p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -36,9 +36,14 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter, PayloadConverter
 
-from models.case import BUSINESS_TZ, TimelineEntry
+from models import benefit as benefit_models
+from models import case as case_models
+from models import claim as claim_models
+from models import dispute as dispute_models
+from models.case import BUSINESS_TZ, TimelineEntry, TimelineLabels
 from models.tables import PaymentOrder
 
+T = TypeVar("T")
 ActorKind = Literal["staff", "system", "applicant", "external", "employer", "unknown"]
 Category = Literal[
     "lifecycle",  # started, completed, continued as new, closed
@@ -104,68 +109,31 @@ class RunInfo(BaseModel):
 
 # --- labels -------------------------------------------------------------------------------------
 
+# Each case type declares its own labels beside its Update names (``TIMELINE`` in its models
+# module); they are merged here, one plain import per type. A name two types label differently
+# fails at import, so a new type cannot silently relabel another's events.
+_TYPE_LABELS: tuple[TimelineLabels, ...] = (
+    case_models.TIMELINE,
+    claim_models.TIMELINE,
+    dispute_models.TIMELINE,
+    benefit_models.TIMELINE,
+)
+
+
+def _merge(parts: Iterable[Mapping[str, T]]) -> dict[str, T]:
+    out: dict[str, T] = {}
+    for part in parts:
+        for name, label in part.items():
+            if out.setdefault(name, label) != label:
+                raise ValueError(f"timeline label of {name!r} declared twice with different texts")
+    return out
+
+
 # activity name -> (category, actor kind, actor, Chinese label)
-ACTIVITIES: dict[str, tuple[Category, ActorKind, str, str]] = {
-    "check_registration": ("external", "external", "registration-platform", "查询失业登记"),
-    "register_at_counter": ("external", "external", "registration-platform", "窗口办理失业登记"),
-    "fetch_contributions": ("external", "external", "contribution-records", "查询缴费记录"),
-    "fetch_stop_reason": ("external", "external", "insurance-record", "查询停保原因"),
-    "check_cross_province": ("external", "external", "cross-province", "跨省重复领取核查"),
-    "check_pension": ("external", "external", "insurance-record", "养老待遇核查"),
-    "employer_risk_inputs": ("external", "external", "employer-registry", "用人单位风险数据"),
-    "unused_months": ("check", "system", "uiflow", "查询以往未领月数"),
-    "assess_claim": ("check", "system", "uiflow", "资格与风险评估"),
-    "compute_deadline": ("check", "system", "uiflow", "计算办理时限"),
-    "compute_entitlement": ("check", "system", "uiflow", "核定待遇"),
-    "link_documents": ("check", "system", "uiflow", "关联并校验申请材料"),
-    "notify": ("notification", "system", "notifier", "发送通知"),
-    "project_case": ("bookkeeping", "system", "uiflow", "更新案件台账"),
-    "write_audit": ("bookkeeping", "system", "uiflow", "写入审计日志"),
-    "archive_closed_cases": ("check", "system", "uiflow-archiver", "归档已办结案件历史"),
-    # stop-reason dispute
-    "read_stop_reason": ("external", "external", "insurance-record", "查询停保原因记录"),
-    "change_stop_reason": ("external", "external", "insurance-record", "变更停保原因"),
-    "open_ticket": ("external", "external", "demand-platform", "提交运维工单"),
-    "get_ticket": ("external", "external", "demand-platform", "查询运维工单"),
-    "find_open_claim": ("check", "system", "uiflow", "查找未办结的申领"),
-    # benefit period
-    "pay_date": ("check", "system", "uiflow", "计算发放日"),
-    "enrol_in_payroll": ("check", "system", "uiflow", "登记发放批次"),
-    "prepare_payment": ("check", "system", "uiflow", "生成支付指令"),
-    "disburse": ("external", "external", "bank", "银行代发"),
-    "pay_premium": ("external", "external", "medical-insurance", "代缴医疗保险费"),
-    "near_retirement_outcome": ("check", "system", "uiflow", "临近退休政策判定"),
-    "record_payroll_batch": ("bookkeeping", "system", "uiflow", "记录发放批次"),
-    # the set-based pay day (docs/payments.md §0); the labels above stay for archived histories
-    "sync_schedule": ("check", "system", "uiflow", "写入发放计划"),
-    "period_ledger": ("check", "system", "uiflow", "查询发放台账"),
-    "payday_cutoff": ("check", "system", "uiflow", "发放日截止"),
-    "pay_chunk": ("external", "external", "bank", "批量代发（分片）"),
-    "payday_reconcile": ("check", "system", "uiflow", "发放对账与通知"),
-    "payday_next": ("check", "system", "uiflow", "安排下一发放日"),
-}
-UPDATES: dict[str, str] = {
-    "approve": "审核通过",
-    "reject": "审核不通过",
-    "request_documents": "要求补正材料",
-    "assign": "分派审核",
-    "reapply": "重新申请",
-    "supply_documents": "补正材料",
-    "unblock_case": "解除阻塞",
-    "initial_review": "初审",
-    "second_review": "复审",
-    "final_review": "终审",
-    "stop_by_staff": "停发",
-    "suspend_by_staff": "暂停发放",
-    "resume_by_staff": "恢复发放",
-    "change_account": "变更银行账户",
-    "apply_transitional": "申请过渡期待遇",
-}
+ACTIVITIES = cast(dict[str, tuple[Category, ActorKind, str, str]], _merge(t.activities for t in _TYPE_LABELS))
+UPDATES: dict[str, str] = _merge(t.updates for t in _TYPE_LABELS)
+SIGNALS = cast(dict[str, tuple[ActorKind, str, str]], _merge(t.signals for t in _TYPE_LABELS))
 REVIEW_ACTIONS = {"approve": "通过", "reject": "不予通过", "send_back": "退回"}
-SIGNALS: dict[str, tuple[ActorKind, str, str]] = {
-    "registration_confirmed": ("external", "registration-platform", "失业登记确认"),
-    "stop_reason_changed": ("external", "stop-reason-dispute", "停保原因变更"),
-}
 STATUS_KEYS = ("CaseStatus", "CaseStage", "Overdue", "AssignedTo")
 VERSION_KEYS = ("parameter_version", "calendar_version", "rule_version", "rules_version")
 # Activities whose latest result counts as evidence for a later staff decision.

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.case import TimelineEntry
+from models.case import TimelineEntry, TimelineLabels
 from models.claim import ACCOUNT_RE, ClaimEntitlement, ClaimInput
 from models.rules import NearRetirementOutcome, RetirementCategory, StopCondition, YearMonth
 from models.staff import StaffActor
@@ -411,3 +411,32 @@ class NearRetirementRequest(BaseModel):
 
 BenefitPeriodInput.model_rebuild()
 PeriodState.model_rebuild()
+
+
+#: The benefit period's and the pay-day run's activities and Updates, with the labels the
+#: timeline shows (``core/timeline.py`` reads them from here).
+TIMELINE = TimelineLabels(
+    activities={
+        "pay_date": ("check", "system", "uiflow", "计算发放日"),
+        "enrol_in_payroll": ("check", "system", "uiflow", "登记发放批次"),
+        "prepare_payment": ("check", "system", "uiflow", "生成支付指令"),
+        "disburse": ("external", "external", "bank", "银行代发"),
+        "pay_premium": ("external", "external", "medical-insurance", "代缴医疗保险费"),
+        "near_retirement_outcome": ("check", "system", "uiflow", "临近退休政策判定"),
+        "record_payroll_batch": ("bookkeeping", "system", "uiflow", "记录发放批次"),
+        # the set-based pay day (docs/payments.md §0); the labels above stay for archived histories
+        "sync_schedule": ("check", "system", "uiflow", "写入发放计划"),
+        "period_ledger": ("check", "system", "uiflow", "查询发放台账"),
+        "payday_cutoff": ("check", "system", "uiflow", "发放日截止"),
+        "pay_chunk": ("external", "external", "bank", "批量代发（分片）"),
+        "payday_reconcile": ("check", "system", "uiflow", "发放对账与通知"),
+        "payday_next": ("check", "system", "uiflow", "安排下一发放日"),
+    },
+    updates={
+        "stop_by_staff": "停发",
+        "suspend_by_staff": "暂停发放",
+        "resume_by_staff": "恢复发放",
+        "change_account": "变更银行账户",
+        "apply_transitional": "申请过渡期待遇",
+    },
+)

@@ -4,6 +4,8 @@ one mechanism across claims, disputes, refunds and subsidies."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -120,3 +122,31 @@ class UnblockCommand(BaseModel):
 
     actor: StaffActor
     note: str = Field(min_length=1, max_length=500)
+
+
+# --- timeline labels -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineLabels:
+    """What a case type tells the timeline (``core/timeline.py``) about its history events, declared
+    by the type itself beside its Update names. ``activities``: activity name -> (category, actor
+    kind, actor, Chinese label); ``updates``: Update name -> Chinese label; ``signals``: Signal name
+    -> (actor kind, actor, Chinese label)."""
+
+    activities: Mapping[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    updates: Mapping[str, str] = field(default_factory=dict)
+    signals: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+
+
+#: The activities and Updates of the shared case mechanics (``workflows/base.py``, the review kit).
+TIMELINE = TimelineLabels(
+    activities={
+        "compute_deadline": ("check", "system", "uiflow", "计算办理时限"),
+        "notify": ("notification", "system", "notifier", "发送通知"),
+        "project_case": ("bookkeeping", "system", "uiflow", "更新案件台账"),
+        "write_audit": ("bookkeeping", "system", "uiflow", "写入审计日志"),
+        "archive_closed_cases": ("check", "system", "uiflow-archiver", "归档已办结案件历史"),
+    },
+    updates={"unblock_case": "解除阻塞"},
+)

@@ -7,35 +7,83 @@ workflow starts."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.case import DeadlineInfo, TimelineEntry
-from models.enums import Channel, LabelledEnum
+from models.case import DeadlineInfo, TimelineEntry, TimelineLabels
+from models.enums import CaseType, Channel, LabelledEnum, StageEnum
+from models.person import ACCOUNT_RE as ACCOUNT_RE
+from models.person import PHONE_RE as PHONE_RE  # re-exported: api/ imports it from here
+from models.person import DocumentRef as DocumentRef
+from models.person import PersonFields
+from models.review import DecisionTarget
 from models.rules import RetirementCategory, YearMonth
 from models.staff import StaffActor
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-ACCOUNT_RE = re.compile(r"^\d{12,30}$")
+# --- the case type's contract -------------------------------------------------------------------
+
+CASE_TYPE = CaseType.BENEFIT_CLAIM
+CLAIM_PREFIX = "claim-"
+#: ``claim-<region>-<applicant key>-<n>``: the applicant key is an HMAC, never the ID number.
+CLAIM_ID_PATTERN = r"^claim-\d{6}-[0-9a-f]{8,64}-[0-9a-z]{1,16}$"
 
 
-class DocumentRef(BaseModel):
-    id: str = Field(min_length=1, max_length=36)
-    kind: str = Field(min_length=1, max_length=64, examples=["termination_certificate"])
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    filename: str = ""
+def claim_id_for(region_code: str, applicant_key: str, n: int | str) -> str:
+    """The workflow id of a person's ``n``-th claim in a district."""
+    return f"{CLAIM_PREFIX}{region_code}-{applicant_key}-{n}"
 
 
-class ClaimApplication(BaseModel):
+class ClaimStage(StageEnum):
+    """Where a claim stands (``ClaimState.stage``, the ``CaseStage`` search attribute)."""
+
+    REGISTRATION = "registration", "待失业登记"
+    REGISTRATION_NOT_FOUND = "registration_not_found", "登记平台未查到该人员，待受理人核实"
+    CHECKS = "checks", "自动核验中"
+    REVIEW = "review", "待审核"
+    AWAITING_DOCUMENTS = "awaiting_documents", "待补正材料"
+    AWAITING_REAPPLICATION = "awaiting_reapplication", "未通过，可重新申请"
+    APPROVED = "approved", "已核准"
+    CLOSED = "closed", "已办结"
+
+
+#: The claim's Updates (staff decisions through the review kit, applicant requests) and Signals,
+#: with the labels the timeline shows; the API calls them by these names.
+TIMELINE = TimelineLabels(
+    activities={
+        "check_registration": ("external", "external", "registration-platform", "查询失业登记"),
+        "register_at_counter": ("external", "external", "registration-platform", "窗口办理失业登记"),
+        "fetch_contributions": ("external", "external", "contribution-records", "查询缴费记录"),
+        "fetch_stop_reason": ("external", "external", "insurance-record", "查询停保原因"),
+        "check_cross_province": ("external", "external", "cross-province", "跨省重复领取核查"),
+        "check_pension": ("external", "external", "insurance-record", "养老待遇核查"),
+        "employer_risk_inputs": ("external", "external", "employer-registry", "用人单位风险数据"),
+        "unused_months": ("check", "system", "uiflow", "查询以往未领月数"),
+        "assess_claim": ("check", "system", "uiflow", "资格与风险评估"),
+        "compute_entitlement": ("check", "system", "uiflow", "核定待遇"),
+        "link_documents": ("check", "system", "uiflow", "关联并校验申请材料"),
+    },
+    updates={
+        "approve": "审核通过",
+        "reject": "审核不通过",
+        "request_documents": "要求补正材料",
+        "recheck": "要求重新核验",
+        "assign": "分派审核",
+        "reapply": "重新申请",
+        "supply_documents": "补正材料",
+    },
+    signals={
+        "registration_confirmed": ("external", "registration-platform", "失业登记确认"),
+        "stop_reason_changed": ("external", "stop-reason-dispute", "停保原因变更"),
+    },
+)
+
+
+class ClaimApplication(PersonFields):
     """What the applicant (online) or the clerk (counter) submits."""
 
-    id_number: str = Field(pattern=r"^\d{17}[\dX]$", examples=["150102198005171237"])
-    name: str = Field(min_length=1, max_length=64, examples=["乌云其其格"])
-    phone: str = Field(examples=["13912345678"])
     bank_account: str = Field(examples=["6217000123456789012"])
     bank_name: str = Field(default="", max_length=64, examples=["中国建设银行呼和浩特新城支行"])
     region_code: str = Field(
@@ -48,28 +96,12 @@ class ClaimApplication(BaseModel):
     )
     documents: list[DocumentRef] = Field(default_factory=list)
 
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, v: str) -> str:
-        v = v.strip()
-        if not PHONE_RE.match(v):
-            raise ValueError("手机号码应为11位数字，以1开头")
-        return v
-
     @field_validator("bank_account")
     @classmethod
     def _account(cls, v: str) -> str:
         v = v.replace(" ", "")
         if not ACCOUNT_RE.match(v):
             raise ValueError("银行账号应为12至30位数字")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("姓名不能为空")
         return v
 
     def category(self) -> RetirementCategory:
@@ -176,6 +208,7 @@ class RegistrationResult(BaseModel):
 
 
 class ContributionSummary(BaseModel):
+    found: bool = True  # False: the contribution system has no record of the person (a recheck may help)
     cumulative_months: int
     last_consecutive_months: int
     last_employer: str | None = None
@@ -245,6 +278,17 @@ class CheckReport(BaseModel):
     def risk_flagged(self) -> bool:
         return bool(self.risk_hits)
 
+    @property
+    def not_found(self) -> list[str]:
+        """The records a system said it does not have, which make the claim look ineligible: staff
+        may ask for the checks to be run again (``recheck``) when a system was briefly missing data."""
+        missing = []
+        if not self.contribution.found:
+            missing.append("缴费记录")
+        if self.stop_reason.code == "none":
+            missing.append("停保记录")
+        return missing
+
 
 class AssessRequest(BaseModel):
     """Inputs to the policy assessment activity (eligibility, retirement, risk)."""
@@ -295,22 +339,32 @@ class EntitlementRequest(BaseModel):
 # --- Staff decisions (Updates) and events (Signals) ------------------------------------------------
 
 
-class ApproveCommand(BaseModel):
+class ApproveCommand(DecisionTarget):
+    """Every claim decision may name the review round it was made for (``round``, see
+    ``models/review.py``); the claim is a one-level review whose level is ``review``."""
+
     actor: StaffActor
     note: str = Field(default="", max_length=500)
 
 
-class RejectCommand(BaseModel):
+class RejectCommand(DecisionTarget):
     actor: StaffActor
     reason_code: RejectReason
     remedy: str = Field(max_length=1000, description="处置方式：告知申请人下一步怎么办")
     note: str = Field(default="", max_length=500)
 
 
-class RequestDocumentsCommand(BaseModel):
+class RequestDocumentsCommand(DecisionTarget):
     actor: StaffActor
     documents: list[str] = Field(min_length=1, description="需补正的材料名称")
     note: str = Field(default="", max_length=500)
+
+
+class RecheckCommand(DecisionTarget):
+    """The reviewer asks for the automatic checks to be run again (a system said "not found")."""
+
+    actor: StaffActor
+    note: str = Field(default="", max_length=500, description="要求重新核验的原因")
 
 
 class AssignCommand(BaseModel):
@@ -344,7 +398,7 @@ class StopReasonChangedEvent(BaseModel):
 
 
 class Decision(BaseModel):
-    kind: Literal["approve", "reject", "request_documents"]
+    kind: Literal["approve", "reject", "request_documents", "recheck"]
     by: str
     by_role: str
     at: datetime
@@ -364,6 +418,7 @@ class ReviewRound(BaseModel):
     reminded_at: datetime | None = None
     overdue_at: datetime | None = None
     document_requests: list[Decision] = Field(default_factory=list)
+    rechecks: list[Decision] = Field(default_factory=list)
     decision: Decision | None = None
 
 

@@ -5,15 +5,10 @@ resignation (or similar). Either the employer applies on the website, or the per
 counter; staff review at three levels (初审、复审、终审); the record system is then changed, through
 an operations ticket if its front end refuses; and the person's claim is re-checked.
 
-Two parts:
-
-- the *generic* multi-level review shapes (``ReviewLevelSpec`` … ``ReviewChainState``), used by
-  ``workflows/review_levels.py``. They name no dispute concept, so another case type can adopt the
-  same review chain; they live here only because ``models/`` is the floor that workflow inputs and
-  query results must come from (they belong in a ``models/review.py`` once a second case type uses
-  them);
-- the dispute's own shapes: application, documents required per channel, workflow input, state
-  (Query), result, and the ticket outcome (Signal).
+The dispute's own shapes live here: application, documents required per channel, workflow
+input, state (Query), result, and the ticket outcome (Signal). The review shapes it goes through
+are the kit's (``models/review.py``); the names the API and console still import from here are
+re-exported below.
 
 Plain pydantic models (temporal-notes §3). No full ID number ever reaches the state, the read
 model or a search attribute: the application (encrypted payload) holds it, the state the mask."""
@@ -24,102 +19,64 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from models.case import DeadlineInfo, TimelineEntry
-from models.claim import PHONE_RE, DocumentRef
-from models.enums import Channel, Role
+from models.case import TimelineEntry, TimelineLabels
+from models.enums import CaseType, Channel, Role, StageEnum
+from models.person import DocumentRef, PersonFields
+from models.review import (
+    REVIEW_ACTION_LABELS,
+    ReviewAction,
+    ReviewChainState,
+    ReviewCommand,
+    ReviewLevelSpec,
+)
 from models.staff import StaffActor
 
-# =====================================================================================================
-# Generic multi-level review
-# =====================================================================================================
-
-
-class ReviewLevelSpec(BaseModel):
-    """One review level as configured for a case: who may act and how long they have. An input of
-    the case workflow, so every case records the limits it was run with."""
-
-    key: str = Field(pattern=r"^[a-z_]{1,16}$", examples=["initial"])
-    label_zh: str = Field(min_length=1, max_length=16, examples=["初审"])
-    role: Role
-    working_days: int = Field(default=5, ge=1, le=60)
-    reminder_working_days: int = Field(default=1, ge=0, le=10)
-
-
-class ReviewAction(StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-    SEND_BACK = "send_back"
-
-
-REVIEW_ACTION_LABELS: dict[ReviewAction, str] = {
-    ReviewAction.APPROVE: "通过",
-    ReviewAction.REJECT: "不予通过",
-    ReviewAction.SEND_BACK: "退回上一级",
-}
-
-
-class ReviewCommand(BaseModel):
-    """A reviewer's decision at one level (the argument of that level's Update)."""
-
-    actor: StaffActor
-    action: ReviewAction
-    reason: str = Field(default="", max_length=1000, description="不予通过的理由（告知申请人）")
-    note: str = Field(default="", max_length=1000, description="审核意见；退回时写明退回原因")
-
-
-class ReviewDecision(BaseModel):
-    """A decision as taken, kept in the case state for the reviewers and the auditors."""
-
-    seq: int
-    level: str
-    level_label: str
-    pass_no: int  # the level's n-th opening (a send-back reopens a level)
-    action: ReviewAction
-    by: str
-    by_name: str = ""
-    by_roles: list[str] = Field(default_factory=list)
-    by_region: str
-    at: datetime
-    reason: str = ""
-    note: str = ""
-
-
-class ReviewLevelState(BaseModel):
-    key: str
-    label_zh: str
-    role: Role
-    working_days: int
-    reminder_working_days: int
-    status: Literal["waiting", "open", "approved", "sent_back", "rejected"] = "waiting"
-    passes: int = 0
-    opened_at: datetime | None = None
-    deadline: DeadlineInfo | None = None
-    reminded_at: datetime | None = None
-    overdue_at: datetime | None = None
-    reviewers: list[str] = Field(default_factory=list)  # logins who decided at this level
-
-
-class ReviewChainState(BaseModel):
-    levels: list[ReviewLevelState]
-    current: str | None = None  # the open level's key; None before the first and after the last
-    outcome: Literal["pending", "approved", "rejected"] = "pending"
-    decisions: list[ReviewDecision] = Field(default_factory=list)
-    overdue: bool = False  # the open level is past its limit
-    escalated: bool = False  # some level went past its limit during this case
-
-    def level(self, key: str) -> ReviewLevelState | None:
-        return next((lv for lv in self.levels if lv.key == key), None)
-
-    @property
-    def open_level(self) -> ReviewLevelState | None:
-        return self.level(self.current) if self.current else None
-
+__all__ = ["REVIEW_ACTION_LABELS", "ReviewAction", "ReviewCommand"]  # re-exported for api/ (see above)
 
 # =====================================================================================================
 # The stop-reason dispute
 # =====================================================================================================
+
+# --- the case type's contract -------------------------------------------------------------------
+
+CASE_TYPE = CaseType.STOP_REASON_DISPUTE
+DISPUTE_PREFIX = "dispute-"
+#: ``dispute-<region>-<applicant key>-<n>``: the applicant key is an HMAC, never the ID number.
+DISPUTE_ID_PATTERN = r"^dispute-\d{6}-[0-9a-f]{8,64}-[0-9a-z]{1,16}$"
+
+
+def dispute_id_for(region_code: str, applicant_key: str, n: int | str) -> str:
+    """The workflow id of a person's ``n``-th stop-reason dispute in a district."""
+    return f"{DISPUTE_PREFIX}{region_code}-{applicant_key}-{n}"
+
+
+class DisputeStage(StageEnum):
+    """Where a dispute stands (the ``stage`` of its state and read model)."""
+
+    INTAKE = "intake", "受理中"
+    REVIEW = "review", "待审核"
+    INITIAL_REVIEW = "initial_review", "初审"
+    SECOND_REVIEW = "second_review", "复审"
+    FINAL_REVIEW = "final_review", "终审"
+    APPLYING_CHANGE = "applying_change", "变更停保原因中"
+    AWAITING_TICKET = "awaiting_ticket", "待运维工单办结"
+    CLOSED = "closed", "已办结"
+
+
+#: The dispute's Updates (one per review level, through the review kit) and Signals, with the
+#: labels the timeline shows; the API calls them by these names.
+TIMELINE = TimelineLabels(
+    activities={
+        "read_stop_reason": ("external", "external", "insurance-record", "查询停保原因记录"),
+        "change_stop_reason": ("external", "external", "insurance-record", "变更停保原因"),
+        "open_ticket": ("external", "external", "demand-platform", "提交运维工单"),
+        "get_ticket": ("external", "external", "demand-platform", "查询运维工单"),
+        "find_open_claim": ("check", "system", "uiflow", "查找未办结的申领"),
+    },
+    updates={"initial_review": "初审", "second_review": "复审", "final_review": "终审"},
+)
 
 DISPUTE_LEVELS: tuple[tuple[str, str, Role], ...] = (
     ("initial", "初审", Role.REVIEWER),
@@ -201,12 +158,10 @@ def missing_documents(channel: Channel, documents: list[DocumentRef]) -> list[Do
 # --- application and input ---------------------------------------------------------------------------
 
 
-class DisputeApplication(BaseModel):
+class DisputeApplication(PersonFields):
     """What the employer (website) or the clerk (counter) submits. The ID number stays in the
     encrypted workflow input; the state carries the mask only."""
 
-    id_number: str = Field(pattern=r"^\d{17}[\dX]$", examples=["150102198005171237"])
-    name: str = Field(min_length=1, max_length=64, examples=["乌云其其格"])
     phone: str = Field(examples=["13912345678"], description="申请人（劳动者）手机号码，用于告知办理结果")
     region_code: str = Field(pattern=r"^15\d{4}$", examples=["150102"], description="参保地（旗县区）代码")
     employer_credit_code: str = Field(pattern=r"^[0-9A-Z]{18}$", examples=["91150100012345678F"])
@@ -217,22 +172,6 @@ class DisputeApplication(BaseModel):
     )
     statement: str = Field(default="", max_length=2000, description="变更停保原因的理由说明")
     documents: list[DocumentRef] = Field(default_factory=list, max_length=20)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, v: str) -> str:
-        v = v.strip()
-        if not PHONE_RE.match(v):
-            raise ValueError("手机号码应为11位数字，以1开头")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("姓名不能为空")
-        return v
 
 
 class DisputeTimings(BaseModel):

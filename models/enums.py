@@ -13,6 +13,23 @@ class LabelledEnum(StrEnum):
         return _LABELS.get(self, self.value)
 
 
+class StageEnum(StrEnum):
+    """A case type's stages, each member written with its Chinese label beside it::
+
+        REVIEW = "review", "待审核"
+
+    The value (the first item) is what the state, the read model and the ``CaseStage`` search
+    attribute hold; ``label_zh`` is the text staff see."""
+
+    label_zh: str
+
+    def __new__(cls, value: str, label_zh: str = "") -> StageEnum:
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label_zh = label_zh or value
+        return obj
+
+
 class Role(LabelledEnum):
     INTAKE_CLERK = "intake_clerk"
     REVIEWER = "reviewer"

@@ -166,6 +166,17 @@ async def sim_admin(ctx: Ctx, method: str, path: str, **kw: Any) -> Any:
         return r.json()
 
 
+async def not_found_in(ctx: Ctx, system: str) -> None:
+    """The simulated ``system`` answers "no record of this person" (404 ``person.not_found``) to
+    every call until the faults are cleared."""
+    await sim_admin(
+        ctx,
+        "PUT",
+        f"/admin/faults/{system}",
+        json={"refuse_rate": 1.0, "refuse_status": 404, "refuse_code": "person.not_found"},
+    )
+
+
 async def stored_document(ctx: Ctx, kind: str, content: bytes) -> Any:
     """A document as the upload endpoint would store it (row only; the bytes are not needed)."""
     from models.claim import DocumentRef
@@ -201,7 +212,7 @@ async def _claim(
 ) -> tuple[WorkflowHandle[Any, Any], dict[str, Any]]:
     """Start a claim for a fresh simulated person; return its handle and the person."""
     from models.enums import Channel
-    from tests.support import claim_input, sim_person
+    from tests.factories import claim_input, sim_person
     from workflows.base import initial_search_attributes
     from workflows.benefit_claim import BenefitClaimWorkflow
 
@@ -231,7 +242,7 @@ async def _claim_status(h: WorkflowHandle[Any, Any], status: str) -> Any:
 
 async def _approve(h: WorkflowHandle[Any, Any]) -> None:
     from models.claim import ApproveCommand
-    from tests.support import REVIEWER
+    from tests.factories import REVIEWER
     from workflows.benefit_claim import BenefitClaimWorkflow
 
     await h.execute_update(
@@ -269,10 +280,14 @@ async def claim_online_unregistered(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     from models.claim import RegistrationEvent
     from workflows.benefit_claim import BenefitClaimWorkflow
 
-    h, _ = await _claim(ctx, channel="online", scenario="unregistered", registered=False)
+    h, person = await _claim(ctx, channel="online", scenario="unregistered", registered=False)
     await _claim_status(h, "awaiting_registration")
     await ctx.env.sleep(timedelta(days=2, hours=3))
     now = await ctx.env.get_current_time()
+    # The person registers on the platform, which then calls back (since the patch
+    # ``claim-registration-reread`` the workflow re-reads the registration from the platform).
+    p = ctx.sim.state.pop.persons[person["id_number"]]
+    p.registered, p.registered_on, p.registration_no = True, local_date(now), "DJ-REC-3"
     await h.signal(
         BenefitClaimWorkflow.registration_confirmed,
         RegistrationEvent(registration_no="DJ-REC-3", registered_on=local_date(now)),
@@ -287,7 +302,7 @@ async def claim_reject_reapply(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """Voluntary separation: rejected with a remedy; the record is corrected and the applicant
     re-applies two weeks later with a new document; the second round is approved."""
     from models.claim import ReapplyEvent, RejectCommand, RejectReason
-    from tests.support import REVIEWER
+    from tests.factories import REVIEWER
     from workflows.benefit_claim import BenefitClaimWorkflow
 
     h, person = await _claim(ctx, scenario="voluntary_resignation", registered=True)
@@ -318,7 +333,7 @@ async def claim_request_documents(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """The reviewer asks for a termination certificate; the applicant supplies it nine days
     later (the clock restarts); approval."""
     from models.claim import ReapplyEvent, RequestDocumentsCommand
-    from tests.support import REVIEWER
+    from tests.factories import REVIEWER
     from workflows.benefit_claim import BenefitClaimWorkflow
 
     h, _ = await _claim(ctx, scenario="eligible", registered=True)
@@ -351,6 +366,52 @@ async def claim_overdue(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
+@scenario("benefit_claim", "not_found_recheck_approve", module=CLAIM)
+async def claim_not_found_recheck(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The contribution system briefly has no record of the person: the checks say ineligible; once
+    it is back, the reviewer asks for the checks to be run again (``recheck``), then approves."""
+    from models.claim import RecheckCommand
+    from tests.factories import REVIEWER
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    await not_found_in(ctx, "contributions")
+    try:
+        h, _ = await _claim(ctx, scenario="eligible", registered=True)
+        await _claim_status(h, "under_review")
+    finally:
+        await sim_admin(ctx, "DELETE", "/admin/faults")
+    await h.execute_update(
+        BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER, note="缴费系统已恢复", round=1)
+    )
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "counter_not_found_registered_approve", module=CLAIM)
+async def claim_counter_not_found(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """At the counter the registration platform does not know the person: a stage for the clerk,
+    not a block; the clerk registers the person and the daily re-check finds it; approval."""
+    from models.case import local_date
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    await not_found_in(ctx, "registration")
+    try:
+        h, person = await _claim(ctx, scenario="eligible", registered=False)
+        await wait_for(h, BenefitClaimWorkflow.state_query, lambda s: s.stage == "registration_not_found")
+    finally:
+        await sim_admin(ctx, "DELETE", "/admin/faults")
+    p = ctx.sim.state.pop.persons[person["id_number"]]
+    p.registered, p.registered_on, p.registration_no = (
+        True,
+        local_date(await ctx.env.get_current_time()),
+        "DJ-CLERK",
+    )
+    await ctx.env.sleep(timedelta(hours=25))
+    await _claim_status(h, "under_review")
+    await _approve(h)
+    return h
+
+
 @scenario("benefit_claim", "registration_timeout", module=CLAIM)
 async def claim_registration_timeout(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """Online claim; the person never registers: 30 daily re-checks, then the case closes."""
@@ -363,7 +424,7 @@ async def claim_blocked(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """The contribution system refuses for good: the case blocks and tells operations; the
     engineer unblocks it once the system is back; approval."""
     from models.case import UnblockCommand
-    from tests.support import OPS
+    from tests.factories import OPS
     from workflows.benefit_claim import BenefitClaimWorkflow
 
     await sim_admin(
@@ -392,7 +453,7 @@ DISPUTE = "workflows.stop_reason_dispute"
 
 
 def _case_env(ctx: Ctx) -> Any:
-    from tests.support import CaseEnv
+    from tests.factories import CaseEnv
 
     return CaseEnv(env=ctx.env, task_queue=ctx.task_queue, settings=ctx.settings, db=ctx.db)
 
@@ -402,8 +463,7 @@ async def _changed_by_employer(ctx: Ctx) -> tuple[WorkflowHandle[Any, Any], Work
     record changes, and the claim is re-reviewed and approved without a new application."""
     from models.dispute import DisputeStatus
     from models.enums import Channel
-    from tests.dispute_support import claim_paid_after_change, rejected_claim
-    from tests.support import sim_person
+    from tests.factories import claim_paid_after_change, rejected_claim, sim_person
     from tests.workflow.test_stop_reason_dispute import (
         approve_all,
         dispute_input,
@@ -448,8 +508,7 @@ async def dispute_counter_rejected(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """Counter dispute; the initial review approves, the second review rejects with a reason."""
     from models.dispute import ReviewAction
     from models.enums import Channel
-    from tests.dispute_support import SECOND
-    from tests.support import REVIEWER, sim_person
+    from tests.factories import REVIEWER, SECOND, sim_person
     from tests.workflow.test_stop_reason_dispute import cmd, dispute_input, start_dispute, wait_dispute
     from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
 
@@ -488,7 +547,7 @@ async def _period(
 ) -> WorkflowHandle[Any, Any]:
     """Start a period for a fresh simulated person (eligible and registered unless told)."""
     from models.rules import YearMonth
-    from tests.support import sim_person
+    from tests.factories import sim_person
     from tests.workflow.conftest import period_input, start_period
 
     person.setdefault("scenario", "eligible")

@@ -30,7 +30,7 @@ from core.settings import Settings
 from core.temporal_client import make_data_converter
 from models import search_attributes as sa
 from sim.testing import SimHandle, running_sim
-from tests.support import CaseEnv
+from tests.factories import CaseEnv, time_skipping_env
 from workers.main import build_worker
 
 BIN = Path(sys.executable).parent
@@ -179,16 +179,7 @@ def wf_settings(settings: Settings, sim: SimHandle) -> Settings:
 async def case_env(settings: Settings, db: Database) -> AsyncIterator[CaseEnv]:
     """A fresh time-skipping server (each test owns its clock) and a worker running every
     registered workflow and the real activities against the simulators and ``db``."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=make_data_converter(settings),
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace="default",
-            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL},
-        )
-    )
+    env = await time_skipping_env(make_data_converter(settings))
     gov = GovClients.from_settings(settings)
     queue = f"cases-{uuid.uuid4().hex[:8]}"
     settings = settings.model_copy(update={"task_queue": queue})

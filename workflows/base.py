@@ -1,7 +1,8 @@
 """What every case workflow shares: the timeline, the read-model projection and search
 attributes, notifications, the audit log, review deadlines with reminder and escalation, and a
 safe stop when an activity fails for good (the case waits for an operations engineer instead of
-failing, so no application is ever lost).
+failing, so no application is ever lost) with the one ``unblock_case`` Update that releases it,
+the refusal every validator raises (``refuse``), and the timeout each activity runs under.
 
 Deterministic: time from ``workflow.now()``; everything else through activities."""
 
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlineRequest,
         Notification,
         TimelineEntry,
+        UnblockCommand,
     )
     from models.enums import Role
     from models.staff import StaffActor
@@ -40,8 +42,63 @@ RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     maximum_attempts=0,
 )
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
 OPS_REGION = "150000"
+
+# --- activity timeouts ---------------------------------------------------------------------------
+# Why per activity: the start-to-close timeout is also how long a case waits when the worker running
+# the activity is killed (the server notices only when the timeout passes). One 60 s for every step
+# meant a minute lost per step in flight after each worker kill; a lookup takes well under a second.
+# A step on our own database gets 10 s; one call to a government system 15 s (its HTTP client gives
+# up at 10 s first, so the fault is classified and retried); the long ones heartbeat (the archiver,
+# 5 min) or carry their own limit from settings (the period's payments). Timeouts are not part of
+# the command sequence: changing them leaves recorded histories replaying.
+STEP_TIMEOUT = timedelta(seconds=10)
+LOOKUP_TIMEOUT = timedelta(seconds=15)
+#: For a step not in the table below (and the payroll batch's snapshot write, a large record).
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
+    # our own database and the policy functions
+    "project_case": STEP_TIMEOUT,
+    "write_audit": STEP_TIMEOUT,
+    "compute_deadline": STEP_TIMEOUT,
+    "unused_months": STEP_TIMEOUT,
+    "assess_claim": STEP_TIMEOUT,
+    "compute_entitlement": STEP_TIMEOUT,
+    "link_documents": STEP_TIMEOUT,
+    "find_open_claim": STEP_TIMEOUT,
+    "pay_date": STEP_TIMEOUT,
+    "enrol_in_payroll": STEP_TIMEOUT,
+    # one call to a government system (or the notifier's gateway)
+    "notify": LOOKUP_TIMEOUT,
+    "check_registration": LOOKUP_TIMEOUT,
+    "register_at_counter": LOOKUP_TIMEOUT,
+    "fetch_contributions": LOOKUP_TIMEOUT,
+    "fetch_stop_reason": LOOKUP_TIMEOUT,
+    "check_cross_province": LOOKUP_TIMEOUT,
+    "check_pension": LOOKUP_TIMEOUT,
+    "employer_risk_inputs": LOOKUP_TIMEOUT,
+    "read_stop_reason": LOOKUP_TIMEOUT,
+    "change_stop_reason": LOOKUP_TIMEOUT,
+    "open_ticket": LOOKUP_TIMEOUT,
+    "get_ticket": LOOKUP_TIMEOUT,
+    "near_retirement_outcome": LOOKUP_TIMEOUT,
+    # payments: the period passes its own limit from settings (payment_activity_timeout_seconds)
+    "prepare_payment": ACTIVITY_TIMEOUT,
+    "disburse": ACTIVITY_TIMEOUT,
+    "pay_premium": ACTIVITY_TIMEOUT,
+    "record_payroll_batch": ACTIVITY_TIMEOUT,
+}
+
+
+def timeout_for(fn: Callable[..., Any]) -> timedelta:
+    """The start-to-close timeout of activity ``fn`` (by its activity name)."""
+    return ACTIVITY_TIMEOUTS.get(getattr(fn, "__name__", ""), ACTIVITY_TIMEOUT)
+
+
+def refuse(code: str, message_zh: str) -> ApplicationError:
+    """A refusal with a stable code (the error ``type``, ``<area>.<reason>``) and the Chinese message
+    for staff. Raised in a validator it leaves no history; in a handler it fails only the Update."""
+    return ApplicationError(message_zh, type=code, non_retryable=True)
 
 
 def region_path(code: str) -> list[str]:
@@ -93,14 +150,14 @@ class CaseWorkflowBase:
         fn: Callable[[Any, Any], Awaitable[T]],
         arg: Any,
         *,
-        activity_timeout: timedelta = ACTIVITY_TIMEOUT,
+        activity_timeout: timedelta | None = None,
     ) -> T:
         """Run an activity; if it fails for good, mark the case blocked, tell operations, and
         wait for an engineer to unblock it, then try again. The case never fails silently."""
         while True:
             try:
                 return await workflow.execute_activity_method(
-                    fn, arg, start_to_close_timeout=activity_timeout, retry_policy=RETRY
+                    fn, arg, start_to_close_timeout=activity_timeout or timeout_for(fn), retry_policy=RETRY
                 )
             except ActivityError as e:
                 cause = e.cause
@@ -133,9 +190,9 @@ class CaseWorkflowBase:
 
     def validate_unblock(self, actor: StaffActor) -> None:
         if self.blocked is None:
-            raise ValueError("该案件当前没有阻塞，无需解除")
+            raise refuse("case.stage", "该案件当前没有阻塞，无需解除")
         if not actor.has(*_ops_roles()):
-            raise ValueError("只有运维工程师可以解除案件阻塞")
+            raise refuse("case.role", "只有运维工程师可以解除案件阻塞")
 
     # --- projection, notifications, audit --------------------------------------------------------------
 
@@ -162,13 +219,19 @@ class CaseWorkflowBase:
             pairs.append(sa.ASSIGNED_TO.value_set(p.assigned_to))
         workflow.upsert_search_attributes(pairs)
         await workflow.execute_activity_method(
-            CaseStoreActivities.project_case, p, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+            CaseStoreActivities.project_case,
+            p,
+            start_to_close_timeout=timeout_for(CaseStoreActivities.project_case),
+            retry_policy=RETRY,
         )
 
     async def notify(self, n: Notification) -> None:
         try:
             await workflow.execute_activity_method(
-                CaseStoreActivities.notify, n, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+                CaseStoreActivities.notify,
+                n,
+                start_to_close_timeout=timeout_for(CaseStoreActivities.notify),
+                retry_policy=RETRY,
             )
         except ActivityError as e:
             # A refused notification must not stop the case; the timeline shows it was not sent.
@@ -203,7 +266,7 @@ class CaseWorkflowBase:
                 payload=payload,
                 at=workflow.now(),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            start_to_close_timeout=timeout_for(CaseStoreActivities.write_audit),
             retry_policy=RETRY,
         )
 
@@ -250,6 +313,21 @@ class CaseWorkflowBase:
                 except TimeoutError:
                     pass
             await action()
+
+
+class UnblockableCase(CaseWorkflowBase):
+    """A case workflow with the one ``unblock_case`` Update that releases a blocked case (the claim
+    and the dispute; the benefit period declares its own until it moves onto this class, which
+    needs no other change there: same Update name, argument and answer)."""
+
+    @workflow.update
+    def unblock_case(self, cmd: UnblockCommand) -> str:
+        self.unblock(cmd.actor, cmd.note)
+        return "已解除阻塞，案件将重试"
+
+    @unblock_case.validator
+    def _validate_unblock_case(self, cmd: UnblockCommand) -> None:
+        self.validate_unblock(cmd.actor)
 
 
 def _ops_roles() -> tuple[Role, ...]:

@@ -6,8 +6,15 @@ reminder before and escalation after the deadline → approve (entitlement), rej
 remedy; then wait for a re-application or a stop-reason change, each a fresh round with a fresh
 deadline), or request documents (the clock restarts when they are complete).
 
-Staff decide through Updates whose validators check stage, role, region and separation of
-duties; a refused decision never touches history."""
+Staff decide through the review kit (``workflows/review_levels.py``): a claim is a one-level
+review (level ``review``, one round per application) whose decisions are approve, reject, request
+documents and recheck (run the automatic checks again when a system said "not found"). The
+validators check stage, round, role, region and separation of duties, and refuse while a decision
+is still being processed; a refused decision never touches history.
+
+A date from a callback never reaches money unchecked: the registration platform's callback only
+wakes the workflow, which re-reads the registration from the platform (patch
+``claim-registration-reread``) before the date starts the review clock and the benefit."""
 
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models import search_attributes as sa
     from models.benefit import BenefitPeriodInput
-    from models.case import CaseProjection, DecisionReceipt, Notification, UnblockCommand, local_date
+    from models.case import CaseProjection, DecisionReceipt, Notification, local_date
     from models.claim import (
         CLAIM_STATUS_LABELS,
         REJECT_REASONS,
@@ -41,11 +48,13 @@ with workflow.unsafe.imports_passed_through():
         ClaimApplication,
         ClaimInput,
         ClaimResult,
+        ClaimStage,
         ClaimState,
         ClaimStatus,
         Decision,
         EntitlementRequest,
         ReapplyEvent,
+        RecheckCommand,
         RegistrationEvent,
         RegistrationResult,
         RejectCommand,
@@ -54,11 +63,12 @@ with workflow.unsafe.imports_passed_through():
         StopReasonChangedEvent,
     )
     from models.enums import CaseType, Channel, Role
+    from models.review import DecisionTarget
     from models.staff import StaffActor
     from policy.identity import mask_resident_id
-    from policy.regions import is_within
-    from workflows.base import CaseWorkflowBase, initial_search_attributes
+    from workflows.base import UnblockableCase, initial_search_attributes, refuse, region_path
     from workflows.benefit_period import BenefitPeriodWorkflow
+    from workflows.review_levels import DecisionDesk
 
 REGISTRATION_VIA = {
     "platform": "平台查询",
@@ -67,10 +77,19 @@ REGISTRATION_VIA = {
     "recheck": "每日复查",
 }
 RoundTrigger = Literal["application", "reapplication", "stop_reason_changed", "documents_supplied"]
+NOUN = "申领"
+LEVEL = "review"  # the claim's one review level
+LEVEL_LABEL = "审核"
+DECIDED = (ClaimStatus.APPROVED, ClaimStatus.REJECTED)
+
+
+def _authority(case_region: str, _level: str) -> list[str]:
+    """Reviewers of the claim's district and of the league and region above it may decide."""
+    return region_path(case_region)
 
 
 @workflow.defn
-class BenefitClaimWorkflow(CaseWorkflowBase):
+class BenefitClaimWorkflow(UnblockableCase):
     @workflow.init
     def __init__(self, inp: ClaimInput) -> None:
         self._init_base()
@@ -81,7 +100,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
         self.state = ClaimState(
             case_id=inp.case_id,
             status=ClaimStatus.CHECKING,
-            stage="registration",
+            stage=ClaimStage.REGISTRATION,
             region_code=app.region_code,
             channel=inp.channel,
             received_at=inp.received_at,
@@ -90,10 +109,13 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             documents=list(app.documents),
         )
         self._registration_event: RegistrationEvent | None = None
-        self._pending: Decision | None = None
-        self._pending_actor: StaffActor | None = None
-        self._decisions_seen = 0
-        self._decisions_done = 0
+        self.desk: DecisionDesk[Decision] = DecisionDesk(
+            case_noun_zh=NOUN,
+            case_region=app.region_code,
+            applicant_key=inp.applicant_key,
+            authority=_authority,
+            excluded_logins=(inp.submitted_by,),
+        )
         self._reapply: ReapplyEvent | None = None
         self._stop_reason_changed: StopReasonChangedEvent | None = None
         self._documents_supplied: ReapplyEvent | None = None
@@ -119,22 +141,25 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             )
         await self.project()
 
-        if not await self._registration():
-            return self._result()
+        await self._lifecycle()
+        # Every Update returns its receipt before the case completes (as the other case types do).
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
 
+    async def _lifecycle(self) -> None:
+        if not await self._registration():
+            return
         trigger: RoundTrigger = "application"
         clock_start = workflow.now()
         while True:
             outcome = await self._review_round(trigger, clock_start)
-            if outcome == "approved":
-                return self._result()
-            if outcome == "closed":
-                return self._result()
+            if outcome in ("approved", "closed"):
+                return
             # Rejected: wait for a re-application or a stop-reason change within the window.
             next_trigger = await self._wait_for_new_round()
             if next_trigger is None:
                 await self._close("reapply_window_expired", "重新申请期限已过，案件办结")
-                return self._result()
+                return
             trigger = next_trigger
             clock_start = workflow.now()
 
@@ -154,16 +179,37 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
                     operator=self.inp.submitted_by,
                 ),
             )
-            self.record(
-                "staff",
-                self.inp.submitted_by,
-                "registration.counter",
-                "窗口当场办理失业登记",
-                registration_no=reg.registration_no,
-            )
-        if not reg.registered:
+            if reg.registered:
+                self.record(
+                    "staff",
+                    self.inp.submitted_by,
+                    "registration.counter",
+                    "窗口当场办理失业登记",
+                    registration_no=reg.registration_no,
+                )
+        if not reg.registered and self.inp.channel == Channel.COUNTER:
+            # The platform does not know the person: a business outcome the clerk acts on (check the
+            # ID number and name with the applicant, register on the platform); the daily re-check or
+            # the platform's callback then finds the registration. Not the blocked path.
             self.state.status = ClaimStatus.AWAITING_REGISTRATION
-            self.state.stage = "registration"
+            self.state.stage = ClaimStage.REGISTRATION_NOT_FOUND
+            self.record(
+                "external",
+                "registration-platform",
+                "registration.counter_not_found",
+                "窗口办理失业登记时，登记平台未查到该人员信息，请受理人核实身份信息后在登记平台办理",
+            )
+            await self.project()
+            await self.notify_staff(
+                Role.INTAKE_CLERK.value,
+                self.region_code,
+                "registration_not_found",
+                f"申领案件{self.case_id}窗口登记未成功：登记平台未查到该人员，请核实后办理失业登记。",
+                login=self.inp.submitted_by,
+            )
+        elif not reg.registered:
+            self.state.status = ClaimStatus.AWAITING_REGISTRATION
+            self.state.stage = ClaimStage.REGISTRATION
             self.record("system", "uiflow", "registration.missing", "未查到失业登记，已通知申请人办理")
             await self.project()
             await self._tell_applicant(
@@ -171,6 +217,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
                 f"{app.name}您好：您的失业保险金申请已收到，但尚未查到您的失业登记。请通过网上办事大厅或到就近"
                 "服务大厅办理失业登记，登记确认后我们将在规定的工作日时限内完成审核。",
             )
+        if not reg.registered:
             t = self.inp.timings
             give_up_at = workflow.now() + timedelta(days=t.registration_wait_days)
             while not reg.registered:
@@ -192,12 +239,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
                     )
                     ev = self._registration_event
                     assert ev is not None
-                    reg = RegistrationResult(
-                        registered=True,
-                        registered_on=ev.registered_on,
-                        registration_no=ev.registration_no,
-                        via="callback",
-                    )
+                    reg = await self._confirm_callback(person, ev)
                 except TimeoutError:
                     reg = await self.act(ClaimActivities.check_registration, person)
                     if reg.registered:
@@ -212,31 +254,45 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
         )
         return True
 
+    async def _confirm_callback(self, person: PersonRef, ev: RegistrationEvent) -> RegistrationResult:
+        """The platform's callback says the person registered: the date that will start the review
+        clock and the benefit is re-read from the platform itself, never taken from the callback."""
+        if not workflow.patched("claim-registration-reread"):
+            return RegistrationResult(
+                registered=True,
+                registered_on=ev.registered_on,
+                registration_no=ev.registration_no,
+                via="callback",
+            )
+        reg = await self.act(ClaimActivities.check_registration, person)
+        if reg.registered:
+            reg.via = "callback"
+            return reg
+        self._registration_event = None  # the next callback is heard again
+        self.record(
+            "external",
+            "registration-platform",
+            "registration.callback_unconfirmed",
+            "收到失业登记通知，但登记平台查无此登记，继续等待",
+            registration_no=ev.registration_no,
+        )
+        return reg
+
     # --- one review round ------------------------------------------------------------------------------
 
     async def _review_round(self, trigger: RoundTrigger, clock_start: datetime) -> str:
         rnd = ReviewRound(n=len(self.state.rounds) + 1, trigger=trigger, started_at=workflow.now())
         self.state.rounds.append(rnd)
         self.state.status = ClaimStatus.CHECKING
-        self.state.stage = "checks"
+        self.state.stage = ClaimStage.CHECKS
         self.state.overdue = False
         self.state.escalated = False
         await self.project()
         rnd.report = await self._checks()
         rnd.deadline = await self.deadline(clock_start, self.inp.timings.reminder_working_days)
         self.state.status = ClaimStatus.UNDER_REVIEW
-        self.state.stage = "review"
-        report = rnd.report
-        self.record(
-            "system",
-            "uiflow",
-            "checks.completed",
-            f"自动核验完成：{'符合' if report.eligibility.eligible else '不符合'}申领条件"
-            + (f"；风险提示{len(report.risk_hits)}项，需重点核查" if report.risk_hits else ""),
-            eligible=report.eligibility.eligible,
-            risk=[h.code for h in report.risk_hits],
-            parameter_version=report.parameter_version,
-        )
+        self.state.stage = ClaimStage.REVIEW
+        self._record_checks(rnd.report)
         self.record(
             "system",
             "uiflow",
@@ -249,16 +305,14 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
 
         while True:
             await self.wait_with_deadline(
-                lambda: self._pending is not None,
+                lambda: self.desk.waiting,
                 rnd.deadline,
                 reminded=lambda: rnd.reminded_at is not None,
                 overdue=lambda: rnd.overdue_at is not None,
                 on_reminder=lambda: self._remind(rnd),
                 on_overdue=lambda: self._escalate(rnd),
             )
-            decision, actor = self._pending, self._pending_actor
-            assert decision is not None and actor is not None
-            self._pending = None
+            decision, actor = self.desk.take()
             await self.audit(
                 actor,
                 f"claim.{decision.kind}",
@@ -271,21 +325,57 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
                     "note": decision.note,
                 },
             )
+            if decision.kind == "recheck":
+                await self._recheck(rnd, decision)
+                self.desk.done()
+                continue
             if decision.kind == "request_documents":
                 rnd.document_requests.append(decision)
-                outcome = await self._await_documents(rnd, decision)
-                self._decisions_done += 1
-                if outcome == "closed":
+                # ``_await_documents`` frees the desk once the applicant is asked.
+                if await self._await_documents(rnd, decision) == "closed":
                     return "closed"
                 continue
             rnd.decision = decision
             if decision.kind == "approve":
                 await self._approve(rnd)
-                self._decisions_done += 1
+                self.desk.done()
                 return "approved"
             await self._reject(rnd, decision)
-            self._decisions_done += 1
+            self.desk.done()
             return "rejected"
+
+    async def _recheck(self, rnd: ReviewRound, d: Decision) -> None:
+        """The reviewer asked for the automatic checks again: same round, same time limit."""
+        rnd.rechecks.append(d)
+        self.state.stage = ClaimStage.CHECKS
+        self.record(
+            "staff",
+            d.by,
+            "review.recheck_requested",
+            "审核员要求重新自动核验" + (f"：{d.note}" if d.note else ""),
+        )
+        await self.project()
+        rnd.report = await self._checks()
+        self.state.stage = ClaimStage.REVIEW
+        self._record_checks(rnd.report, again=True)
+        await self.project()
+
+    def _record_checks(self, report: CheckReport, *, again: bool = False) -> None:
+        verdict = "符合" if report.eligibility.eligible else "不符合"
+        text = f"{'重新' if again else '自动'}核验完成：{verdict}申领条件"
+        if report.risk_hits:
+            text += f"；风险提示{len(report.risk_hits)}项，需重点核查"
+        if again and report.not_found:
+            text += f"；仍未查到{'、'.join(report.not_found)}"
+        self.record(
+            "system",
+            "uiflow",
+            "checks.completed",
+            text,
+            eligible=report.eligibility.eligible,
+            risk=[h.code for h in report.risk_hits],
+            parameter_version=report.parameter_version,
+        )
 
     async def _checks(self) -> CheckReport:
         app = self.inp.application
@@ -378,7 +468,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
         )
         self.state.entitlement = ent
         self.state.status = ClaimStatus.APPROVED
-        self.state.stage = "approved"
+        self.state.stage = ClaimStage.APPROVED
         self.record(
             "staff",
             rnd.decision.by if rnd.decision else "",
@@ -420,7 +510,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
 
     async def _reject(self, rnd: ReviewRound, d: Decision) -> None:
         self.state.status = ClaimStatus.REJECTED
-        self.state.stage = "awaiting_reapplication"
+        self.state.stage = ClaimStage.AWAITING_REAPPLICATION
         self.record(
             "staff",
             d.by,
@@ -438,7 +528,8 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
 
     async def _await_documents(self, rnd: ReviewRound, d: Decision) -> str:
         self.state.status = ClaimStatus.AWAITING_DOCUMENTS
-        self.state.stage = "awaiting_documents"
+        self.state.stage = ClaimStage.AWAITING_DOCUMENTS
+        self.desk.done()  # the request is taken: the reviewer's Update returns
         self._documents_supplied = None
         self.record(
             "staff",
@@ -476,7 +567,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
         rnd.overdue_at = None
         self.state.overdue = False
         self.state.status = ClaimStatus.UNDER_REVIEW
-        self.state.stage = "review"
+        self.state.stage = ClaimStage.REVIEW
         self.record(
             "applicant" if ev.by == "applicant" else "staff",
             ev.by,
@@ -548,7 +639,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
 
     async def _close(self, reason: str, text_zh: str) -> None:
         self.state.status = ClaimStatus.CLOSED
-        self.state.stage = "closed"
+        self.state.stage = ClaimStage.CLOSED
         self.state.close_reason = reason
         self.record("system", "uiflow", "claim.closed", text_zh, reason=reason)
         await self.project()
@@ -623,98 +714,101 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
         """The full application with personal data: the API audits every call."""
         return self.inp.application
 
-    def _check_reviewer(self, actor: StaffActor) -> None:
-        if self.state.status != ClaimStatus.UNDER_REVIEW:
-            raise ValueError(f"该申领当前状态为“{CLAIM_STATUS_LABELS[self.state.status]}”，不能作出审核决定")
-        if self._pending is not None:
-            raise ValueError("已有一个审核决定正在处理，请刷新后查看")
-        if not actor.has(Role.REVIEWER):
-            raise ValueError("只有审核员可以作出审核决定")
-        if not is_within(actor.region_code, self.region_code):
-            raise ValueError("该申领不在您所属地区的管辖范围内")
-        if actor.login == self.inp.submitted_by:
-            raise ValueError("受理人不能审核本人受理的申领（岗位分离）")
-        if self.state.assigned_to and self.state.assigned_to != actor.login:
-            raise ValueError(f"该申领已分派给{self.state.assigned_to}审核")
+    # --- decisions: the review kit's desk (one level, one round per application) ----------------------
 
-    def _take(self, actor: StaffActor, d: Decision) -> int:
-        self._pending = d
-        self._pending_actor = actor
-        self._decisions_seen += 1
-        return self._decisions_seen
+    def _check_decision(self, cmd: DecisionTarget, actor: StaffActor) -> None:
+        """The checks every claim decision shares; run by the validator and again by the handler."""
+        s = self.state
+        if s.status in DECIDED:
+            raise refuse(
+                "review.decided", f"该申领已作出决定（{CLAIM_STATUS_LABELS[s.status]}），不能再作审核决定"
+            )
+        if s.status == ClaimStatus.CLOSED:
+            raise refuse("review.closed", "该申领已办结，不能再作审核决定")
+        if s.status != ClaimStatus.UNDER_REVIEW:
+            raise refuse(
+                "review.stage", f"该申领当前状态为“{CLAIM_STATUS_LABELS[s.status]}”，不能作出审核决定"
+            )
+        self.desk.check_free()
+        self.desk.check_target(cmd, LEVEL, LEVEL_LABEL, len(s.rounds))
+        self.desk.check_staff(actor, LEVEL, "审核决定", Role.REVIEWER)
+        if s.assigned_to and s.assigned_to != actor.login:
+            raise refuse("review.conflict", f"该申领已分派给{s.assigned_to}审核")
 
-    async def _receipt(self, n: int, message: str) -> DecisionReceipt:
-        await workflow.wait_condition(lambda: self._decisions_done >= n)
-        return self._receipt_now(message)
+    def _decision(self, kind: str, actor: StaffActor, **fields: Any) -> Decision:
+        return Decision(
+            kind=kind,  # type: ignore[arg-type]
+            by=actor.login,
+            by_role=Role.REVIEWER.value,
+            at=workflow.now(),
+            **fields,
+        )
+
+    async def _decide(
+        self, cmd: DecisionTarget, actor: StaffActor, d: Decision, message_zh: str
+    ) -> DecisionReceipt:
+        """Checked again here (two Updates accepted in one workflow task), handed to the round, and
+        answered once the round has processed it."""
+        self._check_decision(cmd, actor)
+        await self.desk.processed(self.desk.submit(d, actor))
+        return self._receipt_now(message_zh)
 
     @workflow.update
     async def approve(self, cmd: ApproveCommand) -> DecisionReceipt:
-        n = self._take(
-            cmd.actor,
-            Decision(
-                kind="approve",
-                by=cmd.actor.login,
-                by_role=Role.REVIEWER.value,
-                at=workflow.now(),
-                note=cmd.note,
-            ),
-        )
-        return await self._receipt(n, "已审核通过")
+        d = self._decision("approve", cmd.actor, note=cmd.note)
+        return await self._decide(cmd, cmd.actor, d, "已审核通过")
 
     @approve.validator
     def _validate_approve(self, cmd: ApproveCommand) -> None:
-        self._check_reviewer(cmd.actor)
+        self._check_decision(cmd, cmd.actor)
         rnd = self.state.current_round
         if rnd and rnd.report and not rnd.report.eligibility.eligible and not cmd.note.strip():
-            raise ValueError("自动核验显示不符合申领条件，如仍要通过须填写核实说明")
+            raise refuse("review.note_required", "自动核验显示不符合申领条件，如仍要通过须填写核实说明")
 
     @workflow.update
     async def reject(self, cmd: RejectCommand) -> DecisionReceipt:
-        label = REJECT_REASONS[cmd.reason_code][0]
-        n = self._take(
+        d = self._decision(
+            "reject",
             cmd.actor,
-            Decision(
-                kind="reject",
-                by=cmd.actor.login,
-                by_role=Role.REVIEWER.value,
-                at=workflow.now(),
-                reason_code=cmd.reason_code,
-                reason_label=label,
-                remedy=cmd.remedy.strip(),
-                note=cmd.note,
-            ),
+            reason_code=cmd.reason_code,
+            reason_label=REJECT_REASONS[cmd.reason_code][0],
+            remedy=cmd.remedy.strip(),
+            note=cmd.note,
         )
-        return await self._receipt(n, "已作出不予通过决定并告知申请人")
+        return await self._decide(cmd, cmd.actor, d, "已作出不予通过决定并告知申请人")
 
     @reject.validator
     def _validate_reject(self, cmd: RejectCommand) -> None:
-        self._check_reviewer(cmd.actor)
+        self._check_decision(cmd, cmd.actor)
         if len(cmd.remedy.strip()) < 4:
-            raise ValueError("不予通过时必须填写处置方式（告知申请人下一步怎么办）")
+            raise refuse("review.reason_required", "不予通过时必须填写处置方式（告知申请人下一步怎么办）")
 
     @workflow.update
     async def request_documents(self, cmd: RequestDocumentsCommand) -> DecisionReceipt:
-        n = self._take(
-            cmd.actor,
-            Decision(
-                kind="request_documents",
-                by=cmd.actor.login,
-                by_role=Role.REVIEWER.value,
-                at=workflow.now(),
-                documents=[d.strip() for d in cmd.documents],
-                note=cmd.note,
-            ),
+        d = self._decision(
+            "request_documents", cmd.actor, documents=[x.strip() for x in cmd.documents], note=cmd.note
         )
-        await workflow.wait_condition(
-            lambda: self.state.status == ClaimStatus.AWAITING_DOCUMENTS or self._decisions_done >= n
-        )
-        return self._receipt_now("已通知申请人补正材料")
+        return await self._decide(cmd, cmd.actor, d, "已通知申请人补正材料")
 
     @request_documents.validator
     def _validate_request_documents(self, cmd: RequestDocumentsCommand) -> None:
-        self._check_reviewer(cmd.actor)
-        if not any(d.strip() for d in cmd.documents):
-            raise ValueError("请列明需补正的材料")
+        self._check_decision(cmd, cmd.actor)
+        if not any(x.strip() for x in cmd.documents):
+            raise refuse("review.invalid", "请列明需补正的材料")
+
+    @workflow.update
+    async def recheck(self, cmd: RecheckCommand) -> DecisionReceipt:
+        d = self._decision("recheck", cmd.actor, note=cmd.note.strip())
+        return await self._decide(cmd, cmd.actor, d, "已重新自动核验")
+
+    @recheck.validator
+    def _validate_recheck(self, cmd: RecheckCommand) -> None:
+        self._check_decision(cmd, cmd.actor)
+        rnd = self.state.current_round
+        if rnd is None or rnd.report is None or not rnd.report.not_found:
+            raise refuse("review.stage", "自动核验没有“未查到记录”的结果，无需重新核验")
+        if len(cmd.note.strip()) < 2:
+            raise refuse("review.note_required", "要求重新核验时须写明原因")
 
     @workflow.update
     def assign(self, cmd: AssignCommand) -> DecisionReceipt:
@@ -729,16 +823,13 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
             ClaimStatus.CHECKING,
             ClaimStatus.AWAITING_DOCUMENTS,
         ):
-            raise ValueError("该申领当前不在审核阶段，不能分派")
-        if not is_within(cmd.actor.region_code, self.region_code):
-            raise ValueError("该申领不在您所属地区的管辖范围内")
+            raise refuse("review.stage", "该申领当前不在审核阶段，不能分派")
         if cmd.actor.has(Role.SUPERVISOR):
+            self.desk.check_region(cmd.actor, LEVEL, "分派")
             return
-        if cmd.actor.has(Role.REVIEWER) and cmd.reviewer_login == cmd.actor.login:
-            if cmd.actor.login == self.inp.submitted_by:
-                raise ValueError("受理人不能审核本人受理的申领（岗位分离）")
-            return
-        raise ValueError("只有业务主管可以分派，审核员只能认领给自己")
+        if cmd.reviewer_login != cmd.actor.login:
+            raise refuse("review.role", "只有业务主管可以分派，审核员只能认领给自己")
+        self.desk.check_staff(cmd.actor, LEVEL, "认领", Role.REVIEWER)
 
     @workflow.update
     def reapply(self, ev: ReapplyEvent) -> DecisionReceipt:
@@ -748,7 +839,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
     @reapply.validator
     def _validate_reapply(self, ev: ReapplyEvent) -> None:
         if self.state.status != ClaimStatus.REJECTED or self._reapply is not None:
-            raise ValueError("只有未通过且在重新申请期限内的申领可以重新申请")
+            raise refuse("review.stage", "只有未通过且在重新申请期限内的申领可以重新申请")
 
     @workflow.update
     def supply_documents(self, ev: ReapplyEvent) -> DecisionReceipt:
@@ -758,16 +849,7 @@ class BenefitClaimWorkflow(CaseWorkflowBase):
     @supply_documents.validator
     def _validate_supply(self, ev: ReapplyEvent) -> None:
         if self.state.status != ClaimStatus.AWAITING_DOCUMENTS or self._documents_supplied is not None:
-            raise ValueError("该申领当前不需要补正材料")
-
-    @workflow.update
-    def unblock_case(self, cmd: UnblockCommand) -> str:
-        self.unblock(cmd.actor, cmd.note)
-        return "已解除阻塞，案件将重试"
-
-    @unblock_case.validator
-    def _validate_unblock(self, cmd: UnblockCommand) -> None:
-        self.validate_unblock(cmd.actor)
+            raise refuse("review.stage", "该申领当前不需要补正材料")
 
     @workflow.signal
     def registration_confirmed(self, ev: RegistrationEvent) -> None:

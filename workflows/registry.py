@@ -1,30 +1,15 @@
-"""Every workflow the worker runs. Each case module lists its workflow classes in ``WORKFLOWS``;
-a module listed here but not yet written is skipped (case types land one by one)."""
+"""Every workflow the worker runs, one case type per line, imported plainly: a module that is
+missing or broken fails the worker at start, never silently drops a case type. A new case type
+adds its module's ``WORKFLOWS`` here (and its activity classes in ``activities/registry.py``)."""
 
 from __future__ import annotations
 
-import importlib
+from workflows import archiver, benefit_claim, benefit_period, payday, stop_reason_dispute
 
-WORKFLOW_MODULES = [
-    "workflows.benefit_claim",
-    "workflows.benefit_period",
-    "workflows.payday",
-    "workflows.stop_reason_dispute",
-    "workflows.archiver",
+ALL_WORKFLOWS: list[type] = [
+    *benefit_claim.WORKFLOWS,
+    *benefit_period.WORKFLOWS,
+    *payday.WORKFLOWS,
+    *stop_reason_dispute.WORKFLOWS,
+    *archiver.WORKFLOWS,
 ]
-
-
-def _load() -> list[type]:
-    found: list[type] = []
-    for name in WORKFLOW_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue
-            raise
-        found.extend(module.WORKFLOWS)
-    return found
-
-
-ALL_WORKFLOWS: list[type] = _load()

@@ -1,13 +1,19 @@
-"""Multi-level review (e.g. 初审、复审、终审) as a reusable piece of a case workflow.
+"""The review kit: the one way a case takes a staff decision, as a reusable piece of a case workflow.
 
-Why a separate piece: the notice asks for initial, second and final review of stop-reason
-disputes, and other case types (refunds, subsidies) are likely to need a chain of levels too. The
-chain is the same everywhere: levels in order, each with its role, its working-day limit with a
-reminder and an escalation, and three decisions (approve to the next level, reject to end the case,
-send back to the previous level with a note). Separation of duties is per person: one person acts
-at one level of a case only, never on their own case, and never on a case they took in.
+Why a separate piece: every case type decides through staff (a claim at one level, a stop-reason
+dispute at 初审、复审、终审, refunds and subsidies likely at several), and a decision has the same
+mechanics everywhere: the validator checks, the handler hands the decision to the case's ``run``,
+``run`` processes it (audit, state, next level) and only then does the Update return. Two pieces:
 
-How a case workflow uses it (see ``workflows/stop_reason_dispute.py``):
+- ``DecisionDesk``: that hand-off and the checks every decision shares (busy, level, round, role,
+  region, own case, intake). A one-level case (the claim) uses it directly, with its own actions;
+- ``MultiLevelReview``: a chain of levels in order on a desk, each with its role, its working-day
+  limit with a reminder and an escalation, and three decisions (approve to the next level, reject
+  to end the case, send back to the previous level with a note). Separation of duties is per
+  person: one person acts at one level of a case only, never on their own case, and never on a
+  case they took in.
+
+How a case workflow uses the chain (see ``workflows/stop_reason_dispute.py``):
 
 1. build ``MultiLevelReview(self, specs, ...)`` in ``@workflow.init``, where ``self`` is a
    ``CaseWorkflowBase`` (the chain records, audits, projects and notifies through it) and
@@ -17,25 +23,33 @@ How a case workflow uses it (see ``workflows/stop_reason_dispute.py``):
 3. in ``run``, ``outcome = await review.run(on_finished)``: ``on_finished`` lets the case set its
    own status before the deciding Update returns, so the reviewer sees the case as it now stands.
 
+Race-proof: a decision is *being processed* from the moment its handler takes it until ``run``
+says it is done (audit written, next level open); meanwhile every validator refuses with
+``review.busy``, and the handler checks again (two Updates accepted in one workflow task). A
+command naming the level or round it was made for is refused for any other
+(``review.wrong_level`` / ``review.wrong_round``), so a decision can never land on the next level.
+
 Refusals are ``ApplicationError`` whose ``type`` is a stable code (``review.wrong_level``,
-``review.role``, ``review.region``, ``review.separation``, ``review.own_case``, ``review.intake``,
-``review.busy``, ``review.closed``, ``review.reason_required``, ``review.note_required``,
-``review.cannot_send_back``) and whose message is the Chinese text for staff, so the API can
-return a structured refusal. Raised in a validator, they leave no trace in history.
+``review.wrong_round``, ``review.unknown_level``, ``review.role``, ``review.region``,
+``review.separation``, ``review.own_case``, ``review.intake``, ``review.busy``, ``review.closed``,
+``review.stage``, ``review.conflict``, ``review.reason_required``, ``review.note_required``,
+``review.invalid``, ``review.cannot_send_back``) and whose message is the Chinese text for staff,
+so the API can return a structured refusal. Raised in a validator, they leave no trace in history.
 
 Deterministic: time from ``workflow.now()``; deadlines come from the host's deadline activity."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.dispute import (
+    from models.enums import Role
+    from models.review import (
         REVIEW_ACTION_LABELS,
+        DecisionTarget,
         ReviewAction,
         ReviewChainState,
         ReviewCommand,
@@ -44,18 +58,113 @@ with workflow.unsafe.imports_passed_through():
         ReviewLevelState,
     )
     from models.staff import StaffActor
-    from workflows.base import CaseWorkflowBase
+    from workflows.base import CaseWorkflowBase, refuse
 
 Authority = Callable[[str, str], Collection[str]]
 Outcome = Literal["approved", "rejected"]
+D = TypeVar("D")
 
 MIN_REASON = 4
 MIN_NOTE = 2
 
+__all__ = ["DecisionDesk", "MultiLevelReview", "Outcome", "refuse"]
 
-def refuse(code: str, message_zh: str) -> ApplicationError:
-    """A refusal with a stable code (the error ``type``) and the Chinese message for staff."""
-    return ApplicationError(message_zh, type=code, non_retryable=True)
+
+class DecisionDesk(Generic[D]):
+    """The hand-off of one staff decision at a time from its Update handler to the case's ``run``.
+
+    ``D`` is the case's own record of a decision (``ReviewDecision`` for a chain, the claim's
+    ``Decision``). Handler: ``check_free()`` then ``n = submit(d, actor)`` then
+    ``await processed(n)``. Run loop: wait for ``waiting``, ``take()``, process, ``done()``."""
+
+    def __init__(
+        self,
+        *,
+        case_noun_zh: str,
+        case_region: str,
+        applicant_key: str,
+        authority: Authority,
+        excluded_logins: Collection[str] = (),
+    ) -> None:
+        self.noun = case_noun_zh
+        self.case_region = case_region
+        self.applicant_key = applicant_key
+        self.authority = authority
+        self.excluded = frozenset(excluded_logins)
+        self._pending: tuple[D, StaffActor] | None = None
+        self._seen = 0
+        self._done = 0
+
+    # --- checks every decision shares (validators: no state change) ---------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """A decision was taken and is not processed yet (its audit, the next level)."""
+        return self._seen > self._done
+
+    def check_free(self) -> None:
+        if self.busy:
+            raise refuse("review.busy", "已有一个审核决定正在处理，请刷新后查看")
+
+    def check_target(self, cmd: DecisionTarget, level_key: str, level_label: str, round_no: int) -> None:
+        if cmd.level is not None and cmd.level != level_key:
+            raise refuse(
+                "review.wrong_level",
+                f"该{self.noun}当前处于{level_label}阶段，您的决定是针对其他审核层级作出的",
+            )
+        if cmd.round is not None and cmd.round != round_no:
+            raise refuse(
+                "review.wrong_round",
+                f"该{self.noun}已进入第{round_no}轮{level_label}，您的决定针对第{cmd.round}轮，请刷新后重新审核",
+            )
+
+    def check_staff(self, actor: StaffActor, level_key: str, what_zh: str, *roles: Role) -> None:
+        """Role, regional authority, own case (回避) and intake (岗位分离)."""
+        if not actor.has(*roles):
+            names = "或".join(r.label for r in roles)
+            raise refuse("review.role", f"只有{names}可以进行{what_zh}")
+        self.check_region(actor, level_key, what_zh)
+        if actor.applicant_key and actor.applicant_key == self.applicant_key:
+            raise refuse("review.own_case", f"不能审核与本人有关的{self.noun}（回避）")
+        if actor.login in self.excluded:
+            raise refuse("review.intake", f"受理人不能审核本人受理的{self.noun}（岗位分离）")
+
+    def check_region(self, actor: StaffActor, level_key: str, what_zh: str) -> None:
+        if actor.region_code not in self.authority(self.case_region, level_key):
+            raise refuse("review.region", f"按本地区的业务授权，您所在地区无权对该{self.noun}进行{what_zh}")
+
+    # --- the hand-off ---------------------------------------------------------------------------------
+
+    @property
+    def next_seq(self) -> int:
+        """The number the next submitted decision gets (1, 2, ... per case)."""
+        return self._seen + 1
+
+    def submit(self, decision: D, actor: StaffActor) -> int:
+        """In the handler, after the checks passed again: the decision goes to ``run``."""
+        self._seen += 1
+        self._pending = (decision, actor)
+        return self._seen
+
+    async def processed(self, n: int) -> None:
+        await workflow.wait_condition(lambda: self._done >= n)
+
+    @property
+    def waiting(self) -> bool:
+        return self._pending is not None
+
+    @property
+    def pending(self) -> tuple[D, StaffActor] | None:
+        return self._pending
+
+    def take(self) -> tuple[D, StaffActor]:
+        assert self._pending is not None
+        taken, self._pending = self._pending, None
+        return taken
+
+    def done(self) -> None:
+        """``run`` finished processing the decision taken last: its Update returns, the desk is free."""
+        self._done += 1
 
 
 class MultiLevelReview:
@@ -75,11 +184,15 @@ class MultiLevelReview:
             raise ValueError("a review chain needs at least one level")
         self.host = host
         self.case_region = case_region
-        self.applicant_key = applicant_key
-        self.authority = authority
         self.noun = case_noun_zh
         self.audit_prefix = audit_prefix
-        self.excluded = frozenset(excluded_logins)
+        self.desk: DecisionDesk[ReviewDecision] = DecisionDesk(
+            case_noun_zh=case_noun_zh,
+            case_region=case_region,
+            applicant_key=applicant_key,
+            authority=authority,
+            excluded_logins=excluded_logins,
+        )
         self.state = ReviewChainState(
             levels=[
                 ReviewLevelState(
@@ -92,9 +205,6 @@ class MultiLevelReview:
                 for s in specs
             ]
         )
-        self._pending: tuple[ReviewDecision, StaffActor] | None = None
-        self._seen = 0
-        self._done = 0
 
     # --- validation (Update validators; must not change state) ------------------------------------------
 
@@ -108,19 +218,10 @@ class MultiLevelReview:
         if current is None or current.key != key:
             where = f"当前处于{current.label_zh}阶段" if current else "尚未进入审核阶段"
             raise refuse("review.wrong_level", f"该{self.noun}{where}，不能进行{level.label_zh}")
-        if self._pending is not None:
-            raise refuse("review.busy", "已有一个审核决定正在处理，请刷新后查看")
+        self.desk.check_free()
+        self.desk.check_target(cmd, key, level.label_zh, level.passes)
         actor = cmd.actor
-        if not actor.has(level.role):
-            raise refuse("review.role", f"只有{level.role.label}可以进行{level.label_zh}")
-        if actor.region_code not in self.authority(self.case_region, key):
-            raise refuse(
-                "review.region", f"按本地区的业务授权，您所在地区无权对该{self.noun}进行{level.label_zh}"
-            )
-        if actor.applicant_key and actor.applicant_key == self.applicant_key:
-            raise refuse("review.own_case", f"不能审核与本人有关的{self.noun}（回避）")
-        if actor.login in self.excluded:
-            raise refuse("review.intake", f"受理人不能审核本人受理的{self.noun}（岗位分离）")
+        self.desk.check_staff(actor, key, level.label_zh, level.role)
         other = self._acted_at(actor.login)
         if other is not None and other != key:
             other_label = (self.state.level(other) or level).label_zh
@@ -140,8 +241,9 @@ class MultiLevelReview:
         for d in self.state.decisions:
             if d.by == login:
                 return d.level
-        if self._pending is not None and self._pending[0].by == login:
-            return self._pending[0].level
+        pending = self.desk.pending
+        if pending is not None and pending[0].by == login:
+            return pending[0].level
         return None
 
     def _index(self, key: str) -> int:
@@ -156,10 +258,8 @@ class MultiLevelReview:
         self.validate(key, cmd)
         level = self.state.level(key)
         assert level is not None
-        self._seen += 1
-        n = self._seen
         decision = ReviewDecision(
-            seq=n,
+            seq=self.desk.next_seq,
             level=key,
             level_label=level.label_zh,
             pass_no=level.passes,
@@ -172,8 +272,7 @@ class MultiLevelReview:
             reason=cmd.reason.strip(),
             note=cmd.note.strip(),
         )
-        self._pending = (decision, cmd.actor)
-        await workflow.wait_condition(lambda: self._done >= n)
+        await self.desk.processed(self.desk.submit(decision, cmd.actor))
         return decision
 
     # --- the chain ------------------------------------------------------------------------------------
@@ -184,11 +283,8 @@ class MultiLevelReview:
         while True:
             level = self.state.levels[idx]
             await self._wait_for_decision(level)
-            pending = self._pending
-            assert pending is not None
-            decision, actor = pending
+            decision, actor = self.desk.take()
             self.state.decisions.append(decision)
-            self._pending = None
             if decision.by not in level.reviewers:
                 level.reviewers.append(decision.by)
             outcome: Outcome | None = None
@@ -219,17 +315,17 @@ class MultiLevelReview:
                 self.state.outcome = outcome
                 self.state.overdue = False
                 await on_finished(outcome)
-                self._done += 1
+                self.desk.done()
                 return outcome
             idx = idx + 1 if decision.action == ReviewAction.APPROVE else idx - 1
             await self._open(idx)
-            self._done += 1
+            self.desk.done()
 
     async def _wait_for_decision(self, level: ReviewLevelState) -> None:
         """Until a decision arrives: the reminder before the level's limit, escalation after it."""
         assert level.deadline is not None
         await self.host.wait_with_deadline(
-            lambda: self._pending is not None,
+            lambda: self.desk.waiting,
             level.deadline,
             reminded=lambda: level.reminded_at is not None,
             overdue=lambda: level.overdue_at is not None,

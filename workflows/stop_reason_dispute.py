@@ -33,28 +33,26 @@ with workflow.unsafe.imports_passed_through():
         TicketRequest,
     )
     from models import search_attributes as sa
-    from models.case import CaseProjection, DecisionReceipt, Notification, UnblockCommand
+    from models.case import CaseProjection, DecisionReceipt, Notification
     from models.claim import StopReasonChangedEvent
     from models.dispute import (
         DISPUTE_STATUS_LABELS,
         DOCUMENT_KIND_LABELS,
-        REVIEW_ACTION_LABELS,
         TERMINAL_DISPUTE_STATUSES,
         DisputeInput,
         DisputeResult,
         DisputeState,
         DisputeStatus,
         ReasonChange,
-        ReviewChainState,
-        ReviewCommand,
         StopReasonView,
         TicketOutcome,
     )
     from models.enums import CaseType, Channel
+    from models.review import REVIEW_ACTION_LABELS, ReviewChainState, ReviewCommand
     from models.staff import StaffActor
     from policy.identity import mask_resident_id
     from policy.regions import DisputeLevel, dispute_reviewer_regions
-    from workflows.base import OPS_REGION, CaseWorkflowBase
+    from workflows.base import OPS_REGION, UnblockableCase
     from workflows.benefit_claim import BenefitClaimWorkflow
     from workflows.review_levels import MultiLevelReview, Outcome
 
@@ -70,7 +68,7 @@ def _system_actor() -> StaffActor:
 
 
 @workflow.defn
-class StopReasonDisputeWorkflow(CaseWorkflowBase):
+class StopReasonDisputeWorkflow(UnblockableCase):
     @workflow.init
     def __init__(self, inp: DisputeInput) -> None:
         self._init_base()
@@ -635,15 +633,6 @@ class StopReasonDisputeWorkflow(CaseWorkflowBase):
     @final_review.validator
     def _validate_final(self, cmd: ReviewCommand) -> None:
         self.review.validate("final", cmd)
-
-    @workflow.update
-    def unblock_case(self, cmd: UnblockCommand) -> str:
-        self.unblock(cmd.actor, cmd.note)
-        return "已解除阻塞，案件将重试"
-
-    @unblock_case.validator
-    def _validate_unblock(self, cmd: UnblockCommand) -> None:
-        self.validate_unblock(cmd.actor)
 
     @workflow.signal
     def ticket_resolved(self, ev: TicketOutcome) -> None:

@@ -19,7 +19,7 @@ from core.settings import Settings
 from models.claim import ApproveCommand
 from models.tables import AuditLog, CaseRecord, HistoryArchive
 from tests.audit.chain_workflow import ChainedCaseWorkflow, ChainInput
-from tests.support import LEAGUE_REVIEWER, REVIEWER
+from tests.factories import LEAGUE_REVIEWER, REVIEWER
 from workers.main import sandbox_runner
 
 

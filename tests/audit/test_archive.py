@@ -33,8 +33,8 @@ from core.temporal_client import make_data_converter
 from models.claim import ApproveCommand
 from models.tables import AuditLog, HistoryArchive
 from tests.audit.chain_workflow import ChainedCaseWorkflow, ChainInput
+from tests.factories import LEAGUE_REVIEWER, REVIEWER
 from tests.replay.conftest import HISTORIES
-from tests.support import LEAGUE_REVIEWER, REVIEWER
 from workers.main import sandbox_runner
 from workflows.archiver import SCHEDULE_ID, ArchiverWorkflow
 

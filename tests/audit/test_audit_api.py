@@ -25,8 +25,8 @@ from models.tables import AuditLog, CaseRecord
 from sim.testing import SimHandle
 from tests.audit.conftest import bearer
 from tests.conftest import login
+from tests.factories import REVIEWER, CaseEnv, claim_input, sim_person
 from tests.replay.conftest import HISTORIES
-from tests.support import REVIEWER, CaseEnv, claim_input, sim_person
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 

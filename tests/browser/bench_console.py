@@ -38,7 +38,7 @@ from core.seed import DEMO_PASSWORD, seed_demo_staff, seed_regions
 from core.settings import Settings
 from sim.testing import running_sim, serve_app
 from tests.conftest import FIXTURES, case_env
-from tests.support import sim_person
+from tests.factories import sim_person
 
 PG_ADMIN_URL = os.environ.get("UIFLOW_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REGION = "150102"

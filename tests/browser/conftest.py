@@ -19,7 +19,7 @@ from core.db import Database
 from core.seed import DEMO_PASSWORD
 from core.settings import Settings
 from sim.testing import serve_app
-from tests.support import CaseEnv
+from tests.factories import CaseEnv
 
 CHROMIUM = os.environ.get("UIFLOW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -23,7 +23,7 @@ from models.claim import REJECT_REASONS, RejectReason
 from models.tables import AuditLog
 from sim.testing import SimHandle
 from tests.browser.conftest import SignIn
-from tests.support import sim_person
+from tests.factories import sim_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 

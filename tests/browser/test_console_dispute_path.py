@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 
 from sim.testing import SimHandle
 from tests.browser.conftest import SignIn
-from tests.support import sim_person
+from tests.factories import sim_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 

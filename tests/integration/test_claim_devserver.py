@@ -21,7 +21,7 @@ from models.tables import CaseRecord
 from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
 from tests.conftest import login
-from tests.support import history_length, settled_history_length, sim_person
+from tests.factories import history_length, settled_history_length, sim_person
 from workers.main import build_worker
 from workflows.benefit_claim import BenefitClaimWorkflow
 

@@ -27,6 +27,11 @@ CLAIM_PATHS = {
     "overdue_escalation_approve",
     "registration_timeout",
     "blocked_unblocked_approve",
+    # on the review kit: the callback re-read from the platform, the recheck decision, and a
+    # counter registration the platform does not know (a stage for the clerk)
+    "online_unregistered_registered_approve--v2",
+    "not_found_recheck_approve",
+    "counter_not_found_registered_approve",
 }
 
 

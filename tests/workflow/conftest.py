@@ -42,7 +42,7 @@ from models.rules import RetirementCategory, YearMonth
 from policy.entitlement import benefit_amount
 from sim.population import luhn_digit
 from sim.testing import SimHandle
-from tests.support import CaseEnv
+from tests.factories import CaseEnv
 from workers.main import build_worker
 from workflows.base import initial_search_attributes
 from workflows.benefit_period import BenefitPeriodWorkflow

@@ -5,6 +5,7 @@ second."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from models import search_attributes as sa
@@ -22,6 +24,7 @@ from models.claim import (
     ClaimState,
     ClaimStatus,
     ReapplyEvent,
+    RecheckCommand,
     RegistrationEvent,
     RejectCommand,
     RejectReason,
@@ -32,7 +35,7 @@ from models.staff import StaffActor
 from models.tables import CaseRecord
 from policy.entitlement import benefit_amount
 from sim.testing import SimHandle
-from tests.support import (
+from tests.factories import (
     CLERK,
     LEAGUE_REVIEWER,
     OPS,
@@ -40,6 +43,7 @@ from tests.support import (
     REVIEWER,
     CaseEnv,
     assert_untouched,
+    audit_actions,
     claim_input,
     settled_history_length,
     sim_person,
@@ -68,14 +72,23 @@ async def state(h: WorkflowHandle[BenefitClaimWorkflow, Any]) -> ClaimState:
 async def wait_status(
     h: WorkflowHandle[BenefitClaimWorkflow, Any], status: ClaimStatus, limit: float = 15.0
 ) -> ClaimState:
+    return await wait_until(h, lambda s: s.status == status, limit, f"wanted {status}")
+
+
+async def wait_until(
+    h: WorkflowHandle[BenefitClaimWorkflow, Any],
+    ok: Callable[[ClaimState], bool],
+    limit: float = 15.0,
+    what: str = "condition",
+) -> ClaimState:
     deadline = asyncio.get_running_loop().time() + limit
     while True:
         s = await state(h)
-        if s.status == status:
+        if ok(s):
             return s
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(
-                f"status stayed {s.status} (wanted {status}); timeline: {[e.what for e in s.timeline]}"
+                f"status stayed {s.status} ({what}); timeline: {[e.what for e in s.timeline]}"
             )
         await asyncio.sleep(0.05)
 
@@ -241,12 +254,26 @@ async def test_unregistered_online_applicant_registers_on_day_3(claim_env: CaseE
     t0 = await claim_env.env.get_current_time()
     await claim_env.env.sleep(timedelta(days=2, hours=3))  # two daily re-checks find nothing
     assert (await state(h)).status == ClaimStatus.AWAITING_REGISTRATION
+    # A callback the platform does not back (forged, or early) is not believed: the registration is
+    # re-read from the platform, which has none yet.
+    forged_on = date.today() - timedelta(days=365)
     await h.signal(
         BenefitClaimWorkflow.registration_confirmed,
-        RegistrationEvent(registration_no="DJ-TEST-3", registered_on=date.today()),
+        RegistrationEvent(registration_no="DJ-FORGED", registered_on=forged_on),
+    )
+    await wait_until(h, lambda s: "registration.callback_unconfirmed" in [e.what for e in s.timeline])
+    assert (await state(h)).status == ClaimStatus.AWAITING_REGISTRATION
+    # The person registers; the callback's own date is still not what counts (money starts from the
+    # platform's date).
+    p = sim.state.pop.persons[person["id_number"]]
+    p.registered, p.registered_on, p.registration_no = True, date.today(), "DJ-TEST-3"
+    await h.signal(
+        BenefitClaimWorkflow.registration_confirmed,
+        RegistrationEvent(registration_no="DJ-FORGED", registered_on=forged_on),
     )
     s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
     assert s.registration is not None and s.registration.via == "callback"
+    assert s.registration.registered_on == date.today() and s.registration.registration_no == "DJ-TEST-3"
     dl = s.rounds[0].deadline
     assert dl is not None
     # The review clock started on day 3, not on the day of the application.
@@ -286,20 +313,20 @@ async def test_counter_clerk_registers_person_on_the_spot(claim_env: CaseEnv, si
 
 
 @pytest.mark.parametrize(
-    ("actor", "message"),
+    ("actor", "code"),
     [
-        (CLERK, "只有审核员可以作出审核决定"),
-        (OTHER_REGION_REVIEWER, "不在您所属地区的管辖范围内"),
+        (CLERK, "review.role"),
+        (OTHER_REGION_REVIEWER, "review.region"),
         (
             StaffActor(
                 login="clerk.xc", name="x", roles=[Role.REVIEWER, Role.INTAKE_CLERK], region_code="150102"
             ),
-            "受理人不能审核本人受理的申领",
+            "review.intake",
         ),
     ],
 )
 async def test_wrong_role_region_or_duty_refused_without_touching_history(
-    claim_env: CaseEnv, sim: SimHandle, actor: StaffActor, message: str
+    claim_env: CaseEnv, sim: SimHandle, actor: StaffActor, code: str
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     h = await start(claim_env, claim_input(claim_env.settings, person, submitted_by="clerk.xc"))
@@ -307,7 +334,7 @@ async def test_wrong_role_region_or_duty_refused_without_touching_history(
     before = await settled_history_length(h)
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.execute_update(BenefitClaimWorkflow.approve, ApproveCommand(actor=actor))
-    assert message in str(err.value.cause)
+    assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == code
     await assert_untouched(h, before)
     # A league reviewer above the district may decide.
     assert (await state(h)).status == ClaimStatus.UNDER_REVIEW
@@ -418,4 +445,96 @@ async def test_permanent_failure_blocks_the_case_until_ops_unblock(
     )
     s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
     assert s.blocked is None and "case.unblocked" in [e.what for e in s.timeline]
+    await h.terminate("test done")
+
+
+async def _fault(sim: SimHandle, system: str | None, **body: Any) -> None:
+    async with httpx.AsyncClient(base_url=sim.base_url) as c:
+        r = await (c.put(f"/admin/faults/{system}", json=body) if system else c.delete("/admin/faults"))
+        assert r.status_code == 200, r.text
+
+
+async def test_reviewer_rechecks_after_a_system_briefly_said_not_found(
+    claim_env: CaseEnv, sim: SimHandle
+) -> None:
+    """Issue 22 §2: "not found" is not taken as a fact for good. The contribution system briefly has
+    no record; the checks say ineligible; the reviewer asks for a recheck (audited through the kit)
+    once the data is back, and the same round goes on with the fresh report."""
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    await _fault(sim, "contributions", refuse_rate=1.0, refuse_status=404, refuse_code="person.not_found")
+    try:
+        h = await start(claim_env, claim_input(claim_env.settings, person))
+        s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
+    finally:
+        await _fault(sim, None)
+    report = s.rounds[0].report
+    assert report is not None and not report.eligibility.eligible and report.not_found == ["缴费记录"]
+    assert not s.blocked
+    deadline = s.rounds[0].deadline
+    # A recheck needs a reason, and only a reviewer of the case may ask for it.
+    assert (
+        await refusal(h, BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER))
+        == "review.note_required"
+    )
+    assert (
+        await refusal(h, BenefitClaimWorkflow.recheck, RecheckCommand(actor=CLERK, note="缴费系统已恢复"))
+        == "review.role"
+    )
+    receipt = await h.execute_update(
+        BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER, note="缴费系统已恢复", round=1)
+    )
+    assert receipt.status == "under_review" and receipt.round == 1
+    s = await state(h)
+    rnd = s.rounds[0]
+    assert len(s.rounds) == 1 and rnd.deadline == deadline and [d.kind for d in rnd.rechecks] == ["recheck"]
+    assert rnd.report is not None and rnd.report.eligibility.eligible and rnd.report.not_found == []
+    # Nothing "not found" any more: a second recheck is refused.
+    assert (
+        await refusal(h, BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER, note="再查"))
+        == "review.stage"
+    )
+    await h.execute_update(BenefitClaimWorkflow.approve, ApproveCommand(actor=REVIEWER))
+    assert (await h.result()).status == ClaimStatus.APPROVED
+    assert "claim.recheck" in [action for action, _ in await audit_actions(claim_env.db, h.id)]
+
+
+async def test_counter_registration_not_found_is_a_stage_for_the_clerk_not_a_block(
+    claim_env: CaseEnv, sim: SimHandle
+) -> None:
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=False)
+    await _fault(sim, "registration", refuse_rate=1.0, refuse_status=404, refuse_code="person.not_found")
+    try:
+        h = await start(claim_env, claim_input(claim_env.settings, person, channel=Channel.COUNTER))
+        s = await wait_until(h, lambda s: s.stage == "registration_not_found")
+    finally:
+        await _fault(sim, None)
+    assert s.status == ClaimStatus.AWAITING_REGISTRATION and s.blocked is None
+    assert "registration.counter_not_found" in [e.what for e in s.timeline]
+    assert "registration_not_found" in [
+        m["template"] for m in await messages(sim, h.id, wait_for="registration_not_found")
+    ]
+    # The clerk registers the person on the platform; the daily re-check finds it.
+    p = sim.state.pop.persons[person["id_number"]]
+    p.registered, p.registered_on, p.registration_no = True, date.today(), "DJ-CLERK"
+    await claim_env.env.sleep(timedelta(hours=25))
+    s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
+    assert s.registration is not None and s.registration.registration_no == "DJ-CLERK"
+    await h.terminate("test done")
+
+
+async def refusal(h: WorkflowHandle[BenefitClaimWorkflow, Any], update: Any, arg: Any) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await h.execute_update(update, arg)
+    assert isinstance(err.value.cause, ApplicationError)
+    return str(err.value.cause.type)
+
+
+async def test_a_reviewer_cannot_decide_their_own_claim(claim_env: CaseEnv, sim: SimHandle) -> None:
+    """Issue 12 item 3 on the claim: the kit's own-case check (回避) holds for claims too."""
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    inp = claim_input(claim_env.settings, person)
+    h = await start(claim_env, inp)
+    await wait_status(h, ClaimStatus.UNDER_REVIEW)
+    herself = REVIEWER.model_copy(update={"applicant_key": inp.applicant_key})
+    assert await refusal(h, BenefitClaimWorkflow.approve, ApproveCommand(actor=herself)) == "review.own_case"
     await h.terminate("test done")

@@ -37,7 +37,7 @@ from models.tables import CaseRecord, PaymentOrder, PremiumMonth
 from policy.entitlement import benefit_amount
 from policy.near_retirement import near_retirement
 from sim.testing import SimHandle
-from tests.support import (
+from tests.factories import (
     CLERK,
     OTHER_REGION_REVIEWER,
     REVIEWER,
@@ -46,7 +46,7 @@ from tests.support import (
     claim_input,
     sim_person,
 )
-from tests.support import settled_history_length as settled
+from tests.factories import settled_history_length as settled
 from tests.workflow.conftest import (
     MW_CHANGE,
     MW_NEW,

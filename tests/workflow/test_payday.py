@@ -29,7 +29,7 @@ from models.payday import PaydayResult, payday_id
 from models.rules import YearMonth
 from models.tables import PaydayRun, PaymentOrder, PaymentRecovery, PaymentSchedule
 from sim.testing import SimHandle
-from tests.support import REVIEWER, CaseEnv, sim_person
+from tests.factories import REVIEWER, CaseEnv, sim_person
 from tests.workflow.conftest import (
     bank_ledger,
     ledger_for,

@@ -6,22 +6,18 @@ re-checked and paid after the change."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import select
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from core.applicant import applicant_key
 from models.claim import DocumentRef
 from models.dispute import (
-    DisputeApplication,
-    DisputeInput,
     DisputeState,
     DisputeStatus,
     DisputeTimings,
@@ -35,26 +31,24 @@ from models.enums import Channel, Role
 from models.staff import StaffActor
 from models.tables import CaseRecord, Document
 from sim.testing import SimHandle
-from tests.dispute_support import (
+from tests.factories import (
     FINAL,
-    SECOND,
-    audit_actions,
-    claim_paid_after_change,
-    messages,
-    rejected_claim,
-    store_documents,
-)
-from tests.support import (
-    CLERK,
     LEAGUE_REVIEWER,
     OTHER_REGION_REVIEWER,
     REVIEWER,
+    SECOND,
     CaseEnv,
+    DisputeHandle,
     assert_untouched,
+    audit_actions,
+    claim_paid_after_change,
+    dispute_input,
+    messages,
+    rejected_claim,
     settled_history_length,
     sim_person,
+    start_dispute,
 )
-from workflows.base import initial_search_attributes
 from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
 
 REGION_ALL_ROUNDER = StaffActor(
@@ -67,64 +61,8 @@ BAOTOU_SECOND = StaffActor(
     login="second.bt", name="包头复审", roles=[Role.SECOND_REVIEWER], region_code="150200"
 )
 
-DisputeHandle = WorkflowHandle[StopReasonDisputeWorkflow, Any]
-
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def employer_actor(person: dict[str, Any]) -> StaffActor:
-    return StaffActor(
-        login=person["last_employer"], name="原用人单位", roles=[Role.EMPLOYER], region_code="150102"
-    )
-
-
-async def dispute_input(
-    ce: CaseEnv,
-    person: dict[str, Any],
-    *,
-    channel: Channel,
-    requested: str = "employer_dismissal",
-    timings: DisputeTimings | None = None,
-) -> DisputeInput:
-    if channel == Channel.EMPLOYER_WEBSITE:
-        docs = await store_documents(ce.db, "termination_agreement", "reason_change_statement")
-        by = employer_actor(person)
-    else:
-        docs = await store_documents(ce.db, "arbitration_award")
-        by = CLERK
-    app = DisputeApplication(
-        id_number=person["id_number"],
-        name=person["name"],
-        phone=person["phone"],
-        region_code="150102",
-        employer_credit_code=person["last_employer"],
-        requested_reason_code=requested,
-        statement="双方协商解除劳动合同系单位提出，原登记为个人辞职有误",
-        documents=docs,
-    )
-    assert not missing_documents(channel, docs)
-    key = applicant_key(ce.settings, app.id_number)
-    return DisputeInput(
-        case_id=f"dispute-150102-{key}-{uuid.uuid4().hex[:4]}",
-        applicant_key=key,
-        application=app,
-        channel=channel,  # type: ignore[arg-type]
-        received_at=datetime.now(UTC),
-        submitted_by=by,
-        timings=timings or DisputeTimings(),
-    )
-
-
-async def start_dispute(ce: CaseEnv, inp: DisputeInput) -> DisputeHandle:
-    return await ce.env.client.start_workflow(
-        StopReasonDisputeWorkflow.run,
-        inp,
-        id=inp.case_id,
-        task_queue=ce.task_queue,
-        search_attributes=initial_search_attributes("stop_reason_dispute", "150102", "under_review"),
-        execution_timeout=timedelta(days=400),
-    )
 
 
 async def dstate(h: DisputeHandle) -> DisputeState:
