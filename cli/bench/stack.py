@@ -91,6 +91,7 @@ class StackOptions:
     dev_server_in_memory: bool = False
     keep: bool = False
     task_queue: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # extra UIFLOW_* settings for every process
 
 
 @dataclass
@@ -183,6 +184,7 @@ class Stack:
                 "UIFLOW_DOCUMENTS_DIR": str(self.workdir / "documents"),
             }
         )
+        env.update(o.env)
         # Keys: our own for what we start; the environment's when we join an existing deployment.
         if not o.api_url:
             env["UIFLOW_CODEC_KEYS"] = "bench:" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -230,7 +232,9 @@ class Stack:
                     f"run_and_exit(lambda: run(port={port}, population={o.sim_population}))"
                 )
                 args = [sys.executable, "-c", code]
-                waits.append(wait_port("127.0.0.1", port, 90, self.spawn("sim", args)))
+                # A large population takes its time to build before the simulators listen.
+                limit = 90 + o.sim_population / 150
+                waits.append(wait_port("127.0.0.1", port, limit, self.spawn("sim", args)))
             env["UIFLOW_SIM_BASE_URL"] = self.sim_url
             if o.api_url:
                 self.api_url = o.api_url.rstrip("/")

@@ -187,6 +187,12 @@ def period_input(
     )
 
 
+async def sleep_until(ce: CaseEnv, when: datetime) -> None:
+    now = await ce.env.get_current_time()
+    assert when > now, f"test clock already past {when}"
+    await ce.env.sleep(when - now)
+
+
 async def start_period(ce: CaseEnv, inp: BenefitPeriodInput) -> WorkflowHandle[BenefitPeriodWorkflow, Any]:
     # A period paying in FUTURE_YEAR starts on 1 December before it, as one approved then would:
     # FUTURE_YEAR can be 11 years ahead of the clock (tests/clock.py), farther than the test
