@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Header, Query
+from fastapi import Header, Path, Query
 from pydantic import AfterValidator
 
 from policy.regions import RegionError, get_region
@@ -57,6 +57,11 @@ def _idempotency_key(value: str | None) -> str | None:
 RegionQuery = Annotated[
     str | None,
     Query(description="地区代码（六位行政区划代码，须为本区现行区划）", examples=["150102"]),
+    AfterValidator(_known_region),
+]
+RegionPath = Annotated[
+    str,
+    Path(description="地区代码（六位行政区划代码，须为本区现行区划）", examples=["150102"]),
     AfterValidator(_known_region),
 ]
 AwareTime = Annotated[

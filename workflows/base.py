@@ -66,8 +66,6 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "compute_entitlement": STEP_TIMEOUT,
     "link_documents": STEP_TIMEOUT,
     "find_open_claim": STEP_TIMEOUT,
-    "pay_date": STEP_TIMEOUT,
-    "enrol_in_payroll": STEP_TIMEOUT,
     # one call to a government system (or the notifier's gateway)
     "notify": LOOKUP_TIMEOUT,
     "check_registration": LOOKUP_TIMEOUT,
@@ -83,10 +81,15 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "get_ticket": LOOKUP_TIMEOUT,
     "near_retirement_outcome": LOOKUP_TIMEOUT,
     # payments: the period passes its own limit from settings (payment_activity_timeout_seconds)
-    "prepare_payment": ACTIVITY_TIMEOUT,
     "disburse": ACTIVITY_TIMEOUT,
     "pay_premium": ACTIVITY_TIMEOUT,
-    "record_payroll_batch": ACTIVITY_TIMEOUT,
+    # the benefit period's schedule rows and ledger (our own database, rows locked FOR UPDATE)
+    "sync_schedule": STEP_TIMEOUT,
+    "period_ledger": STEP_TIMEOUT,
+    # the pay-day run's cut-off and hand-over (pay_chunk and payday_reconcile heartbeat:
+    # workflows/payday.py sets their limits from the pay-day settings)
+    "payday_cutoff": ACTIVITY_TIMEOUT,
+    "payday_next": ACTIVITY_TIMEOUT,
 }
 
 

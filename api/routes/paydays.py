@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ensure_region, get_session
 from api.errors import ApiError
+from api.params import RegionPath
 from api.principals import SupervisorView
 from models.payday import payday_id
 from models.tables import PaydayRun, PaymentRecovery
@@ -49,9 +50,9 @@ class PaydayReportView(BaseModel):
     recoveries: list[RecoveryView]
 
 
-@router.get("/{region_code}/{pay_date}", response_model=PaydayReportView)
+@router.get("/{region_code}/{pay_date}", response_model=PaydayReportView, summary="发放日对账报告")
 async def payday_report(
-    region_code: str,
+    region_code: RegionPath,
     pay_date: date,
     staff: SupervisorView,
     session: Annotated[AsyncSession, Depends(get_session)],

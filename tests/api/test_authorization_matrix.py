@@ -180,6 +180,8 @@ def _path(w: World, route: Any) -> str:
         "level": "initial",
         "action": "approve",
         "key": "not-the-key",
+        "region_code": INSIDE,
+        "pay_date": "2026-12-10",
     }
     path = route.path
     for name in route.param_convertors:
@@ -204,6 +206,8 @@ def _expected(policy: Policy, route: Any, method: str, c: Caller) -> str:
         return "refused"
     if scoped_to_case(route) and not c.inside:
         return "not-found"
+    if "region_code" in route.param_convertors and not c.inside:
+        return "refused"  # a region's report, asked from outside that region
     return "admitted"
 
 

@@ -23,7 +23,7 @@ from api.app import create_app
 from core.db import Database
 from core.security import issue_token
 from core.settings import Settings
-from sim.testing import serve_app
+from sim.testing import running_sim, serve_app
 
 MAX_EXAMPLES = 20
 pytestmark = pytest.mark.postgres
@@ -33,6 +33,9 @@ pytestmark = pytest.mark.postgres
 def api_server(
     settings: Settings, pg_url: str, pg_db: Database, local_env: WorkflowEnvironment
 ) -> Iterator[str]:
+    """The API with everything it talks to running: Temporal, PostgreSQL and the simulators (the
+    applicant sign-in routes ask the simulated identity provider). The simulators are served from
+    the API's own thread: the session's event loop does not run while this synchronous test does."""
     cfg = settings.model_copy(
         update={
             "database_url": pg_url,
@@ -45,13 +48,14 @@ def api_server(
     base: list[str] = []
 
     async def serve() -> None:
-        app = create_app(cfg)
-        stop.append(asyncio.Event())
-        async with serve_app(app) as url:
-            base.append(url)
-            started.set()
-            await stop[0].wait()
-        await app.state.db.dispose()
+        async with running_sim(seed=7, population=50) as sim:
+            app = create_app(cfg.model_copy(update={"sim_base_url": sim.base_url, "sim_token": sim.token}))
+            stop.append(asyncio.Event())
+            async with serve_app(app) as url:
+                base.append(url)
+                started.set()
+                await stop[0].wait()
+            await app.state.db.dispose()
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)

@@ -14,7 +14,9 @@ from workflows.base import ACTIVITY_TIMEOUTS, LOOKUP_TIMEOUT, STEP_TIMEOUT
 from workflows.registry import ALL_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[2]
-HEARTBEATING = {"archive_closed_cases"}  # runs for hours and heartbeats (workflows/archiver.py)
+# Long activities that heartbeat, with limits set where they are called: the archiver
+# (workflows/archiver.py) and the pay day's chunks and reconciliation (workflows/payday.py).
+HEARTBEATING = {"archive_closed_cases", "pay_chunk", "payday_reconcile"}
 
 
 def _activity_names() -> set[str]:
