@@ -68,6 +68,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "find_open_claim": STEP_TIMEOUT,
     "pay_date": STEP_TIMEOUT,
     "enrol_in_payroll": STEP_TIMEOUT,
+    "request_limits": STEP_TIMEOUT,
+    "link_request": STEP_TIMEOUT,
     # one call to a government system (or the notifier's gateway)
     "notify": LOOKUP_TIMEOUT,
     "check_registration": LOOKUP_TIMEOUT,
@@ -82,6 +84,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "open_ticket": LOOKUP_TIMEOUT,
     "get_ticket": LOOKUP_TIMEOUT,
     "near_retirement_outcome": LOOKUP_TIMEOUT,
+    "hotline_reply": LOOKUP_TIMEOUT,
+    "hotline_close": LOOKUP_TIMEOUT,
     # payments: the period passes its own limit from settings (payment_activity_timeout_seconds)
     "prepare_payment": ACTIVITY_TIMEOUT,
     "disburse": ACTIVITY_TIMEOUT,

@@ -1,0 +1,48 @@
+"""Client for the 12333 hotline's work-order system (12333热线工单系统): the hotline pushes work
+orders to our signed callback; we answer each order with a reply (答复) and, once the request is
+closed, a closing report (办结报告) with the person's satisfaction, as the real 12345/12333
+platforms expect. Both calls carry an idempotency key, so a retried activity reports once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from activities.gov.base import GovClient, GovModel
+
+
+class OrderAck(GovModel):
+    order_id: str
+    status: Literal["open", "replied", "closed"]
+    at: datetime
+
+
+class HotlineClient(GovClient):
+    system = "hotline"
+
+    async def reply(self, order_id: str, *, case_ref: str, answer_zh: str, idempotency_key: str) -> OrderAck:
+        body = {"case_ref": case_ref, "answer_zh": answer_zh, "idempotency_key": idempotency_key}
+        return await self._call(
+            "POST", "/hotline/orders/{order_id}/reply", OrderAck, path={"order_id": order_id}, json=body
+        )
+
+    async def close_order(
+        self,
+        order_id: str,
+        *,
+        case_ref: str,
+        result_zh: str,
+        satisfaction: str | None,
+        within_limit: bool | None,
+        idempotency_key: str,
+    ) -> OrderAck:
+        body = {
+            "case_ref": case_ref,
+            "result_zh": result_zh,
+            "satisfaction": satisfaction,
+            "within_limit": within_limit,
+            "idempotency_key": idempotency_key,
+        }
+        return await self._call(
+            "POST", "/hotline/orders/{order_id}/close", OrderAck, path={"order_id": order_id}, json=body
+        )
