@@ -27,6 +27,7 @@ from sim.routers import (
     cross_province,
     demand_platform,
     employers,
+    hotline,
     insurance_record,
     medical,
     notifier,
@@ -149,6 +150,8 @@ def create_app(
         admin,
     ):
         app.include_router(module.router)
+    app.include_router(hotline.router)
+    app.include_router(hotline.admin_router)
     _install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
 

@@ -28,6 +28,7 @@ SYSTEMS: tuple[str, ...] = (
     "notifier",
     "demand-platform",
     "employers",
+    "hotline",
 )
 
 DEFAULT_TOKEN = "uiflow-sim-token"
@@ -172,6 +173,7 @@ class SimState:
         self.tickets: dict[str, Ticket] = {}
         self.ticket_keys: dict[str, Ticket] = {}
         self.callbacks: list[dict[str, Any]] = []
+        self.hotline_orders: dict[str, dict[str, Any]] = {}  # sim/routers/hotline.py
         self._seq: Counter[str] = Counter()
 
     def next_seq(self, kind: str) -> int:

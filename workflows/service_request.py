@@ -105,6 +105,7 @@ class ServiceRequestWorkflow(UnblockableCase):
         self._resolution: DeadlineInfo | None = None
         #: An answer given before any contact: it is both, processed by ``_resolve``.
         self._held: tuple[ActionKind, RequestAction, StaffActor] | None = None
+        self._follow_up_taken = False
 
     # --- run -----------------------------------------------------------------------------------------
 
@@ -126,6 +127,7 @@ class ServiceRequestWorkflow(UnblockableCase):
                 if satisfaction != Satisfaction.NOT_SATISFIED or self.state.reopened >= 1:
                     break
                 await self._reopen()
+                self._release_follow_up()
             await self._close()
         await workflow.wait_condition(workflow.all_handlers_finished)
         s = self.state
@@ -373,7 +375,7 @@ class ServiceRequestWorkflow(UnblockableCase):
                 satisfaction=action.satisfaction.value,
             )
             await self.audit(actor, "request.follow_up", {"satisfaction": action.satisfaction.value})
-            self.desk.done()
+            self._follow_up_taken = True  # released once the request is reopened or closed
         await self.project()
         return s.satisfaction
 
@@ -409,6 +411,8 @@ class ServiceRequestWorkflow(UnblockableCase):
         s.stage = RequestStage.CLOSED
         label = SATISFACTION_LABELS[s.satisfaction] if s.satisfaction else "未评价"
         self.record("system", "uiflow", "request.closed", f"{NOUN}已办结（评价：{label}）")
+        await self.project()
+        self._release_follow_up()
         await self.audit(
             _system_actor(),
             "request.closed",
@@ -433,6 +437,12 @@ class ServiceRequestWorkflow(UnblockableCase):
                 "system", "uiflow", "hotline.closed", f"已向12333热线报送工单{s.hotline_order_id}办结情况"
             )
         await self.project()
+
+    def _release_follow_up(self) -> None:
+        """The follow-up's Update returns once its consequence (reopened, closed) is in the state."""
+        if self._follow_up_taken:
+            self._follow_up_taken = False
+            self.desk.done()
 
     # --- deadlines -------------------------------------------------------------------------------------
 
