@@ -17,8 +17,8 @@ from temporalio.exceptions import ApplicationError
 
 from models.service_request import (
     FeedbackEvent,
-    Requester,
     RequestAction,
+    Requester,
     RequestKind,
     RequestStatus,
     Satisfaction,
@@ -68,7 +68,7 @@ def act(actor: StaffActor, note: str = "", satisfaction: Satisfaction | None = N
     return RequestAction(actor=actor, note=note, satisfaction=satisfaction)
 
 
-async def test_consultation_answered_on_the_spot(claim_env: CaseEnv, sim: SimHandle) -> None:
+async def on_the_spot(claim_env: CaseEnv, sim: SimHandle) -> RequestHandle:
     now = await claim_env.env.get_current_time()
     answer = "携带身份证到参保地经办机构窗口或通过网上办事大厅申领。"
     inp = request_input(received_at=now, answer_on_spot=answer)
@@ -81,11 +81,14 @@ async def test_consultation_answered_on_the_spot(claim_env: CaseEnv, sim: SimHan
     msgs = await messages(sim, h.id, wait_for="request_answered")
     assert any(answer in m["text_zh"] for m in msgs)
     assert ("request.answered_at_once", CLERK.login) in await audit_actions(claim_env.db, h.id)
+    return h
 
 
-async def test_hotline_order_answered_within_limit_and_reported_back(
-    claim_env: CaseEnv, sim: SimHandle
-) -> None:
+async def test_consultation_answered_on_the_spot(claim_env: CaseEnv, sim: SimHandle) -> None:
+    await on_the_spot(claim_env, sim)
+
+
+async def hotline_within_limit(claim_env: CaseEnv, sim: SimHandle) -> RequestHandle:
     order = (await hotline_order(sim, kind="consultation"))["order"]
     now = await claim_env.env.get_current_time()
     inp = request_input(
@@ -122,9 +125,16 @@ async def test_hotline_order_answered_within_limit_and_reported_back(
     report = sim.state.hotline_orders[order["order_id"]]["closing_report"]
     assert report is not None and report["satisfaction"] == "satisfied" and report["within_limit"] is True
     assert sim.state.hotline_orders[order["order_id"]]["status"] == "closed"
+    return h
 
 
-async def test_overdue_complaint_escalated(claim_env: CaseEnv, sim: SimHandle) -> None:
+async def test_hotline_order_answered_within_limit_and_reported_back(
+    claim_env: CaseEnv, sim: SimHandle
+) -> None:
+    await hotline_within_limit(claim_env, sim)
+
+
+async def overdue_escalated(claim_env: CaseEnv, sim: SimHandle) -> RequestHandle:
     now = await claim_env.env.get_current_time()
     inp = request_input(
         kind=RequestKind.COMPLAINT, received_at=now, content="窗口工作人员推诿，材料被退回三次"
@@ -145,9 +155,14 @@ async def test_overdue_complaint_escalated(claim_env: CaseEnv, sim: SimHandle) -
     )
     result = await h.result()
     assert result.escalated and result.satisfaction == Satisfaction.BASICALLY and result.within_limit
+    return h
 
 
-async def test_not_satisfied_reopened_once_and_escalated(claim_env: CaseEnv, sim: SimHandle) -> None:
+async def test_overdue_complaint_escalated(claim_env: CaseEnv, sim: SimHandle) -> None:
+    await overdue_escalated(claim_env, sim)
+
+
+async def not_satisfied_reopened(claim_env: CaseEnv, sim: SimHandle) -> RequestHandle:
     now = await claim_env.env.get_current_time()
     inp = request_input(
         kind=RequestKind.COMPLAINT, received_at=now, content="待遇发放晚了两个月", linked_case_id="claim-x1"
@@ -177,11 +192,14 @@ async def test_not_satisfied_reopened_once_and_escalated(claim_env: CaseEnv, sim
     assert result.reopened == 1 and result.satisfaction == Satisfaction.NOT_SATISFIED and result.escalated
     whats = [e.what for e in (await h.query(ServiceRequestWorkflow.state_query)).timeline]
     assert whats.count("request.answered") == 2 and whats.count("request.reopened") == 1
+    return h
 
 
-async def test_unresolved_window_reaches_supervisor_at_once_linked_to_case(
-    claim_env: CaseEnv, sim: SimHandle
-) -> None:
+async def test_not_satisfied_reopened_once_and_escalated(claim_env: CaseEnv, sim: SimHandle) -> None:
+    await not_satisfied_reopened(claim_env, sim)
+
+
+async def unresolved_window(claim_env: CaseEnv, sim: SimHandle) -> RequestHandle:
     now = await claim_env.env.get_current_time()
     claim_id = "claim-150102-" + "ab" * 8 + "-1"
     inp = request_input(
@@ -214,6 +232,13 @@ async def test_unresolved_window_reaches_supervisor_at_once_linked_to_case(
     )
     result = await h.result()
     assert result.status == RequestStatus.CLOSED and result.within_limit
+    return h
+
+
+async def test_unresolved_window_reaches_supervisor_at_once_linked_to_case(
+    claim_env: CaseEnv, sim: SimHandle
+) -> None:
+    await unresolved_window(claim_env, sim)
 
 
 async def test_staff_action_refusals_leave_no_history(claim_env: CaseEnv) -> None:
