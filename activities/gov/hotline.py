@@ -6,7 +6,9 @@ platforms expect. Both calls carry an idempotency key, so a retried activity rep
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
 
 from activities.gov.base import GovClient, GovModel
 
@@ -46,3 +48,35 @@ class HotlineClient(GovClient):
         return await self._call(
             "POST", "/hotline/orders/{order_id}/close", OrderAck, path={"order_id": order_id}, json=body
         )
+
+
+# --- what the hotline pushes to our callback (signed like every government callback) ---------------
+
+
+class HotlineOrder(GovModel):
+    event: Literal["hotline.order"]
+    order_id: str = Field(pattern=r"^[0-9A-Za-z]{4,40}$")
+    kind: Literal["consultation", "complaint", "suggestion", "online_guidance"]
+    region_code: str = Field(pattern=r"^15\d{4}$")
+    topic: str = Field(default="other", max_length=32)
+    content: str = Field(min_length=2, max_length=4000)
+    caller_name: str = Field(default="", max_length=32)
+    caller_phone: str | None = Field(default=None, pattern=r"^1\d{10}$")
+    linked_case_id: str | None = Field(default=None, max_length=128)
+
+
+class HotlineFeedback(GovModel):
+    event: Literal["hotline.feedback"]
+    order_id: str = Field(pattern=r"^[0-9A-Za-z]{4,40}$")
+    region_code: str = Field(pattern=r"^15\d{4}$")
+    satisfaction: Literal["satisfied", "basically", "not_satisfied"]
+    comment: str = Field(default="", max_length=500)
+
+
+HotlineEvent = Annotated[HotlineOrder | HotlineFeedback, Field(discriminator="event")]
+_events: TypeAdapter[HotlineOrder | HotlineFeedback] = TypeAdapter(HotlineEvent)
+
+
+def parse_hotline_event(body: bytes) -> HotlineOrder | HotlineFeedback:
+    """Parse a verified body; raises ``pydantic.ValidationError`` for an unknown or malformed event."""
+    return _events.validate_json(body)

@@ -117,7 +117,12 @@ async def return_visit(order_id: str, body: Feedback, request: Request) -> dict[
     state = get_state(request)
     order = _order(state, order_id)
     order["feedback"] = body.model_dump()
-    event = {"event": "hotline.feedback", "order_id": order_id, **body.model_dump()}
+    event = {
+        "event": "hotline.feedback",
+        "order_id": order_id,
+        "region_code": order["region_code"],
+        **body.model_dump(),
+    }
     callback = await deliver_callback(state, event)
     return {"order": order, "callback": _delivery(callback)}
 
