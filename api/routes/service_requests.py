@@ -273,8 +273,10 @@ async def get_request(
 
 
 class ActionBody(BaseModel):
-    note: str = Field(default="", max_length=4000)
-    satisfaction: Satisfaction | None = None
+    note: str = Field(default="", max_length=4000, examples=["已核实，待遇已于本月15日补发到账"])
+    satisfaction: Satisfaction | None = Field(
+        default=None, examples=["satisfied"], description="回访评价（回访记录时必填）"
+    )
 
 
 class ActionResponse(BaseModel):
