@@ -50,7 +50,10 @@ STAFF_CHANNELS = {c.value: CHANNEL_LABELS[c] for c in api.STAFF_CHANNELS}
 
 
 def _labels() -> dict[str, Any]:
+    from api.console.cases import ACTOR_KIND_LABELS
+
     return {
+        "actor": ACTOR_KIND_LABELS,
         "kind": {k.value: v for k, v in KIND_LABELS.items()},
         "channel": {k.value: v for k, v in CHANNEL_LABELS.items()},
         "status": {k.value: v for k, v in STATUS_LABELS.items()},
