@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 
 import typer
 
+from cli.lazy import LazyGroup, lazy_root
+
+# Sub-command groups, each a module exposing a typer ``app``, imported only when called (start-up:
+# ``uiflow --help`` and ``uiflow policy …`` must not import Temporal, FastAPI or SQLAlchemy).
+# Register a new group here. Commands below import what they need inside their function.
+LAZY_GROUPS = {
+    "policy": LazyGroup("cli.policy_cmd", "规则计算器：退休年龄、审核期限、工作日、领金期限与金额等。"),
+    "audit": LazyGroup("cli.audit_cmd", "审计：案件时间线、历史归档、完整性校验与历史回放。"),
+    "bench": LazyGroup("cli.bench_cmd", "性能基准：每项结果都与同一次运行中测得的 Temporal 引擎下限对照。"),
+}
+
 app = typer.Typer(
+    cls=lazy_root(LAZY_GROUPS),
     help="uiflow：内蒙古失业保险经办系统（Temporal 持久化工作流）",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-# Sub-command groups; each module exposes a typer ``app``.
-for _name, _module in [("policy", "cli.policy_cmd"), ("audit", "cli.audit_cmd"), ("bench", "cli.bench_cmd")]:
-    try:
-        app.add_typer(importlib.import_module(_module).app, name=_name)
-    except ModuleNotFoundError as _e:
-        if _e.name != _module:
-            raise
 
 
 def _logging() -> None:
@@ -111,15 +114,32 @@ def migrate(demo_staff: bool = typer.Option(False, help="同时创建演示账�
     typer.echo("数据库已迁移到最新版本")
 
 
+def _id_number(value: str) -> str:
+    from policy.identity import IdentityError, parse_resident_id
+
+    try:
+        return parse_resident_id(value).number
+    except IdentityError as e:
+        raise typer.BadParameter(e.message_zh) from e
+
+
 @app.command("create-staff")
 def create_staff(
     login: str,
     name: str,
     region: str,
     roles: str = typer.Option(..., help="逗号分隔的角色"),
+    id_number: str = typer.Option(
+        ...,
+        prompt="本人身份证号码",
+        hide_input=True,
+        callback=_id_number,
+        help="本人身份证号码（GB 11643 校验；只保存其 HMAC，用于回避本人案件）",
+    ),
     password: str = typer.Option(..., prompt=True, hide_input=True),
 ) -> None:
     """创建工作人员账号。"""
+    from core.applicant import applicant_key
     from core.db import Database
     from core.seed import upsert_staff
     from core.settings import get_settings
@@ -128,11 +148,13 @@ def create_staff(
 
     get_region(region)
     role_list = [Role(r.strip()) for r in roles.split(",") if r.strip()]
+    settings = get_settings()
+    key = applicant_key(settings, id_number)
 
     async def _go() -> None:
-        db = Database(get_settings().effective_database_url)
+        db = Database(settings.effective_database_url)
         async with db.session() as s:
-            await upsert_staff(s, login, name, role_list, region, password)
+            await upsert_staff(s, login, name, role_list, region, password, applicant_key=key)
         await db.dispose()
 
     asyncio.run(_go())

@@ -92,6 +92,22 @@ class AesGcmCodec(PayloadCodec):
     def active_key_id(self) -> str:
         return self._active
 
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._ciphers)
+
+    def opens(self, p: Payload) -> bool:
+        """Whether the ring's key for ``p``'s key id authenticates it (a synchronous check, for
+        telling an auditor which key is wrong rather than decrypting anything for use)."""
+        cipher = self._ciphers.get(p.metadata.get(KEY_ID, b"").decode())
+        if cipher is None:
+            return False
+        try:
+            cipher.decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], p.metadata[KEY_ID])
+        except InvalidTag:
+            return False
+        return True
+
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         cipher = self._ciphers[self._active]
         out = []

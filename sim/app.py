@@ -28,6 +28,7 @@ from sim.routers import (
     demand_platform,
     employers,
     hotline,
+    idp,
     insurance_record,
     medical,
     notifier,
@@ -147,6 +148,7 @@ def create_app(
         notifier,
         demand_platform,
         employers,
+        idp,
         admin,
     ):
         app.include_router(module.router)

@@ -15,8 +15,9 @@ from fastapi.responses import Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.console.forms import act_or_show, text
-from api.console.web import ConsoleRoute, console_staff, csrf_protect, render
+from api.console.web import ConsoleRoute, csrf_protect, render
 from api.deps import get_session, get_settings_dep, get_temporal
+from api.principals import StaffUser, SupervisorView
 from api.routes import service_requests as api
 from models.service_request import (
     CHANNEL_LABELS,
@@ -30,7 +31,7 @@ from models.service_request import (
 from models.staff import StaffActor
 
 router = APIRouter(route_class=ConsoleRoute)
-Staff = Annotated[StaffActor, Depends(console_staff)]
+Handler = api.RequestHandler
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 INTAKE_FIELDS = (
@@ -88,12 +89,12 @@ async def _intake_page(
 
 
 @router.get("/requests/new")
-async def intake_form(request: Request, staff: Staff, session: Session) -> Response:
+async def intake_form(request: Request, staff: Handler, session: Session) -> Response:
     return await _intake_page(request, staff, session)
 
 
 @router.post("/requests/new", dependencies=[Depends(csrf_protect)])
-async def intake_submit(request: Request, staff: Staff, session: Session) -> Response:
+async def intake_submit(request: Request, staff: Handler, session: Session) -> Response:
     form = await request.form()
     values = {k: text(form, k, 4000) for k in INTAKE_FIELDS}
     created: dict[str, str] = {}
@@ -151,12 +152,12 @@ async def request_page(
 
 
 @router.get("/requests/{case_id}")
-async def request_view(case_id: str, request: Request, staff: Staff, session: Session) -> Response:
+async def request_view(case_id: str, request: Request, staff: StaffUser, session: Session) -> Response:
     return await request_page(request, staff, session, case_id)
 
 
 @router.post("/requests/{case_id}/act", dependencies=[Depends(csrf_protect)])
-async def request_act(case_id: str, request: Request, staff: Staff, session: Session) -> Response:
+async def request_act(case_id: str, request: Request, staff: StaffUser, session: Session) -> Response:
     form = await request.form()
     values = {
         "action": text(form, "action", 16),
@@ -191,7 +192,7 @@ async def request_act(case_id: str, request: Request, staff: Staff, session: Ses
 
 
 @router.get("/requests")
-async def supervisor_view(request: Request, staff: Staff, session: Session) -> Response:
+async def supervisor_view(request: Request, staff: SupervisorView, session: Session) -> Response:
     view = await api.supervisor_view(staff, session)
     ctx = {
         "nav": "requests",

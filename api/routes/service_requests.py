@@ -24,13 +24,14 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.gov.callbacks import SIGNATURE_HEADER, verify
-from activities.gov.hotline import HotlineFeedback, parse_hotline_event
-from api.deps import CurrentStaff, ensure_region, get_session, get_settings_dep, get_temporal
+from activities.gov.callbacks import CallbackRefused, verify
+from activities.gov.hotline import HotlineFeedback, HotlineOrder, parse_hotline_event
+from api.deps import get_db, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
 from api.params import IdempotencyKey
+from api.principals import ApplicantUser, StaffUser, SupervisorView, public, staff
+from api.routes.callbacks import record_nonce
 from api.temporal_ops import call_workflow, execute_update
-from core.applicant import applicant_key
 from core.settings import Settings
 from models.case import DecisionReceipt, local_date
 from models.enums import Role
@@ -52,8 +53,7 @@ from models.service_request import (
 )
 from models.staff import StaffActor
 from models.tables import CaseRecord, PolicyAnswer, ServiceRequestLink
-from policy.identity import IdentityError, parse_resident_id
-from policy.regions import subtree_codes
+from policy.regions import is_within, subtree_codes
 from workflows.base import initial_search_attributes
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -64,6 +64,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 Temporal = Annotated[Client, Depends(get_temporal)]
 
 HANDLERS = (Role.INTAKE_CLERK, Role.REVIEWER, Role.SUPERVISOR)
+#: Staff who take in and handle requests (the workflow's validator decides each action).
+RequestHandler = Annotated[StaffActor, Depends(staff(*HANDLERS))]
+HOTLINE_SYSTEM = "hotline"
 HOTLINE_ACTOR = StaffActor(login="hotline-12333", name="12333热线", roles=[], region_code="150000")
 STAFF_CHANNELS = (ServiceChannel.COUNTER, ServiceChannel.PHONE, ServiceChannel.UNRESOLVED_WINDOW)
 
@@ -85,10 +88,9 @@ class StaffIntake(BaseModel):
 
 
 class OnlineIntake(BaseModel):
-    """The person online (the portal's sign-in stands in front; the ID number proves who it is)."""
+    """The person online, signed in through the real-name identity provider (who they are comes
+    from the sign-in, never from the body)."""
 
-    id_number: str = Field(examples=["150102198005171237"])
-    name: str = Field(min_length=1, max_length=32)
     phone: str = Field(pattern=r"^1\d{10}$")
     kind: RequestKind
     region_code: str = Field(pattern=r"^15\d{4}$")
@@ -120,11 +122,12 @@ async def _start(client: Client, settings: Settings, inp: ServiceRequestInput) -
     "", status_code=201, response_model=RequestCreated, summary="受理咨询投诉（窗口、电话、办不成事窗口）"
 )
 async def create_request(
-    body: StaffIntake, staff: CurrentStaff, settings: SettingsDep, temporal: Temporal
+    body: StaffIntake, staff: RequestHandler, settings: SettingsDep, temporal: Temporal
 ) -> RequestCreated:
-    if not staff.has(*HANDLERS):
-        raise ApiError(403, "auth.role", "只有窗口受理员、审核员或业务主管可以受理咨询投诉")
-    ensure_region(staff, body.region_code)
+    if not is_within(staff.region_code, body.region_code):
+        raise ApiError(
+            422, "service.invalid", "所属地区不在您的管辖范围内", fields={"region_code": "不在本辖区"}
+        )
     channel = ServiceChannel(body.channel)
     if channel == ServiceChannel.UNRESOLVED_WINDOW and len(body.problem.strip()) < 2:
         raise ApiError(422, "service.note_required", "办不成事窗口受理时须写明哪项业务没有办成、原因是什么")
@@ -148,12 +151,10 @@ async def create_request(
 
 
 @router.post("/online", status_code=201, response_model=RequestCreated, summary="网上提交咨询投诉（本人）")
-async def create_online(body: OnlineIntake, settings: SettingsDep, temporal: Temporal) -> RequestCreated:
-    try:
-        number = parse_resident_id(body.id_number).number
-    except IdentityError as e:
-        raise ApiError(422, "service.invalid", e.message_zh) from e
-    key = applicant_key(settings, number)
+async def create_online(
+    body: OnlineIntake, applicant: ApplicantUser, settings: SettingsDep, temporal: Temporal
+) -> RequestCreated:
+    key = applicant.applicant_key or applicant.subject
     inp = ServiceRequestInput(
         case_id=request_id_for(body.region_code, ServiceChannel.ONLINE.value, uuid.uuid4().hex[:12]),
         kind=body.kind,
@@ -161,7 +162,7 @@ async def create_online(body: OnlineIntake, settings: SettingsDep, temporal: Tem
         region_code=body.region_code,
         topic=body.topic,
         content=body.content,
-        requester=Requester(name=body.name, phone=body.phone, applicant_key=key),
+        requester=Requester(name=applicant.name[:32], phone=body.phone, applicant_key=key),
         linked_case_id=body.linked_case_id,
         received_at=datetime.now(UTC),
         submitted_by=StaffActor(login="applicant", name="本人", roles=[], region_code=body.region_code),
@@ -179,15 +180,36 @@ class HotlineAck(BaseModel):
     message_zh: str
 
 
-@router.post("/callbacks/hotline", response_model=HotlineAck, summary="12333热线工单回调（签名验证）")
+@router.post(
+    "/callbacks/hotline",
+    response_model=HotlineAck,
+    summary="12333热线工单回调（签名验证）",
+    dependencies=[public("signed government callback: the hotline's signature is checked below")],
+)
 async def hotline_callback(request: Request, settings: SettingsDep, temporal: Temporal) -> HotlineAck:
+    """Signed with the hotline's own rotatable secret, in time, and not replayed (the same
+    verification as every government callback, ``activities/gov/callbacks.py``)."""
     body = await request.body()
-    if not verify(body, request.headers.get(SIGNATURE_HEADER), settings.sim_token):
-        raise ApiError(401, "callback.signature", "回调签名验证失败")
     try:
-        event = parse_hotline_event(body)
-    except ValidationError:
-        raise ApiError(422, "callback.invalid", "回调内容格式不正确") from None
+        v = verify(request.headers, request.method, request.url.path, body, settings.callback_keyrings())
+    except CallbackRefused as e:
+        raise ApiError(e.status, e.code, e.message_zh) from None
+    if v.system != HOTLINE_SYSTEM:
+        raise ApiError(422, "callback.unsupported", "该系统无权发送热线工单回调")
+    async with get_db(request).session() as session:
+        await record_nonce(session, v)
+        try:
+            event = parse_hotline_event(body)
+        except ValidationError:
+            raise ApiError(422, "callback.invalid", "回调内容格式不正确") from None
+        ack = await _hotline_event(event, settings, temporal)
+        await session.commit()
+    return ack
+
+
+async def _hotline_event(
+    event: HotlineOrder | HotlineFeedback, settings: Settings, temporal: Client
+) -> HotlineAck:
     if isinstance(event, HotlineFeedback):
         return await _feedback(temporal, event)
     inp = ServiceRequestInput(
@@ -263,12 +285,15 @@ async def _detail(session: AsyncSession, handle: WorkflowHandle[Any, Any]) -> Re
 
 
 @router.get("/{case_id}", response_model=RequestDetail, summary="诉求详情（含关联案件、时间线）")
-async def get_request(
-    case_id: str, staff: CurrentStaff, session: Session, temporal: Temporal
-) -> RequestDetail:
+async def get_request(case_id: str, staff: StaffUser, session: Session, temporal: Temporal) -> RequestDetail:
+    """A request outside the caller's region answers 404, as if it did not exist."""
     handle = _handle(temporal, case_id)
+    row = await session.get(CaseRecord, case_id)
+    if row is not None and not is_within(staff.region_code, row.region_code):
+        raise ApiError(404, "case.not_found", "未找到该诉求")
     detail = await _detail(session, handle)
-    ensure_region(staff, detail.request.region_code)
+    if not is_within(staff.region_code, detail.request.region_code):
+        raise ApiError(404, "case.not_found", "未找到该诉求")
     return detail
 
 
@@ -295,7 +320,7 @@ _UPDATES = {
 async def act(
     case_id: str,
     action: Literal["contact", "answer", "follow-up"],
-    staff: CurrentStaff,
+    staff: StaffUser,
     session: Session,
     temporal: Temporal,
     body: ActionBody | None = None,
@@ -355,7 +380,7 @@ def _item(r: CaseRecord) -> RequestItem:
 
 
 @router.get("/of-case/{case_id}", response_model=list[RequestItem], summary="某案件的咨询投诉")
-async def requests_of_case(case_id: str, staff: CurrentStaff, session: Session) -> list[RequestItem]:
+async def requests_of_case(case_id: str, staff: StaffUser, session: Session) -> list[RequestItem]:
     return await requests_linked_to(session, staff, case_id)
 
 
@@ -386,7 +411,7 @@ class Share(BaseModel):
     share: float | None
 
 
-class SupervisorView(BaseModel):
+class RequestOverview(BaseModel):
     total: int
     by_channel: dict[str, int]
     by_kind: dict[str, int]
@@ -403,18 +428,16 @@ def _share(n: int, of: int) -> Share:
     return Share(count=n, of=of, share=round(n / of, 4) if of else None)
 
 
-@router.get("/supervisor/overview", response_model=SupervisorView, summary="咨询投诉督办视图（业务主管）")
+@router.get("/supervisor/overview", response_model=RequestOverview, summary="咨询投诉督办视图（业务主管）")
 async def supervisor_view(
-    staff: CurrentStaff,
+    staff: SupervisorView,
     session: Session,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
-) -> SupervisorView:
-    if not staff.has(Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR):
-        raise ApiError(403, "auth.role", "只有业务主管可以查看督办视图")
+) -> RequestOverview:
     return await supervisor_overview(session, staff, limit)
 
 
-async def supervisor_overview(session: AsyncSession, staff: StaffActor, limit: int = 200) -> SupervisorView:
+async def supervisor_overview(session: AsyncSession, staff: StaffActor, limit: int = 200) -> RequestOverview:
     scope = subtree_codes(staff.region_code)
     rows = (
         await session.exec(
@@ -436,7 +459,7 @@ async def supervisor_overview(session: AsyncSession, staff: StaffActor, limit: i
             r.deadline or today,
         ),
     )
-    return SupervisorView(
+    return RequestOverview(
         total=len(rows),
         by_channel=dict(Counter(CHANNEL_LABELS[ServiceChannel(r.channel)] for r in rows)),
         by_kind=dict(Counter(KIND_LABELS[RequestKind(s["kind"])] for s in summaries)),
@@ -468,7 +491,7 @@ class AnswerEntry(BaseModel):
 
 @router.get("/answers/search", response_model=list[AnswerEntry], summary="政策答复口径检索")
 async def search_answers(
-    _staff: CurrentStaff,
+    _staff: StaffUser,
     session: Session,
     q: Annotated[str, Query(max_length=50)] = "",
     topic: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$")] = None,

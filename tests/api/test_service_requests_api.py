@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from activities.gov import GovClients
-from activities.gov.callbacks import SIGNATURE_HEADER, sign
+from activities.gov.callbacks import SIGNATURE_HEADER, signed_headers
 from api.app import create_app
 from core.db import Database
 from core.settings import Settings
@@ -62,6 +62,12 @@ async def request_api(wf_settings: Settings, pg_db: Database) -> AsyncIterator[R
         await env.shutdown()
 
 
+def _signed(system: str, body: bytes) -> dict[str, str]:
+    """Signed as the simulators do, with the system's dev callback key (a fresh nonce each time)."""
+    kid, secret = next(iter(Settings().callback_keyrings()[system].items()))
+    return signed_headers(system, kid, secret, "POST", CALLBACK, body)
+
+
 async def _poll(fn: Any, what: str, limit: float = 15.0) -> Any:
     end = asyncio.get_running_loop().time() + limit
     while True:
@@ -95,13 +101,21 @@ async def test_hotline_order_in_reply_and_closing_report_out(request_api: Reques
             assert r.status_code == 200 and r.json()["callback"]["delivered"], r.text
             order_id = r.json()["order"]["order_id"]
             case_id = f"request-150102-hotline-{order_id}"
-            # A second push of the same order is acknowledged once only (no second request).
+            # The same order pushed again (freshly signed) is acknowledged once only: no second
+            # request; the same signed request again is a replay; a forged one is refused; and
+            # another system's key cannot push hotline orders.
             pushed = sim.state.callbacks[-1]["event"]
             raw = json.dumps(pushed, ensure_ascii=False, separators=(",", ":")).encode()
-            r = await api.post(CALLBACK, content=raw, headers={SIGNATURE_HEADER: sign(raw, sim.token)})
+            headers = _signed("hotline", raw)
+            r = await api.post(CALLBACK, content=raw, headers=headers)
             assert r.status_code == 200 and r.json()["accepted"] is False
-            r = await api.post(CALLBACK, content=raw, headers={SIGNATURE_HEADER: "0" * 64})
+            r = await api.post(CALLBACK, content=raw, headers=headers)
+            assert r.status_code == 409 and r.json()["error"]["code"] == "callback.replayed"
+            forged = _signed("hotline", raw) | {SIGNATURE_HEADER: "0" * 64}
+            r = await api.post(CALLBACK, content=raw, headers=forged)
             assert r.status_code == 401 and r.json()["error"]["code"] == "callback.signature"
+            r = await api.post(CALLBACK, content=raw, headers=_signed("demand_platform", raw))
+            assert r.status_code == 422 and r.json()["error"]["code"] == "callback.unsupported"
 
             async def assigned() -> Any:
                 r = await api.get(f"/api/v1/service-requests/{case_id}", headers=rx)
