@@ -91,7 +91,7 @@ class OnlineIntake(BaseModel):
     """The person online, signed in through the real-name identity provider (who they are comes
     from the sign-in, never from the body)."""
 
-    phone: str = Field(pattern=r"^1\d{10}$")
+    phone: str = Field(pattern=r"^1\d{10}$", examples=["13912345678"], description="用于告知答复")
     kind: RequestKind
     region_code: str = Field(pattern=r"^15\d{4}$")
     topic: str = Field(default="other", pattern=r"^[a-z_]{1,32}$")

@@ -19,6 +19,7 @@ from activities.gov import GovClients
 from activities.gov.callbacks import SIGNATURE_HEADER, signed_headers
 from api.app import create_app
 from core.db import Database
+from core.security import Kind, issue_token
 from core.settings import Settings
 from core.temporal_client import make_data_converter
 from models.service_request import ServiceRequestResult
@@ -39,6 +40,7 @@ class RequestApi:
     base_url: str  # the same app on a real socket, for the hotline's pushes
     temporal: Any
     db: Database
+    settings: Settings
 
 
 @pytest_asyncio.fixture
@@ -57,7 +59,9 @@ async def request_api(wf_settings: Settings, pg_db: Database) -> AsyncIterator[R
             serve_app(app) as base_url,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
         ):
-            yield RequestApi(client=client, base_url=base_url, temporal=env.client, db=pg_db)
+            yield RequestApi(
+                client=client, base_url=base_url, temporal=env.client, db=pg_db, settings=settings
+            )
     finally:
         await env.shutdown()
 
@@ -213,7 +217,40 @@ async def test_unresolved_window_linked_to_case_and_catalogue(
     assert r.status_code == 200 and [a["id"] for a in r.json()] == ["refund"]
     r = await api.get("/api/v1/service-requests/answers/search", headers=clerk)
     assert {"claim-how", "amount", "refund", "subsidy"} <= {a["id"] for a in r.json()}
+    catalogue = r.json()
 
+    # The person online, signed in: who they are comes from the sign-in, not the body.
+    akey = uuid.uuid4().hex[:24]
+    token, _ = issue_token(
+        request_api.settings,
+        login=akey,
+        roles=[],
+        region_code="150102",
+        name="王某",
+        applicant_key=akey,
+        kind=Kind.APPLICANT,
+    )
+    online = {
+        "phone": "13900000004",
+        "kind": "online_guidance",
+        "region_code": "150102",
+        "content": "网上申领页面打不开",
+    }
+    r = await api.post(
+        "/api/v1/service-requests/online", json=online, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 201, r.text
+    online_id = r.json()["case_id"]
+
+    async def online_projected() -> Any:
+        async with request_api.db.session() as s:
+            row = await s.get(CaseRecord, online_id)
+        return row if row is not None and row.stage == "assigned" else None
+
+    row = await _poll(online_projected, "the online request assigned")
+    assert row.applicant_key == akey and row.channel == "online" and row.applicant_name == "王*"
+    r = await api.post("/api/v1/service-requests/online", json=online, headers=clerk)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.kind"
     # A consultation answered on the spot at the counter closes at once.
     r = await api.post(
         "/api/v1/service-requests",
@@ -222,7 +259,7 @@ async def test_unresolved_window_linked_to_case_and_catalogue(
             "channel": "counter",
             "region_code": "150102",
             "content": "怎么申领？",
-            "answer_on_spot": r.json()[0]["answer_zh"],
+            "answer_on_spot": catalogue[0]["answer_zh"],
         },
         headers=clerk,
     )
