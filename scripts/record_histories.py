@@ -532,42 +532,33 @@ async def dispute_counter_rejected(ctx: Ctx) -> WorkflowHandle[Any, Any]:
 REQUEST = "workflows.service_request"
 
 
-async def _request_path(ctx: Ctx, name: str) -> WorkflowHandle[Any, Any]:
-    from tests.workflow import test_service_request as paths
+def _request_path(path: str, doc: str) -> Driver:
+    async def drive(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+        from tests.workflow import test_service_request as paths
 
-    drive = getattr(paths, name)
-    h: WorkflowHandle[Any, Any] = await drive(_case_env(ctx), ctx.sim)
-    return h
+        h: WorkflowHandle[Any, Any] = await getattr(paths, path)(_case_env(ctx), ctx.sim)
+        return h
 
-
-@scenario("service_request", "answered_on_the_spot", module=REQUEST)
-async def request_on_the_spot(ctx: Ctx) -> WorkflowHandle[Any, Any]:
-    """A consultation at the counter answered on the spot: closed with the answer recorded."""
-    return await _request_path(ctx, "on_the_spot")
+    drive.__doc__ = doc
+    return drive
 
 
-@scenario("service_request", "hotline_within_limit_reported", module=REQUEST)
-async def request_hotline(ctx: Ctx) -> WorkflowHandle[Any, Any]:
-    """A 12333 work order assigned, answered within its limit, replied and reported closed."""
-    return await _request_path(ctx, "hotline_within_limit")
-
-
-@scenario("service_request", "overdue_complaint_escalated", module=REQUEST)
-async def request_overdue(ctx: Ctx) -> WorkflowHandle[Any, Any]:
-    """A complaint past its first-contact limit: reminder, escalation to the supervisor."""
-    return await _request_path(ctx, "overdue_escalated")
-
-
-@scenario("service_request", "not_satisfied_reopened", module=REQUEST)
-async def request_reopened(ctx: Ctx) -> WorkflowHandle[Any, Any]:
-    """Not satisfied with the reply: reopened once, the supervisor answers again."""
-    return await _request_path(ctx, "not_satisfied_reopened")
-
-
-@scenario("service_request", "unresolved_window_supervisor", module=REQUEST)
-async def request_unresolved(ctx: Ctx) -> WorkflowHandle[Any, Any]:
-    """A 办不成事 request at the supervisor at once, linked to its case."""
-    return await _request_path(ctx, "unresolved_window")
+for _name, _path, _doc in (
+    ("answered_on_the_spot", "on_the_spot", "A consultation at the counter answered on the spot and closed."),
+    (
+        "hotline_within_limit_reported",
+        "hotline_within_limit",
+        "A 12333 work order assigned, answered within its limit, replied and reported closed.",
+    ),
+    (
+        "overdue_complaint_escalated",
+        "overdue_escalated",
+        "A complaint past its first-contact limit: reminder, escalation to the supervisor.",
+    ),
+    ("not_satisfied_reopened", "not_satisfied_reopened", "Not satisfied: reopened once, answered again."),
+    ("unresolved_window_supervisor", "unresolved_window", "A 办不成事 request at the supervisor at once."),
+):
+    scenario("service_request", _name, module=REQUEST)(_request_path(_path, _doc))
 
 
 # --- benefit period -----------------------------------------------------------------------------

@@ -243,6 +243,18 @@ class CaseWorkflowBase:
                 "system", "notifier", "notification.failed", f"通知发送失败：{n.template}", error=str(e.cause)
             )
 
+    async def notify_person(self, phone: str, name: str, template: str, text_zh: str) -> None:
+        """An SMS to the person the case is about (their phone from the encrypted input)."""
+        await self.notify(
+            Notification(
+                case_id=self.case_id,
+                audience="applicant",
+                phone=phone,
+                template=template,
+                text_zh=f"{name}您好：{text_zh}",
+            )
+        )
+
     async def notify_staff(
         self, role: str, region: str, template: str, text_zh: str, login: str | None = None
     ) -> None:

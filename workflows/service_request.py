@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceRequestActivities,
     )
     from models import search_attributes as sa
-    from models.case import CaseProjection, DeadlineInfo, DecisionReceipt, Notification, local_date
+    from models.case import CaseProjection, DeadlineInfo, DecisionReceipt, local_date
     from models.enums import Role
     from models.service_request import (
         CASE_TYPE,
@@ -580,15 +580,7 @@ class ServiceRequestWorkflow(UnblockableCase):
         r = self.inp.requester
         if not r.phone:
             return  # anonymous hotline caller: the hotline relays the reply
-        await self.notify(
-            Notification(
-                case_id=self.case_id,
-                audience="applicant",
-                phone=r.phone,
-                template=template,
-                text_zh=f"{r.name or ''}您好：{text_zh}",
-            )
-        )
+        await self.notify_person(r.phone, r.name, template, text_zh)
 
     def projection(self) -> CaseProjection:
         s = self.state

@@ -104,7 +104,22 @@ class RequestCreated(BaseModel):
     message: str
 
 
-async def _start(client: Client, settings: Settings, inp: ServiceRequestInput) -> None:
+async def _start(
+    client: Client,
+    settings: Settings,
+    *,
+    channel: ServiceChannel,
+    ref: str | None = None,
+    **fields: Any,
+) -> ServiceRequestInput:
+    """Start a request received now through ``channel`` (``ref``: the hotline's order number, else
+    a random token); ``fields`` are the rest of its input."""
+    inp = ServiceRequestInput(
+        case_id=request_id_for(fields["region_code"], channel.value, ref or uuid.uuid4().hex[:12]),
+        channel=channel,
+        received_at=datetime.now(UTC),
+        **fields,
+    )
     try:
         await client.start_workflow(
             ServiceRequestWorkflow.run,
@@ -116,6 +131,7 @@ async def _start(client: Client, settings: Settings, inp: ServiceRequestInput) -
         )
     except WorkflowAlreadyStartedError as e:
         raise ApiError(409, "service.conflict", "该诉求已受理，请勿重复提交") from e
+    return inp
 
 
 @router.post(
@@ -131,21 +147,16 @@ async def create_request(
     channel = ServiceChannel(body.channel)
     if channel == ServiceChannel.UNRESOLVED_WINDOW and len(body.problem.strip()) < 2:
         raise ApiError(422, "service.note_required", "办不成事窗口受理时须写明哪项业务没有办成、原因是什么")
-    inp = ServiceRequestInput(
-        case_id=request_id_for(body.region_code, channel.value, uuid.uuid4().hex[:12]),
-        kind=body.kind,
+    inp = await _start(
+        temporal,
+        settings,
         channel=channel,
-        region_code=body.region_code,
-        topic=body.topic,
-        content=body.content,
-        requester=Requester(name=body.requester_name, phone=body.requester_phone),
-        linked_case_id=body.linked_case_id,
-        problem=body.problem,
-        answer_on_spot=body.answer_on_spot,
-        received_at=datetime.now(UTC),
         submitted_by=staff,
+        requester=Requester(name=body.requester_name, phone=body.requester_phone),
+        **body.model_dump(
+            include={"kind", "region_code", "topic", "content", "linked_case_id", "problem", "answer_on_spot"}
+        ),
     )
-    await _start(temporal, settings, inp)
     done = body.answer_on_spot.strip() and channel != ServiceChannel.UNRESOLVED_WINDOW
     return RequestCreated(case_id=inp.case_id, message="已当场答复办结" if done else "已受理，将按时限办理")
 
@@ -155,19 +166,14 @@ async def create_online(
     body: OnlineIntake, applicant: ApplicantUser, settings: SettingsDep, temporal: Temporal
 ) -> RequestCreated:
     key = applicant.applicant_key or applicant.subject
-    inp = ServiceRequestInput(
-        case_id=request_id_for(body.region_code, ServiceChannel.ONLINE.value, uuid.uuid4().hex[:12]),
-        kind=body.kind,
+    inp = await _start(
+        temporal,
+        settings,
         channel=ServiceChannel.ONLINE,
-        region_code=body.region_code,
-        topic=body.topic,
-        content=body.content,
-        requester=Requester(name=applicant.name[:32], phone=body.phone, applicant_key=key),
-        linked_case_id=body.linked_case_id,
-        received_at=datetime.now(UTC),
         submitted_by=StaffActor(login="applicant", name="本人", roles=[], region_code=body.region_code),
+        requester=Requester(name=applicant.name[:32], phone=body.phone, applicant_key=key),
+        **body.model_dump(include={"kind", "region_code", "topic", "content", "linked_case_id"}),
     )
-    await _start(temporal, settings, inp)
     return RequestCreated(case_id=inp.case_id, message="已受理，办理结果将短信告知")
 
 
@@ -212,25 +218,22 @@ async def _hotline_event(
 ) -> HotlineAck:
     if isinstance(event, HotlineFeedback):
         return await _feedback(temporal, event)
-    inp = ServiceRequestInput(
-        case_id=request_id_for(event.region_code, ServiceChannel.HOTLINE.value, event.order_id),
-        kind=RequestKind(event.kind),
-        channel=ServiceChannel.HOTLINE,
-        region_code=event.region_code,
-        topic=event.topic,
-        content=event.content,
-        requester=Requester(name=event.caller_name, phone=event.caller_phone),
-        linked_case_id=event.linked_case_id,
-        hotline_order_id=event.order_id,
-        received_at=datetime.now(UTC),
-        submitted_by=HOTLINE_ACTOR,
-    )
+    case_id = request_id_for(event.region_code, ServiceChannel.HOTLINE.value, event.order_id)
     try:
-        await _start(temporal, settings, inp)
+        await _start(
+            temporal,
+            settings,
+            channel=ServiceChannel.HOTLINE,
+            ref=event.order_id,
+            submitted_by=HOTLINE_ACTOR,
+            requester=Requester(name=event.caller_name, phone=event.caller_phone),
+            hotline_order_id=event.order_id,
+            **event.model_dump(include={"kind", "region_code", "topic", "content", "linked_case_id"}),
+        )
     except ApiError:
-        return HotlineAck(accepted=False, case_id=inp.case_id, message_zh="该工单已受理，重复推送已忽略")
-    log.info("hotline order %s received as %s", event.order_id, inp.case_id)
-    return HotlineAck(accepted=True, case_id=inp.case_id, message_zh="工单已受理")
+        return HotlineAck(accepted=False, case_id=case_id, message_zh="该工单已受理，重复推送已忽略")
+    log.info("hotline order %s received as %s", event.order_id, case_id)
+    return HotlineAck(accepted=True, case_id=case_id, message_zh="工单已受理")
 
 
 async def _feedback(temporal: Client, event: HotlineFeedback) -> HotlineAck:
