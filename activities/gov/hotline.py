@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, field_validator
 
 from activities.gov.base import GovClient, GovModel
+from policy.regions import RegionError, get_region
 
 
 class OrderAck(GovModel):
@@ -63,6 +64,14 @@ class HotlineOrder(GovModel):
     caller_name: str = Field(default="", max_length=32)
     caller_phone: str | None = Field(default=None, pattern=r"^1\d{10}$")
     linked_case_id: str | None = Field(default=None, max_length=128)
+
+    @field_validator("region_code")
+    @classmethod
+    def _known_region(cls, v: str) -> str:
+        try:
+            return get_region(v).code
+        except RegionError as e:
+            raise ValueError(e.message_zh) from None
 
 
 class HotlineFeedback(GovModel):

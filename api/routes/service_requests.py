@@ -28,7 +28,7 @@ from activities.gov.callbacks import CallbackRefused, verify
 from activities.gov.hotline import HotlineFeedback, HotlineOrder, parse_hotline_event
 from api.deps import get_db, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
-from api.params import IdempotencyKey
+from api.params import IdempotencyKey, KnownRegion
 from api.principals import ApplicantUser, StaffUser, SupervisorView, public, staff
 from api.routes.callbacks import record_nonce
 from api.temporal_ops import call_workflow, execute_update
@@ -77,7 +77,7 @@ STAFF_CHANNELS = (ServiceChannel.COUNTER, ServiceChannel.PHONE, ServiceChannel.U
 class StaffIntake(BaseModel):
     kind: RequestKind
     channel: Literal["counter", "phone", "unresolved_window"]
-    region_code: str = Field(pattern=r"^15\d{4}$", examples=["150102"])
+    region_code: KnownRegion = Field(pattern=r"^15\d{4}$", examples=["150102"])
     topic: str = Field(default="other", pattern=r"^[a-z_]{1,32}$")
     content: str = Field(min_length=2, max_length=4000)
     requester_name: str = Field(default="", max_length=32)
@@ -93,7 +93,7 @@ class OnlineIntake(BaseModel):
 
     phone: str = Field(pattern=r"^1\d{10}$", examples=["13912345678"], description="用于告知答复")
     kind: RequestKind
-    region_code: str = Field(pattern=r"^15\d{4}$")
+    region_code: KnownRegion = Field(pattern=r"^15\d{4}$")
     topic: str = Field(default="other", pattern=r"^[a-z_]{1,32}$")
     content: str = Field(min_length=2, max_length=4000)
     linked_case_id: str | None = Field(default=None, pattern=r"^[a-z_]+-[0-9A-Za-z-]{4,120}$")
