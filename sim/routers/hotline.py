@@ -107,7 +107,7 @@ async def take_call(body: NewOrder, request: Request) -> dict[str, Any]:
         "feedback": None,
     }
     state.hotline_orders[order_id] = order
-    callback = await deliver_callback(state, {"event": "hotline.order", **_pushed(order)})
+    callback = await deliver_callback(state, {"event": "hotline.order", **_pushed(order)}, _target(state))
     return {"order": order, "callback": _delivery(callback)}
 
 
@@ -123,13 +123,26 @@ async def return_visit(order_id: str, body: Feedback, request: Request) -> dict[
         "region_code": order["region_code"],
         **body.model_dump(),
     }
-    callback = await deliver_callback(state, event)
+    callback = await deliver_callback(state, event, _target(state))
     return {"order": order, "callback": _delivery(callback)}
 
 
 @admin_router.get("/orders")
 async def list_orders(request: Request) -> dict[str, Any]:
     return {"orders": list(get_state(request).hotline_orders.values())}
+
+
+GOV_CALLBACK_PATH = "/api/v1/callbacks/gov"
+HOTLINE_CALLBACK_PATH = "/api/v1/service-requests/callbacks/hotline"
+
+
+def _target(state: SimState) -> str | None:
+    """The hotline pushes to the agency's hotline endpoint: with the callback URL configured as the
+    general government endpoint (``make dev``), the hotline endpoint beside it; otherwise as set."""
+    url = state.config.callback_url
+    if url and url.endswith(GOV_CALLBACK_PATH):
+        return url.removesuffix(GOV_CALLBACK_PATH) + HOTLINE_CALLBACK_PATH
+    return url
 
 
 def _pushed(order: dict[str, Any]) -> dict[str, Any]:

@@ -88,7 +88,9 @@ async def test_hotline_order_in_reply_and_closing_report_out(request_api: Reques
     rx = await login(api, "reviewer.xc")
     sup = await login(api, "supervisor.hhht")
     async with httpx.AsyncClient(base_url=sim.base_url + "/admin") as admin:
-        await admin.put("/config", json={"callback_url": request_api.base_url + CALLBACK})
+        # Configured as ``make dev`` does (the general government endpoint): the hotline pushes to
+        # the hotline endpoint beside it.
+        await admin.put("/config", json={"callback_url": request_api.base_url + "/api/v1/callbacks/gov"})
         try:
             # --- the hotline takes a call and pushes the signed work order ------------------------------
             r = await admin.post(
