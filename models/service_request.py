@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from models.case import TimelineEntry, TimelineLabels
-from models.enums import CaseType, StageEnum
+from models.enums import CaseType, Role, StageEnum
 from models.staff import StaffActor
 
 # --- the case type's contract -------------------------------------------------------------------
@@ -81,8 +81,15 @@ TOPIC_LABELS: dict[str, str] = {
     "subsidy": "技能提升补贴",
     "stop_reason": "停保原因",
     "service": "服务态度与作风",
+    "online": "网上经办系统使用",
     "other": "其他",
 }
+
+
+#: Who takes a request of each topic in its region (the rest: the region's reviewers, who handle
+#: the benefit business): a complaint about staff conduct goes to the supervisor, a question about
+#: online services to the counter staff who guide people through them.
+TOPIC_ROLES: dict[str, Role] = {"service": Role.SUPERVISOR, "online": Role.INTAKE_CLERK}
 
 
 class RequestStage(StageEnum):

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         SATISFACTION_LABELS,
         STATUS_LABELS,
         TOPIC_LABELS,
+        TOPIC_ROLES,
         ActionKind,
         FeedbackEvent,
         RequestAction,
@@ -234,12 +235,12 @@ class ServiceRequestWorkflow(UnblockableCase):
             )
             return
         s.stage = RequestStage.ASSIGNED
-        s.assigned_role = Role.REVIEWER.value
+        s.assigned_role = TOPIC_ROLES.get(inp.topic, Role.REVIEWER).value
         self.record(
             "system",
             "uiflow",
             "request.assigned",
-            f"按地区和事项（{topic}）分派承办，首次联系时限{s.first_contact_due.isoformat()}"
+            f"按地区和事项（{topic}）分派{Role(s.assigned_role).label}承办，首次联系时限{s.first_contact_due.isoformat()}"
             f"（{limits.first_contact_hours}小时），办结时限{s.resolution_due.isoformat()}"
             f"（{limits.resolution_working_days}个工作日）",
             topic=inp.topic,
@@ -249,7 +250,7 @@ class ServiceRequestWorkflow(UnblockableCase):
         )
         await self.project()
         await self.notify_staff(
-            Role.REVIEWER.value,
+            s.assigned_role,
             self.region_code,
             "request_assigned",
             f"{KIND_LABELS[inp.kind]}{self.case_id}（{topic}）待办理，"

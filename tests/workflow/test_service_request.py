@@ -137,10 +137,19 @@ async def test_hotline_order_answered_within_limit_and_reported_back(
 async def overdue_escalated(claim_env: CaseEnv, sim: SimHandle) -> RequestHandle:
     now = await claim_env.env.get_current_time()
     inp = request_input(
-        kind=RequestKind.COMPLAINT, received_at=now, content="窗口工作人员推诿，材料被退回三次"
+        kind=RequestKind.COMPLAINT,
+        received_at=now,
+        topic="service",
+        content="窗口工作人员推诿，材料被退回三次",
     )
     h = await start_request(claim_env, inp)
-    await wait_request(h, "assigned")
+    s = await wait_request(h, "assigned")
+    # A complaint about staff conduct is assigned to the supervisor of the region (by topic).
+    assert s.assigned_role == "supervisor"
+    assigned = await messages(sim, h.id, wait_for="request_assigned")
+    assert [m["recipient"] for m in assigned if m["template"] == "request_assigned"] == [
+        "staff:supervisor.hhht"
+    ]
     await claim_env.env.sleep(timedelta(hours=25))  # first contact due after 24 hours
     s = await h.query(ServiceRequestWorkflow.state_query)
     whats = [e.what for e in s.timeline]
