@@ -1,7 +1,7 @@
 """consultations and complaints: request-to-case links and the catalogue of policy answers
 
 Revision ID: 0009
-Revises: 0006 (re-chained onto main after the principals and trustdata merges)
+Revises: 0007 (re-chained onto main's head; the lead re-chains at merge)
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
