@@ -31,6 +31,7 @@ ROUTER_MODULES = [
     "api.routes.callbacks",
     "api.routes.documents",
     "api.routes.disputes",
+    "api.routes.service_requests",
     "api.routes.audit",
     "api.routes.applicant",
     "api.routes.paydays",

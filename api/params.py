@@ -54,6 +54,8 @@ def _idempotency_key(value: str | None) -> str | None:
     return value
 
 
+#: A region code in a request body: a current division of the region (unknown codes are a 422).
+KnownRegion = Annotated[str, AfterValidator(_known_region)]
 RegionQuery = Annotated[
     str | None,
     Query(description="地区代码（六位行政区划代码，须为本区现行区划）", examples=["150102"]),

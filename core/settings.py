@@ -24,6 +24,7 @@ DEV_APPLICANT_SECRET = "uiflow-dev-only-applicant-key-secret"
 DEV_CALLBACK_KEYS = {
     "registration": "dev1:uiflow-dev-only-registration-callback-secret",
     "demand_platform": "dev1:uiflow-dev-only-demand-platform-callback-secret",
+    "hotline": "dev1:uiflow-dev-only-hotline-12333-callback-secret",
 }
 
 
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     # distinct from sim_token, rotatable by adding a key, switching the sender, removing the old.
     callback_keys_registration: str = DEV_CALLBACK_KEYS["registration"]
     callback_keys_demand_platform: str = DEV_CALLBACK_KEYS["demand_platform"]
+    callback_keys_hotline: str = DEV_CALLBACK_KEYS["hotline"]
 
     # Pay day (docs/payments.md §0): rows per chunk (one bank batch) and chunks in flight per run.
     payday_chunk: int = 1000
@@ -121,6 +123,7 @@ class Settings(BaseSettings):
         return {
             "registration": parse_secret_ring(self.callback_keys_registration),
             "demand_platform": parse_secret_ring(self.callback_keys_demand_platform),
+            "hotline": parse_secret_ring(self.callback_keys_hotline),
         }
 
     def _callback_key_problems(self) -> list[str]:
@@ -128,6 +131,7 @@ class Settings(BaseSettings):
         for system, spec in (
             ("registration", self.callback_keys_registration),
             ("demand_platform", self.callback_keys_demand_platform),
+            ("hotline", self.callback_keys_hotline),
         ):
             env = f"UIFLOW_CALLBACK_KEYS_{system.upper()}"
             try:

@@ -261,6 +261,32 @@ class PayrollBatch(SQLModel, table=True):
     updated_at: datetime
 
 
+class ServiceRequestLink(SQLModel, table=True):
+    """A consultation or complaint naming a case (a claim, a period, a dispute), so the case page
+    lists its requests and the request page shows the case. Written by the request's workflow."""
+
+    __tablename__ = "service_request_link"
+    request_id: str = Field(primary_key=True, max_length=128)
+    case_id: str = Field(primary_key=True, max_length=128, index=True)
+    kind: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    linked_at: datetime
+
+
+class PolicyAnswer(SQLModel, table=True):
+    """One entry of the catalogue of policy answers staff reuse, so the same question gets the
+    same answer; dated, so an answer given is traceable to the entry in force that day."""
+
+    __tablename__ = "policy_answer"
+    id: str = Field(primary_key=True, max_length=64)
+    topic: str = Field(max_length=32, index=True)
+    question_zh: str = Field(max_length=200)
+    answer_zh: str = Field(max_length=4000)
+    effective_from: date
+    source: str = Field(default="", max_length=200)
+    updated_at: datetime
+
+
 class CallbackNonce(SQLModel, table=True):
     """A nonce of a signed callback from a government system, kept until its signature window has
     passed, so the same signed request cannot be delivered twice (replay). The primary key makes the

@@ -526,6 +526,41 @@ async def dispute_counter_rejected(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
+# --- consultations and complaints ------------------------------------------------------------------
+# The drivers are the request tests' own paths, so a recorded path is a tested path.
+
+REQUEST = "workflows.service_request"
+
+
+def _request_path(path: str, doc: str) -> Driver:
+    async def drive(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+        from tests.workflow import test_service_request as paths
+
+        h: WorkflowHandle[Any, Any] = await getattr(paths, path)(_case_env(ctx), ctx.sim)
+        return h
+
+    drive.__doc__ = doc
+    return drive
+
+
+for _name, _path, _doc in (
+    ("answered_on_the_spot", "on_the_spot", "A consultation at the counter answered on the spot and closed."),
+    (
+        "hotline_within_limit_reported",
+        "hotline_within_limit",
+        "A 12333 work order assigned, answered within its limit, replied and reported closed.",
+    ),
+    (
+        "overdue_complaint_escalated",
+        "overdue_escalated",
+        "A complaint past its first-contact limit: reminder, escalation to the supervisor.",
+    ),
+    ("not_satisfied_reopened", "not_satisfied_reopened", "Not satisfied: reopened once, answered again."),
+    ("unresolved_window_supervisor", "unresolved_window", "A 办不成事 request at the supervisor at once."),
+):
+    scenario("service_request", _name, module=REQUEST)(_request_path(_path, _doc))
+
+
 # --- benefit period -----------------------------------------------------------------------------
 # As the period tests: their input builders, and their operator overlay (the medical premium
 # standard, and a minimum-wage change from 2027-07), so premiums are paid as in production. The

@@ -28,6 +28,7 @@ from sim.routers import (
     cross_province,
     demand_platform,
     employers,
+    hotline,
     idp,
     insurance_record,
     medical,
@@ -183,6 +184,8 @@ def create_app(
         admin,
     ):
         app.include_router(module.router)
+    app.include_router(hotline.router)
+    app.include_router(hotline.admin_router)
     _install_error_handlers(app)
     app.add_middleware(StoreStateMiddleware, state=app.state.sim)
     app.add_middleware(RequestIdMiddleware)

@@ -98,7 +98,10 @@ def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: 
 
 
 def system_of(event: dict[str, Any]) -> str:
-    return "demand_platform" if str(event.get("event", "")).startswith("ticket.") else "registration"
+    name = str(event.get("event", ""))
+    if name.startswith("hotline."):
+        return "hotline"
+    return "demand_platform" if name.startswith("ticket.") else "registration"
 
 
 def callback_headers(state: SimState, event: dict[str, Any], url: str, body: bytes) -> dict[str, str]:
@@ -117,12 +120,12 @@ def callback_headers(state: SimState, event: dict[str, Any], url: str, body: byt
     }
 
 
-async def deliver_callback(state: SimState, event: dict[str, Any]) -> dict[str, Any]:
+async def deliver_callback(state: SimState, event: dict[str, Any], url: str | None = None) -> dict[str, Any]:
     """POST a signed event to the configured callback URL, retrying a little as a real platform
     would (the same signed request: a retry of a delivery whose answer was lost is refused as a
     replay by a receiver that took it). The outcome is logged in state and returned, never raised:
     the admin call that caused the event has still happened, whether or not our API was listening."""
-    url = state.config.callback_url
+    url = url or state.config.callback_url
     record: dict[str, Any] = {"event": event, "url": url, "delivered": False, "attempts": 0, "status": None}
     if not url:
         record["skipped"] = True

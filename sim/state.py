@@ -40,6 +40,7 @@ SYSTEMS: tuple[str, ...] = (
     "notifier",
     "demand-platform",
     "employers",
+    "hotline",
 )
 
 DEFAULT_TOKEN = "uiflow-sim-token"
@@ -48,6 +49,7 @@ DEFAULT_TOKEN = "uiflow-sim-token"
 DEFAULT_CALLBACK_KEYS = {
     "registration": "dev1:uiflow-dev-only-registration-callback-secret",
     "demand_platform": "dev1:uiflow-dev-only-demand-platform-callback-secret",
+    "hotline": "dev1:uiflow-dev-only-hotline-12333-callback-secret",
 }
 
 log = logging.getLogger("uiflow.sim")
@@ -251,6 +253,7 @@ class SimState:
         self.tickets: dict[str, Ticket] = {}
         self.ticket_keys: dict[str, Ticket] = {}
         self.callbacks: list[dict[str, Any]] = []
+        self.hotline_orders: dict[str, dict[str, Any]] = {}  # sim/routers/hotline.py
         self._seq: Counter[str] = Counter()
 
     def changed(self, id_number: str) -> None:

@@ -45,11 +45,20 @@ from models.claim import (
 )
 from models.dispute import DisputeApplication, DisputeInput, DisputeTimings, missing_documents
 from models.enums import Channel, Role
+from models.service_request import (
+    Requester,
+    RequestKind,
+    ServiceChannel,
+    ServiceRequestInput,
+    ServiceRequestState,
+    request_id_for,
+)
 from models.staff import StaffActor
 from models.tables import Document
 from sim.testing import SimHandle
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
+from workflows.service_request import ServiceRequestWorkflow
 from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
 
 REVIEWER = StaffActor(login="reviewer.xc", name="李审核", roles=[Role.REVIEWER], region_code="150102")
@@ -357,3 +366,66 @@ class HeldAudit:
     def close_gap(self) -> None:
         self.hold = False
         self.release.set()
+
+
+# --- consultations and complaints ------------------------------------------------------------------
+
+SUPERVISOR = StaffActor(login="supervisor.hhht", name="周主管", roles=[Role.SUPERVISOR], region_code="150100")
+
+
+def request_input(
+    *,
+    kind: RequestKind = RequestKind.CONSULTATION,
+    channel: ServiceChannel = ServiceChannel.COUNTER,
+    received_at: datetime,
+    submitted_by: StaffActor = CLERK,
+    region: str = "150102",
+    **fields: Any,
+) -> ServiceRequestInput:
+    ref = fields.pop("ref", None) or uuid.uuid4().hex[:8]
+    fields.setdefault("content", "请问失业保险金怎么申领？")
+    fields.setdefault("requester", Requester(name="张三", phone="13900000001"))
+    return ServiceRequestInput(
+        case_id=request_id_for(region, channel.value, ref),
+        kind=kind,
+        channel=channel,
+        region_code=region,
+        received_at=received_at,
+        submitted_by=submitted_by,
+        **fields,
+    )
+
+
+RequestHandle = WorkflowHandle[ServiceRequestWorkflow, Any]
+
+
+async def start_request(ce: CaseEnv, inp: ServiceRequestInput) -> RequestHandle:
+    return await ce.env.client.start_workflow(
+        ServiceRequestWorkflow.run,
+        inp,
+        id=inp.case_id,
+        task_queue=ce.task_queue,
+        search_attributes=initial_search_attributes("complaint", inp.region_code, "open"),
+        execution_timeout=timedelta(days=400),
+    )
+
+
+async def wait_request(h: RequestHandle, stage: str, limit: float = 15.0) -> ServiceRequestState:
+    deadline = asyncio.get_running_loop().time() + limit
+    while True:
+        s = await h.query(ServiceRequestWorkflow.state_query)
+        if s.stage == stage:
+            return s
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"request at {s.stage}; timeline: {[e.what for e in s.timeline]}")
+        await asyncio.sleep(0.05)
+
+
+async def hotline_order(sim: SimHandle, **fields: Any) -> dict[str, Any]:
+    """A work order the simulated 12333 hotline took (its push goes wherever the callback points)."""
+    fields.setdefault("region_code", "150102")
+    fields.setdefault("content", "来电咨询失业保险金发放时间")
+    async with httpx.AsyncClient(base_url=sim.base_url) as c:
+        r = await c.post("/admin/hotline/orders", json=fields)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]

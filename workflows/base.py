@@ -66,6 +66,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "compute_entitlement": STEP_TIMEOUT,
     "link_documents": STEP_TIMEOUT,
     "find_open_claim": STEP_TIMEOUT,
+    "request_limits": STEP_TIMEOUT,
+    "link_request": STEP_TIMEOUT,
     # one call to a government system (or the notifier's gateway)
     "notify": LOOKUP_TIMEOUT,
     "check_registration": LOOKUP_TIMEOUT,
@@ -80,6 +82,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "open_ticket": LOOKUP_TIMEOUT,
     "get_ticket": LOOKUP_TIMEOUT,
     "near_retirement_outcome": LOOKUP_TIMEOUT,
+    "hotline_reply": LOOKUP_TIMEOUT,
+    "hotline_close": LOOKUP_TIMEOUT,
     # payments: the period passes its own limit from settings (payment_activity_timeout_seconds)
     "disburse": ACTIVITY_TIMEOUT,
     "pay_premium": ACTIVITY_TIMEOUT,
@@ -241,6 +245,18 @@ class CaseWorkflowBase:
             self.record(
                 "system", "notifier", "notification.failed", f"通知发送失败：{n.template}", error=str(e.cause)
             )
+
+    async def notify_person(self, phone: str, name: str, template: str, text_zh: str) -> None:
+        """An SMS to the person the case is about (their phone from the encrypted input)."""
+        await self.notify(
+            Notification(
+                case_id=self.case_id,
+                audience="applicant",
+                phone=phone,
+                template=template,
+                text_zh=f"{name}您好：{text_zh}",
+            )
+        )
 
     async def notify_staff(
         self, role: str, region: str, template: str, text_zh: str, login: str | None = None

@@ -4,12 +4,13 @@ adds its module's ``WORKFLOWS`` here (and its activity classes in ``activities/r
 
 from __future__ import annotations
 
-from workflows import archiver, benefit_claim, benefit_period, payday, stop_reason_dispute
+from workflows import archiver, benefit_claim, benefit_period, payday, service_request, stop_reason_dispute
 
 ALL_WORKFLOWS: list[type] = [
     *benefit_claim.WORKFLOWS,
     *benefit_period.WORKFLOWS,
     *payday.WORKFLOWS,
     *stop_reason_dispute.WORKFLOWS,
+    *service_request.WORKFLOWS,
     *archiver.WORKFLOWS,
 ]

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         TicketRequest,
     )
     from models import search_attributes as sa
-    from models.case import CaseProjection, DecisionReceipt, Notification
+    from models.case import CaseProjection, DecisionReceipt
     from models.claim import StopReasonChangedEvent
     from models.dispute import (
         DISPUTE_STATUS_LABELS,
@@ -503,15 +503,7 @@ class StopReasonDisputeWorkflow(UnblockableCase):
 
     async def _tell_applicant(self, template: str, text_zh: str) -> None:
         app = self.inp.application
-        await self.notify(
-            Notification(
-                case_id=self.case_id,
-                audience="applicant",
-                phone=app.phone,
-                template=template,
-                text_zh=f"{app.name}您好：{text_zh}",
-            )
-        )
+        await self.notify_person(app.phone, app.name, template, text_zh)
 
     # --- projection ------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.console import disputes, timeline
+from api.console import disputes, service_requests, timeline
 from api.console.forms import ShowPage, act_or_show, attached_documents, doc_kinds, document_refs, text
 from api.console.web import (
     ConsoleRoute,
@@ -232,6 +232,10 @@ async def case_view(
     staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
+    if row.case_type == CaseType.COMPLAINT.value:
+        return await service_requests.request_page(request, staff, session, case_id)
+    # The consultations and complaints naming this case (``_case_requests.html``).
+    request.state.linked_requests = await service_requests.linked_requests(session, staff, case_id)
     if row.case_type == CaseType.STOP_REASON_DISPUTE.value and disputes.available():
         return await disputes.case_page(request, staff, session, await get_temporal(request), row)
     if row.case_type == CaseType.BENEFIT_CLAIM.value:

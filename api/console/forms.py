@@ -86,12 +86,13 @@ async def act_or_show(
     call: Callable[[], Awaitable[Any]],
     show: ShowPage,
     values: dict[str, Any],
-    done_url: str,
+    done_url: str | Callable[[], str],
 ) -> Response:
     """One staff action on a case page, for every case type: run the API's own route function;
     on success go to ``done_url``; on bad input or a refusal (403, 409, 422) show the page again
     with the values kept and the message as the API or the workflow validator worded it. No
-    such case, no session and server errors stay errors (the console renders them as pages)."""
+    such case, no session and server errors stay errors (the console renders them as pages).
+    ``done_url`` may be a function, for a page that exists only after the call (a new case)."""
     try:
         await call()
     except ValidationError as e:
@@ -100,4 +101,4 @@ async def act_or_show(
         if e.status_code in (401, 404) or e.status_code >= 500:
             raise
         return await show(values, e.message_zh, e.fields or {}, e.status_code)
-    return redirect(request, done_url)
+    return redirect(request, done_url if isinstance(done_url, str) else done_url())

@@ -30,6 +30,7 @@ from core.security import TokenError, decode_token
 from core.settings import Settings
 from models.case import BUSINESS_TZ
 from models.enums import READ_ONLY_ROLES, CaseType, Channel, Role
+from models.service_request import CHANNEL_LABELS as _REQUEST_CHANNELS
 from models.staff import StaffActor
 from policy.regions import RegionError, full_name, get_region
 
@@ -134,11 +135,15 @@ def case_type_label(value: str) -> str:
         return value
 
 
+#: The consultations' channels (the hotline, the 办不成事 window ...) named in Chinese in every list too.
+SERVICE_CHANNEL_LABELS: dict[str, str] = {c.value: label for c, label in _REQUEST_CHANNELS.items()}
+
+
 def channel_label(value: str) -> str:
     try:
         return Channel(value).label
     except ValueError:
-        return value or "—"
+        return SERVICE_CHANNEL_LABELS.get(value, value or "—")
 
 
 def role_label(value: str) -> str:

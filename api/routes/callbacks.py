@@ -88,7 +88,7 @@ async def verified_event(
         v = verify(request.headers, request.method, request.url.path, body, settings.callback_keyrings())
     except CallbackRefused as e:
         raise ApiError(e.status, e.code, e.message_zh) from None
-    await _record_nonce(session, v)
+    await record_nonce(session, v)
     try:
         event = parse_event(body)
     except ValueError as e:
@@ -98,7 +98,7 @@ async def verified_event(
     return event
 
 
-async def _record_nonce(session: AsyncSession, v: VerifiedCallback) -> None:
+async def record_nonce(session: AsyncSession, v: VerifiedCallback) -> None:
     now = datetime.now(UTC)
     await session.exec(delete(CallbackNonce).where(CallbackNonce.expires_at < now))  # type: ignore[call-overload,arg-type]
     session.add(CallbackNonce(system=v.system, nonce=v.nonce, expires_at=v.expires_at))

@@ -32,6 +32,7 @@ EXEMPT = {
     ("POST", "/api/v1/callbacks/gov"): "government systems' callbacks, HMAC-signed, no staff token",
     ("POST", "/api/v1/disputes/employer-login"): "employer sign-in takes credentials",
     ("POST", "/api/v1/disputes/callbacks/ticket"): "demand-platform callback, signed, no staff token",
+    ("POST", "/api/v1/service-requests/callbacks/hotline"): "12333 hotline callback, signed, no staff token",
 }
 
 

@@ -72,10 +72,17 @@ def test_prod_refuses_default_or_weak_callback_secrets() -> None:
             callback_keys_registration=f"r1:{token}",
             callback_keys_demand_platform="d1:" + "d" * 40,
         )
+    with pytest.raises(ValueError, match="UIFLOW_CALLBACK_KEYS_HOTLINE"):
+        Settings(
+            **base,  # type: ignore[arg-type]
+            callback_keys_registration="r1:" + "r" * 40,
+            callback_keys_demand_platform="d1:" + "d" * 40,
+        )
     ok = Settings(
         **base,  # type: ignore[arg-type]
         callback_keys_registration="r2:" + "n" * 40 + ",r1:" + "r" * 40,
         callback_keys_demand_platform="d1:" + "d" * 40,
+        callback_keys_hotline="h1:" + "h" * 40,
     )
     assert list(ok.callback_keyrings()["registration"]) == ["r2", "r1"]
 
