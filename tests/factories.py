@@ -61,6 +61,8 @@ OTHER_REGION_REVIEWER = StaffActor(
 )
 CLERK = StaffActor(login="clerk.xc", name="王窗口", roles=[Role.INTAKE_CLERK], region_code="150102")
 OPS = StaffActor(login="ops.nmg", name="陈运维", roles=[Role.OPS_ENGINEER], region_code="150000")
+INSPECTOR = StaffActor(login="inspector.xc", name="周稽核", roles=[Role.RISK_INSPECTOR], region_code="150102")
+SUPERVISOR = StaffActor(login="supervisor.xc", name="吴主管", roles=[Role.SUPERVISOR], region_code="150102")
 
 
 @dataclass

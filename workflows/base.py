@@ -68,6 +68,9 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "find_open_claim": STEP_TIMEOUT,
     "pay_date": STEP_TIMEOUT,
     "enrol_in_payroll": STEP_TIMEOUT,
+    "recovery_ledger": STEP_TIMEOUT,
+    "repayment_plan": STEP_TIMEOUT,
+    "fine_for": STEP_TIMEOUT,
     # one call to a government system (or the notifier's gateway)
     "notify": LOOKUP_TIMEOUT,
     "check_registration": LOOKUP_TIMEOUT,

@@ -4,7 +4,7 @@ adds its module's ``WORKFLOWS`` here (and its activity classes in ``activities/r
 
 from __future__ import annotations
 
-from workflows import archiver, benefit_claim, benefit_period, payroll, stop_reason_dispute
+from workflows import archiver, benefit_claim, benefit_period, payroll, stop_reason_dispute, verification
 
 ALL_WORKFLOWS: list[type] = [
     *benefit_claim.WORKFLOWS,
@@ -12,4 +12,5 @@ ALL_WORKFLOWS: list[type] = [
     *payroll.WORKFLOWS,
     *stop_reason_dispute.WORKFLOWS,
     *archiver.WORKFLOWS,
+    *verification.WORKFLOWS,
 ]
