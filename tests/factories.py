@@ -47,10 +47,12 @@ from models.dispute import DisputeApplication, DisputeInput, DisputeTimings, mis
 from models.enums import Channel, Role
 from models.staff import StaffActor
 from models.tables import Document
+from models.verification import HitBatch, HitRecord, VerificationInput, VerificationParty, verification_id_for
 from sim.testing import SimHandle
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
+from workflows.verification import VerificationWorkflow
 
 REVIEWER = StaffActor(login="reviewer.xc", name="李审核", roles=[Role.REVIEWER], region_code="150102")
 LEAGUE_REVIEWER = StaffActor(
@@ -359,3 +361,40 @@ class HeldAudit:
     def close_gap(self) -> None:
         self.hold = False
         self.release.set()
+
+
+# --- verification cases (核查) -------------------------------------------------------------------
+
+VerificationHandle = WorkflowHandle[VerificationWorkflow, Any]
+
+
+async def start_verification(
+    ce: CaseEnv, parties: list[VerificationParty], ref: str, *, rule: str = "intermediary.shared_contact"
+) -> VerificationHandle:
+    """A verification case opened by a scan hit over ``parties`` (district 150102)."""
+    case_id = verification_id_for("150102", ref)
+    people = sum(1 for p in parties if p.kind == "person")
+    hit = HitRecord(
+        rule=rule,
+        rule_version="risk-scan-1",
+        explanation_zh=f"{people}名申领人登记同一联系电话及同一代办人",
+        figures={"people": str(people)},
+        found_at=datetime.now(UTC),
+        parties=[p.key for p in parties],
+    )
+    inp = VerificationInput(
+        case_id=case_id,
+        region_code="150102",
+        opened_by="risk-scan",
+        opened_at=datetime.now(UTC),
+        reason_zh="风险筛查：疑似中介组织骗保",
+        hits=HitBatch(hits=[hit], parties=parties),
+    )
+    return await ce.env.client.start_workflow(
+        VerificationWorkflow.run,
+        inp,
+        id=case_id,
+        task_queue=ce.task_queue,
+        search_attributes=initial_search_attributes("risk_check", "150102", "open"),
+        execution_timeout=timedelta(days=800),
+    )

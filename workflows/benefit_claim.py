@@ -140,6 +140,7 @@ class BenefitClaimWorkflow(UnblockableCase):
             authority=_authority,
             excluded_logins=(inp.submitted_by,),
         )
+        self._risk_patched: bool | None = None  # patch claim-risk-verification, asked once when flagged
         self._reapply: ReapplyEvent | None = None
         self._stop_reason_changed: StopReasonChangedEvent | None = None
         self._documents_supplied: ReapplyEvent | None = None
@@ -314,24 +315,11 @@ class BenefitClaimWorkflow(UnblockableCase):
         await self.project()
         rnd.report = await self._checks()
         rnd.deadline = await self.deadline(clock_start, self.inp.timings.reminder_working_days)
-        if rnd.report.risk_hits and workflow.patched("claim-risk-verification"):
+        if self._needs_verification(rnd):
             # A flagged claim is verified before anyone decides it (notice item 7).
             self._record_checks(rnd.report)
-            finding = await self._risk_verification(rnd)
-            if finding.outcome == "confirmed":
-                return await self._confirmed(rnd, finding)
-            self.state.status = ClaimStatus.UNDER_REVIEW
-            self.state.stage = ClaimStage.REVIEW
-            self.record(
-                "system",
-                "uiflow",
-                "review.started",
-                f"风险核查已排除，转入审核，办理时限{rnd.deadline.deadline.isoformat()}"
-                f"（{rnd.deadline.working_days}个工作日）",
-                deadline=rnd.deadline.deadline.isoformat(),
-                calendar_version=rnd.deadline.calendar_version,
-            )
-            await self.project()
+            if await self._verify(rnd) == "confirmed":
+                return "rejected"
             return await self._review_decisions(rnd)
         self.state.status = ClaimStatus.UNDER_REVIEW
         self.state.stage = ClaimStage.REVIEW
@@ -375,6 +363,9 @@ class BenefitClaimWorkflow(UnblockableCase):
             if decision.kind == "recheck":
                 await self._recheck(rnd, decision)
                 self.desk.done()
+                # Data back after a "not found": a risk hit that stands is verified first.
+                if self._needs_verification(rnd) and await self._verify(rnd) == "confirmed":
+                    return "rejected"
                 continue
             if decision.kind == "request_documents":
                 rnd.document_requests.append(decision)
@@ -392,6 +383,41 @@ class BenefitClaimWorkflow(UnblockableCase):
             return "rejected"
 
     # --- risk verification (notice item 7) -----------------------------------------------------------
+
+    def _needs_verification(self, rnd: ReviewRound) -> bool:
+        """A risk hit with the data complete and no finding yet in this round. With a record "not
+        found" the figures behind a hit mean nothing: the reviewer rechecks first (and may not
+        approve meanwhile, ``_validate_approve``). The patch is asked only for a flagged claim."""
+        report = rnd.report
+        if report is None or not report.risk_hits:
+            return False
+        if self._risk_patched is None:
+            self._risk_patched = workflow.patched("claim-risk-verification")
+        return self._risk_patched and not report.not_found and rnd.risk_finding is None
+
+    async def _verify(self, rnd: ReviewRound) -> str:
+        """Risk verification, then (cleared) back to review with the finding on the case, or
+        (confirmed) the claim refused. Returns the finding's outcome."""
+        assert rnd.deadline is not None
+        finding = await self._risk_verification(rnd)
+        if finding.outcome == "confirmed":
+            await self._confirmed(rnd, finding)
+            self.risk_desk.done()  # the inspector's Update returns with the claim refused
+            return "confirmed"
+        self.state.status = ClaimStatus.UNDER_REVIEW
+        self.state.stage = ClaimStage.REVIEW
+        self.record(
+            "system",
+            "uiflow",
+            "review.started",
+            f"风险核查已排除，转入审核，办理时限{rnd.deadline.deadline.isoformat()}"
+            f"（{rnd.deadline.working_days}个工作日）",
+            deadline=rnd.deadline.deadline.isoformat(),
+            calendar_version=rnd.deadline.calendar_version,
+        )
+        await self.project()
+        self.risk_desk.done()  # the inspector's Update returns with the claim back in review
+        return "cleared"
 
     async def _risk_verification(self, rnd: ReviewRound) -> RiskFinding:
         """The claim waits for a 风险稽核员 of its region, within the stage's own working-day limit
@@ -461,10 +487,9 @@ class BenefitClaimWorkflow(UnblockableCase):
             evidence=[d.sha256 for d in finding.evidence],
         )
         self.state.overdue = False
-        self.risk_desk.done()
         return finding
 
-    async def _confirmed(self, rnd: ReviewRound, f: RiskFinding) -> str:
+    async def _confirmed(self, rnd: ReviewRound, f: RiskFinding) -> None:
         """Confirmed: the claim is refused with reason and remedy (and, referred, a verification
         case takes the matter on)."""
         label, default_remedy = REJECT_REASONS[RejectReason.FRAUD_VERIFIED]
@@ -482,7 +507,6 @@ class BenefitClaimWorkflow(UnblockableCase):
         if f.action == "refer":
             await self._refer(rnd, f)
         await self._reject(rnd, d)
-        return "rejected"
 
     async def _refer(self, rnd: ReviewRound, f: RiskFinding) -> None:
         """A verification case (核查) takes the matter on: the person, the employer, this claim and
@@ -1008,6 +1032,8 @@ class BenefitClaimWorkflow(UnblockableCase):
     def _validate_approve(self, cmd: ApproveCommand) -> None:
         self._check_decision(cmd, cmd.actor)
         rnd = self.state.current_round
+        if rnd and rnd.report and rnd.report.risk_hits and rnd.risk_finding is None and self._risk_patched:
+            raise refuse("review.stage", "该申领有风险提示，须由风险稽核员核查并作出结论后才能审核通过")
         if rnd and rnd.report and not rnd.report.eligibility.eligible and not cmd.note.strip():
             raise refuse("review.note_required", "自动核验显示不符合申领条件，如仍要通过须填写核实说明")
 

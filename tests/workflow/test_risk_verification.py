@@ -3,12 +3,14 @@ time-skipping server with the real activities and the simulators."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from models.claim import (
     ApproveCommand,
@@ -33,6 +35,7 @@ from tests.factories import (
 )
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
+from workflows.verification import VerificationWorkflow
 
 ClaimHandle = WorkflowHandle[BenefitClaimWorkflow, Any]
 
@@ -158,3 +161,36 @@ async def test_verification_overdue_is_escalated(claim_env: CaseEnv, sim: SimHan
     assert "risk.reminder" in whats and "risk.overdue" in whats and s.escalated
     msgs = await messages(sim, h.id, wait_for="risk_verification_overdue")
     assert any(m["template"] == "risk_verification_overdue" for m in msgs)
+
+
+async def test_confirmed_and_referred_opens_a_verification_case(claim_env: CaseEnv, sim: SimHandle) -> None:
+    h = await flagged_claim(claim_env, sim)
+    docs = await store_documents(claim_env.db, "interview_record")
+    await h.execute_update(
+        BenefitClaimWorkflow.record_risk_finding,
+        RiskFindingCommand(
+            actor=INSPECTOR,
+            outcome="confirmed",
+            action="refer",
+            finding="询问笔录显示由他人代办挂靠参保，疑似中介组织，转立案核查",
+            evidence=docs,
+        ),
+    )
+    s = await wait_claim(h, ClaimStatus.REJECTED)
+    f = s.rounds[0].risk_finding
+    assert f is not None and f.verification_case_id is not None
+    assert f.verification_case_id.startswith("verification-150102-c")
+    d = s.rounds[0].decision
+    assert d is not None and d.reason_code == RejectReason.FRAUD_VERIFIED and d.remedy
+    v = claim_env.env.client.get_workflow_handle(f.verification_case_id)
+    for _ in range(200):
+        try:
+            vs = await v.query(VerificationWorkflow.state_query)
+            if vs.review.current == "propose":
+                break
+        except RPCError:
+            pass
+        await asyncio.sleep(0.05)
+    assert vs.source_claim_id == h.id and [p.kind for p in vs.parties] == ["person", "employer"]
+    assert vs.parties[0].claim_ids == [h.id] and vs.parties[0].phone is None
+    assert [x.rule for x in vs.hits] == ["risk.short_contribution"] and vs.hits[0].rule_version
