@@ -81,18 +81,17 @@ def approve(actor: Any = SUPERVISOR) -> ReviewCommand:
     return ReviewCommand(actor=actor, action=ReviewAction.APPROVE, level="approve")
 
 
-async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
-    period_env: CaseEnv, sim: SimHandle
-) -> None:
-    ce = period_env
-    # Three people of the ring receive benefit from January 2027 (six months each).
-    people, periods = [], []
-    for _ in range(RING):
+async def ring_case(
+    ce: CaseEnv, sim: SimHandle, n: int = RING
+) -> tuple[VHandle, list[VerificationParty], list[str]]:
+    """``n`` people of a ring receive benefit from January 2027 (six months each); in late March a
+    scan opens a verification case over them, their intermediary and the employer."""
+    people = []
+    for _ in range(n):
         person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
         inp = period_input(ce.settings, person, first=YearMonth(2027, 1), months=6)
         await start_period(ce, inp)
         people.append((person, inp))
-        periods.append(inp.case_id)
     now = await ce.env.get_current_time()
     await ce.env.sleep(datetime(2027, 3, 25, 12, 0, tzinfo=TZ) - now)
     ring_ref = uuid.uuid4().hex[:8]
@@ -112,10 +111,14 @@ async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
     ]
     h = await start_verification(ce, parties, f"ring-{ring_ref}")
     await wait_v(h, lambda s: s.review.current == "propose")
+    return h, parties, [inp.case_id for _, inp in people]
 
+
+async def sanction_proposal(ce: CaseEnv) -> ProposeCommand:
+    """Recovery in three installments, a fine of 3 times, the file sent to the police."""
     evidence = await store_documents(ce.db, "bank_statement", "interview_record")
     police_file = (await store_documents(ce.db, "police_referral_file"))[0]
-    proposal = ProposeCommand(
+    return ProposeCommand(
         actor=INSPECTOR,
         action=ReviewAction.APPROVE,
         level="propose",
@@ -130,6 +133,28 @@ async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
         police_file=police_file,
         police_unit="呼和浩特市公安局新城区分局",
     )
+
+
+async def repay_in_full(ce: CaseEnv, h: VHandle) -> None:
+    """Each installment of the schedule paid on its due day, with a receipt."""
+    rec = (await state(h)).recovery
+    assert rec is not None
+    for inst in rec.plan:
+        receipt = (await store_documents(ce.db, "repayment_receipt"))[0]
+        await h.execute_update(
+            VerificationWorkflow.record_repayment,
+            RepaymentCommand(actor=INSPECTOR, amount=inst.amount, paid_on=inst.due, receipt=receipt),
+        )
+
+
+async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
+    period_env: CaseEnv, sim: SimHandle
+) -> None:
+    ce = period_env
+    h, parties, periods = await ring_case(ce, sim)
+    proposal = await sanction_proposal(ce)
+    police_file = proposal.police_file
+    assert police_file is not None
     # Out of Art. 88's bounds, without evidence, or by the wrong person: refused, no trace.
     before = await settled_history_length(h)
     for cmd, code in (
@@ -152,8 +177,8 @@ async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
     s = await wait_v(h, lambda s: s.status == VerificationStatus.RECOVERING)
 
     # The periods are stopped by their own Signal; what they paid is exactly what is recovered.
-    for _, inp in people:
-        ps = await wait_period(ce.env.client.get_workflow_handle(inp.case_id), PeriodStatus.CLOSED)
+    for pid in periods:
+        ps = await wait_period(ce.env.client.get_workflow_handle(pid), PeriodStatus.CLOSED)
         assert ps.stops and ps.stops[0].source == "risk-check"
     ledger = await paid_orders(ce, periods)
     assert ledger and len(ledger) == RING * 3  # January to March paid, nothing after the stop
@@ -193,12 +218,7 @@ async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
             RepaymentCommand(actor=INSPECTOR, amount=rec.total + 1, paid_on=date(2027, 4, 1)),
         )
     assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == "review.invalid"
-    for inst in rec.plan:
-        receipt = (await store_documents(ce.db, "repayment_receipt"))[0]
-        await h.execute_update(
-            VerificationWorkflow.record_repayment,
-            RepaymentCommand(actor=INSPECTOR, amount=inst.amount, paid_on=inst.due, receipt=receipt),
-        )
+    await repay_in_full(ce, h)
     result = await h.result()
     assert result.status == VerificationStatus.SANCTIONED and result.recovered == rec.total
     assert result.fines == rec.total * 3 and result.referred_to_police
@@ -213,7 +233,8 @@ async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
         assert row.summary["recovery"]["outstanding"] == "0.00"
 
 
-async def test_cleared_case_ends_with_nothing_owed(claim_env: CaseEnv, sim: SimHandle) -> None:
+async def cleared_after_send_back(ce: CaseEnv, sim: SimHandle) -> VHandle:
+    """A layoff hit: the inspector clears it, the supervisor sends it back once, then approves."""
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     parties = [
         VerificationParty(kind="employer", key=person["last_employer"], label="单位"),
@@ -222,9 +243,9 @@ async def test_cleared_case_ends_with_nothing_owed(claim_env: CaseEnv, sim: SimH
         ),
         VerificationParty(kind="person", key="k" + uuid.uuid4().hex[:12], label="李**"),
     ]
-    h = await start_verification(claim_env, parties, f"layoff-{uuid.uuid4().hex[:8]}")
+    h = await start_verification(ce, parties, f"layoff-{uuid.uuid4().hex[:8]}")
     await wait_v(h, lambda s: s.review.current == "propose")
-    evidence = await store_documents(claim_env.db, "layoff_filing")
+    evidence = await store_documents(ce.db, "layoff_filing")
     await h.execute_update(
         VerificationWorkflow.propose,
         ProposeCommand(
@@ -252,6 +273,11 @@ async def test_cleared_case_ends_with_nothing_owed(claim_env: CaseEnv, sim: SimH
         ),
     )
     await h.execute_update(VerificationWorkflow.approve_outcome, approve())
+    return h
+
+
+async def test_cleared_case_ends_with_nothing_owed(claim_env: CaseEnv, sim: SimHandle) -> None:
+    h = await cleared_after_send_back(claim_env, sim)
     result = await h.result()
     assert result.status == VerificationStatus.CLEARED and result.fines == 0 and not result.referred_to_police
     s = await state(h)
