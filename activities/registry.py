@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from activities import archive, case_store, claim, dispute, payments, verification
+from activities import archive, case_store, claim, dispute, payments, risk_scan, verification
 from activities.gov import GovClients
 from core.db import Database
 from core.settings import Settings
@@ -23,6 +23,7 @@ ACTIVITY_CLASSES: list[type] = [
     *dispute.ACTIVITY_CLASSES,
     *archive.ACTIVITY_CLASSES,
     *verification.ACTIVITY_CLASSES,
+    *risk_scan.ACTIVITY_CLASSES,
 ]
 
 

@@ -291,3 +291,31 @@ class VerificationResult(BaseModel):
     recovered: Decimal = Decimal("0")
     fines: Decimal = Decimal("0")
     referred_to_police: bool = False
+
+
+# --- scheduled scans (issue 16) --------------------------------------------------------------------
+
+
+class ScanRequest(BaseModel):
+    as_of: date | None = None  # None: the simulators' / today's date
+
+
+class ScanHitView(BaseModel):
+    """One hit as the scan found it: the rule and its version, the Chinese explanation with its
+    figures, the people (applicant keys) and the employer, and the group it joins a case by."""
+
+    rule: str
+    rule_version: str
+    explanation_zh: str
+    figures: dict[str, str] = Field(default_factory=dict)
+    people: list[str] = Field(default_factory=list)
+    employer: str | None = None
+    group: str
+
+
+class ScanReport(BaseModel):
+    as_of: date
+    parameter_version: str
+    people: int
+    flagged: int
+    hits: list[ScanHitView] = Field(default_factory=list)
