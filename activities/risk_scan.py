@@ -7,10 +7,12 @@ recorded once in the scan's history with the rule versions that produced them.""
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.gov import GovClients
@@ -18,8 +20,21 @@ from core.applicant import applicant_key
 from core.db import Database
 from core.parameters import parameters_in_force
 from core.settings import Settings
-from models.verification import ScanHitView, ScanReport, ScanRequest
-from policy.risk_scan import ScanEmployer, ScanPerson, scan
+from models.enums import CaseType
+from models.tables import CaseRecord
+from models.verification import (
+    HitBatch,
+    HitRecord,
+    ScanCase,
+    ScanHitView,
+    ScanReport,
+    ScanRequest,
+    VerificationParty,
+    verification_id_for,
+)
+from policy.risk_scan import RULE_LABELS, ScanEmployer, ScanHit, ScanPerson, group_hits, scan
+
+DEFAULT_REGION = "150000"
 
 
 def _day(v: Any) -> date | None:
@@ -45,6 +60,7 @@ class RiskScanActivities:
             ScanPerson(
                 key=applicant_key(self.settings, x["id_number"]),
                 employer=x["employer"],
+                region=x.get("region") or "",
                 stop_date=date.fromisoformat(x["stop_date"]),
                 consecutive_months=int(x["consecutive_months"]),
                 claimed=bool(x["claimed"]),
@@ -67,7 +83,9 @@ class RiskScanActivities:
         facts = await self.facts()
         as_of = req.as_of or date.fromisoformat(facts["as_of"])
         employers = [ScanEmployer(code=e["code"], headcount=int(e["headcount"])) for e in facts["employers"]]
-        result = scan(self.people(facts), employers, as_of, parameters_in_force(self.settings.params_dir))
+        people = self.people(facts)
+        result = scan(people, employers, as_of, parameters_in_force(self.settings.params_dir))
+        cases = await self.cases(list(result.hits), {p.key: p for p in people})
         return ScanReport(
             as_of=as_of,
             parameter_version=result.parameter_version,
@@ -85,7 +103,79 @@ class RiskScanActivities:
                 )
                 for h in result.hits
             ],
+            cases=cases,
         )
+
+    async def cases(self, hits: list[ScanHit], people: dict[str, ScanPerson]) -> list[ScanCase]:
+        """One case per group of hits sharing people or an employer, with its parties: the people
+        (their claims and periods from the read model), the employers, and an intermediary of its
+        own for each shared contact."""
+        found = datetime.now(UTC)
+        keys = sorted({k for h in hits for k in h.people})
+        linked: dict[str, tuple[list[str], list[str]]] = {k: ([], []) for k in keys}
+        if keys:
+            async with self.db.session() as s:
+                rows = (
+                    await s.exec(
+                        select(CaseRecord).where(
+                            col(CaseRecord.applicant_key).in_(keys),
+                            col(CaseRecord.case_type).in_([CaseType.BENEFIT_CLAIM, CaseType.BENEFIT_PERIOD]),
+                        )
+                    )
+                ).all()
+            for r in rows:
+                claims, periods = linked[r.applicant_key]
+                (claims if r.case_type == CaseType.BENEFIT_CLAIM else periods).append(r.case_id)
+        out = []
+        for idx in group_hits(hits):
+            group = [hits[i] for i in idx]
+            members = sorted({k for h in group for k in h.people})
+            regions = Counter(people[k].region for k in members if k in people and people[k].region)
+            region = regions.most_common(1)[0][0] if regions else DEFAULT_REGION
+            ref = min(h.group for h in group)
+            parties = [
+                VerificationParty(
+                    kind="person", key=k, claim_ids=sorted(linked[k][0]), period_ids=sorted(linked[k][1])
+                )
+                for k in members
+            ]
+            parties += [
+                VerificationParty(kind="employer", key=e)
+                for e in sorted({h.employer for h in group if h.employer and h.group.startswith("employer-")})
+            ]
+            parties += [
+                VerificationParty(
+                    kind="intermediary",
+                    key=f"intermediary-{h.group}",
+                    label=f"共用{h.figures.get('contact', '')}的{len(h.people)}名申领人",
+                    claim_ids=sorted({c for k in h.people for c in linked[k][0]}),
+                )
+                for h in group
+                if h.rule == "scan.shared_contact"
+            ]
+            rules = "、".join(sorted({RULE_LABELS[h.rule] for h in group}))
+            out.append(
+                ScanCase(
+                    case_id=verification_id_for(region, ref),
+                    region_code=region,
+                    reason_zh=f"定期风险筛查命中{len(group)}条（{rules}），涉及{len(members)}人"[:500],
+                    batch=HitBatch(
+                        hits=[
+                            HitRecord(
+                                rule=h.rule,
+                                rule_version=h.rule_version,
+                                explanation_zh=h.explanation_zh,
+                                figures=h.figures,
+                                found_at=found,
+                                parties=list(h.people),
+                            )
+                            for h in group
+                        ],
+                        parties=parties,
+                    ),
+                )
+            )
+        return out
 
 
 ACTIVITY_CLASSES = [RiskScanActivities]

@@ -71,6 +71,7 @@ TIMELINE = TimelineLabels(
         "recovery_ledger": ("check", "system", "uiflow", "查询发放台账（应退回月份与金额）"),
         "repayment_plan": ("check", "system", "uiflow", "生成退回计划"),
         "fine_for": ("check", "system", "uiflow", "计算罚款金额"),
+        "run_scan": ("check", "system", "risk-scan", "定期风险筛查"),
     },
     updates={
         "propose": "稽核员提出处理意见",
@@ -313,9 +314,32 @@ class ScanHitView(BaseModel):
     group: str
 
 
+class ScanCase(BaseModel):
+    """Hits that share people or an employer, grouped into one verification case: its id (stable
+    for the same group, so a later scan joins the case while it is open), region, and the batch."""
+
+    case_id: str
+    region_code: str
+    reason_zh: str
+    batch: HitBatch
+
+
 class ScanReport(BaseModel):
     as_of: date
     parameter_version: str
     people: int
     flagged: int
     hits: list[ScanHitView] = Field(default_factory=list)
+    cases: list[ScanCase] = Field(default_factory=list)
+
+
+class RiskScanInput(BaseModel):
+    as_of: date | None = None
+    open_cases: bool = True  # False: report only (a dry run)
+
+
+class RiskScanResult(BaseModel):
+    hits: int
+    flagged: int
+    opened: list[str] = Field(default_factory=list)
+    joined: list[str] = Field(default_factory=list)

@@ -56,6 +56,7 @@ class ScanPerson:
     stop_date: date
     consecutive_months: int
     claimed: bool
+    region: str = ""
     benefit_since: date | None = None
     periods_in_region: int = 0
     receiving_elsewhere: bool = False
@@ -351,3 +352,31 @@ def scan(
     ]
     flagged = frozenset(k for h in hits for k in h.people)
     return ScanResult(hits=tuple(hits), parameter_version=p.version, people=len(ppl), flagged=flagged)
+
+
+def group_hits(hits: Sequence[ScanHit]) -> list[list[int]]:
+    """Hits that share a person or an employer belong to one verification case (a ring's shared
+    agent, its short-term burst and its employer's ratio are one matter). Returns hit indexes per
+    group, groups in order of their first hit."""
+    parent = list(range(len(hits)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, h in enumerate(hits):
+        for k in (
+            *h.people,
+            *((f"employer:{h.employer}",) if h.employer and h.rule != "scan.short_contribution" else ()),
+        ):
+            if k in owner:
+                parent[find(i)] = find(owner[k])
+            else:
+                owner[k] = i
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(hits)):
+        groups[find(i)].append(i)
+    return sorted(groups.values(), key=lambda g: g[0])

@@ -4,7 +4,15 @@ adds its module's ``WORKFLOWS`` here (and its activity classes in ``activities/r
 
 from __future__ import annotations
 
-from workflows import archiver, benefit_claim, benefit_period, payroll, stop_reason_dispute, verification
+from workflows import (
+    archiver,
+    benefit_claim,
+    benefit_period,
+    payroll,
+    risk_scan,
+    stop_reason_dispute,
+    verification,
+)
 
 ALL_WORKFLOWS: list[type] = [
     *benefit_claim.WORKFLOWS,
@@ -13,4 +21,5 @@ ALL_WORKFLOWS: list[type] = [
     *stop_reason_dispute.WORKFLOWS,
     *archiver.WORKFLOWS,
     *verification.WORKFLOWS,
+    *risk_scan.WORKFLOWS,
 ]

@@ -304,6 +304,7 @@ async def risk_facts(request: Request) -> dict[str, Any]:
             {
                 "id_number": p.id_number,
                 "employer": p.last_employer,
+                "region": p.insured_region,
                 "stop_date": p.stop_date.isoformat(),
                 "consecutive_months": p.last_consecutive_months,
                 "claimed": p.registered,
