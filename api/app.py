@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from api.deps import current_staff, refuse_read_only_writes
 from api.errors import install_error_handlers
+from api.input_guard import RefuseNul
 from core.db import Database
 from core.metrics import metrics_middleware, metrics_response
 from core.settings import Settings, get_settings
@@ -69,6 +70,7 @@ def create_app(
     app.state.temporal_connect = temporal_connect or (lambda: connect_client(settings))
     app.state.codec = make_codec(settings)
     install_error_handlers(app)
+    app.add_middleware(RefuseNul)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

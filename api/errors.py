@@ -50,6 +50,13 @@ _VALIDATION_MESSAGES = {
     "decimal_parsing": "金额格式不正确",
     "decimal_type": "金额格式不正确",
     "int_parsing": "应为整数",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+    "greater_than": "数值过小",
+    "less_than": "数值过大",
+    "datetime_parsing": "时间格式应为ISO 8601，例如 2026-01-05T09:00:00+08:00",
+    "datetime_from_date_parsing": "时间格式应为ISO 8601，例如 2026-01-05T09:00:00+08:00",
+    "bool_parsing": "应为 true 或 false",
     "enum": "取值不在允许范围内",
     "literal_error": "取值不在允许范围内",
     "json_invalid": "请求内容不是有效的JSON",
@@ -78,7 +85,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields: dict[str, str] = {}
         for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
             fields[".".join(loc) or "body"] = _field_message(err)
         return JSONResponse(
             error_body("request.invalid", "提交的内容有误，请按提示修改", fields), status_code=422

@@ -4,6 +4,9 @@ supervisors and the deploy pipeline.
 Every command that fails a check exits non-zero and names what failed, so CI and cron can gate on
 it: ``replay`` (any history the current code no longer explains), ``verify`` (the audit-log chain,
 any archived case's chain), ``archive`` (any run not archived). Usage errors exit 2.
+
+Heavy imports (SQLAlchemy through the archive and the audit log) are made inside the commands that
+need them, so ``uiflow audit replay --dir`` starts without them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,24 +33,24 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import WorkflowRunner
 
-from core import archive as arch
-from core import audit
-from core.db import Database
 from core.replay import (
     ReplayOutcome,
     ReplaySummary,
     histories_for_case,
     histories_from_archive,
-    histories_from_dir,
     histories_from_query,
     history_files,
-    make_replayer,
+    history_paths,
     recorded_timelines,
     replay_all,
 )
+from core.replay_pool import ReplayPool, ReplaySetup, default_processes
 from core.settings import Settings, get_settings
 from core.temporal_client import connect_client, make_data_converter
-from core.timeline import VIEW_ACTION, build_timeline, describe_runs
+
+if TYPE_CHECKING:
+    from core import archive as arch
+    from core.db import Database
 
 app = typer.Typer(
     name="audit",
@@ -56,8 +59,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-TIMELINE_VIEW_ACTION = VIEW_ACTION
 
 
 def _workflows() -> list[type]:
@@ -72,6 +73,16 @@ def _runner() -> WorkflowRunner:
     from workers.main import sandbox_runner
 
     return sandbox_runner()
+
+
+def _setup(settings: Settings, sandboxed: bool) -> ReplaySetup:
+    """What each replay process builds its replayer from: the worker's workflows and key ring; the
+    worker's sandbox runner with ``--sandbox``, else the fast runner (core/replay_pool.py says why
+    that checks the same)."""
+    from workers.main import sandbox_runner
+
+    keys, active = settings.codec_keyring()
+    return ReplaySetup(tuple(_workflows()), keys, active, runner=sandbox_runner if sandboxed else None)
 
 
 async def _client(settings: Settings) -> Client:
@@ -90,7 +101,9 @@ def _usage(message: str) -> typer.Exit:
 # --- replay -------------------------------------------------------------------------------------
 
 
-async def _chained(sources: list[AsyncIterator[WorkflowHistory]]) -> AsyncIterator[WorkflowHistory]:
+async def _chained(
+    sources: list[AsyncIterator[WorkflowHistory | Path]],
+) -> AsyncIterator[WorkflowHistory | Path]:
     for src in sources:
         async for h in src:
             yield h
@@ -103,11 +116,20 @@ async def _replay(
     use_archive: bool,
     folder: Path | None,
     console: Console,
+    *,
+    sandboxed: bool = False,
+    processes: int = 1,
 ) -> ReplaySummary:
+    from core import archive as arch
+    from core.db import Database
+
     client: Client | None = None
     db: Database | None = None
-    sources: list[AsyncIterator[WorkflowHistory]] = []
+    sources: list[AsyncIterator[WorkflowHistory | Path]] = []
     total: int | None = 0
+    setup = _setup(settings, sandboxed)
+    # Forked before the client's and the progress bar's threads exist (core/replay_pool.py).
+    pool = ReplayPool(setup, processes) if processes > 1 else None
     try:
         if case or query:
             client = await _client(settings)
@@ -133,9 +155,8 @@ async def _replay(
         if folder is not None:
             files = history_files(folder)
             total = None if total is None else total + len(files)
-            sources.append(histories_from_dir(folder))
+            sources.append(history_paths(folder))  # read by the replay processes, in parallel
 
-        replayer = make_replayer(_workflows(), make_data_converter(settings), _runner())
         with Progress(
             SpinnerColumn(),
             TextColumn("回放历史"),
@@ -152,8 +173,12 @@ async def _replay(
                 if not o.ok:
                     progress.console.print(f"[red]✗ {o.label}：{o.error_type}：{o.message}[/red]")
 
-            return await replay_all(replayer, _chained(sources), on_result=_tick)
+            if pool is not None:
+                return await pool.replay(_chained(sources), on_result=_tick)
+            return await replay_all(setup.replayer(), _chained(sources), on_result=_tick)
     finally:
+        if pool is not None:
+            pool.close()
         if db is not None:
             await db.dispose()
 
@@ -171,10 +196,19 @@ def _print_replay_summary(summary: ReplaySummary, console: Console) -> None:
     )
     console.print(table)
     if summary.failures:
-        console.print(f"[red]有{len(summary.failures)}个历史无法用当前代码回放（非确定性变更）：[/red]")
+        console.print(f"[red]有{len(summary.failures)}个历史无法用当前代码回放：[/red]")
         for o in summary.failures:
             console.print(f"[red]  ✗ {o.label}\n    {o.error_type}：{o.message}[/red]")
-        console.print("修改工作流的命令顺序须用 workflow.patched()；见 docs/auditors.md。")
+        causes = summary.causes()
+        if "nondeterminism" in causes:
+            console.print("非确定性变更：修改工作流的命令顺序须用 workflow.patched()；见 docs/auditors.md。")
+        if "codec_key" in causes:
+            console.print(
+                "密钥问题，不是代码变更：把缺少的密钥（id:base64）加入 UIFLOW_CODEC_KEYS 后重新回放；"
+                "见 docs/operators.md。"
+            )
+        if "failure" in causes:
+            console.print("其他回放失败：见上面每个历史的错误信息与 docs/auditors.md。")
     elif summary.total == 0:
         console.print("[red]没有找到可回放的历史。[/red]")
     else:
@@ -189,6 +223,12 @@ def replay_cmd(
     ] = None,
     use_archive: Annotated[bool, typer.Option("--archive", help="回放历史归档中的全部历史")] = False,
     folder: Annotated[Path | None, typer.Option("--dir", help="回放目录中的 JSON 历史文件")] = None,
+    sandboxed: Annotated[
+        bool, typer.Option("--sandbox", help="用 worker 的沙箱运行工作流代码（与 worker 完全相同，较慢）")
+    ] = False,
+    processes: Annotated[
+        int, typer.Option("--processes", min=1, help="回放进程数（默认：CPU 核数）")
+    ] = default_processes(),
 ) -> None:
     """用当前工作流代码回放历史，报告任何非确定性；有失败或没有历史时退出码为1。"""
     if not (case or query or use_archive or folder):
@@ -196,7 +236,18 @@ def replay_cmd(
     if folder is not None and not folder.is_dir():
         raise _usage(f"目录不存在：{folder}")
     console = _console()
-    summary = asyncio.run(_replay(get_settings(), case, query, use_archive, folder, console))
+    summary = asyncio.run(
+        _replay(
+            get_settings(),
+            case,
+            query,
+            use_archive,
+            folder,
+            console,
+            sandboxed=sandboxed,
+            processes=processes,
+        )
+    )
     _print_replay_summary(summary, console)
     if summary.failures or summary.total == 0:
         raise typer.Exit(1)
@@ -208,6 +259,9 @@ def replay_cmd(
 async def _archive(
     settings: Settings, case: str | None, since_days: int | None, limit: int | None
 ) -> arch.ArchiveSummary:
+    from core import archive as arch
+    from core.db import Database
+
     client = await _client(settings)
     db = Database(settings.effective_database_url)
     try:
@@ -311,6 +365,9 @@ def verify_cmd(
     """校验审计日志哈希链和每个已归档案件的哈希链；任何不符都以非零退出码结束并指明问题。"""
     console = _console()
 
+    from core import archive as arch
+    from core.db import Database
+
     async def _go() -> arch.IntegrityReport:
         db = Database(get_settings().effective_database_url)
         try:
@@ -342,6 +399,11 @@ def verify_cmd(
 
 
 async def _timeline(settings: Settings, case_id: str, redact: bool, bookkeeping: bool) -> dict[str, Any]:
+    from core import archive as arch
+    from core import audit
+    from core.db import Database
+    from core.timeline import VIEW_ACTION, build_timeline, describe_runs
+
     db = Database(settings.effective_database_url)
     try:
         source = "temporal"
@@ -364,7 +426,7 @@ async def _timeline(settings: Settings, case_id: str, redact: bool, bookkeeping:
             await audit.append(
                 s,
                 actor=f"cli:{getpass.getuser()}",
-                action=TIMELINE_VIEW_ACTION,
+                action=VIEW_ACTION,
                 case_id=case_id,
                 payload={
                     "decrypted": not redact,

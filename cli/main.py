@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 
 import typer
 
+from cli.lazy import LazyGroup, lazy_root
+
+# Sub-command groups, each a module exposing a typer ``app``, imported only when called (start-up:
+# ``uiflow --help`` and ``uiflow policy …`` must not import Temporal, FastAPI or SQLAlchemy).
+# Register a new group here. Commands below import what they need inside their function.
+LAZY_GROUPS = {
+    "policy": LazyGroup("cli.policy_cmd", "规则计算器：退休年龄、审核期限、工作日、领金期限与金额等。"),
+    "audit": LazyGroup("cli.audit_cmd", "审计：案件时间线、历史归档、完整性校验与历史回放。"),
+    "bench": LazyGroup("cli.bench_cmd", "性能基准：每项结果都与同一次运行中测得的 Temporal 引擎下限对照。"),
+}
+
 app = typer.Typer(
+    cls=lazy_root(LAZY_GROUPS),
     help="uiflow：内蒙古失业保险经办系统（Temporal 持久化工作流）",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-# Sub-command groups; each module exposes a typer ``app``.
-for _name, _module in [("policy", "cli.policy_cmd"), ("audit", "cli.audit_cmd"), ("bench", "cli.bench_cmd")]:
-    try:
-        app.add_typer(importlib.import_module(_module).app, name=_name)
-    except ModuleNotFoundError as _e:
-        if _e.name != _module:
-            raise
 
 
 def _logging() -> None:

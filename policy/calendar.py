@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -60,6 +61,60 @@ class HolidayCalendar:
     def holiday_name(self, d: date) -> str | None:
         self.require(d)
         return self.holidays.get(d)
+
+    @cached_property
+    def _index(self) -> _WorkingDayIndex:
+        return _WorkingDayIndex.build(self)
+
+    def working_days_through(self, d: date) -> int:
+        """Working days from the start of ``d``'s run of consecutive tabled years up to and
+        including ``d``: O(1) from the cumulative index, built once per table on first use."""
+        self.require(d)
+        return self._index.through(d)
+
+    def same_run(self, a: date, b: date) -> bool:
+        """Whether every year from ``a``'s to ``b``'s has a table (so a count between them can
+        be taken from the cumulative index)."""
+        return self._index.run_of[a.year] == self._index.run_of[b.year]
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkingDayIndex:
+    """A cumulative working-day count per tabled year, so counting the working days between two
+    dates is two look-ups instead of a walk over the calendar (the case lists compute "working days
+    left" for every row). ``cumulative[y][k]`` is the number of working days among the first
+    ``k + 1`` days of year ``y``; ``before[y]`` the working days of the earlier years of the same
+    run of consecutive tabled years (``run_of[y]`` names the run: counts never span a gap)."""
+
+    cumulative: Mapping[int, tuple[int, ...]]
+    before: Mapping[int, int]
+    run_of: Mapping[int, int]
+
+    @classmethod
+    def build(cls, cal: HolidayCalendar) -> _WorkingDayIndex:
+        cumulative: dict[int, tuple[int, ...]] = {}
+        before: dict[int, int] = {}
+        run_of: dict[int, int] = {}
+        carried = 0
+        for year in sorted(cal.years):
+            if year - 1 in cal.years:
+                run_of[year] = run_of[year - 1]
+            else:
+                run_of[year], carried = year, 0
+            before[year] = carried
+            counts: list[int] = []
+            n = 0
+            d = date(year, 1, 1)
+            while d.year == year:
+                n += cal.is_working_day(d)
+                counts.append(n)
+                d += _ONE_DAY
+            cumulative[year] = tuple(counts)
+            carried += n
+        return cls(cumulative, before, run_of)
+
+    def through(self, d: date) -> int:
+        return self.before[d.year] + self.cumulative[d.year][d.timetuple().tm_yday - 1]
 
 
 def _as_date(raw: Any, where: str) -> date:
@@ -202,13 +257,10 @@ def working_days_between(start: date, end: date, cal: HolidayCalendar | None = N
     c = _cal(cal)
     c.require(start)
     c.require(end)
-    count = 0
-    d = start
-    while d <= end:
-        if c.is_working_day(d):
-            count += 1
-        d += _ONE_DAY
-    return count
+    if not c.same_run(start, end):
+        # A year in between has no table: fail closed on the first one, as a walk would.
+        raise CalendarMissingError(next(y for y in range(start.year, end.year + 1) if not c.covers(y)))
+    return c.working_days_through(end) - c.working_days_through(start) + c.is_working_day(start)
 
 
 def review_deadline(

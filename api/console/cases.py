@@ -8,19 +8,19 @@ and its refusal is shown in the decision panel as it was worded."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.console import disputes, timeline
-from api.console.forms import attached_documents, doc_kinds, document_refs, field_errors, text
+from api.console.forms import ShowPage, act_or_show, attached_documents, doc_kinds, document_refs, text
 from api.console.web import (
     ConsoleRoute,
     console_staff,
@@ -58,7 +58,6 @@ DONE_MESSAGES = {
     "unblock": "已解除阻塞，案件将重试自动处理",
     "intake": "申请已受理。审核将在失业登记确认后按规定的工作日时限完成",
 }
-INVALID = "提交的内容有误，请按提示修改"
 TRIGGER_LABELS = {
     "application": "首次申请",
     "reapplication": "重新申请",
@@ -264,6 +263,43 @@ async def _claim_row(session: AsyncSession, staff: StaffActor, case_id: str) -> 
     return row
 
 
+def _show_claim(
+    request: Request, staff: StaffActor, session: AsyncSession, client: Client, row: CaseRecord
+) -> ShowPage:
+    async def show(values: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
+        return await claim_page(
+            request,
+            staff,
+            session,
+            client,
+            row,
+            form=values,
+            decision_error=message,
+            field_errs=errs,
+            status=status,
+        )
+
+    return show
+
+
+async def _claim_action(
+    request: Request,
+    staff: StaffActor,
+    session: AsyncSession,
+    case_id: str,
+    done: str,
+    values: dict[str, Any],
+    call: Callable[[Client], Awaitable[Any]],
+) -> Response:
+    """Every action on the claim page: the claim in scope, then ``act_or_show``."""
+    row = await _claim_row(session, staff, case_id)
+    client = await get_temporal(request)
+    show = _show_claim(request, staff, session, client, row)
+    return await act_or_show(
+        request, lambda: call(client), show, values, f"/console/cases/{case_id}?done={done}"
+    )
+
+
 @router.post("/cases/{case_id}/decide", dependencies=[Depends(csrf_protect)])
 async def decide(
     case_id: str,
@@ -271,8 +307,6 @@ async def decide(
     staff: Annotated[StaffActor, Depends(console_staff)],
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
-    row = await _claim_row(session, staff, case_id)
-    client = await get_temporal(request)
     form = await request.form()
     decision = text(form, "decision", 32)
     values = {
@@ -282,7 +316,8 @@ async def decide(
         "remedy": text(form, "remedy", 1200),
         "documents": text(form, "documents", 2000),
     }
-    try:
+
+    async def call(client: Client) -> None:
         if decision == "approve":
             body_a = claims_api.ApproveBody.model_validate({"note": values["note"]})
             await claims_api.approve(case_id, body_a, staff, session, client)
@@ -299,75 +334,8 @@ async def decide(
             await claims_api.request_documents(case_id, body_d, staff, session, client)
         else:
             raise ApiError(422, "decision.kind", "请选择审核决定：通过、不予通过或要求补正材料")
-    except ValidationError as e:
-        errs = field_errors(e)
-        return await claim_page(
-            request,
-            staff,
-            session,
-            client,
-            row,
-            form=values,
-            decision_error=INVALID,
-            field_errs=errs,
-            status=422,
-        )
-    except ApiError as e:
-        if e.code not in ("decision.refused", "decision.kind", "case.closed"):
-            raise
-        return await claim_page(
-            request,
-            staff,
-            session,
-            client,
-            row,
-            form=values,
-            decision_error=e.message_zh,
-            status=e.status_code,
-        )
-    return redirect(request, f"/console/cases/{case_id}?done={decision}")
 
-
-async def _simple_action(
-    request: Request,
-    staff: StaffActor,
-    session: AsyncSession,
-    client: Client,
-    row: CaseRecord,
-    done: str,
-    call: Any,
-    values: dict[str, Any],
-) -> Response:
-    """Run one action; on refusal show the case page with the validator's message."""
-    try:
-        await call()
-    except ValidationError as e:
-        errs = field_errors(e)
-        return await claim_page(
-            request,
-            staff,
-            session,
-            client,
-            row,
-            form=values,
-            decision_error=INVALID,
-            field_errs=errs,
-            status=422,
-        )
-    except ApiError as e:
-        if e.code not in ("decision.refused", "case.closed", "auth.role"):
-            raise
-        return await claim_page(
-            request,
-            staff,
-            session,
-            client,
-            row,
-            form=values,
-            decision_error=e.message_zh,
-            status=e.status_code,
-        )
-    return redirect(request, f"/console/cases/{row.case_id}?done={done}")
+    return await _claim_action(request, staff, session, case_id, decision, values, call)
 
 
 @router.post("/cases/{case_id}/assign", dependencies=[Depends(csrf_protect)])
@@ -378,17 +346,13 @@ async def assign(
     session: Annotated[AsyncSession, Depends(get_session)],
     reviewer_login: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    row = await _claim_row(session, staff, case_id)
-    client = await get_temporal(request)
     login = reviewer_login.strip() or staff.login
 
-    async def call() -> None:
+    async def call(client: Client) -> None:
         body = claims_api.AssignBody.model_validate({"reviewer_login": login})
         await claims_api.assign(case_id, body, staff, session, client)
 
-    return await _simple_action(
-        request, staff, session, client, row, "assign", call, {"reviewer_login": login}
-    )
+    return await _claim_action(request, staff, session, case_id, "assign", {"reviewer_login": login}, call)
 
 
 async def _applicant_action(
@@ -398,19 +362,17 @@ async def _applicant_action(
     case_id: str,
     kind: str,
 ) -> Response:
-    row = await _claim_row(session, staff, case_id)
-    client = await get_temporal(request)
     form = await request.form()
     docs = attached_documents(form)
     values = {"note": text(form, "note", 600), "docs": docs}
 
-    async def call() -> None:
+    async def call(client: Client) -> None:
         body = claims_api.ApplicantActionBody(documents=document_refs(docs), note=values["note"])
         settings = settings_of(request)
         fn = claims_api.reapply if kind == "reapply" else claims_api.supply_documents
         await fn(case_id, body, request, session, settings, client)
 
-    return await _simple_action(request, staff, session, client, row, kind, call, values)
+    return await _claim_action(request, staff, session, case_id, kind, values, call)
 
 
 @router.post("/cases/{case_id}/reapply", dependencies=[Depends(csrf_protect)])
@@ -441,14 +403,11 @@ async def unblock(
     session: Annotated[AsyncSession, Depends(get_session)],
     note: Annotated[str, Form(max_length=600)] = "",
 ) -> Response:
-    row = await _claim_row(session, staff, case_id)
-    client = await get_temporal(request)
-
-    async def call() -> None:
+    async def call(client: Client) -> None:
         body = claims_api.UnblockBody.model_validate({"note": note.strip()})
         await claims_api.unblock(case_id, body, staff, session, client)
 
-    return await _simple_action(request, staff, session, client, row, "unblock", call, {"note": note})
+    return await _claim_action(request, staff, session, case_id, "unblock", {"note": note}, call)
 
 
 @router.post("/cases/{case_id}/applicant", dependencies=[Depends(csrf_protect)])

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.console.forms import attached_documents, doc_kinds, field_errors, text
+from api.console.forms import act_or_show, attached_documents, doc_kinds, field_errors, text
 from api.console.web import (
     ConsoleRoute,
     console_staff,
@@ -284,7 +284,8 @@ async def review(
         "reason": text(form, "reason", 1200),
         "note": text(form, "note", 1200),
     }
-    try:
+
+    async def call() -> None:
         if values["level"] not in ("initial", "second", "final") or values["action"] not in ACTIONS:
             raise ApiError(422, "review.choice", "请选择审核决定：通过、不予通过或退回上一级")
         reviewer = await require_roles(Role.REVIEWER, Role.SECOND_REVIEWER, Role.FINAL_REVIEWER)(staff)
@@ -295,24 +296,14 @@ async def review(
             values["action"],  # type: ignore[arg-type]
             reviewer,
             client,
+            session,
             body,
         )
-    except ValidationError as e:
-        message = "；".join(field_errors(e).values())
+
+    async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
+        message = "；".join(errs.values()) if errs else message
         return await case_page(
-            request, staff, session, client, row, form=values, decision_error=message, status=422
+            request, staff, session, client, row, form=form, decision_error=message, status=status
         )
-    except ApiError as e:
-        if e.status_code in (401, 404) or e.status_code >= 500:
-            raise
-        return await case_page(
-            request,
-            staff,
-            session,
-            client,
-            row,
-            form=values,
-            decision_error=e.message_zh,
-            status=e.status_code,
-        )
-    return redirect(request, f"/console/cases/{case_id}?done={values['action']}")
+
+    return await act_or_show(request, call, show, values, f"/console/cases/{case_id}?done={values['action']}")

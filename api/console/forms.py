@@ -3,13 +3,22 @@ validation errors turned into the same Chinese per-field messages the API return
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.errors import _field_message  # the API's own wording, so page and API never disagree
+from api.console.web import redirect
+from api.errors import ApiError, _field_message  # the API's own wording, so page and API never disagree
 from models.claim import DocumentRef
+
+INVALID = "提交的内容有误，请按提示修改"
+
+#: Shows the case page again: (the submitted values, the message, per-field errors, the status).
+ShowPage = Callable[[dict[str, Any], str, dict[str, str], int], Awaitable[Response]]
 
 #: Document kinds offered at the counter, with their labels. The dispute kinds are added when the
 #: dispute model is present (see ``doc_kinds``).
@@ -70,3 +79,25 @@ def attached_documents(form: FormData) -> list[dict[str, str]]:
 def document_refs(docs: list[dict[str, Any]]) -> list[DocumentRef]:
     """Raises ``ValidationError`` for a tampered hidden field."""
     return [DocumentRef.model_validate(d) for d in docs]
+
+
+async def act_or_show(
+    request: Request,
+    call: Callable[[], Awaitable[Any]],
+    show: ShowPage,
+    values: dict[str, Any],
+    done_url: str,
+) -> Response:
+    """One staff action on a case page, for every case type: run the API's own route function;
+    on success go to ``done_url``; on bad input or a refusal (403, 409, 422) show the page again
+    with the values kept and the message as the API or the workflow validator worded it. No
+    such case, no session and server errors stay errors (the console renders them as pages)."""
+    try:
+        await call()
+    except ValidationError as e:
+        return await show(values, INVALID, field_errors(e), 422)
+    except ApiError as e:
+        if e.status_code in (401, 404) or e.status_code >= 500:
+            raise
+        return await show(values, e.message_zh, e.fields or {}, e.status_code)
+    return redirect(request, done_url)

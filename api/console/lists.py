@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.console import disputes
 from api.console.web import ConsoleRoute, console_staff, render
 from api.deps import get_session
+from api.params import region_or_blank
 from api.routes.cases import INBOX_STAGES, CaseItem, _item, _scope, _today, list_cases
 from models.claim import CLAIM_STATUS_LABELS
 from models.enums import CaseType, Role
@@ -51,8 +52,7 @@ class Filters:
         if q.get("type", "") in CaseType._value2member_map_:
             f.case_type = q["type"]
         f.status = q.get("status", "") if q.get("status", "") in status_labels() else ""
-        region = q.get("region", "").strip()
-        f.region = region if region.isdigit() and len(region) == 6 else ""
+        f.region = region_or_blank(q.get("region", ""))
         f.overdue = q.get("overdue", "") if q.get("overdue", "") in ("1", "0") else ""
         f.page = _int(q.get("page"), 1, 1, 100_000)
         size = _int(q.get("size"), 50, 1, 200)

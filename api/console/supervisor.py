@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.console.lists import region_options, status_labels
 from api.console.web import ConsoleRoute, console_staff, render, require
 from api.deps import get_session
+from api.params import region_or_blank
 from api.routes.cases import CaseItem, _item, _scope, _today
 from models.case import BUSINESS_TZ
 from models.enums import Role
@@ -193,7 +194,7 @@ async def supervisor_view(
     region: str = "",
 ) -> Response:
     require(staff, Role.SUPERVISOR, Role.AUDITOR)
-    region = region if region.isdigit() and len(region) == 6 else ""
+    region = region_or_blank(region)
     scope = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region or None)))]
     today = _today()
     since = today - timedelta(days=DAYS - 1)

@@ -17,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from api.deps import CurrentStaff, ensure_region, get_session
 from api.errors import ApiError
+from api.params import AwareTime, Page, PageSize, RegionQuery
 from models.enums import CaseType, Role
 from models.staff import StaffActor
 from models.tables import CaseRecord
@@ -154,18 +155,18 @@ async def list_cases(
     session: Annotated[AsyncSession, Depends(get_session)],
     case_type: Annotated[list[CaseType] | None, Query(alias="type")] = None,
     status: Annotated[list[str] | None, Query()] = None,
-    region: str | None = None,
+    region: RegionQuery = None,
     overdue: bool | None = None,
     blocked: bool | None = None,
     assigned_to: str | None = None,
     deadline_from: date | None = None,
     deadline_to: date | None = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: AwareTime = None,
+    received_to: AwareTime = None,
     sort: Literal["deadline", "received_at", "updated_at"] = "deadline",
     order: Literal["asc", "desc"] = "asc",
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: Page = 1,
+    page_size: PageSize = 50,
 ) -> CaseList:
     filters: list[Any] = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
     if case_type:
@@ -200,10 +201,10 @@ async def inbox(
     session: Annotated[AsyncSession, Depends(get_session)],
     case_type: Annotated[list[CaseType] | None, Query(alias="type")] = None,
     status: Annotated[list[str] | None, Query()] = None,
-    region: str | None = None,
+    region: RegionQuery = None,
     overdue: bool | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: Page = 1,
+    page_size: PageSize = 50,
 ) -> CaseList:
     stages = sorted({s for r in staff.roles for s in INBOX_STAGES.get(r, [])})
     filters: list[Any] = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
@@ -254,7 +255,7 @@ def _within_limit(dialect: str) -> Any:
 async def stats(
     staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
-    region: str | None = None,
+    region: RegionQuery = None,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> Stats:
     """Grouped in the database (no row is loaded into Python), so it stays fast at any size."""

@@ -18,8 +18,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import SESSION_COOKIE, CurrentStaff, ensure_region, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
+from api.params import IdempotencyKey
 from api.schemas import ClaimApplicationIn
-from api.temporal_ops import call_workflow
+from api.temporal_ops import call_workflow, execute_update
 from core import audit
 from core.applicant import applicant_key
 from core.security import TokenError, decode_token
@@ -283,8 +284,28 @@ async def claim_applicant(
     )
 
 
-async def _decide(client: Client, case_id: str, update: Any, cmd: Any) -> DecisionReceipt:
-    return await call_workflow(lambda: _handle(client, case_id).execute_update(update, cmd))
+async def _decide(
+    session: AsyncSession,
+    staff: StaffActor | None,
+    client: Client,
+    case_id: str,
+    update: Any,
+    cmd: Any,
+    idempotency_key: str | None,
+) -> DecisionReceipt:
+    """Every decision on a claim: the case in the caller's scope (when staff act), then the one
+    Update path of ``api.temporal_ops``."""
+    if staff is not None:
+        await _case(session, staff, case_id)
+    return await execute_update(
+        client,
+        case_id,
+        update,
+        cmd,
+        session=session,
+        idempotency_key=idempotency_key,
+        result_type=DecisionReceipt,
+    )
 
 
 @router.post(
@@ -299,11 +320,10 @@ async def approve(
     staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
+    idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    await _case(session, staff, case_id)
-    return await _decide(
-        client, case_id, BenefitClaimWorkflow.approve, ApproveCommand(actor=staff, note=body.note)
-    )
+    cmd = ApproveCommand(actor=staff, note=body.note)
+    return await _decide(session, staff, client, case_id, BenefitClaimWorkflow.approve, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/reject", response_model=DecisionReceipt, summary="不予通过（须填写原因与处置方式）")
@@ -313,14 +333,10 @@ async def reject(
     staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
+    idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    await _case(session, staff, case_id)
-    return await _decide(
-        client,
-        case_id,
-        BenefitClaimWorkflow.reject,
-        RejectCommand(actor=staff, reason_code=body.reason_code, remedy=body.remedy, note=body.note),
-    )
+    cmd = RejectCommand(actor=staff, reason_code=body.reason_code, remedy=body.remedy, note=body.note)
+    return await _decide(session, staff, client, case_id, BenefitClaimWorkflow.reject, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/request-documents", response_model=DecisionReceipt, summary="要求补正材料")
@@ -330,14 +346,11 @@ async def request_documents(
     staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
+    idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    await _case(session, staff, case_id)
-    return await _decide(
-        client,
-        case_id,
-        BenefitClaimWorkflow.request_documents,
-        RequestDocumentsCommand(actor=staff, documents=body.documents, note=body.note),
-    )
+    cmd = RequestDocumentsCommand(actor=staff, documents=body.documents, note=body.note)
+    update = BenefitClaimWorkflow.request_documents
+    return await _decide(session, staff, client, case_id, update, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/assign", response_model=DecisionReceipt, summary="分派或认领审核")
@@ -347,14 +360,10 @@ async def assign(
     staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
+    idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    await _case(session, staff, case_id)
-    return await _decide(
-        client,
-        case_id,
-        BenefitClaimWorkflow.assign,
-        AssignCommand(actor=staff, reviewer_login=body.reviewer_login),
-    )
+    cmd = AssignCommand(actor=staff, reviewer_login=body.reviewer_login)
+    return await _decide(session, staff, client, case_id, BenefitClaimWorkflow.assign, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/unblock", summary="运维解除案件阻塞")
@@ -364,12 +373,20 @@ async def unblock(
     staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, str]:
+    cmd = UnblockCommand(actor=staff, note=body.note)
     await _case(session, staff, case_id)
-    msg = await _decide(
-        client, case_id, BenefitClaimWorkflow.unblock_case, UnblockCommand(actor=staff, note=body.note)
+    msg = await execute_update(
+        client,
+        case_id,
+        BenefitClaimWorkflow.unblock_case,
+        cmd,
+        session=session,
+        idempotency_key=idempotency_key,
+        result_type=str,
     )
-    return {"message": str(msg)}
+    return {"message": msg}
 
 
 async def _applicant_action(
@@ -400,14 +417,12 @@ async def reapply(
     session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
     client: Annotated[Client, Depends(get_temporal)],
+    idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
     by = await _applicant_action(request, case_id, body, settings, session)
-    return await _decide(
-        client,
-        case_id,
-        BenefitClaimWorkflow.reapply,
-        ReapplyEvent(by=by, documents=body.documents, note=body.note),
-    )
+    cmd = ReapplyEvent(by=by, documents=body.documents, note=body.note)
+    update = BenefitClaimWorkflow.reapply
+    return await _decide(session, None, client, case_id, update, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/supply-documents", response_model=DecisionReceipt, summary="提交补正材料")
@@ -418,14 +433,12 @@ async def supply_documents(
     session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
     client: Annotated[Client, Depends(get_temporal)],
+    idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
     by = await _applicant_action(request, case_id, body, settings, session)
-    return await _decide(
-        client,
-        case_id,
-        BenefitClaimWorkflow.supply_documents,
-        ReapplyEvent(by=by, documents=body.documents, note=body.note),
-    )
+    cmd = ReapplyEvent(by=by, documents=body.documents, note=body.note)
+    update = BenefitClaimWorkflow.supply_documents
+    return await _decide(session, None, client, case_id, update, cmd, idempotency_key)
 
 
 async def open_claims_of(session: AsyncSession, key: str, *, status: ClaimStatus | None = None) -> list[str]:

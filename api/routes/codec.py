@@ -1,11 +1,18 @@
 """The remote codec endpoint, so authorised staff see decrypted payloads in the Temporal Web UI
 and CLI (``--codec-endpoint``). Same wire format as Temporal's codec server: a JSON
-``{"payloads": [...]}`` in protobuf-JSON form. Every decode is written to the audit log."""
+``{"payloads": [...]}`` in protobuf-JSON form.
+
+Open only to the roles that may see personal data in a timeline (``DECRYPT_ROLES``, the audit
+redaction's rule: operations engineers get redacted timelines, so no codec either). Every call,
+encode or decode, is written to the audit log with who, when, how many payloads, the namespace
+and the workflow when the caller names it (``X-Workflow-Id``, or the Web UI page in ``Referer``).
+An unsealed payload that is not on the codec's allow-list is refused (422)."""
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from google.protobuf import json_format
@@ -13,16 +20,20 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from api.deps import get_db, get_settings_dep
 from api.errors import ApiError
+from api.routes.audit import DECRYPT_ROLES
 from core import audit
-from core.codec import CodecError
+from core.codec import CodecError, is_refused
 from core.db import Database
 from core.security import TokenError, decode_token
 from core.settings import Settings
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 
-# Staff who may see decrypted payloads in the Temporal Web UI.
-CODEC_ROLES = {"ops_engineer", "admin", "auditor", "supervisor"}
+# Staff who may see decrypted payloads in the Temporal Web UI: the audit redaction's rule.
+CODEC_ROLES = frozenset(r.value for r in DECRYPT_ROLES)
+# Workflow ids carry no personal data (a case id); anything else is not recorded.
+_WORKFLOW_ID_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
+_UI_WORKFLOW_RE = re.compile(r"/namespaces/[^/]+/workflows/([^/?#]+)")
 
 
 async def _payloads(request: Request) -> list[Payload]:
@@ -50,22 +61,38 @@ def _actor(request: Request, settings: Settings) -> str:
     return claims.login
 
 
-async def _run(request: Request, db: Database, actor: str, op: str) -> dict[str, Any]:
+def _workflow_of(request: Request) -> str | None:
+    named = request.headers.get("x-workflow-id", "")
+    if not named:
+        m = _UI_WORKFLOW_RE.search(request.headers.get("referer", ""))
+        named = m.group(1) if m else ""
+    return named if _WORKFLOW_ID_RE.match(named) else None
+
+
+async def _run(request: Request, db: Database, actor: str, op: Literal["encode", "decode"]) -> dict[str, Any]:
     codec = request.app.state.codec
     payloads = await _payloads(request)
     try:
         out = await (codec.encode(payloads) if op == "encode" else codec.decode(payloads))
     except CodecError as e:
         raise ApiError(422, "codec.failed", "载荷无法解密（密钥不符或数据被篡改）") from e
-    if op == "decode":
-        async with db.session() as s:
-            await audit.append(
-                s,
-                actor=actor,
-                action="codec.decode",
-                detail={"payloads": len(payloads), "namespace": request.headers.get("x-namespace", "")},
-            )
-            await s.commit()
+    refused = sum(1 for p in out if is_refused(p)) if op == "decode" else 0
+    namespace = request.headers.get("x-namespace", "")
+    async with db.session() as s:
+        await audit.append(
+            s,
+            actor=actor,
+            action=f"codec.{op}",
+            case_id=_workflow_of(request),
+            detail={
+                "payloads": len(payloads),
+                "refused": refused,
+                "namespace": namespace if namespace.isascii() else "",
+            },
+        )
+        await s.commit()
+    if refused:
+        raise ApiError(422, "codec.unsealed", "载荷未经加密且不在允许名单内，已拒绝解码")
     return _respond(out)
 
 

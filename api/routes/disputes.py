@@ -8,10 +8,8 @@ workflow id is ``dispute-<region>-<applicant key>-<n>``: never the ID number."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -20,14 +18,16 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.gov.callbacks import SIGNATURE_HEADER, TicketResolved, parse_event, verify
 from api.deps import CurrentStaff, ensure_region, get_session, get_settings_dep, get_temporal, require_roles
 from api.errors import ApiError
+from api.params import IdempotencyKey
+from api.temporal_ops import execute_update
 from core import audit
 from core.applicant import applicant_key
 from core.security import issue_token, verify_password
@@ -61,12 +61,6 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 Temporal = Annotated[Client, Depends(get_temporal)]
 DisputeHandle = WorkflowHandle[StopReasonDisputeWorkflow, Any]
-
-# Refusal codes of workflows/review_levels.py that mean "not you" rather than "not now".
-_FORBIDDEN = frozenset(
-    {"review.role", "review.region", "review.own_case", "review.separation", "review.intake"}
-)
-_INVALID = frozenset({"review.reason_required", "review.note_required"})
 
 
 # --- request and response shapes -------------------------------------------------------------------
@@ -444,43 +438,24 @@ async def decide(
         StaffActor, Depends(require_roles(Role.REVIEWER, Role.SECOND_REVIEWER, Role.FINAL_REVIEWER))
     ],
     temporal: Temporal,
+    session: Session,
     body: ReviewBody | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> DecisionResponse:
     _not_employer(staff)
     handle = _handle(temporal, dispute_id)
     body = body or ReviewBody()
     command = ReviewCommand(actor=staff, action=_ACTIONS[action], reason=body.reason, note=body.note)
-    try:
-        receipt: DecisionReceipt = await _execute_update(handle, _LEVEL_UPDATES[level], command)
-    except WorkflowUpdateFailedError as e:
-        cause = e.cause
-        if isinstance(cause, ApplicationError):
-            code = cause.type or "review.refused"
-            status = 403 if code in _FORBIDDEN else 422 if code in _INVALID else 409
-            raise ApiError(status, code, cause.message) from None
-        raise ApiError(409, "review.refused", "该审核决定未被接受，请刷新后重试") from None
-    except RPCError as e:
-        if e.status == RPCStatusCode.NOT_FOUND:
-            await _state(handle)  # 404 when there is no such dispute at all
-            raise ApiError(409, "dispute.closed", "该停保原因争议已办结，不能再作审核决定") from None
-        raise
+    receipt = await execute_update(
+        temporal,
+        handle.id,
+        _LEVEL_UPDATES[level],
+        command,
+        session=session,
+        idempotency_key=idempotency_key,
+        result_type=DecisionReceipt,
+    )
     return DecisionResponse(receipt=receipt, dispute=await _state(handle))
-
-
-async def _execute_update(handle: DisputeHandle, update: Any, arg: Any, attempts: int = 6) -> Any:
-    """``execute_update`` with retry on "Workflow is busy" (temporal-notes §8). One update id for
-    every attempt, so a retry after a lost answer is deduplicated by the server, never applied
-    twice. (Private copy; the lead will merge it with the claims router's helper.)"""
-    update_id = str(uuid.uuid4())
-    for i in range(attempts):
-        try:
-            return await handle.execute_update(update, arg, id=update_id)
-        except RPCError as e:
-            busy = e.status == RPCStatusCode.RESOURCE_EXHAUSTED or "busy" in str(e).lower()
-            if not busy or i == attempts - 1:
-                raise
-            await asyncio.sleep(0.1 * 2**i)
-    raise AssertionError("unreachable")
 
 
 # --- the demand platform's callback --------------------------------------------------------------------

@@ -7,8 +7,10 @@ different questions:
 - the command itself over a folder of exported histories (what CI's replay gate costs, Python
   start-up included);
 - the command over a visibility query (the same, plus fetching each history from the server);
-- the replay alone, in this process (``core.replay.replay_all`` with the worker's workflows,
-  converter and sandbox runner), repeated and reported as a median."""
+- the replay alone, without start-up: the process pool with the fast runner
+  (``core.replay_pool``, what the command does) against one replayer with the worker's sandbox
+  runner in this process (what it did before), alternating, repeated, reported as medians and
+  their ratio."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from cli.bench.common import BIN, median_of
 from cli.bench.stack import Stack
 from cli.bench.ui import Reporter
 from core.replay import from_list, make_replayer, replay_all
+from core.replay_pool import ReplayPool, ReplaySetup, default_processes
 from core.temporal_client import make_data_converter
 from workers.main import sandbox_runner
 from workflows.registry import ALL_WORKFLOWS
@@ -72,18 +75,25 @@ async def scenario_replay(
         make_data_converter(stack.settings),
         sandbox_runner(),
     )
+    keys, active = stack.settings.codec_keyring()
     in_process: list[dict[str, Any]] = []
-    with reporter.phase(f"replay: {len(histories)} histories in process × {repeat}", repeat) as adv:
+    sandboxed_single: list[dict[str, Any]] = []
+
+    def _row(summary: Any) -> dict[str, Any]:
+        return {
+            "histories": summary.total,
+            "failures": len(summary.failures),
+            "seconds": round(summary.seconds, 3),
+            "histories_per_s": round(summary.rate, 2),
+        }
+
+    with (
+        ReplayPool(ReplaySetup(tuple(ALL_WORKFLOWS), keys, active), default_processes()) as pool,
+        reporter.phase(f"replay: {len(histories)} histories, pool and sandboxed × {repeat}", repeat) as adv,
+    ):
         for _ in range(repeat):
-            summary = await replay_all(replayer, from_list(histories))
-            in_process.append(
-                {
-                    "histories": summary.total,
-                    "failures": len(summary.failures),
-                    "seconds": round(summary.seconds, 3),
-                    "histories_per_s": round(summary.rate, 2),
-                }
-            )
+            in_process.append(_row(await pool.replay(from_list(histories))))
+            sandboxed_single.append(_row(await replay_all(replayer, from_list(histories))))
             adv()
     query = f"CaseType = 'benefit_claim' AND TaskQueue = '{stack.task_queue}'"
     with reporter.phase("replay: `uiflow audit replay` (folder, then query)", 2) as adv:
@@ -93,13 +103,22 @@ async def scenario_replay(
         adv()
     for cmd in (from_dir, from_query):
         cmd["histories_per_s"] = round(len(histories) / cmd["wall_s"], 2) if cmd["wall_s"] else None
-    out["runs"] = {"in_process": in_process, "command_dir": from_dir, "command_query": from_query}
+    out["runs"] = {
+        "in_process": in_process,
+        "sandboxed_single": sandboxed_single,
+        "command_dir": from_dir,
+        "command_query": from_query,
+    }
+    pooled = median_of(r["histories_per_s"] for r in in_process)
+    single = median_of(r["histories_per_s"] for r in sandboxed_single)
     out["summary"] = {
         "histories": len(histories),
-        "replay_histories_per_s": median_of(r["histories_per_s"] for r in in_process),
+        "replay_histories_per_s": pooled,
+        "replay_histories_per_s_sandboxed_single": single,
+        "replay_ratio_to_sandboxed_single": round(pooled / single, 2) if pooled and single else None,
         "command_dir_histories_per_s": from_dir["histories_per_s"],
         "command_query_histories_per_s": from_query["histories_per_s"],
-        "failures": sum(r["failures"] for r in in_process)
+        "failures": sum(r["failures"] for r in in_process + sandboxed_single)
         + (from_dir["exit_code"] != 0)
         + (from_query["exit_code"] != 0),
     }

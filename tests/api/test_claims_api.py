@@ -99,7 +99,7 @@ async def test_counter_claim_reject_reapply_approve_through_the_api(
 
     # The clerk who took it in is refused by the workflow's validator (not a reviewer).
     r = await case_api.post(f"/api/v1/claims/{case_id}/approve", json={}, headers=clerk)
-    assert r.status_code == 409 and "只有审核员" in r.json()["error"]["message"]
+    assert r.status_code == 403 and r.json()["error"]["code"] == "review.role", r.text
 
     reasons = (await case_api.get("/api/v1/claims/reject-reasons", headers=reviewer)).json()
     remedy = next(x["default_remedy"] for x in reasons if x["code"] == "voluntary_separation")

@@ -21,37 +21,74 @@ def _body(*payloads: Payload) -> dict[str, object]:
 
 
 async def test_encode_then_decode_round_trip_and_audit(pg_api: httpx.AsyncClient, pg_db: Database) -> None:
-    headers = await login(pg_api, "ops.nmg")
+    headers = await login(pg_api, "supervisor.hhht")
     plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"id_number":"150102198005171237"}')
     r = await pg_api.post("/codec/encode", json=_body(plain), headers=headers)
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text
     sealed = r.json()["payloads"][0]
     assert base64.b64decode(sealed["metadata"]["encoding"]) == b"binary/encrypted"
     assert b"150102198005171237" not in base64.b64decode(sealed["data"])
+    case_id = "claim-150102-" + "a" * 24 + "-1"
     r = await pg_api.post(
-        "/codec/decode", json={"payloads": [sealed]}, headers={**headers, "X-Namespace": "uiflow"}
+        "/codec/decode",
+        json={"payloads": [sealed, sealed]},
+        headers={
+            **headers,
+            "X-Namespace": "uiflow",
+            "Referer": f"http://127.0.0.1:8233/namespaces/uiflow/workflows/{case_id}/run-1/history",
+        },
     )
     assert r.status_code == 200
     assert base64.b64decode(r.json()["payloads"][0]["data"]) == plain.data
     async with pg_db.session() as s:
         entries = (
-            await s.exec(
-                select(AuditLog).where(AuditLog.action == "codec.decode", AuditLog.actor == "ops.nmg")
-            )
+            await s.exec(select(AuditLog).where(AuditLog.actor == "supervisor.hhht").order_by(AuditLog.id))
         ).all()
-        assert entries and entries[-1].detail["namespace"] == "uiflow"
+    encoded, decoded = [e for e in entries if e.action.startswith("codec.")][-2:]
+    assert encoded.action == "codec.encode" and encoded.detail["payloads"] == 1
+    assert decoded.action == "codec.decode" and decoded.case_id == case_id and decoded.at is not None
+    assert decoded.detail == {"payloads": 2, "refused": 0, "namespace": "uiflow"}
 
 
-async def test_decode_needs_an_authorised_role(pg_api: httpx.AsyncClient) -> None:
+async def test_codec_follows_the_audit_redaction_rule(pg_api: httpx.AsyncClient) -> None:
+    """Operations engineers get redacted timelines (no personal data), so no codec either."""
     r = await pg_api.post("/codec/decode", json={"payloads": []})
     assert r.status_code == 401
-    clerk = await login(pg_api, "clerk.xc")
-    r = await pg_api.post("/codec/decode", json={"payloads": []}, headers=clerk)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.role"
+    for who in ("ops.nmg",):
+        r = await pg_api.post("/codec/decode", json={"payloads": []}, headers=await login(pg_api, who))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "auth.role", who
+    for who in ("reviewer.xc", "clerk.xc", "admin"):
+        r = await pg_api.post("/codec/decode", json={"payloads": []}, headers=await login(pg_api, who))
+        assert r.status_code == 200, (who, r.text)
+
+
+async def test_unsealed_payloads_are_refused_except_the_allow_list(pg_api: httpx.AsyncClient) -> None:
+    """What the Web UI sends unsealed with a history: search-attribute values and the SDK's patch
+    markers (found in tests/histories); a plain command is refused."""
+    headers = await login(pg_api, "reviewer.xc")
+    keyword = Payload(metadata={"encoding": b"json/plain", "type": b"Keyword"}, data=b'"under_review"')
+    flag = Payload(metadata={"encoding": b"json/plain", "type": b"Bool"}, data=b"false")
+    marker = Payload(
+        metadata={"encoding": b"json/plain"}, data=b'{"id":"start-benefit-period","deprecated":false}'
+    )
+    r = await pg_api.post("/codec/decode", json=_body(keyword, flag, marker), headers=headers)
+    assert r.status_code == 200, r.text
+    assert [base64.b64decode(p["data"]) for p in r.json()["payloads"]] == [
+        keyword.data,
+        flag.data,
+        marker.data,
+    ]
+    forged = Payload(
+        metadata={"encoding": b"json/plain"}, data=b'{"actor":{"login":"reviewer.xc","roles":["reviewer"]}}'
+    )
+    disguised = Payload(metadata={"encoding": b"json/plain", "type": b"Keyword"}, data=forged.data)
+    for bad in (forged, disguised):
+        r = await pg_api.post("/codec/decode", json=_body(keyword, bad), headers=headers)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "codec.unsealed", r.text
 
 
 async def test_wrong_key_payload_is_a_clear_error(pg_api: httpx.AsyncClient) -> None:
-    headers = await login(pg_api, "ops.nmg")
+    headers = await login(pg_api, "reviewer.xc")
     bogus = Payload(metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"zz"}, data=b"x" * 40)
     r = await pg_api.post("/codec/decode", json=_body(bogus), headers=headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "codec.failed"

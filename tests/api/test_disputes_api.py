@@ -228,6 +228,8 @@ async def test_dispute_whole_path_over_the_api(dispute_api: ApiEnv, sim: SimHand
     assert r.status_code == 403 and r.json()["error"]["code"] == "review.region"
     assert "无权" in r.json()["error"]["message"]
     second = await staff("second.hhht")
+    r = await api.post(f"{url}/initial/approve", json={"note": "同意"}, headers=second)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "review.role", r.text
     r = await api.post(f"{url}/second/approve", headers=second)
     assert r.status_code == 409 and r.json()["error"]["code"] == "review.wrong_level"
     assert "初审" in r.json()["error"]["message"]
@@ -305,8 +307,10 @@ async def test_dispute_whole_path_over_the_api(dispute_api: ApiEnv, sim: SimHand
     assert r.status_code == 200 and r.json()["accepted"] is False
     r = await api.post("/api/v1/callbacks/gov", content=raw, headers={SIGNATURE_HEADER: sign(raw, sim.token)})
     assert r.status_code == 200 and r.json()["delivered_to"] == 0
+    # A decision on the finished dispute says what was decided (Temporal itself says NOT_FOUND).
     r = await api.post(f"{url}/final/approve", headers=await staff("final.nmg"))
-    assert r.status_code == 409 and r.json()["error"]["code"] in ("dispute.closed", "review.closed")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "case.decided", r.text
+    assert "已办结（" in r.json()["error"]["message"]
 
     # --- the claim is re-checked and paid; the record is in PostgreSQL --------------------------------------
     await claim_paid_after_change(ce, claim, dispute_id)

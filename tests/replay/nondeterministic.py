@@ -22,3 +22,21 @@ class ExtraActivityClaimWorkflow(BenefitClaimWorkflow):
             PersonRef(id_number=inp.application.id_number),
         )
         return await super().run(inp)
+
+
+@workflow.defn(name="BenefitClaimWorkflow")
+class ExtraTimerClaimWorkflow(BenefitClaimWorkflow):
+    @workflow.run
+    async def run(self, inp: ClaimInput) -> ClaimResult:
+        # Another unpatched change: a pause before the first step (a timer command).
+        await workflow.sleep(1)
+        return await super().run(inp)
+
+
+@workflow.defn(name="BenefitClaimWorkflow")
+class BlockingClaimWorkflow(BenefitClaimWorkflow):
+    @workflow.run
+    async def run(self, inp: ClaimInput) -> ClaimResult:
+        # Code that never yields (a busy loop): the replay must fail it, not hang.
+        while True:
+            pass
