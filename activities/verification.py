@@ -6,7 +6,9 @@ once (a later parameter or ledger change cannot alter the replay of a decided ca
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 from temporalio import activity
@@ -17,15 +19,17 @@ from core.db import Database
 from core.parameters import parameters_in_force
 from core.settings import Settings
 from models.benefit import BENEFIT_ORDER_KIND
-from models.tables import PaymentOrder
+from models.tables import PaymentOrder, RiskHit
 from models.verification import (
     Fine,
     FineRequest,
     Installment,
     PaidMonth,
+    RecordHits,
     RecoveryLedger,
     RecoveryLedgerRequest,
     RepaymentPlanRequest,
+    SettleHits,
 )
 from policy import verification
 from policy.errors import PolicyError
@@ -86,5 +90,42 @@ class VerificationActivities:
             basis_zh=f.basis_zh,
         )
 
+    @activity.defn
+    async def record_hits(self, req: RecordHits) -> None:
+        """Write each hit once (the case and the hit's place in it are unique)."""
+        async with self.db.session() as s:
+            have = set((await s.exec(select(RiskHit.seq).where(RiskHit.case_id == req.case_id))).all())
+            for i, h in enumerate(req.hits):
+                seq = req.first_seq + i
+                if seq in have:
+                    continue
+                s.add(
+                    RiskHit(
+                        case_id=req.case_id,
+                        seq=seq,
+                        rule=h.rule,
+                        rule_version=h.rule_version[:128],
+                        month=h.found_at.astimezone(SHANGHAI).strftime("%Y-%m"),
+                        found_at=h.found_at,
+                        people=len(h.parties),
+                        explanation=h.explanation_zh[:1000],
+                    )
+                )
+            await s.commit()
 
+    @activity.defn
+    async def settle_hits(self, req: SettleHits) -> None:
+        """The case's outcome (and what it has recovered so far) on every hit of the case."""
+        async with self.db.session() as s:
+            rows = (await s.exec(select(RiskHit).where(RiskHit.case_id == req.case_id))).all()
+            now = datetime.now(UTC)
+            for r in rows:
+                r.outcome = req.outcome
+                r.recovered = req.recovered
+                r.settled_at = now
+                s.add(r)
+            await s.commit()
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACTIVITY_CLASSES = [VerificationActivities]

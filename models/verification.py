@@ -72,6 +72,8 @@ TIMELINE = TimelineLabels(
         "repayment_plan": ("check", "system", "uiflow", "生成退回计划"),
         "fine_for": ("check", "system", "uiflow", "计算罚款金额"),
         "run_scan": ("check", "system", "risk-scan", "定期风险筛查"),
+        "record_hits": ("bookkeeping", "system", "uiflow", "登记风险线索"),
+        "settle_hits": ("bookkeeping", "system", "uiflow", "登记风险线索核查结果"),
     },
     updates={
         "propose": "稽核员提出处理意见",
@@ -292,6 +294,20 @@ class VerificationResult(BaseModel):
     recovered: Decimal = Decimal("0")
     fines: Decimal = Decimal("0")
     referred_to_police: bool = False
+
+
+class RecordHits(BaseModel):
+    """Hits as they join a case (the rules' report reads them); ``first_seq`` keeps writes idempotent."""
+
+    case_id: str
+    first_seq: int
+    hits: list[HitRecord]
+
+
+class SettleHits(BaseModel):
+    case_id: str
+    outcome: Literal["confirmed", "cleared"]
+    recovered: Decimal = Decimal("0")
 
 
 # --- scheduled scans (issue 16) --------------------------------------------------------------------

@@ -369,9 +369,16 @@ VerificationHandle = WorkflowHandle[VerificationWorkflow, Any]
 
 
 async def start_verification(
-    ce: CaseEnv, parties: list[VerificationParty], ref: str, *, rule: str = "intermediary.shared_contact"
+    ce: CaseEnv,
+    parties: list[VerificationParty],
+    ref: str,
+    *,
+    rule: str = "scan.shared_contact",
+    found_at: datetime | None = None,
 ) -> VerificationHandle:
-    """A verification case opened by a scan hit over ``parties`` (district 150102)."""
+    """A verification case opened by a scan hit over ``parties`` (district 150102), found at
+    ``found_at`` (default: the test clock's now; the rules' report counts it in that month)."""
+    found = found_at or await ce.env.get_current_time()
     case_id = verification_id_for("150102", ref)
     people = sum(1 for p in parties if p.kind == "person")
     hit = HitRecord(
@@ -379,7 +386,7 @@ async def start_verification(
         rule_version="risk-scan-1",
         explanation_zh=f"{people}名申领人登记同一联系电话及同一代办人",
         figures={"people": str(people)},
-        found_at=datetime.now(UTC),
+        found_at=found,
         parties=[p.key for p in parties],
     )
     inp = VerificationInput(

@@ -71,6 +71,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "recovery_ledger": STEP_TIMEOUT,
     "repayment_plan": STEP_TIMEOUT,
     "fine_for": STEP_TIMEOUT,
+    "record_hits": STEP_TIMEOUT,
+    "settle_hits": STEP_TIMEOUT,
     # the scheduled scan reads everyone across systems: minutes, not seconds
     "run_scan": timedelta(minutes=10),
     # one call to a government system (or the notifier's gateway)

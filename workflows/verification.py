@@ -43,11 +43,13 @@ with workflow.unsafe.imports_passed_through():
         PoliceReferral,
         Proposal,
         ProposeCommand,
+        RecordHits,
         Recovery,
         RecoveryLedgerRequest,
         Repayment,
         RepaymentCommand,
         RepaymentPlanRequest,
+        SettleHits,
         VerificationInput,
         VerificationParty,
         VerificationResult,
@@ -121,7 +123,7 @@ class VerificationWorkflow(UnblockableCase):
             f"立案核查：{inp.reason_zh}",
             source_claim_id=inp.source_claim_id,
         )
-        self._join(inp.hits)
+        await self._join(inp.hits)
         await self.audit(
             _system_actor(),
             "verification.opened",
@@ -145,8 +147,10 @@ class VerificationWorkflow(UnblockableCase):
             referred_to_police=self.state.police is not None,
         )
 
-    def _join(self, batch: HitBatch) -> None:
-        """Hits and parties join the case (a party already in it gains the new linked cases)."""
+    async def _join(self, batch: HitBatch) -> None:
+        """Hits and parties join the case (a party already in it gains the new linked cases); the
+        hits are written for the rules' own report."""
+        first = len(self.state.hits)
         for p in batch.parties:
             if p.phone:
                 self._phones[p.key] = p.phone
@@ -167,6 +171,11 @@ class VerificationWorkflow(UnblockableCase):
                 rule_version=h.rule_version,
                 figures=h.figures,
             )
+        if batch.hits:
+            await self.act(
+                VerificationActivities.record_hits,
+                RecordHits(case_id=self.case_id, first_seq=first + 1, hits=batch.hits),
+            )
 
     # --- outcome ---------------------------------------------------------------------------------------
 
@@ -185,6 +194,7 @@ class VerificationWorkflow(UnblockableCase):
                 f"处理意见经{last.level_label}不予批准，核查案件办结",
             )
             await self.project()
+            await self._settle("cleared")
             return
         p = self.state.proposal
         assert p is not None
@@ -218,6 +228,7 @@ class VerificationWorkflow(UnblockableCase):
                     "approved_by": approver.by,
                 },
             )
+            await self._settle("cleared")
             await self.project()
             await self._notify_persons(
                 "verification_cleared",
@@ -260,11 +271,13 @@ class VerificationWorkflow(UnblockableCase):
                 "approved_by": approver.by,
             },
         )
+        await self._settle("confirmed")
         await self.project()
         await self._notify_persons("verification_decision", self._notice_for)
         rec = self.state.recovery
         if rec is not None and rec.outstanding > 0:
             await self._collect(rec)
+            await self._settle("confirmed")
         self.state.status = VerificationStatus.SANCTIONED
         self.state.stage = VerificationStage.CLOSED
         self.state.close_reason = "sanctioned"
@@ -404,6 +417,17 @@ class VerificationWorkflow(UnblockableCase):
             )
             await self.project()
             self.repayments.done()
+
+    async def _settle(self, outcome: str) -> None:
+        rec = self.state.recovery
+        await self.act(
+            VerificationActivities.settle_hits,
+            SettleHits(
+                case_id=self.case_id,
+                outcome="confirmed" if outcome == "confirmed" else "cleared",
+                recovered=rec.repaid if rec else Decimal("0"),
+            ),
+        )
 
     # --- projection ------------------------------------------------------------------------------------
 
@@ -593,10 +617,11 @@ class VerificationWorkflow(UnblockableCase):
         self._check_repayment(cmd)
 
     @workflow.signal
-    def add_hits(self, batch: HitBatch) -> None:
+    async def add_hits(self, batch: HitBatch) -> None:
         """A scan's hits join the open case (before the outcome is approved); later ones are noted."""
         if self.state.review.outcome == "pending":
-            self._join(batch)
+            await self._join(batch)
+            await self.project()
         else:
             self.record(
                 "system",

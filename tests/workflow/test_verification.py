@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from core.risk_report import rule_report, rule_watch
 from models.benefit import PeriodStatus
 from models.review import ReviewAction, ReviewCommand
 from models.rules import YearMonth
@@ -221,6 +222,11 @@ async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
     await repay_in_full(ce, h)
     result = await h.result()
     assert result.status == VerificationStatus.SANCTIONED and result.recovered == rec.total
+    # The rule watches itself: its hit confirmed, the amount recovered counted once.
+    march = await rule_report(ce.db, "2027-03", "2027-03")  # the case was opened on 2027-03-25
+    [row] = [r for r in march if r.rule == "scan.shared_contact"]
+    assert (row.hits, row.confirmed, row.cleared, row.recovered) == (1, 1, 0, rec.total)
+    assert row.confirmed_share == Decimal("1.00")
     assert result.fines == rec.total * 3 and result.referred_to_police
     actions = [a for a, _ in await audit_actions(ce.db, h.id)]
     assert (
@@ -243,7 +249,13 @@ async def cleared_after_send_back(ce: CaseEnv, sim: SimHandle) -> VHandle:
         ),
         VerificationParty(kind="person", key="k" + uuid.uuid4().hex[:12], label="李**"),
     ]
-    h = await start_verification(ce, parties, f"layoff-{uuid.uuid4().hex[:8]}")
+    h = await start_verification(
+        ce,
+        parties,
+        f"layoff-{uuid.uuid4().hex[:8]}",
+        rule="scan.mass_separation",
+        found_at=datetime(2030, 1, 15, tzinfo=UTC),  # a month of its own in the shared test database
+    )
     await wait_v(h, lambda s: s.review.current == "propose")
     evidence = await store_documents(ce.db, "layoff_filing")
     await h.execute_update(
@@ -282,5 +294,11 @@ async def test_cleared_case_ends_with_nothing_owed(claim_env: CaseEnv, sim: SimH
     assert result.status == VerificationStatus.CLEARED and result.fines == 0 and not result.referred_to_police
     s = await state(h)
     assert s.recovery is None and s.proposal is not None and "补充" in s.proposal.finding
+    [row] = [
+        r for r in await rule_report(claim_env.db, "2030-01", "2030-01") if r.rule == "scan.mass_separation"
+    ]
+    assert (row.hits, row.confirmed, row.cleared, row.confirmed_share) == (1, 0, 1, Decimal("0.00"))
+    watch = {w.rule: w.concern for w in await rule_watch(claim_env.db, "2030-01")}
+    assert watch["scan.death_while_receiving"] == "never_hit" and "scan.mass_separation" not in watch
     msgs = await messages(sim, h.id, wait_for="verification_cleared")
     assert [m["template"] for m in msgs].count("verification_cleared") == 1
