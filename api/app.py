@@ -32,6 +32,7 @@ ROUTER_MODULES = [
     "api.routes.documents",
     "api.routes.disputes",
     "api.routes.audit",
+    "api.routes.risk",
     "api.console",
 ]
 
