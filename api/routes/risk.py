@@ -18,17 +18,25 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.deps import ensure_region, get_db, get_session, get_temporal, require_roles
-from api.errors import ApiError
+from api.deps import get_db, get_session, get_temporal
 from api.params import IdempotencyKey
+from api.principals import (
+    Inspector,
+    RiskStaff,
+    Supervisor,
+    SupervisorView,
+    VerificationForInspector,
+    VerificationForRepayment,
+    VerificationForRiskStaff,
+    VerificationForSupervisor,
+)
 from api.temporal_ops import call_workflow, execute_update
 from core.db import Database
 from core.risk_report import RuleMonth, RuleWatch, rule_report, rule_watch
 from models.case import DecisionReceipt
-from models.enums import CaseType, Role
+from models.enums import CaseType
 from models.person import DocumentRef
 from models.review import ReviewAction, ReviewCommand
-from models.staff import StaffActor
 from models.tables import CaseRecord
 from models.verification import ProposeCommand, RepaymentCommand, VerificationState
 from policy.regions import subtree_codes
@@ -36,10 +44,11 @@ from workflows.verification import VerificationWorkflow
 
 router = APIRouter(prefix="/api/v1/risk", tags=["risk"])
 
+# Who may call what is declared in each signature (api/principals.py): inspectors and supervisors
+# read the cases and the report; the inspector proposes; the supervisor approves (and sees the
+# watch list, with the auditors); either records a repayment. The workflow checks again.
 Session = Annotated[AsyncSession, Depends(get_session)]
 Temporal = Annotated[Client, Depends(get_temporal)]
-Inspector = Annotated[StaffActor, Depends(require_roles(Role.RISK_INSPECTOR, Role.SUPERVISOR))]
-Supervisor = Annotated[StaffActor, Depends(require_roles(Role.SUPERVISOR))]
 MONTH = r"^\d{4}-\d{2}$"
 
 
@@ -51,7 +60,7 @@ class VerificationItem(BaseModel):
     reason: str
     rules: list[str]
     parties: int
-    deadline: datetime | None
+    deadline: date | None
     overdue: bool
     received_at: datetime
 
@@ -82,17 +91,9 @@ class RepaymentBody(BaseModel):
     receipt: DocumentRef | None = None
 
 
-async def _case(session: AsyncSession, staff: StaffActor, case_id: str) -> CaseRecord:
-    row = await session.get(CaseRecord, case_id)
-    if row is None or row.case_type != CaseType.RISK_CHECK.value:
-        raise ApiError(404, "case.not_found", "未找到该核查案件")
-    ensure_region(staff, row.region_code)
-    return row
-
-
 @router.get("/verifications", response_model=list[VerificationItem], summary="核查案件收件箱")
 async def inbox(
-    staff: Inspector,
+    staff: RiskStaff,
     session: Session,
     open_only: bool = True,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -113,7 +114,7 @@ async def inbox(
             reason=str(r.summary.get("reason", "")),
             rules=list(r.summary.get("rules", [])),
             parties=len(r.summary.get("parties", [])),
-            deadline=datetime.combine(r.deadline, datetime.min.time()) if r.deadline else None,
+            deadline=r.deadline,
             overdue=r.overdue,
             received_at=r.received_at,
         )
@@ -122,10 +123,7 @@ async def inbox(
 
 
 @router.get("/verifications/{case_id}", response_model=VerificationState, summary="核查案件详情")
-async def verification(
-    case_id: str, staff: Inspector, session: Session, temporal: Temporal
-) -> VerificationState:
-    await _case(session, staff, case_id)
+async def verification(case_id: str, case: VerificationForRiskStaff, temporal: Temporal) -> VerificationState:
     handle = temporal.get_workflow_handle_for(VerificationWorkflow.run, case_id)
     state: VerificationState = await call_workflow(lambda: handle.query(VerificationWorkflow.state_query))
     return state
@@ -145,12 +143,12 @@ async def _update(
 async def propose(
     case_id: str,
     body: ProposeBody,
+    case: VerificationForInspector,
     staff: Inspector,
     session: Session,
     temporal: Temporal,
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    await _case(session, staff, case_id)
     cmd = ProposeCommand(
         actor=staff,
         action=ReviewAction.APPROVE,
@@ -176,13 +174,13 @@ _ACTIONS = {
 async def approve(
     case_id: str,
     action: Literal["approve", "reject", "send-back"],
+    case: VerificationForSupervisor,
     staff: Supervisor,
     session: Session,
     temporal: Temporal,
     body: ApprovalBody | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    await _case(session, staff, case_id)
     b = body or ApprovalBody()
     cmd = ReviewCommand(
         actor=staff, action=_ACTIONS[action], reason=b.reason, note=b.note, level="approve", round=b.round
@@ -196,12 +194,12 @@ async def approve(
 async def repayment(
     case_id: str,
     body: RepaymentBody,
-    staff: Inspector,
+    case: VerificationForRepayment,
+    staff: RiskStaff,
     session: Session,
     temporal: Temporal,
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    await _case(session, staff, case_id)
     cmd = RepaymentCommand(actor=staff, amount=body.amount, paid_on=body.paid_on, receipt=body.receipt)
     return await _update(
         session, temporal, case_id, VerificationWorkflow.record_repayment, cmd, idempotency_key
@@ -210,7 +208,7 @@ async def repayment(
 
 @router.get("/rules/report", response_model=list[RuleMonth], summary="风险规则按月命中、核实、排除与追回统计")
 async def report(
-    staff: Inspector,
+    staff: RiskStaff,
     db: Annotated[Database, Depends(get_db)],
     month_from: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
     month_to: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
@@ -220,7 +218,7 @@ async def report(
 
 @router.get("/rules/watch", response_model=list[RuleWatch], summary="需关注的风险规则（从未命中或多被排除）")
 async def watch(
-    staff: Supervisor,
+    staff: SupervisorView,
     db: Annotated[Database, Depends(get_db)],
     since: Annotated[str | None, Query(pattern=MONTH)] = None,
 ) -> list[RuleWatch]:
