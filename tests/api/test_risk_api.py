@@ -48,7 +48,7 @@ async def test_flagged_claim_referred_then_cleared_by_inspector_and_supervisor(
         },
         headers=reviewer,
     )
-    assert r.status_code == 403 and r.json()["error"]["code"] == "review.role", r.text
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.role", r.text  # declared policy
     r = await case_api.post(
         f"/api/v1/claims/{case_id}/risk-finding",
         json={
@@ -75,6 +75,9 @@ async def test_flagged_claim_referred_then_cleared_by_inspector_and_supervisor(
     r = await case_api.get(f"/api/v1/risk/verifications/{vid}", headers=inspector)
     assert r.status_code == 200 and r.json()["source_claim_id"] == case_id
 
+    evidence = docs_json(
+        await store_documents(pg_case_env.db, "employment_check")
+    )  # a document is one case's
     r = await case_api.post(
         f"/api/v1/risk/verifications/{vid}/proposal",
         json={"outcome": "cleared", "finding": "经核实为正常短期用工，无中介介入", "evidence": evidence},
