@@ -16,44 +16,17 @@ async def schedule_risk_scan(
     settings: Settings, hour: int = RISK_SCAN_HOUR, minute: int = RISK_SCAN_MINUTE
 ) -> bool:
     """Create or update the schedule; True when created."""
-    from temporalio.client import (
-        Schedule,
-        ScheduleActionStartWorkflow,
-        ScheduleAlreadyRunningError,
-        ScheduleCalendarSpec,
-        ScheduleOverlapPolicy,
-        SchedulePolicy,
-        ScheduleRange,
-        ScheduleSpec,
-        ScheduleUpdate,
-        ScheduleUpdateInput,
-    )
+    from temporalio.client import ScheduleActionStartWorkflow
 
+    from core.schedules import upsert_daily_schedule
     from models.verification import RiskScanInput
     from workflows.risk_scan import SCHEDULE_ID, WORKFLOW_ID, RiskScanWorkflow
 
-    client = await connect_client(settings)
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            RiskScanWorkflow.run,
-            RiskScanInput(),
-            id=WORKFLOW_ID,
-            task_queue=settings.task_queue,
-            execution_timeout=timedelta(hours=6),
-        ),
-        spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])],
-            time_zone_name="Asia/Shanghai",
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+    action = ScheduleActionStartWorkflow(
+        RiskScanWorkflow.run,
+        RiskScanInput(),
+        id=WORKFLOW_ID,
+        task_queue=settings.task_queue,
+        execution_timeout=timedelta(hours=6),
     )
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-        return True
-    except ScheduleAlreadyRunningError:
-
-        def _update(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(SCHEDULE_ID).update(_update)
-        return False
+    return await upsert_daily_schedule(await connect_client(settings), SCHEDULE_ID, action, hour, minute)

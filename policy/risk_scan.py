@@ -108,6 +108,17 @@ def _receiving(p: ScanPerson, as_of: date) -> bool:
     return p.benefit_since is not None and p.benefit_since <= as_of
 
 
+def _densest_window(group: list[ScanPerson], days: int) -> list[ScanPerson]:
+    """The most people whose separations fall within one window of ``days`` consecutive days."""
+    group = sorted(group, key=lambda x: x.stop_date)
+    best: list[ScanPerson] = []
+    for i, first in enumerate(group):
+        window = [x for x in group[i:] if x.stop_date <= first.stop_date + timedelta(days=days - 1)]
+        if len(window) > len(best):
+            best = window
+    return best
+
+
 def mass_separation(
     people: Sequence[ScanPerson], employers: dict[str, ScanEmployer], as_of: date, p: ParameterSet
 ) -> list[ScanHit]:
@@ -124,12 +135,7 @@ def mass_separation(
             by[x.employer].append(x)
     out = []
     for code, group in sorted(by.items()):
-        group.sort(key=lambda x: x.stop_date)
-        best: list[ScanPerson] = []
-        for i, first in enumerate(group):
-            window = [x for x in group[i:] if x.stop_date <= first.stop_date + timedelta(days=days - 1)]
-            if len(window) > len(best):
-                best = window
+        best = _densest_window(group, days)
         head = employers[code].headcount if code in employers else 0
         if len(best) >= least and head > 0 and Decimal(len(best)) / head >= share:
             start, end = best[0].stop_date, best[-1].stop_date
@@ -305,12 +311,7 @@ def short_term_burst(
             by[x.employer].append(x)
     out = []
     for code, group in sorted(by.items()):
-        group.sort(key=lambda x: x.stop_date)
-        best: list[ScanPerson] = []
-        for i, first in enumerate(group):
-            window = [x for x in group[i:] if x.stop_date <= first.stop_date + timedelta(days=days - 1)]
-            if len(window) > len(best):
-                best = window
+        best = _densest_window(group, days)
         if len(best) >= least:
             head = employers[code].headcount if code in employers else 0
             out.append(

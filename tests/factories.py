@@ -208,10 +208,9 @@ async def wait_claim(h: ClaimHandle, status: ClaimStatus, rounds: int = 1) -> Cl
         await asyncio.sleep(0.05)
 
 
-async def rejected_claim(ce: CaseEnv, person: dict[str, Any]) -> ClaimHandle:
-    """A real claim, rejected because the record says voluntary resignation."""
-    inp = claim_input(ce.settings, person)
-    h: ClaimHandle = await ce.env.client.start_workflow(
+async def start_claim(ce: CaseEnv, inp: ClaimInput) -> ClaimHandle:
+    """A claim in district 150102 on the test's worker."""
+    return await ce.env.client.start_workflow(
         BenefitClaimWorkflow.run,
         inp,
         id=inp.case_id,
@@ -219,6 +218,11 @@ async def rejected_claim(ce: CaseEnv, person: dict[str, Any]) -> ClaimHandle:
         search_attributes=initial_search_attributes("benefit_claim", "150102", "checking"),
         execution_timeout=timedelta(days=400),
     )
+
+
+async def rejected_claim(ce: CaseEnv, person: dict[str, Any]) -> ClaimHandle:
+    """A real claim, rejected because the record says voluntary resignation."""
+    h = await start_claim(ce, claim_input(ce.settings, person))
     s = await wait_claim(h, ClaimStatus.UNDER_REVIEW)
     report = s.rounds[0].report
     assert report is not None and not report.eligibility.eligible

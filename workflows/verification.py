@@ -26,11 +26,10 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.claim import ClaimActivities, LinkDocuments
     from activities.verification import VerificationActivities
-    from models import search_attributes as sa
     from models.benefit import StopEvent, StopReason
     from models.case import CaseProjection, DecisionReceipt, Notification, local_date
     from models.enums import CaseType, Role
-    from models.review import REVIEW_ACTION_LABELS, ReviewAction, ReviewCommand
+    from models.review import ReviewAction, ReviewCommand
     from models.staff import StaffActor
     from models.verification import (
         APPROVE,
@@ -505,10 +504,7 @@ class VerificationWorkflow(UnblockableCase):
         )
 
     def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
-        level = self.state.review.open_level
-        if level is not None and level.deadline is not None:
-            return [sa.DEADLINE.value_set(level.deadline.deadline_at)]
-        return []
+        return self.review.deadline_attributes()
 
     # --- queries, updates, signals ---------------------------------------------------------------------
 
@@ -575,14 +571,7 @@ class VerificationWorkflow(UnblockableCase):
         self.review.validate(APPROVE, cmd)
 
     async def _decide(self, key: str, cmd: ReviewCommand) -> DecisionReceipt:
-        d = await self.review.decide(key, cmd)
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self._stage(),
-            round=d.seq,
-            message_zh=f"{d.level_label}{REVIEW_ACTION_LABELS[d.action]}，已记录",
-        )
+        return await self.review.decide_receipt(key, cmd, lambda: self.state.status.value, self._stage)
 
     def _check_repayment(self, cmd: RepaymentCommand) -> None:
         rec = self.state.recovery

@@ -6,18 +6,23 @@ Run: ``.venv/bin/python -m pytest tests/integration/test_risk_scan.py -q -s`` (p
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from activities.gov import GovClients
 from activities.risk_scan import RiskScanActivities
+from cli.risk_cmd import schedule_risk_scan
 from core.applicant import applicant_key
 from core.db import Database
 from core.settings import Settings
 from models.verification import ScanReport, ScanRequest
 from sim.testing import running_sim
+from workflows.risk_scan import SCHEDULE_ID
 
 #: Scenarios drawn to trip a rule (not clean); every other person is the clean population.
 RISK_SCENARIOS = {"short_consecutive", "receiving_elsewhere", "mass_separation", "receiving_pension"}
@@ -72,3 +77,29 @@ async def test_scan_finds_the_seeded_anomalies_and_spares_the_clean_population(
         f"clean={len(clean)} flagged_clean={len(flagged_clean)} ({share:.2%}); by rule {dict(by_rule)}"
     )
     assert share < 0.02
+
+
+@pytest.mark.devserver
+async def test_the_daily_risk_scan_schedule_is_registered_once(
+    local_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """``uiflow dev`` registers the scan's schedule as it does the archiver's: created once, then
+    updated in place, daily at 03:15 Beijing time, starting ``RiskScanWorkflow``."""
+    client = local_env.client
+    local = settings.model_copy(
+        update={
+            "temporal_address": client.service_client.config.target_host,
+            "temporal_namespace": "default",
+            "task_queue": f"risk-{uuid.uuid4().hex[:8]}",
+        }
+    )
+    assert await schedule_risk_scan(local) is True
+    try:
+        assert await schedule_risk_scan(local, 4, 0) is False  # updated, not duplicated
+        desc = await client.get_schedule_handle(SCHEDULE_ID).describe()
+        cal = desc.schedule.spec.calendars[0]
+        assert (cal.hour[0].start, cal.minute[0].start) == (4, 0)
+        assert desc.schedule.spec.time_zone_name == "Asia/Shanghai"
+        assert desc.schedule.action.workflow == "RiskScanWorkflow"  # type: ignore[attr-defined]
+    finally:
+        await client.get_schedule_handle(SCHEDULE_ID).delete()

@@ -30,10 +30,10 @@ from tests.factories import (
     messages,
     settled_history_length,
     sim_person,
+    start_claim,
     store_documents,
     wait_claim,
 )
-from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.verification import VerificationWorkflow
 
@@ -50,15 +50,7 @@ async def flagged_claim(ce: CaseEnv, sim: SimHandle) -> ClaimHandle:
         last_consecutive_months=2,
         registered=True,
     )
-    inp = claim_input(ce.settings, person)
-    h: ClaimHandle = await ce.env.client.start_workflow(
-        BenefitClaimWorkflow.run,
-        inp,
-        id=inp.case_id,
-        task_queue=ce.task_queue,
-        search_attributes=initial_search_attributes("benefit_claim", "150102", "checking"),
-        execution_timeout=timedelta(days=400),
-    )
+    h = await start_claim(ce, claim_input(ce.settings, person))
     s = await wait_claim(h, ClaimStatus.RISK_VERIFICATION)
     assert s.stage == "risk_verification"
     rnd = s.rounds[0]
