@@ -332,7 +332,11 @@ class RiskFindingBody(BaseModel):
     """The 风险稽核员's finding on a flagged claim (issue 16)."""
 
     outcome: Literal["cleared", "confirmed"]
-    finding: str = Field(max_length=2000, description="核查结论及依据")
+    finding: str = Field(
+        max_length=2000,
+        description="核查结论及依据",
+        examples=["调取劳动合同核实，缴费中断系单位经办变更所致"],
+    )
     evidence: list[DocumentRef] = Field(default_factory=list, description="核查证据材料")
     action: Literal["refuse", "refer"] | None = Field(
         default=None, description="风险属实时：不予通过或转核查案件"

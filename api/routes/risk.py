@@ -67,7 +67,9 @@ class VerificationItem(BaseModel):
 
 class ProposeBody(BaseModel):
     outcome: Literal["cleared", "sanction"]
-    finding: str = Field(max_length=2000)
+    finding: str = Field(
+        max_length=2000, examples=["经调取银行流水和询问笔录，认定由同一中介代办骗取失业保险金"]
+    )
     evidence: list[DocumentRef] = Field(default_factory=list)
     recovery: bool = False
     installments: int = Field(default=1, ge=1, le=24)
@@ -80,13 +82,13 @@ class ProposeBody(BaseModel):
 
 
 class ApprovalBody(BaseModel):
-    reason: str = Field(default="", max_length=1000)
-    note: str = Field(default="", max_length=1000)
+    reason: str = Field(default="", max_length=1000, examples=["证据不足，不予批准"])
+    note: str = Field(default="", max_length=1000, examples=["请补充银行流水"])
     round: int | None = Field(default=None, ge=1, le=1000)
 
 
 class RepaymentBody(BaseModel):
-    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, examples=["1880.00"])
     paid_on: date
     receipt: DocumentRef | None = None
 
