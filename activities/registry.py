@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from activities import archive, case_store, claim, dispute, payments, risk_scan, verification
+from activities import archive, case_store, claim, dispute, payday, payments, risk_scan, verification
 from activities.gov import GovClients
 from core.db import Database
 from core.settings import Settings
@@ -20,6 +20,7 @@ ACTIVITY_CLASSES: list[type] = [
     *case_store.ACTIVITY_CLASSES,
     *claim.ACTIVITY_CLASSES,
     *payments.ACTIVITY_CLASSES,
+    *payday.ACTIVITY_CLASSES,
     *dispute.ACTIVITY_CLASSES,
     *archive.ACTIVITY_CLASSES,
     *verification.ACTIVITY_CLASSES,

@@ -34,6 +34,7 @@ ROUTER_MODULES = [
     "api.routes.audit",
     "api.routes.risk",
     "api.routes.applicant",
+    "api.routes.paydays",
     "api.console",
 ]
 

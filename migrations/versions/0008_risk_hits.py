@@ -4,7 +4,7 @@ The rules' own report (issue 16: hits, confirmed, cleared, amounts recovered per
 reads this table; the index serves that grouping.
 
 Revision ID: 0008
-Revises: 0006 (the lead re-chains at merge)
+Revises: 0007 (the lead re-chains at merge)
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 import models.sqltypes
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
