@@ -169,7 +169,7 @@ class CaseStoreActivities:
         start_local = req.start.astimezone(TZ)
         start_day = start_local.date()
         try:
-            n = req.working_days or params.integer("review.working_days", start_day)
+            n = req.working_days or params.integer(req.parameter or "review.working_days", start_day)
             deadline = calendar.review_deadline(start_day, n, params, cal=cal)
             reminder_day = None
             if req.reminder_working_days > 0:

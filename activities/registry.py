@@ -11,7 +11,17 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from activities import archive, case_store, claim, dispute, payday, payments, service_request
+from activities import (
+    archive,
+    case_store,
+    claim,
+    dispute,
+    payday,
+    payments,
+    risk_scan,
+    service_request,
+    verification,
+)
 from activities.gov import GovClients
 from core.db import Database
 from core.settings import Settings
@@ -24,6 +34,8 @@ ACTIVITY_CLASSES: list[type] = [
     *dispute.ACTIVITY_CLASSES,
     *service_request.ACTIVITY_CLASSES,
     *archive.ACTIVITY_CLASSES,
+    *verification.ACTIVITY_CLASSES,
+    *risk_scan.ACTIVITY_CLASSES,
 ]
 
 

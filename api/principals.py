@@ -384,6 +384,7 @@ _inspector = staff(Role.RISK_INSPECTOR)
 _auditor = staff(Role.AUDITOR, Role.SUPERVISOR)
 _supervisor_view = staff(Role.SUPERVISOR, Role.AUDITOR)
 _decryptor = staff(*DECRYPT_ROLES)
+_risk_staff = staff(Role.RISK_INSPECTOR, Role.SUPERVISOR)  # risk control: inspectors and supervisors
 _employer = allow(Kind.EMPLOYER)
 _applicant = allow(Kind.APPLICANT)
 _clerk_or_applicant = allow(Kind.STAFF, Kind.APPLICANT, roles=[Role.INTAKE_CLERK])
@@ -400,6 +401,7 @@ Supervisor = Annotated[StaffActor, Depends(_supervisor)]
 SupervisorView = Annotated[StaffActor, Depends(_supervisor_view)]
 Operations = Annotated[StaffActor, Depends(_operations)]
 Inspector = Annotated[StaffActor, Depends(_inspector)]
+RiskStaff = Annotated[StaffActor, Depends(_risk_staff)]
 AuditReader = Annotated[StaffActor, Depends(_auditor)]
 Decryptor = Annotated[StaffActor, Depends(_decryptor)]
 ApplicantUser = Annotated[Principal, Depends(_applicant)]
@@ -493,6 +495,12 @@ PeriodForStaff = Annotated[CaseRecord, case_of(_PERIOD, _any_staff, "period_id")
 DisputeForConsoleReviewer = Annotated[
     CaseRecord, case_of(_DISPUTE, _dispute_reviewer, "case_id", acting=True)
 ]
+ClaimForInspector = Annotated[CaseRecord, case_of(_CLAIM, _inspector, "case_id", acting=True)]
+_VERIFICATION = [CaseType.RISK_CHECK]
+VerificationForRiskStaff = Annotated[CaseRecord, case_of(_VERIFICATION, _risk_staff, "case_id")]
+VerificationForInspector = Annotated[CaseRecord, case_of(_VERIFICATION, _inspector, "case_id", acting=True)]
+VerificationForSupervisor = Annotated[CaseRecord, case_of(_VERIFICATION, _supervisor, "case_id", acting=True)]
+VerificationForRepayment = Annotated[CaseRecord, case_of(_VERIFICATION, _risk_staff, "case_id", acting=True)]
 # The console's case page serves every type.
 AnyCaseForStaff = Annotated[CaseRecord, case_of(list(CaseType), _any_staff, "case_id")]
 

@@ -257,6 +257,12 @@ def run_dev(*, config_path: str, demo: bool) -> int:
             asyncio.run(_schedule_archiver(get_settings(), 2, 30, 7))
         except Exception as e:
             print(f"每日归档计划未能登记：{type(e).__name__}", file=sys.stderr)
+        from cli.risk_cmd import schedule_risk_scan
+
+        try:  # the daily risk scan (idempotent, as the archiver's)
+            asyncio.run(schedule_risk_scan(get_settings()))
+        except Exception as e:
+            print(f"每日风险筛查计划未能登记：{type(e).__name__}", file=sys.stderr)
 
         employers = asyncio.run(seed_employer_logins(sim_url))
         demo_marker = data / "demo-submitted"

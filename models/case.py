@@ -30,6 +30,9 @@ class DeadlineRequest(BaseModel):
 
     start: datetime  # when the clock starts (receipt / registration confirmed / documents complete)
     working_days: int | None = None  # None: the parameter in force
+    #: The dated parameter that holds the limit when ``working_days`` is None (a stage with a limit
+    #: of its own, e.g. ``risk.verification.working_days``); None: ``review.working_days``.
+    parameter: str | None = None
     reminder_working_days: int = 2
 
 

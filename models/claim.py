@@ -42,6 +42,7 @@ class ClaimStage(StageEnum):
     REGISTRATION = "registration", "待失业登记"
     REGISTRATION_NOT_FOUND = "registration_not_found", "登记平台未查到该人员，待受理人核实"
     CHECKS = "checks", "自动核验中"
+    RISK_VERIFICATION = "risk_verification", "风险核查中（待风险稽核员核查）"
     REVIEW = "review", "待审核"
     AWAITING_DOCUMENTS = "awaiting_documents", "待补正材料"
     AWAITING_REAPPLICATION = "awaiting_reapplication", "未通过，可重新申请"
@@ -73,6 +74,7 @@ TIMELINE = TimelineLabels(
         "assign": "分派审核",
         "reapply": "重新申请",
         "supply_documents": "补正材料",
+        "record_risk_finding": "风险核查结论",
     },
     signals={
         "registration_confirmed": ("external", "registration-platform", "失业登记确认"),
@@ -135,6 +137,7 @@ class ClaimInput(BaseModel):
 class ClaimStatus(LabelledEnum):
     AWAITING_REGISTRATION = "awaiting_registration"
     CHECKING = "checking"
+    RISK_VERIFICATION = "risk_verification"  # a risk hit: the inspector's finding comes first
     UNDER_REVIEW = "under_review"
     AWAITING_DOCUMENTS = "awaiting_documents"
     REJECTED = "rejected"  # waiting for a re-application within the window
@@ -145,6 +148,7 @@ class ClaimStatus(LabelledEnum):
 CLAIM_STATUS_LABELS = {
     ClaimStatus.AWAITING_REGISTRATION: "待失业登记",
     ClaimStatus.CHECKING: "自动核验中",
+    ClaimStatus.RISK_VERIFICATION: "风险核查中",
     ClaimStatus.UNDER_REVIEW: "待审核",
     ClaimStatus.AWAITING_DOCUMENTS: "待补正材料",
     ClaimStatus.REJECTED: "未通过（可重新申请）",
@@ -367,6 +371,36 @@ class RecheckCommand(DecisionTarget):
     note: str = Field(default="", max_length=500, description="要求重新核验的原因")
 
 
+class RiskFindingCommand(DecisionTarget):
+    """The 风险稽核员's finding on a flagged claim, with the evidence it rests on (documents in the
+    store, by id and hash). ``cleared``: the claim returns to review with the finding on the case;
+    ``confirmed``: the claim is refused (``action="refuse"``, with the remedy told to the applicant)
+    or refused and referred to a verification case (``action="refer"``, 核查)."""
+
+    actor: StaffActor
+    outcome: Literal["cleared", "confirmed"]
+    finding: str = Field(max_length=2000, description="核查结论及依据（写明核查了什么、发现了什么）")
+    evidence: list[DocumentRef] = Field(default_factory=list, description="核查证据材料")
+    action: Literal["refuse", "refer"] | None = Field(
+        default=None, description="核实后：不予通过或转核查案件"
+    )
+    remedy: str = Field(default="", max_length=1000, description="不予通过时告知申请人的处置方式")
+
+
+class RiskFinding(BaseModel):
+    """A recorded finding (state and case page)."""
+
+    outcome: Literal["cleared", "confirmed"]
+    action: Literal["refuse", "refer"] | None = None
+    finding: str
+    evidence: list[DocumentRef] = Field(default_factory=list)
+    remedy: str = ""
+    by: str
+    by_name: str
+    at: datetime
+    verification_case_id: str | None = None
+
+
 class AssignCommand(BaseModel):
     actor: StaffActor
     reviewer_login: str = Field(min_length=1, max_length=64)
@@ -420,6 +454,11 @@ class ReviewRound(BaseModel):
     document_requests: list[Decision] = Field(default_factory=list)
     rechecks: list[Decision] = Field(default_factory=list)
     decision: Decision | None = None
+    # risk verification (a flagged claim, before the decision)
+    risk_deadline: DeadlineInfo | None = None
+    risk_reminded_at: datetime | None = None
+    risk_overdue_at: datetime | None = None
+    risk_finding: RiskFinding | None = None
 
 
 class ClaimState(BaseModel):

@@ -287,6 +287,30 @@ class PolicyAnswer(SQLModel, table=True):
     updated_at: datetime
 
 
+class RiskHit(SQLModel, table=True):
+    """One risk hit as it joined a verification case, and what became of it: the rule and the
+    version that produced it (so each rule's record can be judged per month: hits, confirmed,
+    cleared, amounts recovered), its explanation, and the case's outcome once approved."""
+
+    __tablename__ = "risk_hit"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_risk_hit_case_seq"),
+        Index("ix_risk_hit_rule_month", "rule", "month"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(max_length=128, index=True)
+    seq: int  # the hit's place in its case (idempotent writes)
+    rule: str = Field(max_length=64)
+    rule_version: str = Field(max_length=128)
+    month: str = Field(max_length=7)  # YYYY-MM of found_at (Asia/Shanghai)
+    found_at: datetime
+    people: int
+    explanation: str = Field(max_length=1000)
+    outcome: str | None = Field(default=None, max_length=16)  # confirmed | cleared
+    recovered: Decimal = Field(default=Decimal("0"), sa_column=Column(ExactDecimal(), nullable=False))
+    settled_at: datetime | None = None
+
+
 class CallbackNonce(SQLModel, table=True):
     """A nonce of a signed callback from a government system, kept until its signature window has
     passed, so the same signed request cannot be delivered twice (replay). The primary key makes the

@@ -680,6 +680,88 @@ async def period_suspended(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
+# --- risk verification and verification cases (核查) -------------------------------------------------
+# The drivers reuse the tests' own helpers, so a recorded path is a tested path.
+
+VERIFICATION = "workflows.verification"
+
+
+async def _flagged(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    from tests.workflow.test_risk_verification import flagged_claim
+
+    return await flagged_claim(_case_env(ctx), ctx.sim)
+
+
+@scenario("benefit_claim", "risk_cleared_approve", module=CLAIM)
+async def claim_risk_cleared(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Two consecutive months of contributions (a risk hit): the inspector clears it with evidence,
+    the claim returns to review with the finding on it, and the reviewer approves."""
+    from models.claim import RiskFindingCommand
+    from tests.factories import INSPECTOR, store_documents
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    h = await _flagged(ctx)
+    docs = await store_documents(ctx.db, "labour_contract")
+    await h.execute_update(
+        BenefitClaimWorkflow.record_risk_finding,
+        RiskFindingCommand(
+            actor=INSPECTOR, outcome="cleared", finding="中断系单位经办人员变更所致", evidence=docs
+        ),
+    )
+    await _approve(h)
+    return h
+
+
+@scenario("benefit_claim", "risk_confirmed_referred", module=VERIFICATION)
+async def claim_risk_referred(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """A risk hit confirmed and referred: the claim is refused (fraud verified) and opens a
+    verification case; nobody re-applies and the case closes after the window."""
+    from models.claim import RiskFindingCommand
+    from tests.factories import INSPECTOR, store_documents
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    h = await _flagged(ctx)
+    docs = await store_documents(ctx.db, "interview_record")
+    await h.execute_update(
+        BenefitClaimWorkflow.record_risk_finding,
+        RiskFindingCommand(
+            actor=INSPECTOR,
+            outcome="confirmed",
+            action="refer",
+            finding="疑似中介代办挂靠参保",
+            evidence=docs,
+        ),
+    )
+    return h
+
+
+@scenario("verification", "ring_recovery_fine_police", module=VERIFICATION, params=_period_params)
+async def verification_ring(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Two people of a ring paid January to March 2027; the inspector proposes recovery in three
+    installments, a 3x fine and a police referral; the supervisor approves; the periods stop; the
+    installments are repaid and the case closes."""
+    from tests.workflow.test_verification import approve, repay_in_full, ring_case, sanction_proposal, wait_v
+    from workflows.verification import VerificationWorkflow
+
+    ce = _case_env(ctx)
+    h, _, _ = await ring_case(ce, ctx.sim, n=2)
+    await h.execute_update(VerificationWorkflow.propose, await sanction_proposal(ce))
+    await wait_v(h, lambda s: s.review.current == "approve")
+    await h.execute_update(VerificationWorkflow.approve_outcome, approve())
+    await wait_v(h, lambda s: s.status.value == "recovering")
+    await repay_in_full(ce, h)
+    return h
+
+
+@scenario("verification", "cleared_after_send_back", module=VERIFICATION)
+async def verification_cleared(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """A layoff hit cleared by the inspector, sent back once by the supervisor, cleared again with
+    the filing receipt and approved; the people are told."""
+    from tests.workflow.test_verification import cleared_after_send_back
+
+    return await cleared_after_send_back(_case_env(ctx), ctx.sim)
+
+
 # --- pay day --------------------------------------------------------------------------------------
 
 

@@ -119,6 +119,14 @@ class Person(BaseModel):
     bank_name: str
     account_no: str
     account_status: Literal["active", "closed"] = "active"
+    # What the risk scans read (issue 16). None for the people drawn by scenario; set for the seeded
+    # anomalies (``seed_anomalies``): who receives since when, a death or a new job while receiving,
+    # and the contact details a claim gave (an intermediary's shared address or agent).
+    address: str | None = None
+    agent: str | None = None
+    benefit_since: date | None = None
+    died_on: date | None = None
+    reemployed_month: str | None = None
 
 
 class Certificate(BaseModel):
@@ -257,6 +265,8 @@ class Population:
     #: account number -> id number, for the bank
     accounts: dict[str, str] = field(default_factory=dict)
     mass_employer: str = ""
+    #: The seeded anomalies the risk scans must find: kind -> id numbers (and the ring's employer).
+    anomalies: dict[str, list[str]] = field(default_factory=dict)
 
     def add_person(self, person: Person) -> None:
         self.persons[person.id_number] = person
@@ -530,7 +540,87 @@ def build_population(seed: int, size: int, as_of: date) -> tuple[Population, Pop
         roll = rng.random()
         if roll < 0.12:
             builder.certificate(person, burst=roll < 0.02)
+    seed_anomalies(pop, seed)
     return pop, builder
+
+
+ANOMALY_SCENARIOS = ("fraud_ring", "mass_layoff", "death_while_receiving", "unreported_reemployment")
+RING_SIZE = 20
+LAYOFF_SIZE = 15
+#: People the anomalies add to a population of any size (so ``len(persons) == size + ANOMALY_PEOPLE``).
+ANOMALY_PEOPLE = RING_SIZE + LAYOFF_SIZE + 2
+
+
+def seed_anomalies(pop: Population, seed: int) -> None:
+    """What the risk scans must find (issue 16), drawn from a stream of their own after everyone else,
+    so the people of an existing seed stay exactly as they were:
+
+    - a fraud ring: an intermediary (one agent, one address, one phone for half of them) with 20
+      people insured for 2 months at one small employer, all separating within a week and receiving;
+    - a mass layoff: 15 of an employer's 40 insured separating within 5 days, all receiving;
+    - a death while receiving (civil-affairs record dated after the benefit started);
+    - unreported re-employment (contributions from a new employer while receiving)."""
+    rng = random.Random(seed * 7919 + 16)
+    b = PopulationBuilder(pop, rng)
+    b._registration_seq = 80000  # its own numbers, clear of the main stream's
+    as_of = pop.as_of
+    ring_employer = b.employer(headcount=22)
+    agent = "代办人" + b._name()
+    address = "呼和浩特市新城区某小区" + str(rng.randint(1, 30)) + "号楼"
+    shared_phone = b._phone()
+    ring_stop = as_of - timedelta(days=45)
+    ring: list[str] = []
+    for i in range(RING_SIZE):
+        p = b.person(
+            PersonOverrides(
+                scenario="eligible",
+                last_employer=ring_employer.credit_code,
+                cumulative_months=14,
+                last_consecutive_months=2,
+                stop_date=ring_stop + timedelta(days=rng.randint(0, 6)),
+                registered=True,
+                phone=shared_phone if i % 2 == 0 else None,
+            )
+        )
+        p.address, p.agent = address, agent
+        p.benefit_since = (p.registered_on or p.stop_date) + timedelta(days=7)
+        p.scenario = "fraud_ring"
+        ring.append(p.id_number)
+    layoff_employer = b.employer(headcount=40)
+    layoff_stop = as_of - timedelta(days=40)
+    layoff: list[str] = []
+    for _ in range(LAYOFF_SIZE):
+        p = b.person(
+            PersonOverrides(
+                scenario="eligible",
+                last_employer=layoff_employer.credit_code,
+                stop_date=layoff_stop + timedelta(days=rng.randint(0, 4)),
+                registered=True,
+            )
+        )
+        p.benefit_since = (p.registered_on or p.stop_date) + timedelta(days=7)
+        p.scenario = "mass_layoff"
+        layoff.append(p.id_number)
+    dead = b.person(
+        PersonOverrides(scenario="eligible", registered=True, stop_date=as_of - timedelta(days=75))
+    )
+    dead.benefit_since = (dead.registered_on or dead.stop_date) + timedelta(days=7)
+    dead.died_on = as_of - timedelta(days=20)
+    dead.scenario = "death_while_receiving"
+    back = b.person(
+        PersonOverrides(scenario="eligible", registered=True, stop_date=as_of - timedelta(days=75))
+    )
+    back.benefit_since = (back.registered_on or back.stop_date) + timedelta(days=7)
+    back.reemployed_month = month_str(as_of - timedelta(days=31))
+    back.scenario = "unreported_reemployment"
+    pop.anomalies = {
+        "fraud_ring": ring,
+        "mass_layoff": layoff,
+        "death_while_receiving": [dead.id_number],
+        "unreported_reemployment": [back.id_number],
+        "ring_employer": [ring_employer.credit_code],
+        "layoff_employer": [layoff_employer.credit_code],
+    }
 
 
 def fingerprint(pop: Population) -> str:

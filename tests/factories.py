@@ -55,11 +55,13 @@ from models.service_request import (
 )
 from models.staff import StaffActor
 from models.tables import Document
+from models.verification import HitBatch, HitRecord, VerificationInput, VerificationParty, verification_id_for
 from sim.testing import SimHandle
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.service_request import ServiceRequestWorkflow
 from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
+from workflows.verification import VerificationWorkflow
 
 REVIEWER = StaffActor(login="reviewer.xc", name="李审核", roles=[Role.REVIEWER], region_code="150102")
 LEAGUE_REVIEWER = StaffActor(
@@ -70,6 +72,8 @@ OTHER_REGION_REVIEWER = StaffActor(
 )
 CLERK = StaffActor(login="clerk.xc", name="王窗口", roles=[Role.INTAKE_CLERK], region_code="150102")
 OPS = StaffActor(login="ops.nmg", name="陈运维", roles=[Role.OPS_ENGINEER], region_code="150000")
+INSPECTOR = StaffActor(login="inspector.xc", name="周稽核", roles=[Role.RISK_INSPECTOR], region_code="150102")
+SUPERVISOR = StaffActor(login="supervisor.xc", name="吴主管", roles=[Role.SUPERVISOR], region_code="150102")
 
 
 @dataclass
@@ -213,10 +217,9 @@ async def wait_claim(h: ClaimHandle, status: ClaimStatus, rounds: int = 1) -> Cl
         await asyncio.sleep(0.05)
 
 
-async def rejected_claim(ce: CaseEnv, person: dict[str, Any]) -> ClaimHandle:
-    """A real claim, rejected because the record says voluntary resignation."""
-    inp = claim_input(ce.settings, person)
-    h: ClaimHandle = await ce.env.client.start_workflow(
+async def start_claim(ce: CaseEnv, inp: ClaimInput) -> ClaimHandle:
+    """A claim in district 150102 on the test's worker."""
+    return await ce.env.client.start_workflow(
         BenefitClaimWorkflow.run,
         inp,
         id=inp.case_id,
@@ -224,6 +227,11 @@ async def rejected_claim(ce: CaseEnv, person: dict[str, Any]) -> ClaimHandle:
         search_attributes=initial_search_attributes("benefit_claim", "150102", "checking"),
         execution_timeout=timedelta(days=400),
     )
+
+
+async def rejected_claim(ce: CaseEnv, person: dict[str, Any]) -> ClaimHandle:
+    """A real claim, rejected because the record says voluntary resignation."""
+    h = await start_claim(ce, claim_input(ce.settings, person))
     s = await wait_claim(h, ClaimStatus.UNDER_REVIEW)
     report = s.rounds[0].report
     assert report is not None and not report.eligibility.eligible
@@ -429,3 +437,47 @@ async def hotline_order(sim: SimHandle, **fields: Any) -> dict[str, Any]:
         r = await c.post("/admin/hotline/orders", json=fields)
         assert r.status_code == 200, r.text
         return r.json()  # type: ignore[no-any-return]
+
+
+# --- verification cases (核查) -------------------------------------------------------------------
+
+VerificationHandle = WorkflowHandle[VerificationWorkflow, Any]
+
+
+async def start_verification(
+    ce: CaseEnv,
+    parties: list[VerificationParty],
+    ref: str,
+    *,
+    rule: str = "scan.shared_contact",
+    found_at: datetime | None = None,
+) -> VerificationHandle:
+    """A verification case opened by a scan hit over ``parties`` (district 150102), found at
+    ``found_at`` (default: the test clock's now; the rules' report counts it in that month)."""
+    found = found_at or await ce.env.get_current_time()
+    case_id = verification_id_for("150102", ref)
+    people = sum(1 for p in parties if p.kind == "person")
+    hit = HitRecord(
+        rule=rule,
+        rule_version="risk-scan-1",
+        explanation_zh=f"{people}名申领人登记同一联系电话及同一代办人",
+        figures={"people": str(people)},
+        found_at=found,
+        parties=[p.key for p in parties],
+    )
+    inp = VerificationInput(
+        case_id=case_id,
+        region_code="150102",
+        opened_by="risk-scan",
+        opened_at=datetime.now(UTC),
+        reason_zh="风险筛查：疑似中介组织骗保",
+        hits=HitBatch(hits=[hit], parties=parties),
+    )
+    return await ce.env.client.start_workflow(
+        VerificationWorkflow.run,
+        inp,
+        id=case_id,
+        task_queue=ce.task_queue,
+        search_attributes=initial_search_attributes("risk_check", "150102", "open"),
+        execution_timeout=timedelta(days=800),
+    )

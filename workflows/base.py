@@ -68,6 +68,13 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "find_open_claim": STEP_TIMEOUT,
     "request_limits": STEP_TIMEOUT,
     "link_request": STEP_TIMEOUT,
+    "recovery_ledger": STEP_TIMEOUT,
+    "repayment_plan": STEP_TIMEOUT,
+    "fine_for": STEP_TIMEOUT,
+    "record_hits": STEP_TIMEOUT,
+    "settle_hits": STEP_TIMEOUT,
+    # the scheduled scan reads everyone across systems: minutes, not seconds
+    "run_scan": timedelta(minutes=10),
     # one call to a government system (or the notifier's gateway)
     "notify": LOOKUP_TIMEOUT,
     "check_registration": LOOKUP_TIMEOUT,

@@ -28,6 +28,7 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.case_store import CaseStoreActivities
     from activities.claim import (
         ClaimActivities,
         CounterRegistration,
@@ -37,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models import search_attributes as sa
     from models.benefit import BenefitPeriodInput
-    from models.case import CaseProjection, DecisionReceipt, Notification, local_date
+    from models.case import CaseProjection, DeadlineRequest, DecisionReceipt, Notification, local_date
     from models.claim import (
         CLAIM_STATUS_LABELS,
         REJECT_REASONS,
@@ -58,17 +59,28 @@ with workflow.unsafe.imports_passed_through():
         RegistrationEvent,
         RegistrationResult,
         RejectCommand,
+        RejectReason,
         RequestDocumentsCommand,
         ReviewRound,
+        RiskFinding,
+        RiskFindingCommand,
         StopReasonChangedEvent,
     )
     from models.enums import CaseType, Channel, Role
     from models.review import DecisionTarget
     from models.staff import StaffActor
+    from models.verification import (
+        HitBatch,
+        HitRecord,
+        VerificationInput,
+        VerificationParty,
+        verification_id_for,
+    )
     from policy.identity import mask_resident_id
     from workflows.base import UnblockableCase, initial_search_attributes, refuse, region_path
     from workflows.benefit_period import BenefitPeriodWorkflow
     from workflows.review_levels import DecisionDesk
+    from workflows.verification import VerificationWorkflow
 
 REGISTRATION_VIA = {
     "platform": "平台查询",
@@ -81,6 +93,10 @@ NOUN = "申领"
 LEVEL = "review"  # the claim's one review level
 LEVEL_LABEL = "审核"
 DECIDED = (ClaimStatus.APPROVED, ClaimStatus.REJECTED)
+RISK_LEVEL = "risk"  # the risk-verification stage's desk (one finding per round)
+RISK_LABEL = "风险核查"
+RISK_DAYS_PARAMETER = "risk.verification.working_days"
+MIN_FINDING = 4
 
 
 def _authority(case_region: str, _level: str) -> list[str]:
@@ -116,6 +132,15 @@ class BenefitClaimWorkflow(UnblockableCase):
             authority=_authority,
             excluded_logins=(inp.submitted_by,),
         )
+        # The inspector's finding on a flagged claim: a desk of its own (same hand-off and checks).
+        self.risk_desk: DecisionDesk[RiskFinding] = DecisionDesk(
+            case_noun_zh=NOUN,
+            case_region=app.region_code,
+            applicant_key=inp.applicant_key,
+            authority=_authority,
+            excluded_logins=(inp.submitted_by,),
+        )
+        self._risk_patched: bool | None = None  # patch claim-risk-verification, asked once when flagged
         self._reapply: ReapplyEvent | None = None
         self._stop_reason_changed: StopReasonChangedEvent | None = None
         self._documents_supplied: ReapplyEvent | None = None
@@ -290,6 +315,12 @@ class BenefitClaimWorkflow(UnblockableCase):
         await self.project()
         rnd.report = await self._checks()
         rnd.deadline = await self.deadline(clock_start, self.inp.timings.reminder_working_days)
+        if self._needs_verification(rnd):
+            # A flagged claim is verified before anyone decides it (notice item 7).
+            self._record_checks(rnd.report)
+            if await self._verify(rnd) == "confirmed":
+                return "rejected"
+            return await self._review_decisions(rnd)
         self.state.status = ClaimStatus.UNDER_REVIEW
         self.state.stage = ClaimStage.REVIEW
         self._record_checks(rnd.report)
@@ -302,8 +333,12 @@ class BenefitClaimWorkflow(UnblockableCase):
             calendar_version=rnd.deadline.calendar_version,
         )
         await self.project()
+        return await self._review_decisions(rnd)
 
+    async def _review_decisions(self, rnd: ReviewRound) -> str:
+        """The reviewer's decisions of one round until it is decided (or closed)."""
         while True:
+            assert rnd.deadline is not None
             await self.wait_with_deadline(
                 lambda: self.desk.waiting,
                 rnd.deadline,
@@ -328,6 +363,9 @@ class BenefitClaimWorkflow(UnblockableCase):
             if decision.kind == "recheck":
                 await self._recheck(rnd, decision)
                 self.desk.done()
+                # Data back after a "not found": a risk hit that stands is verified first.
+                if self._needs_verification(rnd) and await self._verify(rnd) == "confirmed":
+                    return "rejected"
                 continue
             if decision.kind == "request_documents":
                 rnd.document_requests.append(decision)
@@ -343,6 +381,219 @@ class BenefitClaimWorkflow(UnblockableCase):
             await self._reject(rnd, decision)
             self.desk.done()
             return "rejected"
+
+    # --- risk verification (notice item 7) -----------------------------------------------------------
+
+    def _needs_verification(self, rnd: ReviewRound) -> bool:
+        """A risk hit with the data complete and no finding yet in this round. With a record "not
+        found" the figures behind a hit mean nothing: the reviewer rechecks first (and may not
+        approve meanwhile, ``_validate_approve``). The patch is asked only for a flagged claim."""
+        report = rnd.report
+        if report is None or not report.risk_hits:
+            return False
+        if self._risk_patched is None:
+            self._risk_patched = workflow.patched("claim-risk-verification")
+        return self._risk_patched and not report.not_found and rnd.risk_finding is None
+
+    async def _verify(self, rnd: ReviewRound) -> str:
+        """Risk verification, then (cleared) back to review with the finding on the case, or
+        (confirmed) the claim refused. Returns the finding's outcome."""
+        assert rnd.deadline is not None
+        finding = await self._risk_verification(rnd)
+        if finding.outcome == "confirmed":
+            await self._confirmed(rnd, finding)
+            self.risk_desk.done()  # the inspector's Update returns with the claim refused
+            return "confirmed"
+        self.state.status = ClaimStatus.UNDER_REVIEW
+        self.state.stage = ClaimStage.REVIEW
+        self.record(
+            "system",
+            "uiflow",
+            "review.started",
+            f"风险核查已排除，转入审核，办理时限{rnd.deadline.deadline.isoformat()}"
+            f"（{rnd.deadline.working_days}个工作日）",
+            deadline=rnd.deadline.deadline.isoformat(),
+            calendar_version=rnd.deadline.calendar_version,
+        )
+        await self.project()
+        self.risk_desk.done()  # the inspector's Update returns with the claim back in review
+        return "cleared"
+
+    async def _risk_verification(self, rnd: ReviewRound) -> RiskFinding:
+        """The claim waits for a 风险稽核员 of its region, within the stage's own working-day limit
+        (a dated parameter), with the shared reminder and escalation; the finding is taken from the
+        risk desk, audited, its evidence linked to the case, and shown on the case."""
+        assert rnd.report is not None
+        rnd.risk_deadline = await self.act(
+            CaseStoreActivities.compute_deadline,
+            DeadlineRequest(start=workflow.now(), parameter=RISK_DAYS_PARAMETER, reminder_working_days=1),
+        )
+        self.state.status = ClaimStatus.RISK_VERIFICATION
+        self.state.stage = ClaimStage.RISK_VERIFICATION
+        hits = "；".join(f"{h.label}：{h.detail}" if h.detail else h.label for h in rnd.report.risk_hits)
+        self.record(
+            "system",
+            "uiflow",
+            "risk.verification_opened",
+            f"风险提示{len(rnd.report.risk_hits)}项（{hits}），转风险稽核员核查，核查时限"
+            f"{rnd.risk_deadline.deadline.isoformat()}（{rnd.risk_deadline.working_days}个工作日）；核查结论作出前不能审核通过",
+            risk=[h.code for h in rnd.report.risk_hits],
+            deadline=rnd.risk_deadline.deadline.isoformat(),
+        )
+        await self.project()
+        await self.notify_staff(
+            Role.RISK_INSPECTOR.value,
+            self.region_code,
+            "risk_verification_assigned",
+            f"申领案件{self.case_id}有风险提示，请于{rnd.risk_deadline.deadline.isoformat()}前核查并作出结论。",
+        )
+        deadline = rnd.risk_deadline
+        await self.wait_with_deadline(
+            lambda: self.risk_desk.waiting,
+            deadline,
+            reminded=lambda: rnd.risk_reminded_at is not None,
+            overdue=lambda: rnd.risk_overdue_at is not None,
+            on_reminder=lambda: self._risk_remind(rnd),
+            on_overdue=lambda: self._risk_escalate(rnd),
+        )
+        finding, actor = self.risk_desk.take()
+        rnd.risk_finding = finding
+        await self.audit(
+            actor,
+            f"claim.risk_finding.{finding.outcome}",
+            {
+                "round": rnd.n,
+                "outcome": finding.outcome,
+                "action": finding.action,
+                "finding": finding.finding,
+                "evidence": [d.sha256 for d in finding.evidence],
+                "risk": [h.code for h in rnd.report.risk_hits],
+            },
+        )
+        if finding.evidence:
+            self.state.documents.extend(finding.evidence)
+            await self.act(
+                ClaimActivities.link_documents,
+                LinkDocuments(case_id=self.case_id, documents=finding.evidence),
+            )
+        verdict = "排除风险" if finding.outcome == "cleared" else "风险属实"
+        self.record(
+            "staff",
+            finding.by,
+            f"risk.finding_{finding.outcome}",
+            f"风险核查结论（{finding.by_name}）：{verdict}。{finding.finding}",
+            outcome=finding.outcome,
+            action=finding.action,
+            evidence=[d.sha256 for d in finding.evidence],
+        )
+        self.state.overdue = False
+        return finding
+
+    async def _confirmed(self, rnd: ReviewRound, f: RiskFinding) -> None:
+        """Confirmed: the claim is refused with reason and remedy (and, referred, a verification
+        case takes the matter on)."""
+        label, default_remedy = REJECT_REASONS[RejectReason.FRAUD_VERIFIED]
+        d = Decision(
+            kind="reject",
+            by=f.by,
+            by_role=Role.RISK_INSPECTOR.value,
+            at=f.at,
+            reason_code=RejectReason.FRAUD_VERIFIED,
+            reason_label=label,
+            remedy=f.remedy or default_remedy,
+            note=f.finding,
+        )
+        rnd.decision = d
+        if f.action == "refer":
+            await self._refer(rnd, f)
+        await self._reject(rnd, d)
+
+    async def _refer(self, rnd: ReviewRound, f: RiskFinding) -> None:
+        """A verification case (核查) takes the matter on: the person, the employer, this claim and
+        the hits, with the inspector's finding as its reason."""
+        assert rnd.report is not None
+        app = self.inp.application
+        ref = "c" + self.case_id.split("-", 2)[2] + f"-r{rnd.n}"
+        case_id = verification_id_for(self.region_code, ref)
+        now = workflow.now()
+        hits = [
+            HitRecord(
+                rule=h.code,
+                rule_version=rnd.report.parameter_version,
+                explanation_zh=f"{h.label}：{h.detail}" if h.detail else h.label,
+                found_at=rnd.report.checked_at,
+                parties=[self.inp.applicant_key],
+            )
+            for h in rnd.report.risk_hits
+        ]
+        inp = VerificationInput(
+            case_id=case_id,
+            region_code=self.region_code,
+            opened_by=f.by,
+            opened_at=now,
+            reason_zh=f"申领{self.case_id}风险核查属实，转立案核查：{f.finding}"[:500],
+            source_claim_id=self.case_id,
+            hits=HitBatch(
+                hits=hits,
+                parties=[
+                    VerificationParty(
+                        kind="person",
+                        key=self.inp.applicant_key,
+                        label=self.state.applicant_id_masked,
+                        claim_ids=[self.case_id],
+                        phone=app.phone,
+                    ),
+                    VerificationParty(
+                        kind="employer", key=app.employer_credit_code, claim_ids=[self.case_id]
+                    ),
+                ],
+            ),
+        )
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                VerificationWorkflow.run,
+                inp,
+                id=case_id,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                search_attributes=initial_search_attributes(CaseType.RISK_CHECK, self.region_code, "open"),
+            )
+        f.verification_case_id = case_id
+        self.record(
+            "staff",
+            f.by,
+            "risk.referred",
+            f"转立案核查（核查案件{case_id}）",
+            verification_case_id=case_id,
+        )
+
+    async def _risk_remind(self, rnd: ReviewRound) -> None:
+        rnd.risk_reminded_at = workflow.now()
+        assert rnd.risk_deadline is not None
+        when = rnd.risk_deadline.deadline.isoformat()
+        self.record("system", "uiflow", "risk.reminder", f"风险核查时限提醒：核查时限为{when}")
+        await self.notify_staff(
+            Role.RISK_INSPECTOR.value,
+            self.region_code,
+            "risk_verification_reminder",
+            f"申领案件{self.case_id}的风险核查将于{when}到期，请及时作出核查结论。",
+        )
+
+    async def _risk_escalate(self, rnd: ReviewRound) -> None:
+        rnd.risk_overdue_at = workflow.now()
+        self.state.overdue = True
+        self.state.escalated = True
+        assert rnd.risk_deadline is not None
+        when = rnd.risk_deadline.deadline.isoformat()
+        self.record(
+            "system", "uiflow", "risk.overdue", f"风险核查已超过核查时限（{when}），已上报业务主管督办"
+        )
+        await self.project()
+        await self.notify_staff(
+            Role.SUPERVISOR.value,
+            self.region_code,
+            "risk_verification_overdue",
+            f"申领案件{self.case_id}的风险核查已超过{rnd.risk_deadline.working_days}个工作日时限（{when}），请督办。",
+        )
 
     async def _recheck(self, rnd: ReviewRound, d: Decision) -> None:
         """The reviewer asked for the automatic checks again: same round, same time limit."""
@@ -666,6 +917,17 @@ class BenefitClaimWorkflow(UnblockableCase):
             summary["eligible"] = report.eligibility.eligible
             summary["risk"] = [h.code for h in report.risk_hits]
             summary["stop_reason"] = report.stop_reason.label
+        if rnd and rnd.risk_finding is not None:
+            f = rnd.risk_finding
+            summary["risk_finding"] = {
+                "outcome": f.outcome,
+                "action": f.action,
+                "finding": f.finding,
+                "by": f.by,
+                "at": f.at.isoformat(),
+                "evidence": [d.sha256 for d in f.evidence],
+                "verification_case_id": f.verification_case_id,
+            }
         if s.entitlement is not None:
             summary["max_months"] = s.entitlement.max_months
         if s.close_reason:
@@ -684,7 +946,7 @@ class BenefitClaimWorkflow(UnblockableCase):
             employer_credit_code=self.inp.application.employer_credit_code,
             channel=s.channel.value,
             received_at=s.received_at,
-            deadline=rnd.deadline.deadline if rnd and rnd.deadline and not terminal else None,
+            deadline=self._deadline_shown(rnd) if rnd and not terminal else None,
             overdue=s.overdue,
             escalated=s.escalated,
             assigned_to=s.assigned_to,
@@ -696,10 +958,18 @@ class BenefitClaimWorkflow(UnblockableCase):
             version=0,
         )
 
+    def _deadline_shown(self, rnd: ReviewRound) -> date | None:
+        """While the inspector verifies, the verification's own limit; otherwise the review's."""
+        if self.state.status == ClaimStatus.RISK_VERIFICATION and rnd.risk_deadline is not None:
+            return rnd.risk_deadline.deadline
+        return rnd.deadline.deadline if rnd.deadline else None
+
     def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
         rnd = self.state.current_round
         if rnd and rnd.deadline and self.state.status == ClaimStatus.UNDER_REVIEW:
             return [sa.DEADLINE.value_set(rnd.deadline.deadline_at)]
+        if rnd and rnd.risk_deadline and self.state.status == ClaimStatus.RISK_VERIFICATION:
+            return [sa.DEADLINE.value_set(rnd.risk_deadline.deadline_at)]
         return []
 
     # --- queries, updates, signals ------------------------------------------------------------------------
@@ -762,6 +1032,8 @@ class BenefitClaimWorkflow(UnblockableCase):
     def _validate_approve(self, cmd: ApproveCommand) -> None:
         self._check_decision(cmd, cmd.actor)
         rnd = self.state.current_round
+        if rnd and rnd.report and rnd.report.risk_hits and rnd.risk_finding is None and self._risk_patched:
+            raise refuse("review.stage", "该申领有风险提示，须由风险稽核员核查并作出结论后才能审核通过")
         if rnd and rnd.report and not rnd.report.eligibility.eligible and not cmd.note.strip():
             raise refuse("review.note_required", "自动核验显示不符合申领条件，如仍要通过须填写核实说明")
 
@@ -810,6 +1082,47 @@ class BenefitClaimWorkflow(UnblockableCase):
         if len(cmd.note.strip()) < 2:
             raise refuse("review.note_required", "要求重新核验时须写明原因")
 
+    # --- the inspector's finding on a flagged claim (the risk desk) ------------------------------------
+
+    def _check_finding(self, cmd: RiskFindingCommand) -> None:
+        s = self.state
+        if s.status != ClaimStatus.RISK_VERIFICATION:
+            raise refuse(
+                "review.stage", f"该申领当前状态为“{CLAIM_STATUS_LABELS[s.status]}”，不在风险核查阶段"
+            )
+        self.risk_desk.check_free()
+        self.risk_desk.check_target(cmd, RISK_LEVEL, RISK_LABEL, len(s.rounds))
+        self.risk_desk.check_staff(cmd.actor, RISK_LEVEL, RISK_LABEL, Role.RISK_INSPECTOR)
+        if len(cmd.finding.strip()) < MIN_FINDING:
+            raise refuse("review.note_required", "请写明核查结论及依据")
+        if not cmd.evidence:
+            raise refuse("review.invalid", "核查结论须附核查证据材料")
+        if cmd.outcome == "confirmed" and cmd.action is None:
+            raise refuse("review.invalid", "风险属实时须选择处理方式：不予通过或转核查案件")
+        if cmd.outcome == "confirmed" and cmd.action == "refuse" and len(cmd.remedy.strip()) < 4:
+            raise refuse("review.reason_required", "不予通过时必须填写处置方式（告知申请人下一步怎么办）")
+
+    @workflow.update
+    async def record_risk_finding(self, cmd: RiskFindingCommand) -> DecisionReceipt:
+        self._check_finding(cmd)
+        f = RiskFinding(
+            outcome=cmd.outcome,
+            action=cmd.action if cmd.outcome == "confirmed" else None,
+            finding=cmd.finding.strip(),
+            evidence=list(cmd.evidence),
+            remedy=cmd.remedy.strip(),
+            by=cmd.actor.login,
+            by_name=cmd.actor.name,
+            at=workflow.now(),
+        )
+        await self.risk_desk.processed(self.risk_desk.submit(f, cmd.actor))
+        text = "已排除风险，申领转入审核" if cmd.outcome == "cleared" else "风险属实，申领不予通过"
+        return self._receipt_now(text)
+
+    @record_risk_finding.validator
+    def _validate_risk_finding(self, cmd: RiskFindingCommand) -> None:
+        self._check_finding(cmd)
+
     @workflow.update
     def assign(self, cmd: AssignCommand) -> DecisionReceipt:
         self.state.assigned_to = cmd.reviewer_login
@@ -820,6 +1133,7 @@ class BenefitClaimWorkflow(UnblockableCase):
     def _validate_assign(self, cmd: AssignCommand) -> None:
         if self.state.status not in (
             ClaimStatus.UNDER_REVIEW,
+            ClaimStatus.RISK_VERIFICATION,
             ClaimStatus.CHECKING,
             ClaimStatus.AWAITING_DOCUMENTS,
         ):

@@ -4,7 +4,16 @@ adds its module's ``WORKFLOWS`` here (and its activity classes in ``activities/r
 
 from __future__ import annotations
 
-from workflows import archiver, benefit_claim, benefit_period, payday, service_request, stop_reason_dispute
+from workflows import (
+    archiver,
+    benefit_claim,
+    benefit_period,
+    payday,
+    risk_scan,
+    service_request,
+    stop_reason_dispute,
+    verification,
+)
 
 ALL_WORKFLOWS: list[type] = [
     *benefit_claim.WORKFLOWS,
@@ -13,4 +22,6 @@ ALL_WORKFLOWS: list[type] = [
     *stop_reason_dispute.WORKFLOWS,
     *service_request.WORKFLOWS,
     *archiver.WORKFLOWS,
+    *verification.WORKFLOWS,
+    *risk_scan.WORKFLOWS,
 ]

@@ -41,11 +41,14 @@ Deterministic: time from ``workflow.now()``; deadlines come from the host's dead
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    from models import search_attributes as sa
+    from models.case import DecisionReceipt
     from models.enums import Role
     from models.review import (
         REVIEW_ACTION_LABELS,
@@ -420,6 +423,27 @@ class MultiLevelReview:
         )
 
     # --- for the case's projection ----------------------------------------------------------------------
+
+    def deadline_attributes(self) -> list[SearchAttributeUpdate[Any]]:
+        """The open level's deadline as the ``Deadline`` search attribute (none between levels)."""
+        level = self.state.open_level
+        if level is not None and level.deadline is not None:
+            return [sa.DEADLINE.value_set(level.deadline.deadline_at)]
+        return []
+
+    async def decide_receipt(
+        self, key: str, cmd: ReviewCommand, status: Callable[[], str], stage: Callable[[], str]
+    ) -> DecisionReceipt:
+        """``decide``, answered with the receipt every chain case returns (status and stage read
+        once the decision is processed)."""
+        d = await self.decide(key, cmd)
+        return DecisionReceipt(
+            case_id=self.host.case_id,
+            status=status(),
+            stage=stage(),
+            round=d.seq,
+            message_zh=f"{d.level_label}{REVIEW_ACTION_LABELS[d.action]}，已记录",
+        )
 
     @property
     def last_decision(self) -> ReviewDecision | None:

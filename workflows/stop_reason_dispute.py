@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         StopReasonQuery,
         TicketRequest,
     )
-    from models import search_attributes as sa
     from models.case import CaseProjection, DecisionReceipt
     from models.claim import StopReasonChangedEvent
     from models.dispute import (
@@ -48,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         TicketOutcome,
     )
     from models.enums import CaseType, Channel
-    from models.review import REVIEW_ACTION_LABELS, ReviewChainState, ReviewCommand
+    from models.review import ReviewChainState, ReviewCommand
     from models.staff import StaffActor
     from policy.identity import mask_resident_id
     from policy.regions import DisputeLevel, dispute_reviewer_regions
@@ -573,10 +572,7 @@ class StopReasonDisputeWorkflow(UnblockableCase):
         )
 
     def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
-        level = self.state.review.open_level
-        if level is not None and level.deadline is not None:
-            return [sa.DEADLINE.value_set(level.deadline.deadline_at)]
-        return []
+        return self.review.deadline_attributes()
 
     # --- queries, updates, signals ---------------------------------------------------------------------
 
@@ -593,14 +589,7 @@ class StopReasonDisputeWorkflow(UnblockableCase):
         )
 
     async def _decide(self, key: str, cmd: ReviewCommand) -> DecisionReceipt:
-        d = await self.review.decide(key, cmd)
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self._stage(),
-            round=d.seq,
-            message_zh=f"{d.level_label}{REVIEW_ACTION_LABELS[d.action]}，已记录",
-        )
+        return await self.review.decide_receipt(key, cmd, lambda: self.state.status.value, self._stage)
 
     @workflow.update
     async def initial_review(self, cmd: ReviewCommand) -> DecisionReceipt:

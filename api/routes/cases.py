@@ -33,7 +33,7 @@ INBOX_STAGES: dict[Role, list[str]] = {
     Role.REVIEWER: ["review", "initial_review"],
     Role.SECOND_REVIEWER: ["second_review"],
     Role.FINAL_REVIEWER: ["final_review"],
-    Role.RISK_INSPECTOR: ["risk_verification"],
+    Role.RISK_INSPECTOR: ["risk_verification", "verification"],  # flagged claims, verification cases
     Role.INTAKE_CLERK: ["awaiting_documents", "awaiting_registration", "registration"],
 }
 SORTS = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -23,10 +23,12 @@ from api.principals import (
     Assigner,
     ClaimForAssigner,
     ClaimForClerkOrApplicant,
+    ClaimForInspector,
     ClaimForOperations,
     ClaimForReviewer,
     ClaimForStaff,
     ClerkOrApplicant,
+    Inspector,
     Operations,
     Principal,
     Reviewer,
@@ -53,6 +55,7 @@ from models.claim import (
     RejectCommand,
     RejectReason,
     RequestDocumentsCommand,
+    RiskFindingCommand,
 )
 from models.enums import CaseType, Channel
 from models.tables import CaseRecord
@@ -323,6 +326,38 @@ async def approve(
 ) -> DecisionReceipt:
     cmd = ApproveCommand(actor=staff, note=body.note)
     return await _decide(session, client, case_id, BenefitClaimWorkflow.approve, cmd, idempotency_key)
+
+
+class RiskFindingBody(BaseModel):
+    """The 风险稽核员's finding on a flagged claim (issue 16)."""
+
+    outcome: Literal["cleared", "confirmed"]
+    finding: str = Field(
+        max_length=2000,
+        description="核查结论及依据",
+        examples=["调取劳动合同核实，缴费中断系单位经办变更所致"],
+    )
+    evidence: list[DocumentRef] = Field(default_factory=list, description="核查证据材料")
+    action: Literal["refuse", "refer"] | None = Field(
+        default=None, description="风险属实时：不予通过或转核查案件"
+    )
+    remedy: str = Field(default="", max_length=1000)
+    round: int | None = Field(default=None, ge=1, le=1000)
+
+
+@router.post("/{case_id}/risk-finding", response_model=DecisionReceipt, summary="风险核查结论（排除或属实）")
+async def risk_finding(
+    case_id: str,
+    case: ClaimForInspector,
+    staff: Inspector,
+    body: RiskFindingBody,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    client: Annotated[Client, Depends(get_temporal)],
+    idempotency_key: IdempotencyKey = None,
+) -> DecisionReceipt:
+    cmd = RiskFindingCommand(actor=staff, **body.model_dump())
+    update = BenefitClaimWorkflow.record_risk_finding
+    return await _decide(session, client, case_id, update, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/reject", response_model=DecisionReceipt, summary="不予通过（须填写原因与处置方式）")

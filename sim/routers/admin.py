@@ -279,3 +279,56 @@ async def notifier_messages(request: Request, case_ref: str | None = None) -> di
 async def medical_premiums(request: Request, id_number: str | None = None) -> dict[str, Any]:
     items = [p for p in get_state(request).premiums.values() if id_number is None or p.id_number == id_number]
     return {"count": len(items), "premiums": [p.model_dump(mode="json") for p in items]}
+
+
+# --- what the risk scans read (issue 16) ---------------------------------------------------------
+
+
+@router.get("/risk-facts")
+async def risk_facts(request: Request) -> dict[str, Any]:
+    """The population as the agency's scans see it across systems: who claimed and receives, the
+    contribution runs and any contributions after the benefit began, pension and civil-affairs
+    records, and the contact details the claims gave; employers with their insured headcount. A
+    stand-in for the joins the real scans make over the contribution, pension and civil-affairs
+    systems; development only (like every /admin route)."""
+    state = get_state(request)
+    as_of = state.as_of
+    out = []
+    for p in state.pop.persons.values():
+        after: list[str] = []
+        if p.reemployed_month:
+            m = p.reemployed_month
+            while m <= f"{as_of.year:04d}-{as_of.month:02d}":
+                after.append(m)
+                y, mo = int(m[:4]), int(m[5:])
+                m = f"{y + (mo == 12):04d}-{mo % 12 + 1:02d}"
+        out.append(
+            {
+                "id_number": p.id_number,
+                "employer": p.last_employer,
+                "region": p.insured_region,
+                "stop_date": p.stop_date.isoformat(),
+                "consecutive_months": p.last_consecutive_months,
+                "claimed": p.registered,
+                "benefit_since": p.benefit_since.isoformat() if p.benefit_since else None,
+                "receiving_elsewhere": p.receiving_elsewhere,
+                "elsewhere_province": p.elsewhere_province_code,
+                "pension_since": p.pension_since.isoformat() if p.pension_since else None,
+                "died_on": p.died_on.isoformat() if p.died_on else None,
+                "contribution_months_after": after,
+                "phone": p.phone,
+                "account": p.account_no,
+                "address": p.address,
+                "agent": p.agent,
+                "scenario": p.scenario,
+            }
+        )
+    employers = [
+        {"code": e.credit_code, "headcount": e.insured_headcount} for e in state.pop.employers.values()
+    ]
+    return {
+        "as_of": as_of.isoformat(),
+        "persons": out,
+        "employers": employers,
+        "anomalies": state.pop.anomalies,
+    }

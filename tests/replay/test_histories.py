@@ -32,6 +32,9 @@ CLAIM_PATHS = {
     "online_unregistered_registered_approve--v2",
     "not_found_recheck_approve",
     "counter_not_found_registered_approve",
+    # risk verification before the decision (issue 16): cleared then approved; confirmed and referred
+    "risk_cleared_approve",
+    "risk_confirmed_referred",
 }
 
 
@@ -61,7 +64,12 @@ def test_the_claim_paths_the_dispute_and_the_archiver_are_recorded() -> None:
     claim = {n.removeprefix("benefit_claim__") for n in names if n.startswith("benefit_claim__")}
     assert claim >= CLAIM_PATHS, f"missing claim paths: {sorted(CLAIM_PATHS - claim)}"
     types = {workflow_type_of(load_history_file(p)) for p in history_files(HISTORIES)}
-    assert {"BenefitClaimWorkflow", "ArchiverWorkflow", "StopReasonDisputeWorkflow"} <= types
+    assert {
+        "BenefitClaimWorkflow",
+        "ArchiverWorkflow",
+        "StopReasonDisputeWorkflow",
+        "VerificationWorkflow",
+    } <= types
 
 
 def test_every_recordable_scenario_has_its_file_and_every_file_its_scenario() -> None:

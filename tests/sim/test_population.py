@@ -8,7 +8,15 @@ from datetime import date
 from policy.identity import parse_resident_id, validate_credit_code
 from policy.regions import is_known_region
 from sim.catalogue import STOP_REASONS, VOLUNTARY_RESIGNATION
-from sim.population import SCENARIOS, build_population, fingerprint, luhn_ok, monthly_records
+from sim.population import (
+    ANOMALY_PEOPLE,
+    ANOMALY_SCENARIOS,
+    SCENARIOS,
+    build_population,
+    fingerprint,
+    luhn_ok,
+    monthly_records,
+)
 
 AS_OF = date(2025, 6, 16)
 
@@ -23,7 +31,7 @@ def test_same_seed_same_population_other_seed_differs() -> None:
 
 def test_identifiers_are_valid_and_unique() -> None:
     pop, _ = build_population(3, 1000, AS_OF)
-    assert len(pop.persons) == 1000
+    assert len(pop.persons) == 1000 + ANOMALY_PEOPLE
     other_province = 0
     for number, p in pop.persons.items():
         rid = parse_resident_id(number)
@@ -45,10 +53,10 @@ def test_identifiers_are_valid_and_unique() -> None:
 def test_every_scenario_occurs_with_the_right_facts() -> None:
     pop, _ = build_population(5, 500, AS_OF)
     by = Counter(p.scenario for p in pop.persons.values())
-    assert set(by) == set(SCENARIOS)
+    assert set(by) == set(SCENARIOS) | set(ANOMALY_SCENARIOS)  # the seeded anomalies ride along
     assert 0.6 < by["eligible"] / 500 < 0.8
     small, _ = build_population(5, len(SCENARIOS), AS_OF)
-    assert {p.scenario for p in small.persons.values()} == set(SCENARIOS)
+    assert {p.scenario for p in small.persons.values()} == set(SCENARIOS) | set(ANOMALY_SCENARIOS)
 
     for p in pop.persons.values():
         involuntary = STOP_REASONS[p.stop_reason_code].involuntary
