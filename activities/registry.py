@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from activities import archive, case_store, claim, dispute, payments
+from activities import archive, case_store, claim, dispute, payments, skill_subsidy
 from activities.gov import GovClients
 from core.db import Database
 from core.settings import Settings
@@ -21,6 +21,7 @@ ACTIVITY_CLASSES: list[type] = [
     *claim.ACTIVITY_CLASSES,
     *payments.ACTIVITY_CLASSES,
     *dispute.ACTIVITY_CLASSES,
+    *skill_subsidy.ACTIVITY_CLASSES,
     *archive.ACTIVITY_CLASSES,
 ]
 

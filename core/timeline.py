@@ -38,6 +38,7 @@ from models import benefit as benefit_models
 from models import case as case_models
 from models import claim as claim_models
 from models import dispute as dispute_models
+from models import skill_subsidy as subsidy_models
 from models.case import BUSINESS_TZ, TimelineEntry, TimelineLabels
 
 T = TypeVar("T")
@@ -114,6 +115,7 @@ _TYPE_LABELS: tuple[TimelineLabels, ...] = (
     claim_models.TIMELINE,
     dispute_models.TIMELINE,
     benefit_models.TIMELINE,
+    subsidy_models.TIMELINE,
 )
 
 

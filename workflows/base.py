@@ -82,6 +82,13 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "open_ticket": LOOKUP_TIMEOUT,
     "get_ticket": LOOKUP_TIMEOUT,
     "near_retirement_outcome": LOOKUP_TIMEOUT,
+    "verify_certificate": LOOKUP_TIMEOUT,
+    "insurance_status": LOOKUP_TIMEOUT,
+    "training_subsidy": LOOKUP_TIMEOUT,
+    "prior_subsidies": STEP_TIMEOUT,
+    "assess_subsidy": STEP_TIMEOUT,
+    "record_grant": STEP_TIMEOUT,
+    "pay_subsidy": ACTIVITY_TIMEOUT,
     # payments: the period passes its own limit from settings (payment_activity_timeout_seconds)
     "prepare_payment": ACTIVITY_TIMEOUT,
     "disburse": ACTIVITY_TIMEOUT,

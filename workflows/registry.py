@@ -4,12 +4,13 @@ adds its module's ``WORKFLOWS`` here (and its activity classes in ``activities/r
 
 from __future__ import annotations
 
-from workflows import archiver, benefit_claim, benefit_period, payroll, stop_reason_dispute
+from workflows import archiver, benefit_claim, benefit_period, payroll, skill_subsidy, stop_reason_dispute
 
 ALL_WORKFLOWS: list[type] = [
     *benefit_claim.WORKFLOWS,
     *benefit_period.WORKFLOWS,
     *payroll.WORKFLOWS,
     *stop_reason_dispute.WORKFLOWS,
+    *skill_subsidy.WORKFLOWS,
     *archiver.WORKFLOWS,
 ]
