@@ -31,6 +31,7 @@ ROUTER_MODULES = [
     "api.routes.callbacks",
     "api.routes.documents",
     "api.routes.disputes",
+    "api.routes.subsidies",
     "api.routes.audit",
     "api.console",
 ]

@@ -1,0 +1,156 @@
+"""The skill-upgrade subsidy over the API on PostgreSQL, with a worker on a time-skipping server
+and the simulators over HTTP: counter intake → checks → reviewer decision → paid exactly once; and
+an employer's batch of 50 internal-evaluation certificates with 5 bad rows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from core.db import Database
+from core.seed_employers import seed_demo_employers
+from models.skill_subsidy import payment_key
+from sim.testing import SimHandle
+from tests.conftest import login
+from tests.factories import CaseEnv, sim_certificate, sim_person, store_documents
+
+EMPLOYER_PASSWORD = "employer-demo-pass"
+
+
+async def _detail(
+    api: httpx.AsyncClient, case_id: str, headers: dict[str, str], status: str
+) -> dict[str, Any]:
+    for _ in range(300):
+        r = await api.get(f"/api/v1/subsidies/{case_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] == status:
+            return r.json()  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{case_id} stayed {r.json()['status']}")
+
+
+async def test_counter_application_to_payment_exactly_once(
+    case_api: httpx.AsyncClient, pg_case_env: CaseEnv, sim: SimHandle
+) -> None:
+    api = case_api
+    person = await sim_person(sim.base_url, sim.token, cumulative_months=60)
+    cert = await sim_certificate(sim, person)
+    [fit] = await store_documents(pg_case_env.db, "job_fit_statement")
+    body = {
+        "id_number": person["id_number"],
+        "name": person["name"],
+        "phone": person["phone"],
+        "applicant_kind": "insured_employee",
+        "region_code": "150102",
+        "cert_no": cert["cert_no"],
+        "occupation_code": cert["occupation_code"],
+        "occupation": cert["occupation"],
+        "level": "intermediate",
+        "issued_on": cert["issued_on"],
+        "bank_account": person["account_no"],
+        "employer_credit_code": person["last_employer"],
+        "fit_statement": fit.model_dump(),
+    }
+    clerk = await login(api, "clerk.xc")
+    r = await api.post("/api/v1/subsidies", json=body, headers=clerk)
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+    assert person["id_number"] not in case_id
+    again = await api.post("/api/v1/subsidies", json=body, headers=clerk)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "subsidy.exists"
+
+    reviewer = await login(api, "reviewer.xc")
+    d = await _detail(api, case_id, reviewer, "under_review")
+    assert d["state"]["rounds"][0]["report"]["assessment"]["eligible"] is True
+    # The clerk who took it in cannot decide it; a refusal needs reason and remedy.
+    r = await api.post(f"/api/v1/subsidies/{case_id}/decide", json={"action": "approve"}, headers=clerk)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "review.role"
+    r = await api.post(f"/api/v1/subsidies/{case_id}/decide", json={"action": "reject"}, headers=reviewer)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "review.reason_required"
+
+    key = {"Idempotency-Key": "approve-once-1"}
+    first = await api.post(
+        f"/api/v1/subsidies/{case_id}/decide",
+        json={"action": "approve", "round": 1},
+        headers={**reviewer, **key},
+    )
+    assert first.status_code == 200, first.text
+    d = await _detail(api, case_id, reviewer, "paid")
+    assert Decimal(d["state"]["payment"]["amount"]) == Decimal("1500")
+    retried = await api.post(
+        f"/api/v1/subsidies/{case_id}/decide",
+        json={"action": "approve", "round": 1},
+        headers={**reviewer, **key},
+    )
+    assert retried.status_code == 200 and retried.json() == first.json()
+    async with httpx.AsyncClient(base_url=sim.base_url) as c:
+        ledger = (await c.get("/admin/bank/ledger")).json()
+    assert ledger["payments_per_key"][payment_key(case_id)] == 1
+
+
+async def test_employer_batch_of_50_with_5_bad_rows(
+    case_api: httpx.AsyncClient, pg_case_env: CaseEnv, pg_db: Database, sim: SimHandle
+) -> None:
+    api = case_api
+    first = await sim_person(sim.base_url, sim.token, cumulative_months=60)
+    employer = first["last_employer"]
+    async with pg_db.session() as s:
+        await seed_demo_employers(s, [employer], password=EMPLOYER_PASSWORD, regions={employer: "150102"})
+    r = await api.post(
+        "/api/v1/disputes/employer-login", json={"credit_code": employer, "password": EMPLOYER_PASSWORD}
+    )
+    emp = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    people = [first] + [
+        await sim_person(sim.base_url, sim.token, cumulative_months=60, last_employer=employer)
+        for _ in range(44)
+    ]
+    lines = ["id_number,name,phone,bank_account,cert_no,occupation_code,occupation,level,issued_on"]
+    for p in people:
+        c = await sim_certificate(sim, p, issuer="本单位企业技能等级认定")
+        row = [p["id_number"], p["name"], p["phone"], p["account_no"], c["cert_no"]]
+        lines.append(",".join([*row, c["occupation_code"], c["occupation"], "中级", c["issued_on"]]))
+    ok = lines[1].split(",")
+    bad_id = ok[0][:-1] + ("0" if ok[0][-1] != "0" else "1")
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    lines += [
+        ",".join([bad_id, *ok[1:4], "BAD0000001", *ok[5:]]),  # line 47: ID checksum
+        ",".join([*ok[:4], "BAD0000002", ok[5], ok[6], "特级", ok[8]]),  # line 48: level
+        ",".join([*ok[:4], "BAD0000003", ok[5], ok[6], ok[7], tomorrow]),  # line 49: future date
+        ",".join(ok),  # line 50: the certificate of line 2 again
+        ",".join([*ok[:3], "12", "BAD0000005", *ok[5:]]),  # line 51: bank account
+    ]
+    [fit] = await store_documents(pg_db, "job_fit_statement")
+    r = await api.post(
+        "/api/v1/subsidies/batches",
+        json={"fit_statement": fit.model_dump(), "csv": "\n".join(lines)},
+        headers=emp,
+    )
+    assert r.status_code == 201, r.text
+    batch = r.json()
+    assert batch["rows_total"] == 50 and batch["rows_valid"] == 45
+    errors = {row["line"]: row["error_zh"] for row in batch["rows"] if row["error_zh"]}
+    assert sorted(errors) == [47, 48, 49, 50, 51]
+    assert "身份证" in errors[47] and "等级" in errors[48] and "核发日期" in errors[49]
+    assert "重复" in errors[50] and "银行账号" in errors[51]
+    assert all(e.startswith(f"第{n}行") for n, e in errors.items())
+
+    staff = await login(api, "reviewer.xc")
+    r = await api.post(
+        "/api/v1/subsidies/batches", json={"fit_statement": fit.model_dump(), "csv": lines[0]}, headers=staff
+    )
+    assert r.status_code == 403
+    for _ in range(600):
+        page = (await api.get(f"/api/v1/subsidies/batches/{batch['batch_id']}", headers=emp)).json()
+        states = [row["status"] for row in page["rows"] if row["case_id"]]
+        if states.count("under_review") == 45:
+            break
+        await asyncio.sleep(0.1)
+    assert states.count("under_review") == 45, states
+    one = next(row["case_id"] for row in page["rows"] if row["case_id"])
+    d = await _detail(api, one, staff, "under_review")
+    assert d["state"]["batch_id"] == batch["batch_id"] and d["state"]["fit_statement_sha256"] == fit.sha256
+    assert d["state"]["rounds"][0]["report"]["assessment"]["eligible"] is True
