@@ -329,3 +329,89 @@ class PayRequest(BaseModel):
     amount: Decimal
     account_no: str
     account_name: str
+
+
+# --- anomaly alerts (notice item 6) -------------------------------------------------------------
+
+ALERT_PREFIX = "skill-alert-"
+AlertKind = Literal["payout_surge", "issuer_burst", "out_of_region"]
+ALERT_KIND_LABELS: dict[str, str] = {
+    "payout_surge": "补贴发放额快速增长",
+    "issuer_burst": "评价机构短期集中发证",
+    "out_of_region": "异地取证",
+}
+
+
+class SkillAlert(BaseModel):
+    """One anomaly, explained in Chinese with the figures behind it. ``key`` is stable for the same
+    finding (kind, subject, period), so a daily run never raises it twice."""
+
+    key: str = Field(pattern=r"^[0-9a-z_.-]{1,80}$")
+    kind: AlertKind
+    region_code: str  # the league (or the region) whose supervisors see it
+    text_zh: str
+    figures: dict[str, str] = Field(default_factory=dict)
+    case_ids: list[str] = Field(default_factory=list)  # the subsidies it concerns (recovery)
+
+
+class AlertStatus(LabelledEnum):
+    OPEN = "open"
+    REFERRED = "referred"
+    RECOVERY = "recovery"
+    CLOSED = "closed"
+
+
+ALERT_STATUS_LABELS = {
+    AlertStatus.OPEN: "待处理",
+    AlertStatus.REFERRED: "已移交技能鉴定部门",
+    AlertStatus.RECOVERY: "经认定违规，追回补贴",
+    AlertStatus.CLOSED: "已排除，办结",
+}
+
+
+class AlertScanInput(BaseModel):
+    lookback_days: int = Field(default=365, ge=30)
+
+
+class AlertScanRequest(BaseModel):
+    as_of: date
+    lookback_days: int = 365
+
+
+class AlertScanResult(BaseModel):
+    raised: list[str] = Field(default_factory=list)  # alert case ids started by this run
+    already: int = 0
+
+
+class AlertInput(BaseModel):
+    case_id: str
+    alert: SkillAlert
+    raised_at: datetime
+
+
+class ReferAlert(BaseModel):
+    actor: StaffActor
+    note: str = Field(default="", max_length=500)
+
+
+class AppraisalResponse(BaseModel):
+    """The skill-appraisal department's answer, entered by the staff member who received it."""
+
+    actor: StaffActor
+    outcome: Literal["confirmed", "cleared"]
+    note: str = Field(min_length=2, max_length=1000)
+
+
+class AlertState(BaseModel):
+    case_id: str
+    alert: SkillAlert
+    status: AlertStatus
+    referred_by: str | None = None
+    response: Literal["confirmed", "cleared"] | None = None
+    recovered: list[str] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class RecoveryRequest(BaseModel):
+    alert_id: str
+    case_ids: list[str]

@@ -89,6 +89,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "assess_subsidy": STEP_TIMEOUT,
     "record_grant": STEP_TIMEOUT,
     "pay_subsidy": ACTIVITY_TIMEOUT,
+    "scan_skill_alerts": ACTIVITY_TIMEOUT,
+    "mark_recovery": STEP_TIMEOUT,
     # payments: the period passes its own limit from settings (payment_activity_timeout_seconds)
     "prepare_payment": ACTIVITY_TIMEOUT,
     "disburse": ACTIVITY_TIMEOUT,

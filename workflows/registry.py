@@ -4,7 +4,15 @@ adds its module's ``WORKFLOWS`` here (and its activity classes in ``activities/r
 
 from __future__ import annotations
 
-from workflows import archiver, benefit_claim, benefit_period, payroll, skill_subsidy, stop_reason_dispute
+from workflows import (
+    archiver,
+    benefit_claim,
+    benefit_period,
+    payroll,
+    skill_alerts,
+    skill_subsidy,
+    stop_reason_dispute,
+)
 
 ALL_WORKFLOWS: list[type] = [
     *benefit_claim.WORKFLOWS,
@@ -12,5 +20,6 @@ ALL_WORKFLOWS: list[type] = [
     *payroll.WORKFLOWS,
     *stop_reason_dispute.WORKFLOWS,
     *skill_subsidy.WORKFLOWS,
+    *skill_alerts.WORKFLOWS,
     *archiver.WORKFLOWS,
 ]
