@@ -312,47 +312,19 @@ def schedule_archiver_cmd(
 
 
 async def _schedule_archiver(settings: Settings, hour: int, minute: int, lookback_days: int) -> bool:
-    from temporalio.client import (
-        Schedule,
-        ScheduleActionStartWorkflow,
-        ScheduleAlreadyRunningError,
-        ScheduleCalendarSpec,
-        ScheduleOverlapPolicy,
-        SchedulePolicy,
-        ScheduleRange,
-        ScheduleSpec,
-        ScheduleUpdate,
-        ScheduleUpdateInput,
-    )
+    from temporalio.client import ScheduleActionStartWorkflow
 
+    from cli.schedules import upsert_daily
     from workflows.archiver import SCHEDULE_ID, WORKFLOW_ID, ArchiverInput, ArchiverWorkflow
 
-    client = await _client(settings)
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            ArchiverWorkflow.run,
-            ArchiverInput(lookback_days=lookback_days),
-            id=WORKFLOW_ID,
-            task_queue=settings.task_queue,
-            execution_timeout=timedelta(hours=20),
-        ),
-        spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])],
-            time_zone_name="Asia/Shanghai",
-        ),
-        # One archiver at a time; a run missed while the cluster was down is caught up once.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+    action = ScheduleActionStartWorkflow(
+        ArchiverWorkflow.run,
+        ArchiverInput(lookback_days=lookback_days),
+        id=WORKFLOW_ID,
+        task_queue=settings.task_queue,
+        execution_timeout=timedelta(hours=20),
     )
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-        return True
-    except ScheduleAlreadyRunningError:
-
-        def _update(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(SCHEDULE_ID).update(_update)
-        return False
+    return await upsert_daily(await _client(settings), SCHEDULE_ID, action, hour, minute)
 
 
 # --- verify -------------------------------------------------------------------------------------

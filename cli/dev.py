@@ -182,6 +182,10 @@ def run_dev(*, config_path: str, demo: bool) -> int:
             asyncio.run(_schedule_archiver(get_settings(), 2, 30, 7))
         except Exception as e:
             print(f"每日归档计划未能登记：{type(e).__name__}", file=sys.stderr)
+        try:  # the daily subsidy anomaly alerts (notice item 6), registered the same way
+            asyncio.run(_schedule_skill_alerts())
+        except Exception as e:
+            print(f"技能提升补贴预警计划未能登记：{type(e).__name__}", file=sys.stderr)
 
         employers = asyncio.run(seed_employer_logins(sim_url))
         demo_marker = data / "demo-submitted"
@@ -218,3 +222,12 @@ def run_dev(*, config_path: str, demo: bool) -> int:
         print("正在停止……", flush=True)
         sup.stop()
         print("已全部停止。", flush=True)
+
+
+async def _schedule_skill_alerts() -> None:
+    from cli.schedules import schedule_skill_alerts
+    from core.settings import get_settings
+    from core.temporal_client import connect_client
+
+    settings = get_settings()
+    await schedule_skill_alerts(await connect_client(settings), settings.task_queue)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from temporalio.testing import WorkflowEnvironment
+
+from cli.schedules import schedule_skill_alerts
 from core.db import Database
 from core.settings import Settings
+from models.enums import Role
 from models.skill_subsidy import AlertScanInput, AlertStatus, AppraisalResponse, ReferAlert, SubsidyStatus
 from models.staff import StaffActor
-from models.enums import Role
 from models.tables import CaseRecord
 from sim.catalogue import BURST_ISSUER
 from sim.testing import running_sim
@@ -23,7 +26,7 @@ from tests.factories import (
     subsidy_application,
     wait_subsidy,
 )
-from workflows.skill_alerts import SkillAlertScanWorkflow, SkillAlertWorkflow
+from workflows.skill_alerts import SCHEDULE_ID, SkillAlertScanWorkflow, SkillAlertWorkflow
 
 SUPERVISOR = StaffActor(login="supervisor.hhht", name="周主管", roles=[Role.SUPERVISOR], region_code="150100")
 INSPECTOR = StaffActor(
@@ -89,3 +92,17 @@ async def test_alert_run_over_the_population(wf_settings: Settings, sqlite_db: D
                 AppraisalResponse(actor=INSPECTOR, outcome="cleared", note="经核查为正常集中考核"),
             )
             assert done.status == AlertStatus.CLOSED
+
+
+async def test_the_daily_alert_schedule_is_registered_once(local_env: WorkflowEnvironment) -> None:
+    """What ``uiflow dev`` does on every start: create the schedule, then update it (never twice)."""
+    client = local_env.client
+    assert await schedule_skill_alerts(client, "alerts-q", hour=6) is True
+    assert await schedule_skill_alerts(client, "alerts-q", hour=7) is False
+    handle = client.get_schedule_handle(SCHEDULE_ID)
+    try:
+        desc = await handle.describe()
+        assert desc.schedule.spec.time_zone_name == "Asia/Shanghai"
+        assert [r.start for r in desc.schedule.spec.calendars[0].hour] == [7]
+    finally:
+        await handle.delete()
