@@ -8,12 +8,13 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.gov import ExternalRefused, GovClients
-from core import audit
+from core import audit, benefits
 from core.db import Database
 from core.parameters import calendar_in_force, parameters_in_force
 from core.settings import Settings
@@ -37,7 +38,27 @@ class CaseStoreActivities:
     @activity.defn
     async def project_case(self, p: CaseProjection) -> None:
         """Upsert the read model; a projection older than the stored one is ignored, so a retried
-        or delayed activity can never roll a case back."""
+        or delayed activity can never roll a case back.
+
+        The read model also holds the last line of "one benefit at a time" (core/benefits.py): a
+        second open claim or a second active period of one person breaks a unique index, which is
+        a business outcome, not a fault: refused for good with the reason, naming the district of
+        the case that holds the benefit. A period refused so never pays (its first projection
+        comes before its first month)."""
+        try:
+            await self._upsert_case(p)
+        except IntegrityError as e:
+            if not benefits.is_duplicate_benefit(e):
+                raise
+            async with self.db.session() as s:
+                held = await benefits.current_benefit_of(s, p.applicant_key)
+            raise ApplicationError(
+                benefits.duplicate_benefit_message(held if held is not None else p.region_code),
+                type=benefits.DUPLICATE_BENEFIT,
+                non_retryable=True,
+            ) from None
+
+    async def _upsert_case(self, p: CaseProjection) -> None:
         now = datetime.now(UTC)
         async with self.db.session() as s:
             row = await s.get(CaseRecord, p.case_id, with_for_update=self.db.dialect == "postgresql")

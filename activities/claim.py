@@ -4,10 +4,8 @@ that history records each result separately."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -16,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.gov import ExternalRefused, GovClients
+from activities.gov.base import lookup
 from core.db import Database
 from core.parameters import parameters_in_force
 from core.settings import Settings
@@ -44,7 +43,6 @@ from policy.errors import PolicyError
 from policy.retirement import retirement
 
 TZ = ZoneInfo("Asia/Shanghai")
-T = TypeVar("T")
 
 
 class PersonRef(BaseModel):
@@ -70,24 +68,8 @@ class LinkDocuments(BaseModel):
     documents: list[DocumentRef]
 
 
-def _not_found(e: ExternalRefused) -> bool:
-    return e.code.endswith("not_found") or e.status_code == 404
-
-
 def _refused(e: ExternalRefused) -> ApplicationError:
     return ApplicationError(str(e), type=f"ExternalRefused:{e.system}", non_retryable=True)
-
-
-async def _lookup(call: Awaitable[T]) -> T | None:
-    """One external lookup: the answer, None when the system has no record of the person (a fact
-    the checks report, not a failure), or a non-retryable error for any other business refusal.
-    Transient faults propagate and are retried by Temporal."""
-    try:
-        return await call
-    except ExternalRefused as e:
-        if _not_found(e):
-            return None
-        raise _refused(e) from e
 
 
 class ClaimActivities:
@@ -100,7 +82,7 @@ class ClaimActivities:
 
     @activity.defn
     async def check_registration(self, p: PersonRef) -> RegistrationResult:
-        st = await _lookup(self.gov.registration.get_status(p.id_number))
+        st = await lookup(self.gov.registration.get_status(p.id_number))
         if st is None:
             return RegistrationResult(registered=False)
         return RegistrationResult(
@@ -115,7 +97,7 @@ class ClaimActivities:
         """The clerk registers the person on the spot (retry-safe: the platform returns an
         existing registration). The platform not knowing the person is a business outcome the
         clerk acts on (``registered=False``), not a failure for operations."""
-        st = await _lookup(
+        st = await lookup(
             self.gov.registration.register_at_counter(
                 id_number=r.id_number, name=r.name, region=r.region_code, operator_id=r.operator
             )
@@ -133,7 +115,7 @@ class ClaimActivities:
 
     @activity.defn
     async def fetch_contributions(self, p: PersonRef) -> ContributionSummary:
-        rec = await _lookup(self.gov.contributions.get_record(p.id_number))
+        rec = await lookup(self.gov.contributions.get_record(p.id_number))
         if rec is None:
             return ContributionSummary(found=False, cumulative_months=0, last_consecutive_months=0)
         return ContributionSummary(
@@ -145,21 +127,21 @@ class ClaimActivities:
 
     @activity.defn
     async def fetch_stop_reason(self, p: PersonRef) -> StopReasonResult:
-        r = await _lookup(self.gov.insurance_record.get_stop_reason(p.id_number, p.employer_credit_code))
+        r = await lookup(self.gov.insurance_record.get_stop_reason(p.id_number, p.employer_credit_code))
         if r is None:
             return StopReasonResult(code="none", label="未查到停保记录", involuntary=False)
         return StopReasonResult(code=r.code, label=r.label, involuntary=r.involuntary, stop_date=r.stop_date)
 
     @activity.defn
     async def check_cross_province(self, p: PersonRef) -> CrossProvinceResult:
-        cp = await _lookup(self.gov.cross_province.check(p.id_number))
+        cp = await lookup(self.gov.cross_province.check(p.id_number))
         if cp is None:
             return CrossProvinceResult(receiving_elsewhere=False)
         return CrossProvinceResult(receiving_elsewhere=cp.receiving_elsewhere, province=cp.province)
 
     @activity.defn
     async def check_pension(self, p: PersonRef) -> PensionResult:
-        pension = await _lookup(self.gov.insurance_record.get_pension(p.id_number))
+        pension = await lookup(self.gov.insurance_record.get_pension(p.id_number))
         if pension is None:
             return PensionResult(receiving=False)
         return PensionResult(receiving=pension.receiving, since=pension.since)
@@ -170,7 +152,7 @@ class ClaimActivities:
         claim's date (our own read model)."""
         params = parameters_in_force(self.settings.params_dir)
         window = params.integer("risk.mass_separation.window_days", req.received_on)
-        employer = await _lookup(self.gov.employers.get(req.employer_credit_code))
+        employer = await lookup(self.gov.employers.get(req.employer_credit_code))
         headcount = employer.insured_headcount if employer is not None else None
         since = datetime.combine(req.received_on - timedelta(days=window), datetime.min.time(), TZ)
         until = datetime.combine(req.received_on + timedelta(days=window + 1), datetime.min.time(), TZ)
@@ -316,13 +298,22 @@ class ClaimActivities:
 
     @activity.defn
     async def link_documents(self, req: LinkDocuments) -> int:
-        """Attach uploaded documents to the case, checking each one's hash against the store."""
+        """Attach uploaded documents to the case, checking each one's hash against the store.
+
+        A document belongs to one case: one already attached to another case is refused (a claim
+        naming another case's document id must not take it over, nor read it through its case)."""
         async with self.db.session() as s:
             for ref in req.documents:
-                doc = await s.get(Document, ref.id)
+                doc = await s.get(Document, ref.id, with_for_update=self.db.dialect == "postgresql")
                 if doc is None or doc.sha256 != ref.sha256:
                     raise ApplicationError(
                         f"document {ref.id} missing or altered", type="DocumentMismatch", non_retryable=True
+                    )
+                if doc.case_id is not None and doc.case_id != req.case_id:
+                    raise ApplicationError(
+                        f"材料{ref.id}已属于其他案件，不能用于本案件，请重新上传",
+                        type="document.other_case",
+                        non_retryable=True,
                     )
                 doc.case_id = req.case_id
             await s.commit()

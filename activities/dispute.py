@@ -64,10 +64,6 @@ def _refused(e: ExternalRefused) -> ApplicationError:
     return ApplicationError(str(e), type=f"ExternalRefused:{e.system}", non_retryable=True)
 
 
-def _not_found(e: ExternalRefused) -> bool:
-    return e.code.endswith("not_found") or e.status_code == 404
-
-
 def _ticket_view(t: Ticket, opened_at: datetime | None = None) -> TicketView:
     return TicketView(
         ticket_id=t.ticket_id,
@@ -100,7 +96,7 @@ class DisputeActivities:
         try:
             r = await self.gov.insurance_record.get_stop_reason(q.id_number, q.employer_credit_code)
         except ExternalRefused as e:
-            if _not_found(e):
+            if e.not_found:  # said so in the system's typed body (fail closed otherwise)
                 return StopReasonSnapshot(found=False, requested=requested, requested_known=req is not None)
             raise _refused(e) from e
         return StopReasonSnapshot(

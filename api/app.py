@@ -12,9 +12,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 
-from api.deps import current_staff, refuse_read_only_writes
 from api.errors import install_error_handlers
 from api.input_guard import RefuseNul
+from api.principals import ROUTER_POLICIES, declare_elsewhere, public, refuse_read_only_writes
 from core.db import Database
 from core.metrics import metrics_middleware, metrics_response
 from core.settings import Settings, get_settings
@@ -33,11 +33,9 @@ ROUTER_MODULES = [
     "api.routes.disputes",
     "api.routes.subsidies",
     "api.routes.audit",
+    "api.routes.applicant",
     "api.console",
 ]
-
-
-AUTHENTICATED_ROUTERS = {"api.routes.policy"}
 
 
 def create_app(
@@ -80,7 +78,7 @@ def create_app(
     )
     app.middleware("http")(metrics_middleware)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[public("Prometheus scrape, no case data")])
     async def metrics() -> Response:
         return metrics_response()
 
@@ -91,9 +89,9 @@ def create_app(
             if e.name == name:
                 continue  # that case type has not landed yet
             raise
-        # The staff calculators are for signed-in staff only.
-        deps = [Depends(current_staff)] if name in AUTHENTICATED_ROUTERS else []
-        app.include_router(module.router, dependencies=deps)
+        # Whole routers with one policy (the staff calculators) declare it at inclusion.
+        app.include_router(module.router, dependencies=list(ROUTER_POLICIES.get(name, ())))
+        declare_elsewhere(name, module)
         if hasattr(module, "mount"):
             module.mount(app)
     return app

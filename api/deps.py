@@ -1,10 +1,10 @@
-"""FastAPI dependencies: settings, database, Temporal client, the signed-in staff member,
-role checks and region scope."""
+"""FastAPI dependencies: settings, database, Temporal client, and region scope of a body's
+region. Who may call a route (kinds of principal, roles, case scope) is ``api/principals.py``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,9 +12,7 @@ from temporalio.client import Client
 
 from api.errors import ApiError
 from core.db import Database
-from core.security import TokenError, decode_token
 from core.settings import Settings
-from models.enums import READ_ONLY_ROLES, Role
 from models.staff import StaffActor
 from policy.regions import is_within
 
@@ -46,77 +44,7 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
-def _token_from(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.cookies.get(SESSION_COOKIE)
-
-
-async def current_staff(
-    request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
-) -> StaffActor:
-    token = _token_from(request)
-    if not token:
-        raise ApiError(401, "auth.required", "请先登录", headers={"WWW-Authenticate": "Bearer"})
-    try:
-        claims = decode_token(settings, token)
-    except TokenError as e:
-        raise ApiError(401, e.code, e.message_zh, headers={"WWW-Authenticate": "Bearer"}) from e
-    roles = [Role(r) for r in claims.roles if r in Role._value2member_map_]
-    actor = StaffActor(
-        login=claims.login,
-        name=claims.name,
-        roles=roles,
-        region_code=claims.region_code,
-        applicant_key=claims.applicant_key,
-    )
-    if (
-        request.method not in ("GET", "HEAD", "OPTIONS")
-        and roles
-        and all(r in READ_ONLY_ROLES for r in roles)
-    ):
-        raise ApiError(403, "auth.read_only", "审计角色只能查看，不能修改任何数据")
-    return actor
-
-
-CurrentStaff = Annotated[StaffActor, Depends(current_staff)]
-
-
-def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, StaffActor]]:
-    async def _dep(staff: CurrentStaff) -> StaffActor:
-        if not staff.has(*roles) and not staff.has(Role.ADMIN):
-            labels = "、".join(r.label for r in roles)
-            raise ApiError(403, "auth.role", f"需要以下角色之一：{labels}")
-        return staff
-
-    return _dep
-
-
 def ensure_region(staff: StaffActor, region_code: str) -> None:
     """Refuse a staff member acting or looking outside their region scope."""
     if not is_within(staff.region_code, region_code):
         raise ApiError(403, "auth.region", "该事项不在您所属地区的管辖范围内")
-
-
-# Signing out changes nothing but the caller's own session.
-READ_ONLY_EXEMPT_PATHS = frozenset({"/console/logout"})
-
-
-async def refuse_read_only_writes(
-    request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]
-) -> None:
-    """App-wide guard: a read-only role (auditor) may not write anything, on any route, whether
-    the route requires a staff token or also serves applicants without one. Runs before the
-    route's own dependencies and body validation, so the refusal is always this one."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.url.path in READ_ONLY_EXEMPT_PATHS:
-        return
-    token = _token_from(request)
-    if not token:
-        return
-    try:
-        claims = decode_token(settings, token)
-    except TokenError:
-        return  # the route's own authentication reports a bad token
-    if claims.roles and all(r in {x.value for x in READ_ONLY_ROLES} for r in claims.roles):
-        raise ApiError(403, "auth.read_only", "审计角色只能查看，不能修改任何数据")

@@ -40,6 +40,17 @@ def _body(p: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
+async def applicant_headers(api: httpx.AsyncClient, sim_url: str, id_number: str) -> dict[str, str]:
+    """An applicant's session, signed in as the portal does it: the (simulated) real-name identity
+    provider issues an ID token, the API verifies it and answers with the applicant session."""
+    async with httpx.AsyncClient(base_url=sim_url, timeout=30) as idp:
+        r = await idp.post("/idp/admin/id-token", data={"id_number": id_number})
+        r.raise_for_status()
+    r = await api.post("/api/v1/applicant/session", json={"id_token": r.json()["id_token"]})
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 async def submit_demo_claims(api_url: str, sim_url: str, n: int) -> int:
     async with (
         httpx.AsyncClient(base_url=api_url, timeout=30) as api,
@@ -63,9 +74,8 @@ async def submit_demo_claims(api_url: str, sim_url: str, n: int) -> int:
         submitted: list[tuple[str, str]] = []
         for i, p in enumerate(people):
             counter = p["insured_region"] == "150102" and i % 2 == 0
-            r = await api.post(
-                "/api/v1/claims", json=_body(p, p["insured_region"]), headers=clerk if counter else {}
-            )
+            who = clerk if counter else await applicant_headers(api, sim_url, p["id_number"])
+            r = await api.post("/api/v1/claims", json=_body(p, p["insured_region"]), headers=who)
             if r.status_code == 201:
                 submitted.append((r.json()["case_id"], p["scenario"]))
         # Decide a few in Xincheng so "approved" and "rejected" appear beside the open ones.

@@ -114,15 +114,32 @@ def migrate(demo_staff: bool = typer.Option(False, help="同时创建演示账�
     typer.echo("数据库已迁移到最新版本")
 
 
+def _id_number(value: str) -> str:
+    from policy.identity import IdentityError, parse_resident_id
+
+    try:
+        return parse_resident_id(value).number
+    except IdentityError as e:
+        raise typer.BadParameter(e.message_zh) from e
+
+
 @app.command("create-staff")
 def create_staff(
     login: str,
     name: str,
     region: str,
     roles: str = typer.Option(..., help="逗号分隔的角色"),
+    id_number: str = typer.Option(
+        ...,
+        prompt="本人身份证号码",
+        hide_input=True,
+        callback=_id_number,
+        help="本人身份证号码（GB 11643 校验；只保存其 HMAC，用于回避本人案件）",
+    ),
     password: str = typer.Option(..., prompt=True, hide_input=True),
 ) -> None:
     """创建工作人员账号。"""
+    from core.applicant import applicant_key
     from core.db import Database
     from core.seed import upsert_staff
     from core.settings import get_settings
@@ -131,11 +148,13 @@ def create_staff(
 
     get_region(region)
     role_list = [Role(r.strip()) for r in roles.split(",") if r.strip()]
+    settings = get_settings()
+    key = applicant_key(settings, id_number)
 
     async def _go() -> None:
-        db = Database(get_settings().effective_database_url)
+        db = Database(settings.effective_database_url)
         async with db.session() as s:
-            await upsert_staff(s, login, name, role_list, region, password)
+            await upsert_staff(s, login, name, role_list, region, password, applicant_key=key)
         await db.dispose()
 
     asyncio.run(_go())

@@ -11,12 +11,13 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from models.case import BUSINESS_TZ
 from models.rules import RetirementCategory, YearMonth
 from policy import calendar as cal
 from policy.entitlement import benefit_amount, max_benefit_months
@@ -178,7 +179,7 @@ def near_retirement_cmd(
 def check_id_cmd(number: Annotated[str, typer.Argument(help="18位公民身份号码")]) -> None:
     """校验公民身份号码（校验位、出生日期、地区码）。"""
     try:
-        rid = parse_resident_id(number)
+        rid = parse_resident_id(number, today=datetime.now(BUSINESS_TZ).date())
     except IdentityError as e:
         _emit({"valid": False, "error": e.code, "message": e.message_zh})
         return

@@ -20,6 +20,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "uiflow-dev-only-jwt-secret-change-me"
 DEV_APPLICANT_SECRET = "uiflow-dev-only-applicant-key-secret"
+# Callback secrets of the government systems (the simulators sign with these in dev and tests).
+DEV_CALLBACK_KEYS = {
+    "registration": "dev1:uiflow-dev-only-registration-callback-secret",
+    "demand_platform": "dev1:uiflow-dev-only-demand-platform-callback-secret",
+}
 
 
 class Settings(BaseSettings):
@@ -55,6 +60,12 @@ class Settings(BaseSettings):
     jwt_ttl_minutes: int = 480
     applicant_key_secret: str = DEV_APPLICANT_SECRET
 
+    # Applicant sign-in: the government portal's real-name identity provider (OIDC). Empty in
+    # dev/test means the stand-in under the simulators (``<sim_base_url>/idp``); required in prod.
+    applicant_oidc_issuer: str = ""
+    applicant_oidc_client_id: str = "uiflow"
+    applicant_session_minutes: int = 60
+
     # API / console
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -73,6 +84,10 @@ class Settings(BaseSettings):
     sim_base_url: str = "http://127.0.0.1:8100"
     sim_token: str = "uiflow-sim-token"
     external_timeout_seconds: float = 10.0
+    # Each system's own callback secrets, "kid:secret,kid2:secret2" (activities/gov/callbacks.py):
+    # distinct from sim_token, rotatable by adding a key, switching the sender, removing the old.
+    callback_keys_registration: str = DEV_CALLBACK_KEYS["registration"]
+    callback_keys_demand_platform: str = DEV_CALLBACK_KEYS["demand_platform"]
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
@@ -88,15 +103,48 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 problems.append("UIFLOW_DATABASE_URL is required")
+            problems.extend(self._callback_key_problems())
+            if not self.applicant_oidc_issuer.startswith("https://"):
+                problems.append(
+                    "UIFLOW_APPLICANT_OIDC_ISSUER must name the real-name identity provider (https://...)"
+                )
             if problems:
                 raise ValueError("unsafe settings for production: " + "; ".join(problems))
         return self
+
+    def callback_keyrings(self) -> dict[str, dict[str, str]]:
+        """Each system's callback secrets by key id."""
+        return {
+            "registration": parse_secret_ring(self.callback_keys_registration),
+            "demand_platform": parse_secret_ring(self.callback_keys_demand_platform),
+        }
+
+    def _callback_key_problems(self) -> list[str]:
+        problems = []
+        for system, spec in (
+            ("registration", self.callback_keys_registration),
+            ("demand_platform", self.callback_keys_demand_platform),
+        ):
+            env = f"UIFLOW_CALLBACK_KEYS_{system.upper()}"
+            try:
+                secrets_ = list(parse_secret_ring(spec).values())
+            except ValueError:
+                secrets_ = []
+            if spec == DEV_CALLBACK_KEYS[system] or not secrets_:
+                problems.append(f"{env} must be set to this system's own callback secrets")
+            elif any(len(s) < 32 or s == self.sim_token for s in secrets_):
+                problems.append(f"{env}: each secret needs 32 characters or more, and not the token")
+        return problems
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'uiflow.db').as_posix()}"
+
+    @property
+    def effective_oidc_issuer(self) -> str:
+        return (self.applicant_oidc_issuer or f"{self.sim_base_url.rstrip('/')}/idp").rstrip("/")
 
     @property
     def effective_documents_dir(self) -> Path:
@@ -143,6 +191,19 @@ def parse_keyring(spec: str) -> dict[str, bytes]:
     if not keys:
         raise ValueError("no codec keys given")
     return keys
+
+
+def parse_secret_ring(spec: str) -> dict[str, str]:
+    """``kid:secret,kid2:secret2`` → {kid: secret}; the first is the one a sender signs with."""
+    ring: dict[str, str] = {}
+    for part in spec.split(","):
+        kid, sep, secret = part.strip().partition(":")
+        if not part.strip():
+            continue
+        if not sep or not kid.strip() or not secret.strip():
+            raise ValueError("callback keys must look like 'kid:secret,...'")
+        ring[kid.strip()] = secret.strip()
+    return ring
 
 
 @lru_cache(maxsize=1)

@@ -11,11 +11,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlalchemy.ext.mutable import MutableDict
 from sqlmodel import Field, SQLModel
 
 from models.sqltypes import ExactDecimal, json_type
+
+# A claim is open until approved or closed (models.claim.OPEN_CLAIM_STATUSES); a benefit period is
+# active (paying, suspended, or waiting for an account or an application) until closed.
+OPEN_CLAIM_WHERE = "case_type = 'benefit_claim' AND status NOT IN ('approved', 'closed')"
+ACTIVE_PERIOD_WHERE = "case_type = 'benefit_period' AND status <> 'closed'"
 
 
 class Region(SQLModel, table=True):
@@ -41,6 +46,8 @@ class Staff(SQLModel, table=True):
     # HMAC of the staff member's own ID number (never the number), so that separation of duties
     # can refuse a decision on their own case.
     applicant_key: str | None = Field(default=None, max_length=64, index=True)
+    # Raised to revoke every token issued so far (tokens carry the version they were issued at).
+    token_version: int = 0
 
 
 class EmployerAccount(SQLModel, table=True):
@@ -54,6 +61,19 @@ class EmployerAccount(SQLModel, table=True):
     region_code: str = Field(max_length=6)
     active: bool = True
     created_at: datetime
+    password_changed_at: datetime | None = None
+    token_version: int = 0
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per login and per address (``key`` is ``login:<kind>:<login>`` or
+    ``addr:<address>``), so guessing is slowed and then locked out across API processes."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(primary_key=True, max_length=160)
+    failures: int = 0
+    window_start: datetime
+    locked_until: datetime | None = None
 
 
 class AuditLog(SQLModel, table=True):
@@ -76,6 +96,8 @@ class AuditLog(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(json_type(), nullable=False))
     prev_hash: str = Field(max_length=64)
     entry_hash: str = Field(max_length=64)
+    # What entry_hash covers (core/audit.py): 1 = the first columns only (rows before 0006), 2 = all.
+    hash_version: int = Field(default=2, sa_column_kwargs={"server_default": "1"})
 
 
 class CaseRecord(SQLModel, table=True):
@@ -90,6 +112,15 @@ class CaseRecord(SQLModel, table=True):
         Index("ix_case_overdue", "overdue", "deadline"),
         Index("ix_case_applicant", "applicant_key", "case_type", "region_code"),
         Index("ix_case_received", "received_at"),
+        # One benefit at a time, region-wide (issue 12): the database holds the last line against
+        # two racing intakes or two periods of one person. The predicates are in migration 0006.
+        *(
+            Index(name, "applicant_key", unique=True, sqlite_where=text(where), postgresql_where=text(where))
+            for name, where in (
+                ("uq_case_open_claim", OPEN_CLAIM_WHERE),
+                ("uq_case_active_period", ACTIVE_PERIOD_WHERE),
+            )
+        ),
     )
     case_id: str = Field(primary_key=True, max_length=128)
     case_type: str = Field(max_length=32)
@@ -272,3 +303,14 @@ class SkillSubsidyBatchRow(SQLModel, table=True):
     cert_no: str = Field(default="", max_length=32)
     case_id: str | None = Field(default=None, max_length=128)
     error_zh: str | None = Field(default=None, max_length=500)
+
+
+class CallbackNonce(SQLModel, table=True):
+    """A nonce of a signed callback from a government system, kept until its signature window has
+    passed, so the same signed request cannot be delivered twice (replay). The primary key makes the
+    check race-free: a second delivery of the same nonce fails to insert."""
+
+    __tablename__ = "callback_nonce"
+    system: str = Field(primary_key=True, max_length=32)
+    nonce: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(index=True)

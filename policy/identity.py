@@ -1,9 +1,11 @@
 """Identity checks: the 18-digit resident identity number (GB 11643-1999, ISO 7064 MOD 11-2
 check digit) and the unified social credit code (GB 32100-2015, MOD 31 check character).
 
-Pure functions; they never see a clock. A person's number keeps the division code of where it was
-issued, which may be a division since abolished, so only the province-level prefix is checked
-against the list of provinces; the full six digits are returned for the caller to use.
+Pure functions; they never see a clock: a caller that knows the business day passes it as
+``today``, and a number whose birth date lies after it is refused (nobody is born tomorrow).
+A person's number keeps the division code of where it was issued, which may be a division since
+abolished, so only the province-level prefix is checked against the list of provinces; the full
+six digits are returned for the caller to use.
 """
 
 from __future__ import annotations
@@ -82,8 +84,9 @@ def resident_id_check_char(first17: str) -> str:
     return _ID_CHECK[total % 11]
 
 
-def parse_resident_id(number: str) -> ResidentId:
-    """Validate an 18-digit resident ID and return what it encodes; raise ``IdentityError``."""
+def parse_resident_id(number: str, *, today: date | None = None) -> ResidentId:
+    """Validate an 18-digit resident ID and return what it encodes; raise ``IdentityError``.
+    With ``today``, a birth date after it is refused too."""
     n = number.strip().upper()
     if len(n) != 18:
         raise IdentityError("id.length", "身份证号码应为18位")
@@ -97,15 +100,17 @@ def parse_resident_id(number: str) -> ResidentId:
         raise IdentityError("id.birth", "身份证号码中的出生日期不存在") from e
     if birth.year < 1900:
         raise IdentityError("id.birth", "身份证号码中的出生日期不合理")
+    if today is not None and birth > today:
+        raise IdentityError("id.birth_future", "身份证号码中的出生日期晚于今天，号码无效")
     if resident_id_check_char(n[:17]) != n[17]:
         raise IdentityError("id.checksum", "身份证号码校验位不正确，请核对")
     sex: Literal["male", "female"] = "male" if int(n[16]) % 2 == 1 else "female"
     return ResidentId(number=n, region=n[:6], birth=birth, sex=sex)
 
 
-def is_valid_resident_id(number: str) -> bool:
+def is_valid_resident_id(number: str, *, today: date | None = None) -> bool:
     try:
-        parse_resident_id(number)
+        parse_resident_id(number, today=today)
     except IdentityError:
         return False
     return True

@@ -1,35 +1,34 @@
-"""Exact money handling for the rules: ``Decimal`` only, never float (architecture: money is Decimal)."""
+"""Exact money handling for the rules: ``Decimal`` only, never float (architecture: money is Decimal).
+
+The check itself is ``models.money.to_money`` (the one money type); here it is raised as the rules'
+``PolicyError`` so the CLI and the policy API report it like any other refused input."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from models.money import MoneyError, to_money
 from policy.errors import PolicyError
 
 
 def parse_amount(text: str, *, field: str = "金额") -> Decimal:
-    """Parse a non-negative decimal amount such as ``"2156.5"``; refuse NaN, infinities, exponents
-    and negatives with a ``PolicyError``."""
-    s = text.strip() if isinstance(text, str) else ""
-    try:
-        d = Decimal(s)
-    except InvalidOperation:
-        raise PolicyError("amount.invalid", f"{field}格式不正确：{text!r}") from None
-    if not d.is_finite() or "e" in s.lower():
+    """Parse a non-negative amount of at most two decimals such as ``"2156.5"``; refuse NaN,
+    infinities, exponents, negatives and sub-fen digits with a ``PolicyError``."""
+    if not isinstance(text, str):
         raise PolicyError("amount.invalid", f"{field}格式不正确：{text!r}")
-    return require_amount(d, field=field)
+    return _checked(text, field)
 
 
 def require_amount(value: Decimal, *, field: str = "金额") -> Decimal:
-    """Check that an amount is a finite, non-negative ``Decimal`` (a float is refused outright)."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise PolicyError("amount.invalid", f"{field}须为精确小数（Decimal），不能为浮点数")
-    d = Decimal(value)
-    if not d.is_finite():
-        raise PolicyError("amount.invalid", f"{field}不是有效数值")
-    if d < 0:
-        raise PolicyError("amount.negative", f"{field}不能为负数：{d}")
-    return d
+    """Check that an amount is a finite, non-negative ``Decimal`` of whole fen (a float is refused)."""
+    return _checked(value, field)
+
+
+def _checked(value: object, field: str) -> Decimal:
+    try:
+        return to_money(value, field=field)
+    except MoneyError as e:
+        raise PolicyError(e.code, e.message_zh) from None
 
 
 def format_amount(value: Decimal) -> str:

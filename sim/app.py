@@ -27,6 +27,7 @@ from sim.routers import (
     cross_province,
     demand_platform,
     employers,
+    idp,
     insurance_record,
     medical,
     notifier,
@@ -148,6 +149,7 @@ def create_app(
         notifier,
         demand_platform,
         employers,
+        idp,
         admin,
     ):
         app.include_router(module.router)

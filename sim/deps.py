@@ -12,9 +12,12 @@ import asyncio
 import hashlib
 import hmac
 import json
+import secrets
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import Request
@@ -23,8 +26,6 @@ from policy.identity import IdentityError, parse_resident_id, validate_credit_co
 from sim.clock import now_shanghai
 from sim.population import Person
 from sim.state import SimError, SimState
-
-SIGNATURE_HEADER = "X-Sim-Signature"
 
 
 def get_state(request: Request) -> SimState:
@@ -87,16 +88,40 @@ def require_person(state: SimState, id_number: str) -> Person:
     return person
 
 
-def sign(body: bytes, token: str) -> str:
-    """Hex HMAC-SHA256 of the body keyed with the shared token. Kept separate from the clients'
-    ``activities.gov.callbacks`` on purpose: two implementations agreeing is part of the test."""
-    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 over method, path, timestamp, nonce and the body's SHA-256, keyed with the
+    sending system's callback secret. Kept separate from the clients' ``activities.gov.callbacks``
+    on purpose: two implementations agreeing is part of the test."""
+    digest = hashlib.sha256(body).hexdigest()
+    msg = f"{method}\n{path}\n{timestamp}\n{nonce}\n{digest}".encode()
+    return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+
+
+def system_of(event: dict[str, Any]) -> str:
+    return "demand_platform" if str(event.get("event", "")).startswith("ticket.") else "registration"
+
+
+def callback_headers(state: SimState, event: dict[str, Any], url: str, body: bytes) -> dict[str, str]:
+    """Signed with the sending system's first callback key, a fresh nonce and the current time."""
+    system = system_of(event)
+    kid, _, secret = state.config.callback_keys.get(system, "").partition(",")[0].partition(":")
+    timestamp = str(int(time.time()))
+    nonce = secrets.token_hex(16)
+    path = urlsplit(url).path or "/"
+    return {
+        "X-Callback-System": system,
+        "X-Callback-Key-Id": kid,
+        "X-Callback-Timestamp": timestamp,
+        "X-Callback-Nonce": nonce,
+        "X-Callback-Signature": sign(secret, "POST", path, timestamp, nonce, body),
+    }
 
 
 async def deliver_callback(state: SimState, event: dict[str, Any]) -> dict[str, Any]:
     """POST a signed event to the configured callback URL, retrying a little as a real platform
-    would. The outcome is logged in state and returned, never raised: the admin call that caused
-    the event has still happened, whether or not our API was listening."""
+    would (the same signed request: a retry of a delivery whose answer was lost is refused as a
+    replay by a receiver that took it). The outcome is logged in state and returned, never raised:
+    the admin call that caused the event has still happened, whether or not our API was listening."""
     url = state.config.callback_url
     record: dict[str, Any] = {"event": event, "url": url, "delivered": False, "attempts": 0, "status": None}
     if not url:
@@ -106,7 +131,7 @@ async def deliver_callback(state: SimState, event: dict[str, Any]) -> dict[str, 
     body = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode()
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(body, state.config.token),
+        **callback_headers(state, event, url, body),
         "X-Request-Id": uuid.uuid4().hex,
     }
     async with httpx.AsyncClient(timeout=5.0) as client:

@@ -32,6 +32,12 @@ SYSTEMS: tuple[str, ...] = (
 )
 
 DEFAULT_TOKEN = "uiflow-sim-token"
+# Each system's own callback signing key ("kid:secret"), distinct from the bearer token. Matches
+# uiflow's dev defaults (core/settings.py); PUT /admin/config changes it (key rotation).
+DEFAULT_CALLBACK_KEYS = {
+    "registration": "dev1:uiflow-dev-only-registration-callback-secret",
+    "demand_platform": "dev1:uiflow-dev-only-demand-platform-callback-secret",
+}
 
 
 class SimError(Exception):
@@ -61,6 +67,7 @@ class FaultConfig(BaseModel):
 class SimConfig(BaseModel):
     callback_url: str | None = None
     token: str = DEFAULT_TOKEN
+    callback_keys: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CALLBACK_KEYS))
     #: Share of people whose insurance record refuses a stop-reason change (``record.locked``).
     record_locked_share: float = Field(default=0.2, ge=0.0, le=1.0)
     #: Refuse every stop-reason change, whoever it is for.

@@ -109,25 +109,25 @@ async def pg_url() -> AsyncIterator[str]:
         await conn.close()
 
 
-async def _prepared(url: str) -> Database:
+async def _prepared(url: str, settings: Settings) -> Database:
     db = Database(url)
     await upgrade(db)
     async with db.session() as s:
         await seed_regions(s)
-        await seed_demo_staff(s)
+        await seed_demo_staff(s, settings)
     return db
 
 
 @pytest_asyncio.fixture(scope="session")
-async def pg_db(pg_url: str) -> AsyncIterator[Database]:
-    db = await _prepared(pg_url)
+async def pg_db(pg_url: str, settings: Settings) -> AsyncIterator[Database]:
+    db = await _prepared(pg_url, settings)
     yield db
     await db.dispose()
 
 
 @pytest_asyncio.fixture(scope="session")
-async def sqlite_db(tmp_data: Path) -> AsyncIterator[Database]:
-    db = await _prepared(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}")
+async def sqlite_db(tmp_data: Path, settings: Settings) -> AsyncIterator[Database]:
+    db = await _prepared(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}", settings)
     yield db
     await db.dispose()
 
@@ -151,6 +151,13 @@ async def login(client: httpx.AsyncClient, who: str, password: str = DEMO_PASSWO
     r = await client.post("/api/v1/auth/login", json={"login": who, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def applicant_login(client: httpx.AsyncClient, sim_base_url: str, id_number: str) -> dict[str, str]:
+    """Sign in as an applicant the way the portal does (``cli.demo.applicant_headers``)."""
+    from cli.demo import applicant_headers
+
+    return await applicant_headers(client, sim_base_url, id_number)
 
 
 FIXTURES = Path(__file__).parent / "fixtures"

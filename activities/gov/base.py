@@ -5,8 +5,13 @@ per call, errors as ``{"error": {"code", "message"}}``), and the caller must be 
 *refusal* (the system answered "no": retrying cannot help, the case must record the reason) from a
 *fault* (5xx, timeout, no connection: Temporal should retry). That distinction is made here once:
 
-- ``ExternalRefused`` for a 4xx answer, with the system's code and Chinese message;
-- ``ExternalUnavailable`` for a 5xx, 408/425/429, a timeout or a transport error.
+- ``ExternalRefused`` for a 4xx answer in the system's typed error body, with its code and Chinese
+  message; "no record" is a refusal whose code ends in ``.not_found`` (``ExternalRefused.not_found``);
+- ``ExternalUnavailable`` for a 5xx, 408/425/429, a timeout or a transport error, and for any 4xx
+  the system did not answer in its typed body (an HTML error page of a gateway, a proxy's 404), or a
+  404 that is not "no such record" (a wrong path). Lookups fail closed: a person's pension or
+  benefit elsewhere is taken as absent only when the system itself says so, never because something
+  in between answered 404 (``lookup`` gives up to operations after ``LOOKUP_MAX_ATTEMPTS``).
 
 Activities list ``"ExternalRefused"`` among their retry policy's ``non_retryable_error_types`` (or
 wrap it in a non-retryable ``ApplicationError``); ``ExternalUnavailable`` is left to retry.
@@ -23,13 +28,15 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from core.settings import Settings, get_settings
 
@@ -74,6 +81,11 @@ class ExternalRefused(ExternalSystemError):
 
     def __str__(self) -> str:
         return f"{self.system} refused ({self.code}): {self.message_zh}"
+
+    @property
+    def not_found(self) -> bool:
+        """The system said, in its typed body, that it has no such record."""
+        return self.code.endswith(".not_found")
 
 
 class ExternalUnavailable(ExternalSystemError):
@@ -236,17 +248,57 @@ class GovClient:
                 return resp.json()
             except ValueError:
                 raise ExternalUnavailable(self.system, "response is not JSON", code) from None
-        err_code, message = _error_of(resp)
+        typed = _error_of(resp)
         if code in (408, 425, 429) or code >= 500:
-            raise ExternalUnavailable(self.system, f"HTTP {code} {err_code}", code)
+            raise ExternalUnavailable(self.system, f"HTTP {code} {typed[0] if typed else 'untyped'}", code)
         if 400 <= code < 500:
+            if typed is None:
+                # not the system's own answer: a gateway's or proxy's page (fail closed, retry)
+                raise ExternalUnavailable(self.system, f"HTTP {code} without the system's error body", code)
+            err_code, message = typed
+            if code == 404 and not err_code.endswith(".not_found"):
+                # a 404 for the path, not for the record (wrong base URL, route gone): a fault
+                raise ExternalUnavailable(self.system, f"HTTP 404 {err_code} (no such endpoint)", code)
             raise ExternalRefused(self.system, err_code, message, code)
         raise ExternalUnavailable(self.system, f"unexpected HTTP {code}", code)
 
 
-def _error_of(resp: httpx.Response) -> tuple[str, str]:
+def _error_of(resp: httpx.Response) -> tuple[str, str] | None:
+    """The system's typed error ``{"error": {"code", "message"}}``, or None for anything else."""
     try:
         err = resp.json()["error"]
-        return str(err["code"]), str(err["message"])
+        code, message = err["code"], err["message"]
     except (ValueError, KeyError, TypeError):
-        return f"http.{resp.status_code}", "外部系统拒绝了请求"
+        return None
+    if not isinstance(code, str) or not isinstance(message, str) or not code:
+        return None
+    return code, message
+
+
+# --- lookups that may find no record -------------------------------------------------------------
+
+# How often a lookup is retried (Temporal's backoff: 1 s doubling, about 8 minutes in all) before
+# the case is handed to operations as blocked, rather than decided on an answer nobody gave.
+LOOKUP_MAX_ATTEMPTS = 10
+T = TypeVar("T")
+
+
+async def lookup(call: Awaitable[T]) -> T | None:
+    """One external lookup inside an activity: the answer; None only when the system says in its
+    typed body that it has no record (a fact the checks report); a non-retryable error for any
+    other business refusal. A fault is retried by Temporal and, after ``LOOKUP_MAX_ATTEMPTS``,
+    refused for good so that the workflow blocks the case for operations."""
+    try:
+        return await call
+    except ExternalRefused as e:
+        if e.not_found:
+            return None
+        raise ApplicationError(str(e), type=f"ExternalRefused:{e.system}", non_retryable=True) from e
+    except ExternalUnavailable as e:
+        if activity.in_activity() and activity.info().attempt >= LOOKUP_MAX_ATTEMPTS:
+            raise ApplicationError(
+                f"外部系统（{e.system}）多次查询均无有效答复，已转运维核查：{e.detail}",
+                type="lookup.unavailable",
+                non_retryable=True,
+            ) from e
+        raise

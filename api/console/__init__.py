@@ -14,12 +14,13 @@ from fastapi.staticfiles import StaticFiles
 
 from api.console import auth, cases, disputes, intake, lists, supervisor
 from api.console.web import PREFIX, STATIC_DIR, ConsoleRoute
+from api.principals import public
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
 
-@router.get("")
-@router.get("/")
+@router.get("", dependencies=[public("redirects to the inbox, which asks for sign-in")])
+@router.get("/", dependencies=[public("redirects to the inbox, which asks for sign-in")])
 async def home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/inbox", status_code=303)
 

@@ -1,7 +1,7 @@
 """Sign-in and sign-out for the console.
 
 The session is the API's own staff JWT (``authenticate`` issues it), carried in an httponly,
-SameSite=Strict cookie that ``current_staff`` already reads, so the console and the API agree
+SameSite=Strict cookie that ``api/principals.py`` already reads, so the console and the API agree
 on who is signed in and what they may do; nothing about the session is kept on the server."""
 
 from __future__ import annotations
@@ -28,13 +28,15 @@ from api.console.web import (
 )
 from api.deps import SESSION_COOKIE, get_session
 from api.errors import ApiError
+from api.login_guard import client_address
+from api.principals import public
 from api.routes.auth import authenticate
 from core import audit
 
 router = APIRouter(route_class=ConsoleRoute)
 
 
-@router.get("/login")
+@router.get("/login", dependencies=[public("the sign-in page")])
 async def login_page(request: Request, next: str | None = None, expired: int = 0, bye: int = 0) -> Response:
     if peek_staff(request) is not None and not expired:
         return RedirectResponse(safe_next(next), status_code=303)
@@ -48,7 +50,9 @@ async def login_page(request: Request, next: str | None = None, expired: int = 0
     )
 
 
-@router.post("/login", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/login", dependencies=[public("sign-in: the password is the credential"), Depends(csrf_protect)]
+)
 async def login_submit(
     request: Request,
     session: Annotated[AsyncSession, Depends(get_session)],
@@ -66,7 +70,7 @@ async def login_submit(
             status=422,
         )
     try:
-        result = await authenticate(session, settings, login, password)
+        result = await authenticate(session, settings, login, password, client_address(request))
     except ApiError as e:
         return render(
             request,
@@ -82,13 +86,15 @@ async def login_submit(
     return security_headers(response)
 
 
-@router.post("/logout", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/logout", dependencies=[public("sign-out: ends only the caller's own session"), Depends(csrf_protect)]
+)
 async def logout(request: Request, session: Annotated[AsyncSession, Depends(get_session)]) -> Response:
     return await _logout(request, session)
 
 
 async def _logout(request: Request, session: AsyncSession) -> Response:
-    # Not ``console_staff``: that refuses every POST of a read-only role. The CSRF check has
+    # Not a principal dependency: that refuses every POST of a read-only role. The CSRF check has
     # already tied this request to the session.
     staff = peek_staff(request)
     if staff is not None:

@@ -23,7 +23,6 @@ from api.console import disputes, timeline
 from api.console.forms import ShowPage, act_or_show, attached_documents, doc_kinds, document_refs, text
 from api.console.web import (
     ConsoleRoute,
-    console_staff,
     csrf_protect,
     redirect,
     render,
@@ -31,6 +30,20 @@ from api.console.web import (
 )
 from api.deps import ensure_region, get_session, get_temporal
 from api.errors import ApiError
+from api.principals import (
+    AnyCaseForStaff,
+    Assigner,
+    ClaimForAssigner,
+    ClaimForClerk,
+    ClaimForOperations,
+    ClaimForReviewer,
+    ClaimForStaff,
+    Clerk,
+    Operations,
+    Principal,
+    Reviewer,
+    StaffUser,
+)
 from api.routes import claims as claims_api
 from api.routes import documents as documents_api
 from api.routes.cases import _item, _today
@@ -153,8 +166,8 @@ async def claim_page(
     status: int = 200,
 ) -> Response:
     case_id = row.case_id
-    detail = await claims_api.claim_detail(case_id, staff, session, client)
-    applicant = await claims_api.claim_applicant(case_id, staff, session, client, full=False)
+    detail = await claims_api.claim_detail(case_id, row, staff, session, client)
+    applicant = await claims_api.claim_applicant(case_id, row, staff, session, client, full=False)
     reasons = await claims_api.reject_reasons(staff)
     state = detail.state
     done = request.query_params.get("done", "")
@@ -215,14 +228,12 @@ async def claim_page(
 async def case_view(
     case_id: str,
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    row: AnyCaseForStaff,
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
-    row = await case_row(session, staff, case_id, check_region=False)
     if row.case_type == CaseType.STOP_REASON_DISPUTE.value and disputes.available():
-        # The dispute API decides who sees a dispute: the region, or a league's delegated reviewers.
         return await disputes.case_page(request, staff, session, await get_temporal(request), row)
-    ensure_region(staff, row.region_code)
     if row.case_type == CaseType.BENEFIT_CLAIM.value:
         return await claim_page(request, staff, session, await get_temporal(request), row)
     return render(
@@ -241,7 +252,7 @@ async def case_view(
 @router.get("/go")
 async def go(
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
     q: str = "",
 ) -> Response:
@@ -254,13 +265,6 @@ async def go(
 
 
 # --- decisions -------------------------------------------------------------------------------------------
-
-
-async def _claim_row(session: AsyncSession, staff: StaffActor, case_id: str) -> CaseRecord:
-    row = await case_row(session, staff, case_id)
-    if row.case_type != CaseType.BENEFIT_CLAIM.value:
-        raise ApiError(404, "case.not_found", "未找到该申领")
-    return row
 
 
 def _show_claim(
@@ -286,17 +290,21 @@ async def _claim_action(
     request: Request,
     staff: StaffActor,
     session: AsyncSession,
-    case_id: str,
+    row: CaseRecord,
     done: str,
     values: dict[str, Any],
     call: Callable[[Client], Awaitable[Any]],
 ) -> Response:
-    """Every action on the claim page: the claim in scope, then ``act_or_show``."""
-    row = await _claim_row(session, staff, case_id)
+    """Every action on the claim page (the claim in scope was loaded by the route's case
+    dependency): ``act_or_show`` with the claim page as the answer to a refusal."""
     client = await get_temporal(request)
     show = _show_claim(request, staff, session, client, row)
     return await act_or_show(
-        request, lambda: call(client), show, values, f"/console/cases/{case_id}?done={done}"
+        request,
+        lambda: call(client),
+        show,
+        values,
+        f"/console/cases/{quote(row.case_id, safe='')}?done={done}",
     )
 
 
@@ -304,7 +312,8 @@ async def _claim_action(
 async def decide(
     case_id: str,
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    row: ClaimForReviewer,
+    staff: Reviewer,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     form = await request.form()
@@ -320,29 +329,30 @@ async def decide(
     async def call(client: Client) -> None:
         if decision == "approve":
             body_a = claims_api.ApproveBody.model_validate({"note": values["note"]})
-            await claims_api.approve(case_id, body_a, staff, session, client)
+            await claims_api.approve(case_id, row, staff, body_a, session, client)
         elif decision == "reject":
             body_r = claims_api.RejectBody.model_validate(
                 {"reason_code": values["reason_code"], "remedy": values["remedy"], "note": values["note"]}
             )
-            await claims_api.reject(case_id, body_r, staff, session, client)
+            await claims_api.reject(case_id, row, staff, body_r, session, client)
         elif decision == "request_documents":
             lines = [ln.strip() for ln in values["documents"].splitlines() if ln.strip()]
             body_d = claims_api.RequestDocumentsBody.model_validate(
                 {"documents": lines, "note": values["note"]}
             )
-            await claims_api.request_documents(case_id, body_d, staff, session, client)
+            await claims_api.request_documents(case_id, row, staff, body_d, session, client)
         else:
             raise ApiError(422, "decision.kind", "请选择审核决定：通过、不予通过或要求补正材料")
 
-    return await _claim_action(request, staff, session, case_id, decision, values, call)
+    return await _claim_action(request, staff, session, row, decision, values, call)
 
 
 @router.post("/cases/{case_id}/assign", dependencies=[Depends(csrf_protect)])
 async def assign(
     case_id: str,
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    row: ClaimForAssigner,
+    staff: Assigner,
     session: Annotated[AsyncSession, Depends(get_session)],
     reviewer_login: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
@@ -350,85 +360,89 @@ async def assign(
 
     async def call(client: Client) -> None:
         body = claims_api.AssignBody.model_validate({"reviewer_login": login})
-        await claims_api.assign(case_id, body, staff, session, client)
+        await claims_api.assign(case_id, row, staff, body, session, client)
 
-    return await _claim_action(request, staff, session, case_id, "assign", {"reviewer_login": login}, call)
+    return await _claim_action(request, staff, session, row, "assign", {"reviewer_login": login}, call)
 
 
 async def _applicant_action(
     request: Request,
+    row: CaseRecord,
     staff: StaffActor,
     session: AsyncSession,
-    case_id: str,
     kind: str,
 ) -> Response:
     form = await request.form()
     docs = attached_documents(form)
     values = {"note": text(form, "note", 600), "docs": docs}
+    who: Principal = request.state.principal
 
     async def call(client: Client) -> None:
         body = claims_api.ApplicantActionBody(documents=document_refs(docs), note=values["note"])
         settings = settings_of(request)
         fn = claims_api.reapply if kind == "reapply" else claims_api.supply_documents
-        await fn(case_id, body, request, session, settings, client)
+        await fn(row.case_id, row, who, body, settings, session, client)
 
-    return await _claim_action(request, staff, session, case_id, kind, values, call)
+    return await _claim_action(request, staff, session, row, kind, values, call)
 
 
 @router.post("/cases/{case_id}/reapply", dependencies=[Depends(csrf_protect)])
 async def reapply(
     case_id: str,
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    row: ClaimForClerk,
+    staff: Clerk,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
-    return await _applicant_action(request, staff, session, case_id, "reapply")
+    return await _applicant_action(request, row, staff, session, "reapply")
 
 
 @router.post("/cases/{case_id}/supply-documents", dependencies=[Depends(csrf_protect)])
 async def supply_documents(
     case_id: str,
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    row: ClaimForClerk,
+    staff: Clerk,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
-    return await _applicant_action(request, staff, session, case_id, "supply")
+    return await _applicant_action(request, row, staff, session, "supply")
 
 
 @router.post("/cases/{case_id}/unblock", dependencies=[Depends(csrf_protect)])
 async def unblock(
     case_id: str,
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    row: ClaimForOperations,
+    staff: Operations,
     session: Annotated[AsyncSession, Depends(get_session)],
     note: Annotated[str, Form(max_length=600)] = "",
 ) -> Response:
     async def call(client: Client) -> None:
         body = claims_api.UnblockBody.model_validate({"note": note.strip()})
-        await claims_api.unblock(case_id, body, staff, session, client)
+        await claims_api.unblock(case_id, row, staff, body, session, client)
 
-    return await _claim_action(request, staff, session, case_id, "unblock", {"note": note}, call)
+    return await _claim_action(request, staff, session, row, "unblock", {"note": note}, call)
 
 
 @router.post("/cases/{case_id}/applicant", dependencies=[Depends(csrf_protect)])
 async def applicant_full(
     case_id: str,
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    row: ClaimForStaff,
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     """The unmasked applicant data: a POST (a deliberate act, never prefetched) that the API's
     ``claim_applicant`` records in the audit log."""
-    await _claim_row(session, staff, case_id)
     client = await get_temporal(request)
-    applicant = await claims_api.claim_applicant(case_id, staff, session, client, full=True)
+    applicant = await claims_api.claim_applicant(case_id, row, staff, session, client, full=True)
     return render(request, "_applicant.html", {"applicant": applicant, "case_id": case_id}, staff=staff)
 
 
 @router.post("/documents", dependencies=[Depends(csrf_protect)])
 async def upload_document(
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    staff: Clerk,
     session: Annotated[AsyncSession, Depends(get_session)],
     kind: Annotated[str, Form(max_length=64)] = "",
     file: Annotated[UploadFile | None, File()] = None,
@@ -440,6 +454,6 @@ async def upload_document(
         raise ApiError(422, "document.kind", "请先选择材料类型")
     if file is None or not file.filename:
         raise ApiError(422, "document.missing", "请选择要上传的文件")
-    out = await documents_api.upload(session, settings_of(request), kind, file)
+    out = await documents_api.upload(request.state.principal, session, settings_of(request), kind, file)
     doc = {"id": out.id, "kind": out.kind, "sha256": out.sha256, "filename": out.filename, "size": out.size}
     return render(request, "_doc_chip.html", {"doc": doc, "doc_kinds": kinds}, staff=staff, status=201)

@@ -23,16 +23,14 @@ from temporalio.client import Client
 from api.console.forms import act_or_show, attached_documents, doc_kinds, field_errors, text
 from api.console.web import (
     ConsoleRoute,
-    console_staff,
     csrf_protect,
     redirect,
     render,
-    require,
     settings_of,
 )
-from api.deps import get_session, get_temporal, require_roles
+from api.deps import get_session, get_temporal
 from api.errors import ApiError
-from models.enums import CaseType, Role
+from api.principals import Clerk, DisputeForConsoleReviewer, DisputeReviewer
 from models.staff import StaffActor
 from models.tables import CaseRecord
 from policy.regions import get_region
@@ -154,10 +152,9 @@ async def _render_intake(
 
 
 @router.get("/intake/dispute")
-async def intake_form(request: Request, staff: Annotated[StaffActor, Depends(console_staff)]) -> Response:
+async def intake_form(request: Request, staff: Clerk) -> Response:
     if not available():
         raise ApiError(404, "http.404", "停保原因争议受理尚未开通")
-    require(staff, Role.INTAKE_CLERK)
     own = get_region(staff.region_code)
     values: dict[str, Any] = dict.fromkeys(FIELDS, "") | {"docs": []}
     values["region_code"] = own.code if own.level == "county" else ""
@@ -167,14 +164,13 @@ async def intake_form(request: Request, staff: Annotated[StaffActor, Depends(con
 @router.post("/intake/dispute", dependencies=[Depends(csrf_protect)])
 async def intake_submit(
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    staff: Clerk,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     if not available():
         raise ApiError(404, "http.404", "停保原因争议受理尚未开通")
     from api.routes import disputes as disputes_api
 
-    require(staff, Role.INTAKE_CLERK)
     form = await request.form()
     values: dict[str, Any] = {k: text(form, k, 2000 if k == "statement" else 200) for k in FIELDS}
     values["id_number"] = values["id_number"].upper()
@@ -188,10 +184,9 @@ async def intake_submit(
         errors = field_errors(e)
         message = f"有{len(errors)}项内容需要修改，请按提示更正"
         return await _render_intake(request, staff, values, errors=errors, message=message, status=422)
-    clerk = await require_roles(Role.INTAKE_CLERK)(staff)
     client = await get_temporal(request)
     try:
-        created = await disputes_api.counter_application(body, clerk, session, settings_of(request), client)
+        created = await disputes_api.counter_application(body, staff, session, settings_of(request), client)
     except ApiError as e:
         errors = e.fields or {}
         return await _render_intake(
@@ -232,7 +227,7 @@ async def case_page(
     from api.routes.cases import _item, _today
     from models.dispute import DISPUTE_STATUS_LABELS, REVIEW_ACTION_LABELS
 
-    state = await disputes_api.detail(row.case_id, staff, client)
+    state = await disputes_api.detail(row.case_id, row, request, client)
     done = request.query_params.get("done", "")
     level = open_level(state)
     first_level = bool(state.review.levels) and level is not None and level.key == state.review.levels[0].key
@@ -265,7 +260,8 @@ async def case_page(
 async def review(
     case_id: str,
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    row: DisputeForConsoleReviewer,
+    staff: DisputeReviewer,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     """One decision at the open level: the level comes from the form (the one the reviewer saw),
@@ -273,9 +269,6 @@ async def review(
     the next one."""
     from api.routes import disputes as disputes_api
 
-    row = await session.get(CaseRecord, case_id)
-    if row is None or row.case_type != CaseType.STOP_REASON_DISPUTE.value:
-        raise ApiError(404, "case.not_found", "未找到该停保原因争议")
     client = await get_temporal(request)
     form = await request.form()
     values = {
@@ -288,16 +281,16 @@ async def review(
     async def call() -> None:
         if values["level"] not in ("initial", "second", "final") or values["action"] not in ACTIONS:
             raise ApiError(422, "review.choice", "请选择审核决定：通过、不予通过或退回上一级")
-        reviewer = await require_roles(Role.REVIEWER, Role.SECOND_REVIEWER, Role.FINAL_REVIEWER)(staff)
         body = disputes_api.ReviewBody.model_validate({"reason": values["reason"], "note": values["note"]})
         await disputes_api.decide(
-            case_id,
-            values["level"],  # type: ignore[arg-type]  # checked just above
-            values["action"],  # type: ignore[arg-type]
-            reviewer,
-            client,
-            session,
-            body,
+            dispute_id=case_id,
+            level=values["level"],  # type: ignore[arg-type]  # checked just above
+            action=values["action"],  # type: ignore[arg-type]
+            case=row,
+            staff=staff,
+            temporal=client,
+            session=session,
+            body=body,
         )
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:

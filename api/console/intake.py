@@ -16,13 +16,13 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.console.forms import attached_documents, doc_kinds, field_errors, text
-from api.console.web import ConsoleRoute, console_staff, csrf_protect, redirect, render, require, settings_of
+from api.console.web import ConsoleRoute, csrf_protect, redirect, render, settings_of
 from api.deps import get_session, get_temporal
 from api.errors import ApiError
+from api.principals import Clerk
 from api.routes.claims import create_claim
 from api.schemas import ClaimApplicationIn
 from core.db import Database
-from models.enums import Role
 from models.rules import RetirementCategory
 from models.staff import StaffActor
 from models.tables import CaseRecord
@@ -82,8 +82,7 @@ def _render_form(
 
 
 @router.get("/intake")
-async def intake_form(request: Request, staff: Annotated[StaffActor, Depends(console_staff)]) -> Response:
-    require(staff, Role.INTAKE_CLERK)
+async def intake_form(request: Request, staff: Clerk) -> Response:
     own = get_region(staff.region_code)
     values: dict[str, Any] = dict.fromkeys(FIELDS, "") | {"docs": []}
     values["region_code"] = own.code if own.level == "county" else ""
@@ -106,10 +105,9 @@ async def wait_for_projection(db: Database, case_id: str, limit: float = PROJECT
 @router.post("/intake", dependencies=[Depends(csrf_protect)])
 async def intake_submit(
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    staff: Clerk,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
-    require(staff, Role.INTAKE_CLERK)
     form = await request.form()
     values: dict[str, Any] = {k: text(form, k, 200) for k in FIELDS}
     values["id_number"] = values["id_number"].upper()
@@ -124,7 +122,7 @@ async def intake_submit(
         return _render_form(request, staff, values, errors=errors, message=message, status=422)
     client = await get_temporal(request)
     try:
-        created = await create_claim(body, request, session, settings_of(request), client)
+        created = await create_claim(body, request.state.principal, session, settings_of(request), client)
     except ApiError as e:
         errors = e.fields or {}
         return _render_form(request, staff, values, errors=errors, message=e.message_zh, status=e.status_code)

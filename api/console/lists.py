@@ -17,9 +17,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.console import disputes
-from api.console.web import ConsoleRoute, console_staff, render
+from api.console.web import ConsoleRoute, render
 from api.deps import get_session
 from api.params import region_or_blank
+from api.principals import StaffUser
 from api.routes.cases import INBOX_STAGES, CaseItem, _item, _scope, _today, list_cases
 from models.claim import CLAIM_STATUS_LABELS
 from models.enums import CaseType, Role
@@ -199,7 +200,7 @@ def _list_context(staff: StaffActor, f: Filters, page: ListPage, base: str) -> d
 @router.get("/inbox")
 async def inbox_view(
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     f = Filters.parse(dict(request.query_params))
@@ -214,7 +215,7 @@ async def inbox_view(
 @router.get("/cases")
 async def cases_view(
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     f = Filters.parse(dict(request.query_params), default_sort="received_at")

@@ -19,13 +19,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.console.lists import region_options, status_labels
-from api.console.web import ConsoleRoute, console_staff, render, require
+from api.console.web import ConsoleRoute, render
 from api.deps import get_session
 from api.params import region_or_blank
+from api.principals import SupervisorView
 from api.routes.cases import CaseItem, _item, _scope, _today
 from models.case import BUSINESS_TZ
-from models.enums import Role
-from models.staff import StaffActor
 from models.tables import CaseRecord
 from policy.regions import get_region
 
@@ -189,11 +188,10 @@ async def open_flagged(
 @router.get("/supervisor")
 async def supervisor_view(
     request: Request,
-    staff: Annotated[StaffActor, Depends(console_staff)],
+    staff: SupervisorView,
     session: Annotated[AsyncSession, Depends(get_session)],
     region: str = "",
 ) -> Response:
-    require(staff, Role.SUPERVISOR, Role.AUDITOR)
     region = region_or_blank(region)
     scope = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region or None)))]
     today = _today()

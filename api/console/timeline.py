@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.errors import ApiError
 from models.case import TimelineEntry
 from models.staff import StaffActor
+from models.tables import CaseRecord
 
 log = logging.getLogger("uiflow.console")
 
@@ -139,8 +140,19 @@ async def entries(
     case_timeline = _route()
     if case_timeline is None:
         return _from_recorded(recorded)
+    record = await session.get(CaseRecord, case_id)  # the page has checked the caller's scope
+    if record is None:
+        return _from_recorded(recorded)
     try:
-        out = await case_timeline(case_id, request, staff, session, decrypt=True, bookkeeping=False)
+        out = await case_timeline(
+            case_id=case_id,
+            record=record,
+            staff=staff,
+            request=request,
+            session=session,
+            decrypt=True,
+            bookkeeping=False,
+        )
     except ApiError as e:
         log.info("timeline route refused (%s); showing the recorded narrative", e.code)
         return _from_recorded(recorded)

@@ -10,9 +10,7 @@ of a JSON body in the browser."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
-import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +23,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from api.deps import SESSION_COOKIE, current_staff
+from api.csrf import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, check_csrf_pair, csrf_valid_for, new_csrf_token
+from api.deps import SESSION_COOKIE
 from api.errors import ApiError
 from core.security import TokenError, decode_token
 from core.settings import Settings
@@ -41,9 +40,6 @@ STATIC_DIR = HERE / "static"
 PREFIX = "/console"
 HTMX_FILE = "htmx-2.0.11.min.js"
 
-CSRF_COOKIE = "uiflow_csrf"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
 
 # Static files are referenced with a content hash, so a new release is never served stale
 # from a browser cache and unchanged files are not fetched again.
@@ -184,29 +180,7 @@ def _env() -> Environment:
 ENV = _env()
 
 
-# --- CSRF (signed double submit) ---------------------------------------------------------------------
-#
-# The session cookie is SameSite=Strict, which already stops cross-site form posts in current
-# browsers; the token is the second lock for older browsers and same-site subdomains. The token
-# lives in a cookie and in every form (or the X-CSRF-Token header for htmx); both must match, and
-# the token is signed for the signed-in login, so a token planted by a sibling site is refused.
-
-
-def _csrf_sig(settings: Settings, subject: str, nonce: str) -> str:
-    msg = f"console-csrf|{subject}|{nonce}".encode()
-    return hmac.new(settings.jwt_secret.encode(), msg, hashlib.sha256).hexdigest()[:32]
-
-
-def new_csrf_token(settings: Settings, subject: str) -> str:
-    nonce = secrets.token_urlsafe(18)
-    return f"{nonce}.{_csrf_sig(settings, subject, nonce)}"
-
-
-def csrf_valid_for(settings: Settings, subject: str, token: str | None) -> bool:
-    if not token or "." not in token:
-        return False
-    nonce, sig = token.rsplit(".", 1)
-    return hmac.compare_digest(sig, _csrf_sig(settings, subject, nonce))
+# --- CSRF (signed double submit, ``api/csrf.py``) --------------------------------------------------------
 
 
 def peek_staff(request: Request) -> StaffActor | None:
@@ -240,15 +214,7 @@ async def csrf_protect(request: Request) -> None:
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:
-    settings = settings_of(request)
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if (
-        not submitted
-        or not cookie
-        or not hmac.compare_digest(submitted, cookie)
-        or not csrf_valid_for(settings, session_subject(request), submitted)
-    ):
-        raise ApiError(403, "csrf.invalid", "页面已过期或请求来源无法确认，请刷新页面后重试")
+    check_csrf_pair(request, settings_of(request), session_subject(request), submitted)
 
 
 def set_cookie(response: Response, settings: Settings, name: str, value: str, max_age: int | None) -> None:
@@ -272,27 +238,6 @@ class LoginRequired(Exception):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or "")
         self.message = message
-
-
-async def console_staff(request: Request) -> StaffActor:
-    """The staff member from the session cookie, with the API's own rules (``current_staff``:
-    token check, read-only roles refused on writes)."""
-    try:
-        staff = await current_staff(request, settings_of(request))
-    except ApiError as e:
-        if e.status_code == 401:
-            raise LoginRequired(None if e.code == "auth.required" else e.message_zh) from e
-        raise
-    request.state.console_staff = staff
-    return staff
-
-
-def require(staff: StaffActor, *roles: Role) -> None:
-    """Page-level role gate. The API and the workflow check again; this only keeps people off
-    pages where every action would be refused."""
-    if not staff.has(*roles) and not staff.has(Role.ADMIN):
-        labels = "、".join(r.label for r in roles)
-        raise ApiError(403, "auth.role", f"此页面仅限以下岗位使用：{labels}")
 
 
 def safe_next(value: str | None) -> str:
@@ -360,7 +305,7 @@ def redirect(request: Request, url: str) -> Response:
 
 
 def error_response(request: Request, status: int, code: str, message: str) -> Response:
-    staff: StaffActor | None = getattr(request.state, "console_staff", None) or peek_staff(request)
+    staff = peek_staff(request)
     if is_htmx(request):
         # A fragment, shown in the page's alert area whatever element asked for it.
         return render(
@@ -391,14 +336,10 @@ class ConsoleRoute(APIRoute):
             try:
                 return await original(request)
             except LoginRequired as e:
-                path = request.url.path if request.method == "GET" else f"{PREFIX}/inbox"
-                target = f"{PREFIX}/login?next={quote(path, safe='/')}"
-                if e.message:
-                    target += "&expired=1"
-                if is_htmx(request):
-                    return Response(status_code=200, headers={"HX-Redirect": target})
-                return RedirectResponse(target, status_code=303)
+                return self._to_login(request, e.message)
             except ApiError as e:
+                if e.status_code == 401:  # no or a stale session: sign in (and come back)
+                    return self._to_login(request, None if e.code == "auth.required" else e.message_zh)
                 return error_response(request, e.status_code, e.code, e.message_zh)
             except RequestValidationError:
                 return error_response(request, 422, "request.invalid", "提交的内容有误，请检查后重试")
@@ -408,3 +349,13 @@ class ConsoleRoute(APIRoute):
                 return error_response(request, 500, "internal", "系统内部错误，请稍后再试或联系运维人员")
 
         return handler
+
+    @staticmethod
+    def _to_login(request: Request, message: str | None) -> Response:
+        path = request.url.path if request.method == "GET" else f"{PREFIX}/inbox"
+        target = f"{PREFIX}/login?next={quote(path, safe='/')}"
+        if message:
+            target += "&expired=1"
+        if is_htmx(request):
+            return Response(status_code=200, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)

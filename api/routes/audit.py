@@ -10,7 +10,7 @@ Who may see what:
   cannot be written, nobody sees the timeline.
 - The audit log and the integrity check: auditors and supervisors (and administrators).
 
-Auditors change nothing: ``current_staff`` refuses any non-GET request of a read-only role, and
+Auditors change nothing: ``api/principals.py`` refuses any non-GET request of a read-only role, and
 every route here is a GET.
 """
 
@@ -27,8 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import ensure_region, get_db, get_session, get_temporal, require_roles
+from api.deps import get_db, get_session, get_temporal
 from api.errors import ApiError
+from api.principals import AnyCaseForStaff, AuditReader, StaffUser
 from core import audit
 from core.archive import IntegrityReport, fetch_chain, history_of, verify_all
 from core.db import Database
@@ -36,7 +37,6 @@ from core.temporal_client import make_data_converter
 from core.timeline import VIEW_ACTION, RunInfo, TimelineEvent, build_timeline, describe_runs
 from models.case import BUSINESS_TZ
 from models.enums import Role
-from models.staff import StaffActor
 from models.tables import AuditLog, CaseRecord, HistoryArchive
 from policy.regions import REGION_ROOT, subtree_codes
 
@@ -49,8 +49,8 @@ DECRYPT_ROLES = tuple(r for r in STAFF_ROLES if r != Role.OPS_ENGINEER)
 AUDIT_ROLES = (Role.AUDITOR, Role.SUPERVISOR)
 QUERY_TIMEOUT = timedelta(seconds=3)
 
-Staff = Annotated[StaffActor, Depends(require_roles(*STAFF_ROLES))]
-Auditor = Annotated[StaffActor, Depends(require_roles(*AUDIT_ROLES))]
+Staff = StaffUser
+Auditor = AuditReader  # AUDIT_ROLES
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 
@@ -116,16 +116,13 @@ async def _recorded(client: Client | None, case_id: str) -> list[Any]:
 )
 async def case_timeline(
     case_id: str,
-    request: Request,
+    record: AnyCaseForStaff,
     staff: Staff,
+    request: Request,
     session: Session,
     decrypt: Annotated[bool, Query(description="解密载荷（仅限有权查看个人信息的岗位）")] = True,
     bookkeeping: Annotated[bool, Query(description="包括台账更新、审计写入等记账事件")] = False,
 ) -> CaseTimelineOut:
-    record = await session.get(CaseRecord, case_id)
-    if record is None:
-        raise ApiError(404, "case.not_found", "未找到该案件")
-    ensure_region(staff, record.region_code)
     decrypted = decrypt and (staff.has(*DECRYPT_ROLES) or staff.has(Role.ADMIN))
     histories, source, client = await _histories(request, session, case_id)
     recorded = await _recorded(client, case_id) if decrypted and source == "temporal" else []
@@ -188,7 +185,7 @@ async def audit_log(
     action: Annotated[str | None, Query(description="事项；以 .* 结尾按前缀匹配，如 claim.*")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # the id column is 32-bit
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditLogPage:
     for name, value in (("since", since), ("until", until)):

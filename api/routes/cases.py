@@ -15,9 +15,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.deps import CurrentStaff, ensure_region, get_session
+from api.deps import ensure_region, get_session
 from api.errors import ApiError
 from api.params import AwareTime, Page, PageSize, RegionQuery
+from api.principals import StaffUser
 from models.enums import CaseType, Role
 from models.staff import StaffActor
 from models.tables import CaseRecord
@@ -151,7 +152,7 @@ async def _page(
 
 @router.get("", response_model=CaseList, summary="案件列表（全部类型，按地区范围）")
 async def list_cases(
-    staff: CurrentStaff,
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
     case_type: Annotated[list[CaseType] | None, Query(alias="type")] = None,
     status: Annotated[list[str] | None, Query()] = None,
@@ -197,7 +198,7 @@ async def list_cases(
 
 @router.get("/inbox", response_model=CaseList, summary="我的待办（按本人岗位与地区，按办理时限排序）")
 async def inbox(
-    staff: CurrentStaff,
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
     case_type: Annotated[list[CaseType] | None, Query(alias="type")] = None,
     status: Annotated[list[str] | None, Query()] = None,
@@ -253,7 +254,7 @@ def _within_limit(dialect: str) -> Any:
 
 @router.get("/stats", response_model=Stats, summary="统计（按状态、地区、逾期、每日受理与办结）")
 async def stats(
-    staff: CurrentStaff,
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
     region: RegionQuery = None,
     days: Annotated[int, Query(ge=1, le=366)] = 30,

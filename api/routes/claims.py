@@ -8,7 +8,7 @@ import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,14 +16,27 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import SESSION_COOKIE, CurrentStaff, ensure_region, get_session, get_settings_dep, get_temporal
+from api.deps import ensure_region, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
 from api.params import IdempotencyKey
+from api.principals import (
+    Assigner,
+    ClaimForAssigner,
+    ClaimForClerkOrApplicant,
+    ClaimForOperations,
+    ClaimForReviewer,
+    ClaimForStaff,
+    ClerkOrApplicant,
+    Operations,
+    Principal,
+    Reviewer,
+    StaffUser,
+)
 from api.schemas import ClaimApplicationIn
 from api.temporal_ops import call_workflow, execute_update
-from core import audit
+from core import audit, benefits
 from core.applicant import applicant_key
-from core.security import TokenError, decode_token
+from core.security import Kind
 from core.settings import Settings
 from models.case import DecisionReceipt, UnblockCommand
 from models.claim import (
@@ -41,8 +54,7 @@ from models.claim import (
     RejectReason,
     RequestDocumentsCommand,
 )
-from models.enums import READ_ONLY_ROLES, CaseType, Channel, Role
-from models.staff import StaffActor
+from models.enums import CaseType, Channel
 from models.tables import CaseRecord
 from policy.identity import mask_phone
 from workflows.base import initial_search_attributes
@@ -98,8 +110,8 @@ class UnblockBody(BaseModel):
 
 
 class ApplicantActionBody(BaseModel):
-    """An applicant acting online proves who they are with their ID number (checked against the
-    case's applicant key; the real portal's sign-in stands in front of this in production)."""
+    """An applicant acts signed in through the real-name identity provider; an ID number sent
+    here must be the signed-in person's own."""
 
     id_number: str | None = Field(default=None, examples=["150102198005171237"])
     documents: list[DocumentRef] = Field(default_factory=list)
@@ -110,23 +122,6 @@ class ReasonItem(BaseModel):
     code: RejectReason
     label: str
     default_remedy: str
-
-
-def optional_staff(request: Request, settings: Settings) -> StaffActor | None:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        c = decode_token(settings, token)
-    except TokenError as e:
-        raise ApiError(401, e.code, e.message_zh) from e
-    roles = [Role(r) for r in c.roles if r in Role._value2member_map_]
-    if request.method != "GET" and roles and all(r in READ_ONLY_ROLES for r in roles):
-        raise ApiError(403, "auth.read_only", "审计角色只能查看，不能修改任何数据")
-    return StaffActor(
-        login=c.login, name=c.name, roles=roles, region_code=c.region_code, applicant_key=c.applicant_key
-    )
 
 
 @router.post(
@@ -141,21 +136,21 @@ def optional_staff(request: Request, settings: Settings) -> StaffActor | None:
 )
 async def create_claim(
     body: ClaimApplicationIn,
-    request: Request,
+    who: ClerkOrApplicant,
     session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
     client: Annotated[Client, Depends(get_temporal)],
 ) -> ClaimCreated:
-    staff = optional_staff(request, settings)
+    staff = who.staff_actor() if who.kind is Kind.STAFF else None
     if staff is not None:
-        if not staff.has(Role.INTAKE_CLERK):
-            raise ApiError(403, "auth.role", "只有窗口受理员可以代为提交申领")
         ensure_region(staff, body.region_code)
         channel = Channel.COUNTER
     else:
         channel = Channel.ONLINE
     app = body.to_model()
     key = applicant_key(settings, app.id_number)
+    if staff is None:
+        _own_id_number(who, key)
     rows = (
         await session.exec(
             select(CaseRecord.status).where(
@@ -177,6 +172,12 @@ async def create_claim(
         submitted_by=staff.login if staff else "applicant",
         submitted_by_region=staff.region_code if staff else None,
     )
+    held = await benefits.reserve_claim(  # one benefit at a time, region-wide (issue 12 item 5)
+        session, case_id=case_id, applicant_key=key, region_code=app.region_code,
+        channel=channel.value, received_at=inp.received_at,
+    )  # fmt: skip
+    if held is not None:
+        raise ApiError(409, benefits.DUPLICATE_BENEFIT, benefits.duplicate_benefit_message(held))
     try:
         await client.start_workflow(
             BenefitClaimWorkflow.run,
@@ -209,16 +210,15 @@ async def create_claim(
 
 
 @router.get("/reject-reasons", response_model=list[ReasonItem], summary="不予通过原因目录（含默认处置方式）")
-async def reject_reasons(staff: CurrentStaff) -> list[ReasonItem]:
+async def reject_reasons(staff: StaffUser) -> list[ReasonItem]:
     return [ReasonItem(code=k, label=v[0], default_remedy=v[1]) for k, v in REJECT_REASONS.items()]
 
 
-async def _case(session: AsyncSession, staff: StaffActor, case_id: str) -> CaseRecord:
-    row = await session.get(CaseRecord, case_id)
-    if row is None or row.case_type != CaseType.BENEFIT_CLAIM.value:
-        raise ApiError(404, "case.not_found", "未找到该申领")
-    ensure_region(staff, row.region_code)
-    return row
+def _own_id_number(who: Principal, key: str) -> None:
+    """An applicant may only act for themselves: an ID number in the body must be the one the
+    identity provider verified (compared as applicant keys; the token carries no ID number)."""
+    if who.applicant_key is None or not hmac.compare_digest(who.applicant_key, key):
+        raise ApiError(403, "auth.applicant", "身份证号码与登录人不符，只能为本人办理")
 
 
 def _handle(client: Client, case_id: str) -> WorkflowHandle[BenefitClaimWorkflow, Any]:
@@ -228,11 +228,11 @@ def _handle(client: Client, case_id: str) -> WorkflowHandle[BenefitClaimWorkflow
 @router.get("/{case_id}", response_model=ClaimDetail, summary="申领详情（核验报告、审核轮次、时间线）")
 async def claim_detail(
     case_id: str,
-    staff: CurrentStaff,
+    case: ClaimForStaff,
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
 ) -> ClaimDetail:
-    await _case(session, staff, case_id)
     state = await call_workflow(lambda: _handle(client, case_id).query(BenefitClaimWorkflow.state_query))
     return ClaimDetail(
         case_id=case_id,
@@ -249,12 +249,12 @@ async def claim_detail(
 )
 async def claim_applicant(
     case_id: str,
-    staff: CurrentStaff,
+    case: ClaimForStaff,
+    staff: StaffUser,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
     full: bool = False,
 ) -> ApplicantView:
-    await _case(session, staff, case_id)
     app = await call_workflow(lambda: _handle(client, case_id).query(BenefitClaimWorkflow.applicant_details))
     if full:
         await audit.append(
@@ -286,17 +286,15 @@ async def claim_applicant(
 
 async def _decide(
     session: AsyncSession,
-    staff: StaffActor | None,
     client: Client,
     case_id: str,
     update: Any,
     cmd: Any,
     idempotency_key: str | None,
-) -> DecisionReceipt:
-    """Every decision on a claim: the case in the caller's scope (when staff act), then the one
-    Update path of ``api.temporal_ops``."""
-    if staff is not None:
-        await _case(session, staff, case_id)
+    result_type: Any = DecisionReceipt,
+) -> Any:
+    """Every decision on a claim through the one Update path of ``api.temporal_ops`` (the case's
+    scope was checked by the route's case dependency)."""
     return await execute_update(
         client,
         case_id,
@@ -304,7 +302,7 @@ async def _decide(
         cmd,
         session=session,
         idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
+        result_type=result_type,
     )
 
 
@@ -316,129 +314,123 @@ async def _decide(
 )
 async def approve(
     case_id: str,
+    case: ClaimForReviewer,
+    staff: Reviewer,
     body: ApproveBody,
-    staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
     cmd = ApproveCommand(actor=staff, note=body.note)
-    return await _decide(session, staff, client, case_id, BenefitClaimWorkflow.approve, cmd, idempotency_key)
+    return await _decide(session, client, case_id, BenefitClaimWorkflow.approve, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/reject", response_model=DecisionReceipt, summary="不予通过（须填写原因与处置方式）")
 async def reject(
     case_id: str,
+    case: ClaimForReviewer,
+    staff: Reviewer,
     body: RejectBody,
-    staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
     cmd = RejectCommand(actor=staff, reason_code=body.reason_code, remedy=body.remedy, note=body.note)
-    return await _decide(session, staff, client, case_id, BenefitClaimWorkflow.reject, cmd, idempotency_key)
+    return await _decide(session, client, case_id, BenefitClaimWorkflow.reject, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/request-documents", response_model=DecisionReceipt, summary="要求补正材料")
 async def request_documents(
     case_id: str,
+    case: ClaimForReviewer,
+    staff: Reviewer,
     body: RequestDocumentsBody,
-    staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
     cmd = RequestDocumentsCommand(actor=staff, documents=body.documents, note=body.note)
     update = BenefitClaimWorkflow.request_documents
-    return await _decide(session, staff, client, case_id, update, cmd, idempotency_key)
+    return await _decide(session, client, case_id, update, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/assign", response_model=DecisionReceipt, summary="分派或认领审核")
 async def assign(
     case_id: str,
+    case: ClaimForAssigner,
+    staff: Assigner,
     body: AssignBody,
-    staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
     cmd = AssignCommand(actor=staff, reviewer_login=body.reviewer_login)
-    return await _decide(session, staff, client, case_id, BenefitClaimWorkflow.assign, cmd, idempotency_key)
+    return await _decide(session, client, case_id, BenefitClaimWorkflow.assign, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/unblock", summary="运维解除案件阻塞")
 async def unblock(
     case_id: str,
+    case: ClaimForOperations,
+    staff: Operations,
     body: UnblockBody,
-    staff: CurrentStaff,
     session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, str]:
-    cmd = UnblockCommand(actor=staff, note=body.note)
-    await _case(session, staff, case_id)
-    msg = await execute_update(
+    msg = await _decide(
+        session,
         client,
         case_id,
         BenefitClaimWorkflow.unblock_case,
-        cmd,
-        session=session,
-        idempotency_key=idempotency_key,
+        UnblockCommand(actor=staff, note=body.note),
+        idempotency_key,
         result_type=str,
     )
     return {"message": msg}
 
 
-async def _applicant_action(
-    request: Request, case_id: str, body: ApplicantActionBody, settings: Settings, session: AsyncSession
-) -> str:
-    """Who acts for the applicant: a clerk in scope (counter), or the applicant proving the ID."""
-    row = await session.get(CaseRecord, case_id)
-    if row is None or row.case_type != CaseType.BENEFIT_CLAIM.value:
-        raise ApiError(404, "case.not_found", "未找到该申领")
-    staff = optional_staff(request, settings)
-    if staff is not None:
-        if not staff.has(Role.INTAKE_CLERK):
-            raise ApiError(403, "auth.role", "只有窗口受理员可以代申请人办理")
-        ensure_region(staff, row.region_code)
-        return staff.login
-    if not body.id_number or not hmac.compare_digest(
-        applicant_key(settings, body.id_number), row.applicant_key
-    ):
-        raise ApiError(403, "auth.applicant", "身份证号码与申请人不符")
+def _applicant_action(who: Principal, body: ApplicantActionBody, settings: Settings) -> str:
+    """Who acts for the applicant: a clerk in scope (counter), or the signed-in applicant."""
+    if who.kind is Kind.STAFF:
+        return who.subject
+    if body.id_number:
+        _own_id_number(who, applicant_key(settings, body.id_number))
     return "applicant"
 
 
 @router.post("/{case_id}/reapply", response_model=DecisionReceipt, summary="未通过后重新申请")
 async def reapply(
     case_id: str,
+    case: ClaimForClerkOrApplicant,
+    who: ClerkOrApplicant,
     body: ApplicantActionBody,
-    request: Request,
-    session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
+    session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    by = await _applicant_action(request, case_id, body, settings, session)
+    by = _applicant_action(who, body, settings)
     cmd = ReapplyEvent(by=by, documents=body.documents, note=body.note)
     update = BenefitClaimWorkflow.reapply
-    return await _decide(session, None, client, case_id, update, cmd, idempotency_key)
+    return await _decide(session, client, case_id, update, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/supply-documents", response_model=DecisionReceipt, summary="提交补正材料")
 async def supply_documents(
     case_id: str,
+    case: ClaimForClerkOrApplicant,
+    who: ClerkOrApplicant,
     body: ApplicantActionBody,
-    request: Request,
-    session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
+    session: Annotated[AsyncSession, Depends(get_session)],
     client: Annotated[Client, Depends(get_temporal)],
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    by = await _applicant_action(request, case_id, body, settings, session)
+    by = _applicant_action(who, body, settings)
     cmd = ReapplyEvent(by=by, documents=body.documents, note=body.note)
     update = BenefitClaimWorkflow.supply_documents
-    return await _decide(session, None, client, case_id, update, cmd, idempotency_key)
+    return await _decide(session, client, case_id, update, cmd, idempotency_key)
 
 
 async def open_claims_of(session: AsyncSession, key: str, *, status: ClaimStatus | None = None) -> list[str]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,14 +23,25 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.gov.callbacks import SIGNATURE_HEADER, TicketResolved, parse_event, verify
-from api.deps import CurrentStaff, ensure_region, get_session, get_settings_dep, get_temporal, require_roles
+from activities.gov.callbacks import TicketResolved
+from api.deps import ensure_region, get_db, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
+from api.login_guard import LoginGuard, check_password, client_address
 from api.params import IdempotencyKey
+from api.principals import (
+    Clerk,
+    DisputeForReader,
+    DisputeForReviewer,
+    DisputeReviewer,
+    EmployerUser,
+    Principal,
+    public,
+)
+from api.routes.callbacks import verified_event
 from api.temporal_ops import execute_update
 from core import audit
 from core.applicant import applicant_key
-from core.security import issue_token, verify_password
+from core.security import Kind, issue_token
 from core.settings import Settings
 from models.case import DecisionReceipt
 from models.claim import PHONE_RE, DocumentRef
@@ -49,7 +60,7 @@ from models.enums import CaseType, Channel, Role
 from models.staff import StaffActor
 from models.tables import CaseRecord, Document, EmployerAccount
 from policy.identity import parse_resident_id, validate_credit_code
-from policy.regions import dispute_reviewer_regions, get_region, is_within
+from policy.regions import get_region
 from workflows.base import initial_search_attributes
 from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
 
@@ -162,25 +173,33 @@ class DecisionResponse(BaseModel):
 
 
 @router.post(
-    "/employer-login", summary="用人单位登录（统一社会信用代码）", response_model=EmployerLoginResponse
+    "/employer-login",
+    summary="用人单位登录（统一社会信用代码）",
+    response_model=EmployerLoginResponse,
+    dependencies=[public("sign-in: the password is the credential")],
 )
 async def employer_login(
-    body: EmployerLoginRequest, session: Session, settings: SettingsDep
+    body: EmployerLoginRequest, request: Request, session: Session, settings: SettingsDep
 ) -> EmployerLoginResponse:
     code = body.credit_code.strip().upper()
+    guard = LoginGuard("employer", code, client_address(request))
+    await guard.refuse_if_locked(session)
     account = await session.get(EmployerAccount, code)
-    if account is None or not verify_password(account.password_hash, body.password):
-        await audit.append(session, actor=code[:64], action="auth.employer_login_failed")
-        await session.commit()
+    ok = await check_password(account.password_hash if account is not None else None, body.password)
+    if account is None or not ok:
+        await guard.failed(session, "auth.employer_login_failed")
         raise ApiError(401, "auth.bad_credentials", "统一社会信用代码或密码不正确")
     if not account.active:
         raise ApiError(403, "auth.inactive", "该单位账号已停用，请联系经办机构")
+    await guard.succeeded(session)
     token, exp = issue_token(
         settings,
         login=account.credit_code,
         roles=[Role.EMPLOYER.value],
         region_code=account.region_code,
         name=account.name,
+        kind=Kind.EMPLOYER,
+        version=account.token_version,
     )
     await audit.append(
         session, actor=account.credit_code, action="auth.employer_login", actor_region=account.region_code
@@ -195,22 +214,6 @@ async def employer_login(
     )
 
 
-async def current_employer(staff: CurrentStaff, session: Session) -> tuple[StaffActor, EmployerAccount]:
-    """An employer token whose account is still active (a disabled account loses access at once,
-    not when its token expires)."""
-    if not staff.has(Role.EMPLOYER):
-        raise ApiError(403, "auth.role", "需要以用人单位身份登录")
-    account = await session.get(EmployerAccount, staff.login)
-    if account is None or not account.active:
-        raise ApiError(403, "auth.inactive", "该单位账号已停用，请联系经办机构")
-    return staff, account
-
-
-def _not_employer(staff: StaffActor) -> None:
-    if staff.has(Role.EMPLOYER):
-        raise ApiError(403, "auth.role", "用人单位不能办理此项业务")
-
-
 # --- intake --------------------------------------------------------------------------------------
 
 
@@ -222,7 +225,7 @@ def _not_employer(staff: StaffActor) -> None:
 )
 async def employer_application(
     body: EmployerDisputeRequest,
-    who: Annotated[tuple[StaffActor, EmployerAccount], Depends(current_employer)],
+    who: EmployerUser,
     session: Session,
     settings: SettingsDep,
     temporal: Temporal,
@@ -249,12 +252,11 @@ async def employer_application(
 )
 async def counter_application(
     body: CounterDisputeRequest,
-    clerk: Annotated[StaffActor, Depends(require_roles(Role.INTAKE_CLERK))],
+    clerk: Clerk,
     session: Session,
     settings: SettingsDep,
     temporal: Temporal,
 ) -> DisputeCreated:
-    _not_employer(clerk)
     ensure_region(clerk, body.region_code)
     app = DisputeApplication.model_validate(body.model_dump())
     return await _start(session, settings, temporal, app, Channel.COUNTER, clerk, "")
@@ -375,15 +377,6 @@ async def _state(handle: DisputeHandle) -> DisputeState:
         raise
 
 
-def _may_see(staff: StaffActor, s: DisputeState) -> bool:
-    if is_within(staff.region_code, s.region_code):
-        return True
-    return any(
-        staff.region_code in dispute_reviewer_regions(s.region_code, lv)
-        for lv in ("initial", "second", "final")
-    )
-
-
 def _for_employer(s: DisputeState) -> DisputeState:
     """What the employer sees: the progress and the outcome, not the staff who decided."""
     review = s.review.model_copy(
@@ -400,14 +393,15 @@ def _for_employer(s: DisputeState) -> DisputeState:
 
 
 @router.get("/{dispute_id}", summary="停保原因争议详情", response_model=DisputeState)
-async def detail(dispute_id: str, staff: CurrentStaff, temporal: Temporal) -> DisputeState:
+async def detail(
+    dispute_id: str, case: DisputeForReader, request: Request, temporal: Temporal
+) -> DisputeState:
     s = await _state(_handle(temporal, dispute_id))
-    if staff.has(Role.EMPLOYER):
-        if s.channel != Channel.EMPLOYER_WEBSITE or s.employer_credit_code != staff.login:
+    who: Principal = request.state.principal
+    if who.kind is Kind.EMPLOYER:
+        if s.channel != Channel.EMPLOYER_WEBSITE or s.employer_credit_code != who.subject:
             raise ApiError(404, "dispute.not_found", "未找到该停保原因争议")
         return _for_employer(s)
-    if not _may_see(staff, s):
-        raise ApiError(403, "auth.region", "该事项不在您所属地区的管辖范围内")
     return s
 
 
@@ -434,15 +428,13 @@ async def decide(
     dispute_id: str,
     level: Literal["initial", "second", "final"],
     action: Literal["approve", "reject", "send-back"],
-    staff: Annotated[
-        StaffActor, Depends(require_roles(Role.REVIEWER, Role.SECOND_REVIEWER, Role.FINAL_REVIEWER))
-    ],
+    case: DisputeForReviewer,
+    staff: DisputeReviewer,
     temporal: Temporal,
     session: Session,
     body: ReviewBody | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionResponse:
-    _not_employer(staff)
     handle = _handle(temporal, dispute_id)
     body = body or ReviewBody()
     command = ReviewCommand(actor=staff, action=_ACTIONS[action], reason=body.reason, note=body.note)
@@ -467,19 +459,18 @@ class CallbackAck(BaseModel):
 
 
 @router.post(
-    "/callbacks/ticket", summary="金保工程软件需求平台工单回调（签名验证）", response_model=CallbackAck
+    "/callbacks/ticket",
+    summary="金保工程软件需求平台工单回调（签名验证）",
+    response_model=CallbackAck,
+    dependencies=[public("signed government callback: the body's signature is checked below")],
 )
 async def ticket_callback(request: Request, settings: SettingsDep, temporal: Temporal) -> CallbackAck:
-    body = await request.body()
-    if not verify(body, request.headers.get(SIGNATURE_HEADER), settings.sim_token):
-        raise ApiError(401, "callback.signature", "回调签名验证失败")
-    try:
-        event = parse_event(body)
-    except ValidationError:
-        raise ApiError(422, "callback.invalid", "回调内容格式不正确") from None
-    if not isinstance(event, TicketResolved):
-        raise ApiError(422, "callback.unsupported", "此地址只接收工单办结回调")
-    outcome = await deliver_ticket_outcome(event, temporal)
+    async with get_db(request).session() as session:  # signed, in time, not replayed (item 6)
+        event = await verified_event(request, session, settings)
+        if not isinstance(event, TicketResolved):
+            raise ApiError(422, "callback.unsupported", "此地址只接收工单办结回调")
+        outcome = await deliver_ticket_outcome(event, temporal)
+        await session.commit()
     if outcome == "unknown":
         raise ApiError(404, "dispute.not_found", "工单未关联任何停保原因争议")
     if outcome == "closed":

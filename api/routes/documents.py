@@ -1,7 +1,7 @@
 """Upload and download of case documents (termination agreements, arbitration awards...).
 
-Anyone applying may upload (the applicant online, a clerk at the counter, an employer); a file is
-only readable by staff whose region covers the case it is attached to."""
+Anyone applying may upload (the signed-in applicant, a clerk at the counter, a signed-in
+employer); a file is only readable by staff whose region covers the case it is attached to."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.deps import CurrentStaff, ensure_region, get_session, get_settings_dep
+from api.deps import get_session, get_settings_dep
 from api.errors import ApiError
+from api.principals import CASE_SCOPE_ATTR, StaffUser, Uploader, in_scope
 from core import documents
+from core.security import Kind
 from core.settings import Settings
 from models.tables import CaseRecord, Document
 
@@ -35,6 +37,7 @@ class DocumentOut(BaseModel):
 
 @router.post("", status_code=201, response_model=DocumentOut, summary="上传材料（PDF、JPG、PNG，20MB以内）")
 async def upload(
+    who: Uploader,
     session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
     kind: Annotated[str, Form(min_length=1, max_length=64, examples=["termination_agreement"])],
@@ -56,7 +59,7 @@ async def upload(
         content_type=content_type,
         sha256=digest,
         size=len(data),
-        uploaded_by="upload",
+        uploaded_by=who.subject[:64] if who.kind is Kind.STAFF else who.kind.value,
         uploaded_at=datetime.now(UTC),
         storage_key=key,
     )
@@ -72,20 +75,29 @@ async def upload(
     )
 
 
+async def _document_in_scope(
+    request: Request,
+    doc_id: str,
+    _staff: StaffUser,
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Document:
+    """The document, when it is attached to a case in the caller's scope; 404 otherwise."""
+    doc = await session.get(Document, doc_id)
+    case = await session.get(CaseRecord, doc.case_id) if doc is not None and doc.case_id else None
+    if doc is None or case is None or not in_scope(request.state.principal, case):
+        raise ApiError(404, "document.not_found", "未找到该材料")
+    return doc
+
+
+setattr(_document_in_scope, CASE_SCOPE_ATTR, True)
+DocumentInScope = Annotated[Document, Depends(_document_in_scope)]
+
+
 @router.get("/{doc_id}", summary="下载材料（仅限管辖地区内的工作人员）")
 async def download(
-    doc_id: str,
-    staff: CurrentStaff,
-    session: Annotated[AsyncSession, Depends(get_session)],
+    doc: DocumentInScope,
     settings: Annotated[Settings, Depends(get_settings_dep)],
 ) -> Response:
-    doc = await session.get(Document, doc_id)
-    if doc is None or doc.case_id is None:
-        raise ApiError(404, "document.not_found", "未找到该材料")
-    case = await session.get(CaseRecord, doc.case_id)
-    if case is None:
-        raise ApiError(404, "document.not_found", "未找到该材料")
-    ensure_region(staff, case.region_code)
     try:
         data = await asyncio.to_thread(
             documents.load, settings.effective_documents_dir, doc.storage_key, doc.sha256

@@ -11,17 +11,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import get_db
+from api.principals import public
 from core.db import Database
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="进程存活检查")
+@router.get("/healthz", summary="进程存活检查", dependencies=[public("liveness probe")])
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="就绪检查（数据库与工作流服务）")
+@router.get("/readyz", summary="就绪检查（数据库与工作流服务）", dependencies=[public("readiness probe")])
 async def readyz(request: Request, db: Annotated[Database, Depends(get_db)]) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:

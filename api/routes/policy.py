@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError
+from api.schemas import business_today
 from models.rules import NearRetirementOutcome, RetirementCategory, YearMonth
 from policy import calendar as cal
 from policy.entitlement import benefit_amount, max_benefit_months
@@ -367,7 +368,7 @@ class CheckIdIn(BaseModel):
 )
 async def check_id(body: CheckIdIn) -> CheckIdOut:
     try:
-        rid = parse_resident_id(body.number)
+        rid = parse_resident_id(body.number, today=business_today())
     except IdentityError as e:
         return CheckIdOut(valid=False, error=e.code, message=e.message_zh)
     return CheckIdOut(valid=True, birth=rid.birth.isoformat(), sex=rid.sex, region=rid.region)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
+from sqlmodel import select
 
-from api.deps import CurrentStaff, ensure_region, require_roles
+from api.deps import ensure_region
 from api.errors import install_error_handlers
+from api.principals import Reviewer, StaffUser
+from core.db import Database
 from core.security import issue_token
 from core.settings import Settings
-from models.enums import Role
-from models.staff import StaffActor
+from models.tables import Staff
 from tests.conftest import login
 
 
@@ -70,21 +71,20 @@ async def test_malformed_login_body_gets_field_errors(pg_api: httpx.AsyncClient)
     assert set(body["fields"]) == {"login", "password"}
 
 
-def _guarded_app(settings: Settings) -> FastAPI:
+def _guarded_app(settings: Settings, db: Database) -> FastAPI:
     app = FastAPI()
     app.state.settings = settings
+    app.state.db = db
     install_error_handlers(app)
     router = APIRouter()
 
     @router.post("/decide/{region}")
-    async def decide(
-        region: str, staff: Annotated[StaffActor, Depends(require_roles(Role.REVIEWER))]
-    ) -> dict[str, str]:
+    async def decide(region: str, staff: Reviewer) -> dict[str, str]:
         ensure_region(staff, region)
         return {"ok": staff.login}
 
     @router.get("/look/{region}")
-    async def look(region: str, staff: CurrentStaff) -> dict[str, str]:
+    async def look(region: str, staff: StaffUser) -> dict[str, str]:
         ensure_region(staff, region)
         return {"ok": staff.login}
 
@@ -107,6 +107,7 @@ def _guarded_app(settings: Settings) -> FastAPI:
 )
 async def test_role_and_region_guards(
     settings: Settings,
+    sqlite_db: Database,
     roles: list[str],
     staff_region: str,
     method: str,
@@ -114,9 +115,23 @@ async def test_role_and_region_guards(
     status: int,
     code: str | None,
 ) -> None:
-    token, _ = issue_token(settings, login="t", roles=roles, region_code=staff_region, name="t")
+    login = f"t.{'-'.join(roles)}.{staff_region}"
+    async with sqlite_db.session() as s:  # a token is only good while its account is
+        if (await s.exec(select(Staff).where(Staff.login == login))).first() is None:
+            s.add(
+                Staff(
+                    login=login,
+                    name="t",
+                    password_hash="-",
+                    roles=roles,
+                    region_code=staff_region,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            await s.commit()
+    token, _ = issue_token(settings, login=login, roles=roles, region_code=staff_region, name="t")
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=_guarded_app(settings)), base_url="http://t"
+        transport=httpx.ASGITransport(app=_guarded_app(settings, sqlite_db)), base_url="http://t"
     ) as c:
         path = f"/decide/{case_region}" if method == "post" else f"/look/{case_region}"
         r = await c.request(method.upper(), path, headers={"Authorization": f"Bearer {token}"})

@@ -14,7 +14,7 @@ from api.app import create_app
 from core.db import Database
 from models.tables import AuditLog
 from sim.testing import SimHandle, serve_app
-from tests.conftest import login
+from tests.conftest import applicant_login, login
 from tests.factories import CaseEnv, sim_person
 
 PDF = b"%PDF-1.4\n% termination agreement\n"
@@ -95,11 +95,11 @@ async def test_counter_claim_reject_reapply_approve_through_the_api(
     listed = (await case_api.get("/api/v1/cases", headers=other)).json()
     assert case_id not in [i["case_id"] for i in listed["items"]]
     r = await case_api.post(f"/api/v1/claims/{case_id}/approve", json={}, headers=other)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.region"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "case.not_found"
 
-    # The clerk who took it in is refused by the workflow's validator (not a reviewer).
+    # The clerk who took it in is refused by the route's declared policy (not a reviewer).
     r = await case_api.post(f"/api/v1/claims/{case_id}/approve", json={}, headers=clerk)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "review.role", r.text
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.role"
 
     reasons = (await case_api.get("/api/v1/claims/reject-reasons", headers=reviewer)).json()
     remedy = next(x["default_remedy"] for x in reasons if x["code"] == "voluntary_separation")
@@ -111,12 +111,23 @@ async def test_counter_claim_reject_reapply_approve_through_the_api(
     assert r.status_code == 200, r.text
     await wait_for(case_api, reviewer, case_id, "rejected")
 
-    # The applicant re-applies online, proving who they are; a wrong ID number is refused.
-    r = await case_api.post(f"/api/v1/claims/{case_id}/reapply", json={"id_number": "11010519491231002X"})
-    assert r.status_code == 403
+    # The applicant re-applies online, signed in through the real-name identity provider: without
+    # a sign-in, or signed in as someone else, or naming another ID number, it is refused.
+    r = await case_api.post(f"/api/v1/claims/{case_id}/reapply", json={"id_number": person["id_number"]})
+    assert r.status_code == 401
+    stranger = await applicant_login(case_api, sim.base_url, "11010519491231002X")
+    r = await case_api.post(f"/api/v1/claims/{case_id}/reapply", json={}, headers=stranger)
+    assert r.status_code == 404
+    applicant = await applicant_login(case_api, sim.base_url, person["id_number"])
+    r = await case_api.post(
+        f"/api/v1/claims/{case_id}/reapply", json={"id_number": "11010519491231002X"}, headers=applicant
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.applicant"
     sim.state.pop.persons[person["id_number"]].stop_reason_code = "contract_expired"
     r = await case_api.post(
-        f"/api/v1/claims/{case_id}/reapply", json={"id_number": person["id_number"], "note": "停保原因已更正"}
+        f"/api/v1/claims/{case_id}/reapply",
+        json={"id_number": person["id_number"], "note": "停保原因已更正"},
+        headers=applicant,
     )
     assert r.status_code == 200, r.text
     detail = await wait_for(case_api, reviewer, case_id, "under_review")
@@ -138,14 +149,16 @@ async def test_counter_claim_reject_reapply_approve_through_the_api(
     # The reviewer downloads the document; another region may not.
     r = await case_api.get(f"/api/v1/documents/{doc['id']}", headers=reviewer)
     assert r.status_code == 200 and r.content == PDF
-    assert (await case_api.get(f"/api/v1/documents/{doc['id']}", headers=other)).status_code == 403
+    assert (await case_api.get(f"/api/v1/documents/{doc['id']}", headers=other)).status_code == 404
 
 
 async def test_bad_input_is_refused_field_by_field(case_api: httpx.AsyncClient, sim: SimHandle) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     bad_id = person["id_number"][:17] + ("0" if person["id_number"][17] != "0" else "1")
+    applicant = await applicant_login(case_api, sim.base_url, person["id_number"])
     r = await case_api.post(
         "/api/v1/claims",
+        headers=applicant,
         json=claim_body(
             person,
             id_number=bad_id,
@@ -167,7 +180,7 @@ async def test_bad_input_is_refused_field_by_field(case_api: httpx.AsyncClient, 
     assert "日期" in fields["separation_date"]
     assert "银行账号" in fields["bank_account"]
     r = await case_api.post(
-        "/api/v1/claims", content=b"{not json", headers={"content-type": "application/json"}
+        "/api/v1/claims", content=b"{not json", headers={"content-type": "application/json", **applicant}
     )
     assert r.status_code == 422 and "Traceback" not in r.text
 
@@ -182,7 +195,8 @@ async def test_registration_callback_reaches_the_waiting_claim(pg_case_env: Case
         await admin.put("/admin/config", json={"callback_url": f"{base}/api/v1/callbacks/gov"})
         try:
             person = await sim_person(sim.base_url, sim.token, scenario="unregistered", registered=False)
-            r = await api.post("/api/v1/claims", json=claim_body(person))  # online: no staff token
+            applicant = await applicant_login(api, sim.base_url, person["id_number"])
+            r = await api.post("/api/v1/claims", json=claim_body(person), headers=applicant)  # online
             assert r.status_code == 201 and r.json()["channel"] == "online"
             case_id = r.json()["case_id"]
             reviewer = await login(api, "reviewer.xc")

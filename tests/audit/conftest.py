@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest_asyncio
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -17,7 +18,7 @@ from core.db import Database
 from core.security import issue_token
 from core.settings import Settings
 from models.claim import ApproveCommand
-from models.tables import AuditLog, CaseRecord, HistoryArchive
+from models.tables import AuditLog, CaseRecord, HistoryArchive, Staff
 from tests.audit.chain_workflow import ChainedCaseWorkflow, ChainInput
 from tests.factories import LEAGUE_REVIEWER, REVIEWER
 from workers.main import sandbox_runner
@@ -32,6 +33,23 @@ async def fresh_db(tmp_path: Path) -> AsyncIterator[Database]:
         await conn.run_sync(lambda c: SQLModel.metadata.create_all(c, tables=tables))
     yield db
     await db.dispose()
+
+
+async def ensure_staff(db: Database, login: str, roles: list[str], region: str) -> None:
+    """A staff row for ``login``: a token is only good while its account exists and is active."""
+    async with db.session() as s:
+        if (await s.exec(select(Staff).where(Staff.login == login))).first() is None:
+            s.add(
+                Staff(
+                    login=login,
+                    name=login,
+                    password_hash="-",
+                    roles=roles,
+                    region_code=region,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            await s.commit()
 
 
 def bearer(settings: Settings, login: str, roles: list[str], region: str) -> dict[str, str]:

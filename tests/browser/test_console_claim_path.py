@@ -173,8 +173,8 @@ async def test_claim_intake_review_reject_reapply_approve_in_the_browser(
     await other.goto(f"{console}/console/cases?type=benefit_claim")
     await expect(other.locator(f'a[href="/console/cases/{case_id}"]')).to_have_count(0)
     response = await other.goto(f"{console}/console/cases/{case_id}")
-    assert response is not None and response.status == 403
-    await expect(other.locator(".error-page .alert-error")).to_have_text("该事项不在您所属地区的管辖范围内")
+    assert response is not None and response.status == 404  # outside the scope it does not exist
+    await expect(other.locator(".error-page .alert-error")).to_have_text("未找到该案件")
 
     async with pg_db.session() as s:
         entries = (await s.exec(select(AuditLog).where(AuditLog.case_id == case_id))).all()

@@ -118,6 +118,8 @@ def test_prod_settings_refuse_unsafe_defaults() -> None:
         codec_keys=f"k:{TEST_KEY}",
         jwt_secret="j" * 40,
         applicant_key_secret="a" * 40,
+        callback_keys_registration="r1:" + "r" * 40,
+        callback_keys_demand_platform="d1:" + "d" * 40,
     )
     assert ok.codec_keyring()[1] == "k"
 

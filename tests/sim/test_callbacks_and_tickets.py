@@ -14,14 +14,15 @@ from fastapi import FastAPI, Request
 from activities.gov import GovClients
 from activities.gov.base import ExternalRefused, GovClientConfig
 from activities.gov.callbacks import (
-    SIGNATURE_HEADER,
+    CallbackRefused,
     RegistrationConfirmed,
     TicketResolved,
     parse_event,
-    sign,
+    signed_headers,
     verify,
 )
 from activities.gov.insurance_record import RECORD_LOCKED
+from core.settings import Settings
 from sim.testing import SimHandle, serve_app
 
 
@@ -29,13 +30,13 @@ class Receiver:
     """Stands in for our API's callback endpoint."""
 
     def __init__(self) -> None:
-        self.received: list[tuple[bytes, str | None]] = []
+        self.received: list[tuple[bytes, dict[str, str]]] = []
         self.arrived = asyncio.Event()
         self.app = FastAPI()
 
         @self.app.post("/callbacks/gov")
         async def receive(request: Request) -> dict[str, bool]:
-            self.received.append((await request.body(), request.headers.get(SIGNATURE_HEADER)))
+            self.received.append((await request.body(), dict(request.headers)))
             self.arrived.set()
             return {"ok": True}
 
@@ -49,12 +50,28 @@ async def receiver(admin: httpx.AsyncClient) -> AsyncIterator[Receiver]:
         yield rec
 
 
+RINGS = Settings().callback_keyrings()  # the dev defaults, which the simulators sign with
+
+
+def _verified(body: bytes, headers: dict[str, str]) -> str:
+    return verify(headers, "POST", "/callbacks/gov", body, RINGS).system
+
+
 def test_sign_and_verify() -> None:
     body = b'{"event":"x"}'
-    sig = sign(body, "secret")
-    assert verify(body, sig, "secret") and verify(body, sig.upper(), "secret")
-    assert not verify(body, sig, "other") and not verify(body + b" ", sig, "secret")
-    assert not verify(body, None, "secret") and not verify(body, "", "secret")
+    h = signed_headers("registration", "k1", "secret", "POST", "/cb", body)
+    rings = {"registration": {"k1": "secret"}}
+    assert verify(h, "POST", "/cb", body, rings).system == "registration"
+    for bad_rings, bad_body, path in (
+        ({"registration": {"k1": "other"}}, body, "/cb"),
+        (rings, body + b" ", "/cb"),
+        (rings, body, "/other"),
+        ({"demand_platform": {"k1": "secret"}}, body, "/cb"),
+    ):
+        with pytest.raises(CallbackRefused):
+            verify(h, "POST", path, bad_body, bad_rings)
+    with pytest.raises(CallbackRefused):
+        verify({}, "POST", "/cb", body, rings)
 
 
 async def test_online_registration_callback_is_signed(
@@ -64,8 +81,8 @@ async def test_online_registration_callback_is_signed(
     r = await admin.post(f"/registration/{p['id_number']}/register-online")
     assert r.status_code == 200 and r.json()["callback"]["delivered"]
     await asyncio.wait_for(receiver.arrived.wait(), 2)
-    body, signature = receiver.received[0]
-    assert verify(body, signature, sim.token)
+    body, headers = receiver.received[0]
+    assert _verified(body, headers) == "registration"
     event = parse_event(body)
     assert isinstance(event, RegistrationConfirmed) and event.id_number == p["id_number"]
     status = await GovClients.from_config(config).registration.get_status(p["id_number"])
@@ -120,8 +137,8 @@ async def test_locked_stop_reason_goes_through_a_ticket(
         json={"engineer": "运维-王工", "resolution": "已修改"},
     )
     assert r.status_code == 200 and r.json()["callback"]["delivered"]
-    body, signature = receiver.received[-1]
-    assert verify(body, signature, sim.token)
+    body, headers = receiver.received[-1]
+    assert _verified(body, headers) == "demand_platform"
     event = parse_event(body)
     assert isinstance(event, TicketResolved) and event.ticket_id == ticket.ticket_id
     assert event.status == "resolved" and event.case_ref == "dispute-150102-x-1"
