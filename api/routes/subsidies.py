@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,15 +18,26 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import CurrentStaff, ensure_region, get_session, get_settings_dep, get_temporal
+from api.deps import ensure_region, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
 from api.params import IdempotencyKey
-from api.routes.claims import optional_staff
-from api.routes.disputes import current_employer
+from api.principals import (
+    ClerkOrApplicant,
+    EmployerUser,
+    Operations,
+    Principal,
+    Reviewer,
+    StaffOrEmployer,
+    StaffUser,
+    allow,
+    case_of,
+    staff,
+)
 from api.subsidy_batch import BatchIn, rows_of, validate_row
 from api.temporal_ops import call_workflow, execute_update
 from core import audit
 from core.applicant import applicant_key
+from core.security import Kind
 from core.settings import Settings
 from models.case import DecisionReceipt, UnblockCommand
 from models.enums import CaseType, Channel, Role
@@ -34,6 +45,9 @@ from models.person import DocumentRef
 from models.review import DecisionTarget
 from models.skill_subsidy import (
     SUBSIDY_STATUS_LABELS,
+    AlertStatus,
+    AppraisalResponse,
+    ReferAlert,
     SubsidyApplication,
     SubsidyDecisionCommand,
     SubsidyInput,
@@ -43,17 +57,30 @@ from models.skill_subsidy import (
     subsidy_id_for,
 )
 from models.staff import StaffActor
-from models.tables import CaseRecord, EmployerAccount, SkillSubsidyBatch, SkillSubsidyBatchRow
+from models.tables import CaseRecord, SkillSubsidyBatch, SkillSubsidyBatchRow
 from policy.identity import parse_resident_id, validate_credit_code
-from policy.regions import get_region
+from policy.regions import get_region, is_within
 from workflows.base import initial_search_attributes
+from workflows.skill_alerts import SkillAlertWorkflow
 from workflows.skill_subsidy import SkillSubsidyWorkflow
 
 router = APIRouter(prefix="/api/v1/subsidies", tags=["skill-subsidies"])
 Session = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 Temporal = Annotated[Client, Depends(get_temporal)]
-Employer = Annotated[tuple[StaffActor, EmployerAccount], Depends(current_employer)]
+_SUBSIDY = [CaseType.SKILL_SUBSIDY]
+_clerk_or_applicant = allow(Kind.STAFF, Kind.APPLICANT, roles=[Role.INTAKE_CLERK])
+_alert_staff = staff(Role.SUPERVISOR, Role.RISK_INSPECTOR)
+SubsidyForStaff = Annotated[CaseRecord, case_of(_SUBSIDY, staff(), "case_id")]
+SubsidyForReviewer = Annotated[CaseRecord, case_of(_SUBSIDY, staff(Role.REVIEWER), "case_id", acting=True)]
+SubsidyForOperations = Annotated[
+    CaseRecord, case_of(_SUBSIDY, staff(Role.OPS_ENGINEER), "case_id", acting=True)
+]
+SubsidyForClerkOrApplicant = Annotated[
+    CaseRecord, case_of(_SUBSIDY, _clerk_or_applicant, "case_id", acting=True)
+]
+AlertStaff = Annotated[StaffActor, Depends(_alert_staff)]
+AlertForStaff = Annotated[CaseRecord, case_of([CaseType.SKILL_ALERT], _alert_staff, "case_id", acting=True)]
 
 
 class SubsidyApplicationIn(SubsidyApplication):
@@ -104,7 +131,6 @@ class UnblockBody(BaseModel):
 
 
 class ReapplyBody(BaseModel):
-    id_number: str | None = Field(default=None, description="网上重新申请时核对申请人身份")
     fit_statement: DocumentRef | None = None
     note: str = Field(default="", max_length=500)
 
@@ -176,13 +202,17 @@ async def start_subsidy(
 
 @router.post("", status_code=201, response_model=SubsidyCreated, summary="提交技能提升补贴申请（窗口或网上）")
 async def create_subsidy(
-    body: SubsidyApplicationIn, request: Request, session: Session, settings: SettingsDep, client: Temporal
+    body: SubsidyApplicationIn,
+    who: ClerkOrApplicant,
+    session: Session,
+    settings: SettingsDep,
+    client: Temporal,
 ) -> SubsidyCreated:
-    staff = optional_staff(request, settings)
+    staff = who.staff_actor() if who.kind is Kind.STAFF else None
     if staff is not None:
-        if not staff.has(Role.INTAKE_CLERK):
-            raise ApiError(403, "auth.role", "只有窗口受理员可以代为提交申请")
         ensure_region(staff, body.region_code)
+    else:
+        _own(who, applicant_key(settings, body.id_number))
     channel = Channel.COUNTER if staff else Channel.ONLINE
     by = staff.login if staff else "applicant"
     app = SubsidyApplication.model_validate(body.model_dump())
@@ -211,7 +241,7 @@ async def create_subsidy(
     "/batches", status_code=201, response_model=BatchView, summary="用人单位批量申报企业自主评价证书"
 )
 async def file_batch(
-    body: BatchIn, who: Employer, session: Session, settings: SettingsDep, client: Temporal
+    body: BatchIn, who: EmployerUser, session: Session, settings: SettingsDep, client: Temporal
 ) -> BatchView:
     actor, account = who
     rows = rows_of(body)
@@ -320,27 +350,115 @@ def _label(status: str) -> str:
 
 
 @router.get("/batches/{batch_id}", response_model=BatchView, summary="批量申报结果（每行的受理和办理状态）")
-async def batch_page(batch_id: str, staff: CurrentStaff, session: Session) -> BatchView:
-    batch = await session.get(SkillSubsidyBatch, batch_id)
-    if batch is None:
+async def batch_page(batch_id: str, who: StaffOrEmployer, session: Session) -> BatchView:
+    """The employer sees its own batches; staff those of their region (another's: not found)."""
+    batch = await session.get(SkillSubsidyBatch, batch_id) if len(batch_id) <= 64 else None
+    mine = batch is not None and (
+        batch.employer_credit_code == who.subject
+        if who.kind is Kind.EMPLOYER
+        else is_within(who.region_code, batch.region_code)
+    )
+    if batch is None or not mine:
         raise ApiError(404, "batch.not_found", "未找到该批次")
-    if staff.has(Role.EMPLOYER):
-        if staff.login != batch.employer_credit_code:
-            raise ApiError(404, "batch.not_found", "未找到该批次")
-    else:
-        ensure_region(staff, batch.region_code)
     return await _batch_view(session, batch)
+
+
+# --- anomaly alerts (the supervisor view) ------------------------------------------------------------
+
+
+class AlertItem(BaseModel):
+    case_id: str
+    status: str
+    status_label: str
+    kind: str
+    region_code: str
+    text_zh: str
+    figures: dict[str, str]
+    case_ids: list[str]
+    raised_at: datetime
+
+
+class ReferBody(BaseModel):
+    note: str = Field(default="", max_length=500)
+
+
+class ResponseBody(BaseModel):
+    outcome: Literal["confirmed", "cleared"]
+    note: str = Field(min_length=2, max_length=1000, examples=["经技能鉴定部门核查，证书系违规取得"])
+
+
+@router.get("/alerts", response_model=list[AlertItem], summary="技能提升补贴预警（未办结的，本地区）")
+async def open_alerts(who: AlertStaff, session: Session, include_closed: bool = False) -> list[AlertItem]:
+    q = select(CaseRecord).where(CaseRecord.case_type == CaseType.SKILL_ALERT.value)
+    if not include_closed:
+        q = q.where(col(CaseRecord.status).in_([AlertStatus.OPEN.value, AlertStatus.REFERRED.value]))
+    rows = (await session.exec(q.order_by(col(CaseRecord.received_at).desc()).limit(500))).all()
+    return [
+        AlertItem(
+            case_id=r.case_id,
+            status=r.status,
+            status_label=str(r.summary.get("status_label", r.status)),
+            kind=str(r.summary.get("kind", "")),
+            region_code=r.region_code,
+            text_zh=str(r.summary.get("text_zh", "")),
+            figures={str(k): str(v) for k, v in dict(r.summary.get("figures") or {}).items()},
+            case_ids=[str(x) for x in r.summary.get("case_ids") or []],
+            raised_at=r.received_at,
+        )
+        for r in rows
+        if is_within(who.region_code, r.region_code)
+    ]
+
+
+@router.post("/alerts/{case_id}/refer", response_model=DecisionReceipt, summary="预警移交技能鉴定部门")
+async def refer_alert(
+    case_id: str,
+    case: AlertForStaff,
+    body: ReferBody,
+    who: AlertStaff,
+    session: Session,
+    client: Temporal,
+    idempotency_key: IdempotencyKey = None,
+) -> DecisionReceipt:
+    return await execute_update(
+        client,
+        case_id,
+        SkillAlertWorkflow.refer_alert,
+        ReferAlert(actor=who, note=body.note),
+        session=session,
+        idempotency_key=idempotency_key,
+        result_type=DecisionReceipt,
+    )
+
+
+@router.post("/alerts/{case_id}/response", response_model=DecisionReceipt, summary="登记技能鉴定部门核查结论")
+async def alert_response(
+    case_id: str,
+    case: AlertForStaff,
+    body: ResponseBody,
+    who: AlertStaff,
+    session: Session,
+    client: Temporal,
+    idempotency_key: IdempotencyKey = None,
+) -> DecisionReceipt:
+    return await execute_update(
+        client,
+        case_id,
+        SkillAlertWorkflow.appraisal_response,
+        AppraisalResponse(actor=who, outcome=body.outcome, note=body.note),
+        session=session,
+        idempotency_key=idempotency_key,
+        result_type=DecisionReceipt,
+    )
 
 
 # --- the case --------------------------------------------------------------------------------------------
 
 
-async def _case(session: AsyncSession, staff: StaffActor, case_id: str) -> CaseRecord:
-    row = await session.get(CaseRecord, case_id)
-    if row is None or row.case_type != CaseType.SKILL_SUBSIDY.value or staff.has(Role.EMPLOYER):
-        raise ApiError(404, "case.not_found", "未找到该技能提升补贴申请")
-    ensure_region(staff, row.region_code)
-    return row
+def _own(who: Principal, key: str) -> None:
+    """An applicant applies only for themselves (the identity provider's person, by applicant key)."""
+    if who.applicant_key is None or not hmac.compare_digest(who.applicant_key, key):
+        raise ApiError(403, "auth.applicant", "身份证号码与登录人不符，只能为本人办理")
 
 
 def _handle(client: Client, case_id: str) -> WorkflowHandle[SkillSubsidyWorkflow, Any]:
@@ -351,9 +469,8 @@ def _handle(client: Client, case_id: str) -> WorkflowHandle[SkillSubsidyWorkflow
     "/{case_id}", response_model=SubsidyDetail, summary="技能提升补贴申请详情（核验、审核、发放、时间线）"
 )
 async def subsidy_detail(
-    case_id: str, staff: CurrentStaff, session: Session, client: Temporal
+    case_id: str, case: SubsidyForStaff, staff: StaffUser, client: Temporal
 ) -> SubsidyDetail:
-    await _case(session, staff, case_id)
     state = await call_workflow(lambda: _handle(client, case_id).query(SkillSubsidyWorkflow.state_query))
     return SubsidyDetail(
         case_id=case_id,
@@ -370,13 +487,13 @@ async def subsidy_detail(
 )
 async def decide(
     case_id: str,
+    case: SubsidyForReviewer,
     body: DecideBody,
-    staff: CurrentStaff,
+    staff: Reviewer,
     session: Session,
     client: Temporal,
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    await _case(session, staff, case_id)
     cmd = SubsidyDecisionCommand(actor=staff, **body.model_dump())
     return await execute_update(
         client,
@@ -392,13 +509,13 @@ async def decide(
 @router.post("/{case_id}/unblock", summary="运维解除案件阻塞")
 async def unblock(
     case_id: str,
+    case: SubsidyForOperations,
     body: UnblockBody,
-    staff: CurrentStaff,
+    staff: Operations,
     session: Session,
     client: Temporal,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, str]:
-    await _case(session, staff, case_id)
     msg = await execute_update(
         client,
         case_id,
@@ -414,26 +531,14 @@ async def unblock(
 @router.post("/{case_id}/reapply", response_model=DecisionReceipt, summary="未通过后重新申请")
 async def reapply(
     case_id: str,
+    case: SubsidyForClerkOrApplicant,
+    who: ClerkOrApplicant,
     body: ReapplyBody,
-    request: Request,
     session: Session,
-    settings: SettingsDep,
     client: Temporal,
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    row = await session.get(CaseRecord, case_id)
-    if row is None or row.case_type != CaseType.SKILL_SUBSIDY.value:
-        raise ApiError(404, "case.not_found", "未找到该技能提升补贴申请")
-    staff = optional_staff(request, settings)
-    if staff is not None:
-        if not staff.has(Role.INTAKE_CLERK):
-            raise ApiError(403, "auth.role", "只有窗口受理员可以代申请人办理")
-        ensure_region(staff, row.region_code)
-        by = staff.login
-    elif body.id_number and hmac.compare_digest(applicant_key(settings, body.id_number), row.applicant_key):
-        by = "applicant"
-    else:
-        raise ApiError(403, "auth.applicant", "身份证号码与申请人不符")
+    by = who.subject if who.kind is Kind.STAFF else "applicant"
     cmd = SubsidyReapply(by=by, fit_statement=body.fit_statement, note=body.note)
     return await execute_update(
         client,

@@ -173,6 +173,7 @@ def _path(w: World, route: Any) -> str:
         "level": "initial",
         "action": "approve",
         "key": "not-the-key",
+        "batch_id": "batch-none",
     }
     path = route.path
     for name in route.param_convertors:
