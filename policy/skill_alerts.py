@@ -70,7 +70,8 @@ def issuer_bursts(
                     text_zh=(
                         f"评价机构“{issuer}”自{start.isoformat()}起{window}天内核发证书{best}本，"
                         f"为其近{lookback_days}天同等时长平均数（{average.quantize(Decimal('0.1'))}本）的"
-                        f"{(best / average).quantize(Decimal('0.1'))}倍（阈值：{threshold}本且{ratio}倍），请核查是否集中突击发证。"
+                        f"{(best / average).quantize(Decimal('0.1'))}倍（阈值：{threshold}本且{ratio}倍），"
+                        "请核查是否集中突击发证。"
                     ),
                     figures={
                         "issuer": issuer,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
@@ -109,7 +109,9 @@ class SkillSubsidyWorkflow(UnblockableCase):
         how = {Channel.ONLINE: "网上申请", Channel.COUNTER: f"窗口受理（{inp.submitted_by}）"}.get(
             inp.channel, f"单位批量申报（{inp.submitted_by}）"
         )
-        kind = "applicant" if inp.channel == Channel.ONLINE else "employer" if inp.batch_id else "staff"
+        kind: Literal["applicant", "employer", "staff"] = (
+            "applicant" if inp.channel == Channel.ONLINE else "employer" if inp.batch_id else "staff"
+        )
         self.record(
             kind,
             inp.submitted_by,

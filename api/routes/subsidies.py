@@ -276,7 +276,7 @@ async def file_batch(
                     batch_id=batch_id,
                 )
             except ApiError as e:
-                error = f"第{r.line}行：{e.message}"
+                error = f"第{r.line}行：{e.message_zh}"
         out.append(
             SkillSubsidyBatchRow(
                 batch_id=batch_id, line=r.line, cert_no=r.cert_no, case_id=case_id, error_zh=error

@@ -68,7 +68,7 @@ async def test_counter_application_to_payment_exactly_once(
     assert d["state"]["rounds"][0]["report"]["assessment"]["eligible"] is True
     # The clerk who took it in cannot decide it; a refusal needs reason and remedy.
     r = await api.post(f"/api/v1/subsidies/{case_id}/decide", json={"action": "approve"}, headers=clerk)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "review.role"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.role"
     r = await api.post(f"/api/v1/subsidies/{case_id}/decide", json={"action": "reject"}, headers=reviewer)
     assert r.status_code == 422 and r.json()["error"]["code"] == "review.reason_required"
 
@@ -154,3 +154,13 @@ async def test_employer_batch_of_50_with_5_bad_rows(
     d = await _detail(api, one, staff, "under_review")
     assert d["state"]["batch_id"] == batch["batch_id"] and d["state"]["fit_statement_sha256"] == fit.sha256
     assert d["state"]["rounds"][0]["report"]["assessment"]["eligible"] is True
+
+    # The same certificate filed again in a later batch meets its running case: reported, not doubled.
+    r = await api.post(
+        "/api/v1/subsidies/batches",
+        json={"fit_statement": fit.model_dump(), "csv": "\n".join(lines[:2])},
+        headers=emp,
+    )
+    assert r.status_code == 201, r.text
+    [row] = r.json()["rows"]
+    assert row["case_id"] is None and row["error_zh"].startswith("第2行：") and "重复" in row["error_zh"]
