@@ -90,6 +90,9 @@ async def test_counter_application_to_payment_exactly_once(
     async with httpx.AsyncClient(base_url=sim.base_url) as c:
         ledger = (await c.get("/admin/bank/ledger")).json()
     assert ledger["payments_per_key"][payment_key(case_id)] == 1
+    page = await api.get(f"/console/cases/{case_id}", headers=reviewer)
+    assert page.status_code == 200 and "技能提升补贴" in page.text and "已发放" in page.text
+    assert person["id_number"] not in page.text  # masked on the page
 
 
 async def test_employer_batch_of_50_with_5_bad_rows(
@@ -154,6 +157,8 @@ async def test_employer_batch_of_50_with_5_bad_rows(
     d = await _detail(api, one, staff, "under_review")
     assert d["state"]["batch_id"] == batch["batch_id"] and d["state"]["fit_statement_sha256"] == fit.sha256
     assert d["state"]["rounds"][0]["report"]["assessment"]["eligible"] is True
+    page = await api.get(f"/console/subsidies/batches/{batch['batch_id']}", headers=staff)
+    assert page.status_code == 200 and page.text.count("第4") >= 1 and "银行账号" in page.text
 
     # The same certificate filed again in a later batch meets its running case: reported, not doubled.
     r = await api.post(
