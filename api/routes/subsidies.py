@@ -154,6 +154,27 @@ class BatchView(BaseModel):
     rows: list[BatchRowView]
 
 
+async def _update(
+    client: Client,
+    session: AsyncSession,
+    case_id: str,
+    update: Any,
+    cmd: Any,
+    idempotency_key: str | None,
+    result_type: type[Any] = DecisionReceipt,
+) -> Any:
+    """Every decision on a subsidy or an alert: the one Update path of ``api.temporal_ops``."""
+    return await execute_update(
+        client,
+        case_id,
+        update,
+        cmd,
+        session=session,
+        idempotency_key=idempotency_key,
+        result_type=result_type,
+    )
+
+
 # --- starting a case ---------------------------------------------------------------------------------
 
 
@@ -420,14 +441,13 @@ async def refer_alert(
     client: Temporal,
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    return await execute_update(
+    return await _update(
         client,
+        session,
         case_id,
         SkillAlertWorkflow.refer_alert,
         ReferAlert(actor=who, note=body.note),
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
+        idempotency_key,
     )
 
 
@@ -441,14 +461,13 @@ async def alert_response(
     client: Temporal,
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
-    return await execute_update(
+    return await _update(
         client,
+        session,
         case_id,
         SkillAlertWorkflow.appraisal_response,
         AppraisalResponse(actor=who, outcome=body.outcome, note=body.note),
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
+        idempotency_key,
     )
 
 
@@ -495,15 +514,7 @@ async def decide(
     idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
     cmd = SubsidyDecisionCommand(actor=staff, **body.model_dump())
-    return await execute_update(
-        client,
-        case_id,
-        SkillSubsidyWorkflow.decide_subsidy,
-        cmd,
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
-    )
+    return await _update(client, session, case_id, SkillSubsidyWorkflow.decide_subsidy, cmd, idempotency_key)
 
 
 @router.post("/{case_id}/unblock", summary="运维解除案件阻塞")
@@ -516,13 +527,13 @@ async def unblock(
     client: Temporal,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, str]:
-    msg = await execute_update(
+    msg = await _update(
         client,
+        session,
         case_id,
         SkillSubsidyWorkflow.unblock_case,
         UnblockCommand(actor=staff, note=body.note),
-        session=session,
-        idempotency_key=idempotency_key,
+        idempotency_key,
         result_type=str,
     )
     return {"message": msg}
@@ -540,12 +551,4 @@ async def reapply(
 ) -> DecisionReceipt:
     by = who.subject if who.kind is Kind.STAFF else "applicant"
     cmd = SubsidyReapply(by=by, fit_statement=body.fit_statement, note=body.note)
-    return await execute_update(
-        client,
-        case_id,
-        SkillSubsidyWorkflow.reapply,
-        cmd,
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
-    )
+    return await _update(client, session, case_id, SkillSubsidyWorkflow.reapply, cmd, idempotency_key)
