@@ -15,7 +15,7 @@ from core.db import Database
 from core.seed_employers import seed_demo_employers
 from models.skill_subsidy import payment_key
 from sim.testing import SimHandle
-from tests.conftest import login
+from tests.conftest import applicant_login, login
 from tests.factories import CaseEnv, sim_certificate, sim_person, store_documents
 
 EMPLOYER_PASSWORD = "employer-demo-pass"
@@ -169,3 +169,42 @@ async def test_employer_batch_of_50_with_5_bad_rows(
     assert r.status_code == 201, r.text
     [row] = r.json()["rows"]
     assert row["case_id"] is None and row["error_zh"].startswith("第2行：") and "重复" in row["error_zh"]
+
+
+async def test_online_application_by_the_signed_in_applicant_only_for_themselves(
+    case_api: httpx.AsyncClient, pg_case_env: CaseEnv, sim: SimHandle
+) -> None:
+    api = case_api
+    person = await sim_person(sim.base_url, sim.token, cumulative_months=60)
+    other = await sim_person(sim.base_url, sim.token, cumulative_months=60)
+    cert = await sim_certificate(sim, person)
+    [fit] = await store_documents(pg_case_env.db, "job_fit_statement")
+    body = {
+        "id_number": person["id_number"],
+        "name": person["name"],
+        "phone": person["phone"],
+        "applicant_kind": "insured_employee",
+        "region_code": "150102",
+        "cert_no": cert["cert_no"],
+        "occupation_code": cert["occupation_code"],
+        "occupation": cert["occupation"],
+        "level": "intermediate",
+        "issued_on": cert["issued_on"],
+        "bank_account": person["account_no"],
+        "employer_credit_code": person["last_employer"],
+        "fit_statement": fit.model_dump(),
+    }
+    assert (await api.post("/api/v1/subsidies", json=body)).status_code == 401
+    someone_else = await applicant_login(api, sim.base_url, other["id_number"])
+    r = await api.post("/api/v1/subsidies", json=body, headers=someone_else)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.applicant"
+    me = await applicant_login(api, sim.base_url, person["id_number"])
+    r = await api.post("/api/v1/subsidies", json=body, headers=me)
+    assert r.status_code == 201 and r.json()["channel"] == "online", r.text
+    reviewer = await login(api, "reviewer.xc")
+    d = await _detail(api, r.json()["case_id"], reviewer, "under_review")
+    assert d["state"]["channel"] == "online"
+    # The supervisor view of alerts answers (none raised here); a reviewer may not open it.
+    supervisor = await login(api, "supervisor.hhht")
+    assert (await api.get("/api/v1/subsidies/alerts", headers=supervisor)).status_code == 200
+    assert (await api.get("/api/v1/subsidies/alerts", headers=reviewer)).status_code == 403
