@@ -267,3 +267,6 @@ async def test_console_counter_intake_and_decision(
     async with httpx.AsyncClient(base_url=sim.base_url) as c:
         ledger = (await c.get("/admin/bank/ledger")).json()
     assert ledger["payments_per_key"][payment_key(case_id)] == 1
+    await console_login(api, "supervisor.hhht")
+    alerts = await api.get("/console/subsidies/alerts")
+    assert alerts.status_code == 200 and "技能提升补贴预警" in alerts.text and "补贴预警</a>" in alerts.text
