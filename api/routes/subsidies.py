@@ -400,7 +400,7 @@ class AlertItem(BaseModel):
 
 
 class ReferBody(BaseModel):
-    note: str = Field(default="", max_length=500)
+    note: str = Field(default="", max_length=500, examples=["异地取证，请技能鉴定部门核查证书真实性"])
 
 
 class ResponseBody(BaseModel):

@@ -10,17 +10,29 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest_asyncio
+from sqlmodel import delete
 
 from api.console.web import CSRF_FIELD
 from core.db import Database
 from core.seed_employers import seed_demo_employers
 from models.skill_subsidy import payment_key
+from models.tables import LoginThrottle
 from sim.testing import SimHandle
 from tests.browser.test_console_pages import console_login, csrf_of
 from tests.conftest import applicant_login, login
 from tests.factories import CaseEnv, sim_certificate, sim_person, store_documents
 
 EMPLOYER_PASSWORD = "employer-demo-pass"
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def no_login_lockout(pg_db: Database) -> None:
+    """The session's database keeps the login throttle that other test modules trip on purpose
+    (same client address); these tests sign in with correct passwords and start from none."""
+    async with pg_db.session() as s:
+        await s.exec(delete(LoginThrottle))  # type: ignore[call-overload]
+        await s.commit()
 
 
 async def _detail(
