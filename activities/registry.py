@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from activities import archive, case_store, claim, dispute, payments, skill_alerts, skill_subsidy
+from activities import archive, case_store, claim, dispute, payday, payments, skill_alerts, skill_subsidy
 from activities.gov import GovClients
 from core.db import Database
 from core.settings import Settings
@@ -20,6 +20,7 @@ ACTIVITY_CLASSES: list[type] = [
     *case_store.ACTIVITY_CLASSES,
     *claim.ACTIVITY_CLASSES,
     *payments.ACTIVITY_CLASSES,
+    *payday.ACTIVITY_CLASSES,
     *dispute.ACTIVITY_CLASSES,
     *skill_subsidy.ACTIVITY_CLASSES,
     *skill_alerts.ACTIVITY_CLASSES,

@@ -34,6 +34,7 @@ ROUTER_MODULES = [
     "api.routes.subsidies",
     "api.routes.audit",
     "api.routes.applicant",
+    "api.routes.paydays",
     "api.console",
 ]
 

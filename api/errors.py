@@ -1,5 +1,9 @@
 """Structured HTTP errors: every refusal carries a stable ``code`` and a Chinese ``message`` for
-staff, and never a traceback. Shape: ``{"error": {"code", "message", "fields"?}}``."""
+staff, and never a traceback. Shape: ``{"error": {"code", "message", "fields"?}}``.
+
+Temporal out of reach is a 503 with ``Retry-After`` on every route, decided here once rather than
+in each route: whatever a route was doing (starting a claim, sending a decision, reading a case),
+an ``RPCError`` UNAVAILABLE or a failed connection means "try again shortly", never a 500."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 log = logging.getLogger("uiflow.api")
 
@@ -74,11 +79,37 @@ def _field_message(err: dict[str, Any]) -> str:
     return _VALIDATION_MESSAGES.get(str(err.get("type")), "内容不正确")
 
 
+#: Seconds a client should wait before retrying a 503 (a Temporal frontend restart takes a few).
+RETRY_AFTER_SECONDS = 5
+TEMPORAL_UNAVAILABLE = ("temporal.unavailable", "工作流服务暂时不可用，请稍后再试")
+
+
+def temporal_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the Temporal server could not be reached (as opposed to a refusal):
+    UNAVAILABLE from a connected client, or the SDK's failed (lazy) connect, or a socket error."""
+    if isinstance(exc, RPCError):
+        return exc.status == RPCStatusCode.UNAVAILABLE
+    if isinstance(exc, ConnectionError):
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect")
+
+
+def unavailable_response() -> JSONResponse:
+    return JSONResponse(
+        error_body(*TEMPORAL_UNAVAILABLE),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 503:  # every "not now" says when to come back
+            headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
         return JSONResponse(
-            error_body(exc.code, exc.message_zh, exc.fields), status_code=exc.status_code, headers=exc.headers
+            error_body(exc.code, exc.message_zh, exc.fields), status_code=exc.status_code, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)
@@ -98,6 +129,15 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(f"http.{exc.status_code}", messages.get(exc.status_code, "请求无法处理")),
             status_code=exc.status_code,
         )
+
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+        if not temporal_unreachable(exc):
+            raise exc  # any other error of these types: the 500 below
+        log.warning("Temporal unreachable: %s", type(exc).__name__)
+        return unavailable_response()
+
+    for kind in (RPCError, ConnectionError, RuntimeError):
+        app.add_exception_handler(kind, _unreachable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -374,7 +374,8 @@ async def _timeline(settings: Settings, case_id: str, redact: bool, bookkeeping:
     from core import archive as arch
     from core import audit
     from core.db import Database
-    from core.timeline import VIEW_ACTION, build_timeline, describe_runs
+    from core.timeline import VIEW_ACTION, build_timeline, describe_runs, ledger_rows, with_ledger
+    from models.benefit import PERIOD_PREFIX
 
     db = Database(settings.effective_database_url)
     try:
@@ -395,6 +396,8 @@ async def _timeline(settings: Settings, case_id: str, redact: bool, bookkeeping:
             histories, None if redact else converter, recorded=recorded, include_bookkeeping=bookkeeping
         )
         async with db.session() as s:
+            if case_id.startswith(PERIOD_PREFIX):  # its payments are in the ledger (docs/payments.md §0)
+                events = with_ledger(events, await ledger_rows(s, case_id))
             await audit.append(
                 s,
                 actor=f"cli:{getpass.getuser()}",

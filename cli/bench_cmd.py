@@ -107,6 +107,8 @@ def _run_many(
                 await _describe_stack(stack, out, stack_opts.keep)
                 await body(stack, out, reporter)
                 out["machine"]["loadavg_at_end"] = machine()["loadavg_at_start"]
+        for out in outs:  # known only once the stack is down
+            out.setdefault("stack", {})["exit_codes"] = dict(stack.exit_codes)
 
     asyncio.run(go())
     for out, (_, _, _, json_path) in zip(outs, jobs, strict=True):
@@ -325,38 +327,37 @@ def replay(
 
 @app.command()
 def payday(
-    n: int = typer.Option(100_000, "--n", min=1, help="在发放期内的待遇期数量（十万件在双核机器上需数小时）"),
-    concurrency: int = typer.Option(20, "--concurrency", min=1, help="同时启动的待遇期数"),
-    max_in_flight: int = typer.Option(50, "--max-in-flight", min=1, help="发放批次：同时发放的上限"),
-    wave_size: int = typer.Option(50, "--wave-size", min=1, help="发放批次：每波放行数"),
-    wave_interval: float = typer.Option(2.0, "--wave-interval", min=0.01, help="发放批次：波次间隔（秒）"),
+    n: int = typer.Option(100_000, "--n", min=1, help="当日到期发放的待遇期数量"),
+    real: int = typer.Option(
+        1000, "--real", min=0, help="同时运行的真实待遇期工作流数量（其余为批量写入的发放计划）"
+    ),
+    chunk: int = typer.Option(1000, "--chunk", min=1, help="每个分片（一个银行批次）的笔数"),
+    parallel: int = typer.Option(2, "--parallel", min=1, help="同时发放的分片数"),
+    faults: bool = typer.Option(False, "--faults", help="银行20%单笔失败、5%批次超时，工作进程被强杀两次"),
+    concurrency: int = typer.Option(20, "--concurrency", min=1, help="同时启动的真实待遇期数"),
     limit_s: float = typer.Option(3600.0, "--limit-s", min=1, help="最长等待（秒）"),
     json_path: Path | None = JsonOpt,
     quiet: bool = QuietOpt,
     keep: bool = KeepOpt,
     in_memory: bool = InMemOpt,
 ) -> None:
-    """一个地区的发放日：N 个在发待遇期经发放批次全部支付完成的时间，并核对每笔只付一次。"""
+    """一个地区的发放日：N 笔到期待遇经发放日批量代发全部支付完成的时间，并核对每笔只付一次。"""
     from cli.bench.later import payday_missing
 
-    params = {
-        "n": n,
-        "concurrency": concurrency,
-        "max_in_flight": max_in_flight,
-        "wave_size": wave_size,
-        "wave_interval": wave_interval,
-    }
+    params = {"n": n, "real": real, "chunk": chunk, "parallel": parallel, "faults": faults}
     _later("payday", payday_missing(), params, json_path, quiet)
     from cli.bench.paying import scenario_payday
-    from models.benefit import PayrollSettings
-
-    payroll = PayrollSettings(
-        max_in_flight=max_in_flight, wave_size=wave_size, wave_interval_seconds=wave_interval
-    )
 
     async def body(stack: Any, out: dict[str, Any], reporter: Any) -> None:
         await scenario_payday(
-            stack, out, n=n, concurrency=concurrency, reporter=reporter, payroll=payroll, limit_s=limit_s
+            stack,
+            out,
+            n=n,
+            real=real,
+            faults=faults,
+            concurrency=concurrency,
+            reporter=reporter,
+            limit_s=limit_s,
         )
 
     _run(
@@ -365,7 +366,12 @@ def payday(
         body,
         json_path=json_path,
         quiet=quiet,
-        stack_opts=_stack_opts(keep=keep, dev_server_in_memory=in_memory),
+        stack_opts=_stack_opts(
+            keep=keep,
+            dev_server_in_memory=in_memory,
+            sim_population=int((n + real) * 1.02) + 300,
+            env={"UIFLOW_PAYDAY_CHUNK": str(chunk), "UIFLOW_PAYDAY_PARALLEL": str(parallel)},
+        ),
     )
 
 
@@ -434,11 +440,8 @@ def suite(
                 _emit(not_available("payday", reason, kw), path, quiet)
                 continue
             from cli.bench.paying import scenario_payday
-            from models.benefit import PayrollSettings
 
-            body: Body = _bind(
-                scenario_payday, {"n": n, "concurrency": concurrency, "payroll": PayrollSettings()}
-            )
+            body: Body = _bind(scenario_payday, {"n": n, "concurrency": concurrency, "real": min(n, 1000)})
             jobs.append((name, dict(kw), body, path))
             continue
         if name == "replay":

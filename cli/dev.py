@@ -41,34 +41,106 @@ def _port_free(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) != 0
 
 
+#: What each child is called when the supervisor speaks about it.
+LABELS = {
+    "temporal": "Temporal 开发服务器",
+    "sim": "外部系统模拟服务",
+    "worker": "工作进程",
+    "api": "API 服务",
+}
+
+
+class CrashPolicy:
+    """When a crashed child is started again, and when the supervisor gives up.
+
+    A child that dies is restarted after a delay that doubles with each crash (1, 2, 4, 8 s, at
+    most ``max_delay``), so a worker killed once is back within a second or two while a child
+    that cannot start does not spin. ``limit`` crashes of one child within ``window`` seconds
+    mean it will not come up by itself: the whole stack stops, as before, with the log to read."""
+
+    def __init__(
+        self, *, limit: int = 5, window: float = 120.0, base_delay: float = 1.0, max_delay: float = 15.0
+    ):
+        self.limit = limit
+        self.window = window
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.crashes: dict[str, list[float]] = {}
+
+    def on_crash(self, name: str, now: float) -> float | None:
+        """The delay before restarting ``name``, or ``None``: too many crashes, stop everything."""
+        recent = [t for t in self.crashes.get(name, []) if now - t < self.window] + [now]
+        self.crashes[name] = recent
+        if len(recent) >= self.limit:
+            return None
+        return min(self.base_delay * 2 ** (len(recent) - 1), self.max_delay)
+
+    def count(self, name: str) -> int:
+        return len(self.crashes.get(name, []))
+
+
 class Supervisor:
-    def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    def __init__(self, policy: CrashPolicy | None = None) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.specs: dict[str, tuple[list[str], dict[str, str], Path]] = {}
+        self.policy = policy or CrashPolicy()
+        #: Crashed children waiting for their restart, with the monotonic time it is due.
+        self.due: dict[str, float] = {}
 
     def start(self, name: str, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-        out = log.open("ab")
-        p = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((name, p))
+        self.specs[name] = (args, env, log)
+        with log.open("ab") as out:
+            p = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = p
         return p
 
-    def check(self) -> str | None:
-        for name, p in self.procs:
-            if p.poll() is not None:
+    def tend(self, now: float) -> str | None:
+        """One round of supervision: schedule crashed children for a restart (saying so), start
+        those that are due. Returns the name of a child that keeps crashing, if any."""
+        for name, p in self.procs.items():
+            rc = p.poll()
+            if rc is None or name in self.due:
+                continue
+            delay = self.policy.on_crash(name, now)
+            label = LABELS.get(name, name)
+            if delay is None:
+                print(
+                    f"{label}在 {self.policy.window / 60:.0f} 分钟内意外退出 {self.policy.limit} 次"
+                    f"（退出码 {rc}），见 .data/logs/{name}.log；正在停止全部服务",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return name
+            print(
+                f"{label}意外退出（退出码 {rc}），{delay:.0f} 秒后重启（第 {self.policy.count(name)} 次），"
+                f"见 .data/logs/{name}.log",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.due[name] = now + delay
+        for name, at in list(self.due.items()):
+            if now >= at:
+                del self.due[name]
+                self.start(name, *self.specs[name])
+                print(f"{LABELS.get(name, name)}已重启", flush=True)
         return None
 
-    def stop(self) -> None:
-        # Reverse order: API and worker first (the worker drains), Temporal last.
-        for _name, p in reversed(self.procs):
+    def stop(self) -> dict[str, int]:
+        """Stop every child and return its exit code. Reverse order: API and worker first (the
+        worker drains), Temporal last. A child that needs SIGKILL after 30 s shows as -9."""
+        self.due.clear()
+        for p in reversed(self.procs.values()):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
-        for _name, p in reversed(self.procs):
+        codes: dict[str, int] = {}
+        for name, p in reversed(self.procs.items()):
             try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+                codes[name] = p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+                codes[name] = p.wait()
+        return codes
 
 
 def run_dev(*, config_path: str, demo: bool) -> int:
@@ -133,7 +205,8 @@ def run_dev(*, config_path: str, demo: bool) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     started = time.monotonic()
-    try:
+
+    def serve() -> int:
         codec = f"{api_url}/codec/ui/{ui_key}"
         sup.start(
             "temporal",
@@ -161,6 +234,8 @@ def run_dev(*, config_path: str, demo: bool) -> int:
                 str(cfg.sim.population),
                 "--callback-url",
                 f"{api_url}/api/v1/callbacks/gov",
+                "--state-dir",
+                str((data / "sim").resolve()),
             ],
             env,
             logs / "sim.log",
@@ -212,16 +287,21 @@ def run_dev(*, config_path: str, demo: bool) -> int:
             print(f"\n用人单位网站登录（统一社会信用代码，密码 {DEMO_PASSWORD}）：{'、'.join(employers)}")
         print("\n按 Ctrl-C 停止全部服务。", flush=True)
         while not stopping:
-            dead = sup.check()
-            if dead:
-                print(f"{dead} 进程意外退出，见 .data/logs/{dead}.log；正在停止全部服务", file=sys.stderr)
+            if sup.tend(time.monotonic()) is not None:
                 return 1
             time.sleep(0.5)
         return 0
+
+    try:
+        outcome = serve()
     finally:
         print("正在停止……", flush=True)
-        sup.stop()
+        codes = sup.stop()
+        for name, rc in codes.items():
+            print(f"  {LABELS.get(name, name)}已停止（退出码 {rc}）", flush=True)
         print("已全部停止。", flush=True)
+    # A child that did not stop cleanly (a non-zero code, or SIGKILL after 30 s) fails the run.
+    return outcome if all(rc == 0 for rc in codes.values()) else 1
 
 
 async def _schedule_skill_alerts() -> None:

@@ -1,10 +1,11 @@
-"""The ``uiflow`` command: dev, worker, api, sim, migrate, seed, demo, policy, audit, bench."""
+"""The ``uiflow`` command: dev, worker, api, sim, migrate, seed, demo, policy, audit, bench, drill."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+from pathlib import Path
 
 import typer
 
@@ -82,12 +83,20 @@ def sim(
     seed: int = 42,
     population: int = 2000,
     callback_url: str | None = None,
+    state_dir: Path | None = typer.Option(None, help="状态保存目录（重启后保留；默认仅在内存中）"),
 ) -> None:
     """运行外部系统模拟服务（仅用于开发与测试）。"""
     _logging()
     from sim.server import run
 
-    run(host=host, port=port, seed=seed, population=population, callback_url=callback_url)
+    run(
+        host=host,
+        port=port,
+        seed=seed,
+        population=population,
+        callback_url=callback_url,
+        state_dir=state_dir,
+    )
 
 
 async def _migrate(*, seed_demo: bool) -> None:
@@ -161,8 +170,59 @@ def create_staff(
     typer.echo(f"已创建账号 {login}")
 
 
+@app.command()
+def drill(
+    claims: int = typer.Option(1000, help="申领数量"),
+    concurrency: int = typer.Option(48, help="同时办理中的申领数"),
+    sqlite: bool = typer.Option(
+        False, "--sqlite", help="案件数据库用 SQLite 文件（默认新建 PostgreSQL 数据库）"
+    ),
+    worker_kill_every: float = typer.Option(20.0, help="每隔多少秒强制终止一个 worker（0：不终止）"),
+    worker_kills: int | None = typer.Option(None, help="最多终止 worker 的次数（默认直到申领办完）"),
+    api_kill_at: float | None = typer.Option(60.0, help="第几秒强制终止一个 API 进程"),
+    api_down: float = typer.Option(10.0, help="API 进程停机秒数"),
+    temporal_restart_at: float | None = typer.Option(120.0, help="第几秒重启 Temporal 开发服务器"),
+    no_temporal_restart: bool = typer.Option(False, "--no-temporal-restart", help="不重启开发服务器"),
+    outage_at: float | None = typer.Option(30.0, help="第几秒让失业登记平台停机"),
+    outage: float = typer.Option(300.0, help="失业登记平台停机秒数"),
+    bank_error_rate: float = typer.Option(0.2, help="银行调用出错的比例"),
+    bank_timeout_rate: float = typer.Option(0.1, help="银行调用超时的比例"),
+    json_path: Path | None = typer.Option(None, "--json", help="把完整结果写入该 JSON 文件"),
+    keep: bool = typer.Option(False, "--keep", help="保留临时目录与数据库（用于排查）"),
+) -> None:
+    """故障演练：两个 worker 与两个 API 进程，边办理申领边终止进程、重启服务器、注入故障，然后核对。"""
+    from cli.drill.report import print_summary, write_json
+    from cli.drill.run import DrillOptions, run_drill
+
+    opts = DrillOptions(
+        claims=claims,
+        concurrency=concurrency,
+        sqlite=sqlite,
+        worker_kill_every_s=worker_kill_every,
+        worker_kills_max=worker_kills,
+        api_kill_at_s=api_kill_at,
+        api_down_s=api_down,
+        temporal_restart_at_s=None if no_temporal_restart else temporal_restart_at,
+        outage_at_s=outage_at,
+        outage_s=outage,
+        bank_error_rate=bank_error_rate,
+        bank_timeout_rate=bank_timeout_rate,
+        keep=keep,
+    )
+    out = asyncio.run(run_drill(opts, note=lambda s: typer.echo(s, err=True)))
+    if json_path is not None:
+        write_json(out, json_path)
+    print_summary(out)
+    raise typer.Exit(0 if out["ok"] else 1)
+
+
 def main() -> None:
-    app()
+    """The ``uiflow`` console script. Every command (worker, api, dev, sim, bench, audit, policy)
+    ends through ``run_and_exit``: flushed, then ``os._exit`` with the command's code, so the
+    Temporal runtime's threads cannot abort the interpreter's finalisation (core/process.py)."""
+    from core.process import run_and_exit
+
+    run_and_exit(app)
 
 
 if __name__ == "__main__":

@@ -203,4 +203,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from core.process import run_and_exit
+
+    run_and_exit(lambda: sys.exit(main()))

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     callback_keys_registration: str = DEV_CALLBACK_KEYS["registration"]
     callback_keys_demand_platform: str = DEV_CALLBACK_KEYS["demand_platform"]
 
+    # Pay day (docs/payments.md §0): rows per chunk (one bank batch) and chunks in flight per run.
+    payday_chunk: int = 1000
+    payday_parallel: int = 2
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.mode == "prod":

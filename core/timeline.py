@@ -27,6 +27,8 @@ from enum import Enum
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure
@@ -40,6 +42,7 @@ from models import claim as claim_models
 from models import dispute as dispute_models
 from models import skill_subsidy as subsidy_models
 from models.case import BUSINESS_TZ, TimelineEntry, TimelineLabels
+from models.tables import PaymentOrder
 
 T = TypeVar("T")
 ActorKind = Literal["staff", "system", "applicant", "external", "employer", "unknown"]
@@ -83,7 +86,7 @@ class TimelineEvent(BaseModel):
     run_id: str
     event_id: int  # the history event (for narrative entries: the workflow task that recorded it)
     at: datetime  # Asia/Shanghai
-    source: Literal["history", "workflow"]
+    source: Literal["history", "workflow", "ledger"]
     event_type: str  # the history event type without the EVENT_TYPE_ prefix, or "NARRATIVE"
     category: Category
     actor_kind: ActorKind
@@ -805,3 +808,55 @@ def staff_decisions(events: Sequence[TimelineEvent]) -> list[TimelineEvent]:
     return [
         e for e in events if e.category == "decision" and e.event_type == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"
     ]
+
+
+# --- the ledger next to the history ------------------------------------------------------------------
+
+LEDGER_STATUS_ZH = {"paid": "已发放", "rejected": "银行退回", "ordered": "已生成支付指令，待银行处理"}
+
+
+async def ledger_rows(session: AsyncSession, case_id: str) -> list[PaymentOrder]:
+    """The case's payment orders: since the pay day is set-based (docs/payments.md §0), a benefit
+    period's payments are made by its region's pay-day runs, and recorded here, not in its own
+    history."""
+    rows = (await session.exec(select(PaymentOrder).where(PaymentOrder.case_id == case_id))).all()
+    return sorted(rows, key=lambda r: (r.updated_at, r.period))
+
+
+def with_ledger(events: list[TimelineEvent], orders: Sequence[PaymentOrder]) -> list[TimelineEvent]:
+    """The timeline with one entry per payment order (month, amount, status, the run and bank batch
+    that paid it), merged in by time (the history's own order is kept). The bank reference is
+    evidence; no account number is shown."""
+    ledger: list[TimelineEvent] = []
+    for o in orders:
+        at = o.updated_at if o.updated_at.tzinfo else o.updated_at.replace(tzinfo=UTC)
+        y, m = o.period.split("-")
+        ledger.append(
+            TimelineEvent(
+                run=0,
+                run_id=o.payday_id or "",
+                event_id=0,
+                at=at.astimezone(BUSINESS_TZ),
+                source="ledger",
+                event_type="LEDGER",
+                category="external",
+                actor_kind="external",
+                actor="bank",
+                action=f"payment.{o.status}",
+                text_zh=f"{y}年{m}月失业保险金{o.amount}元：{LEDGER_STATUS_ZH.get(o.status, o.status)}"
+                + (f"（发放批次{o.payday_id}）" if o.payday_id else ""),
+                detail={
+                    "order": o.idempotency_key,
+                    "bank_ref": o.bank_ref,
+                    "bank_batch": o.bank_batch,
+                    "failure_code": o.failure_code,
+                },
+            )
+        )
+    out: list[TimelineEvent] = []
+    pending = sorted(ledger, key=lambda e: e.at)
+    for e in events:
+        while pending and pending[0].at < e.at:
+            out.append(pending.pop(0))
+        out.append(e)
+    return out + pending

@@ -1,5 +1,5 @@
-"""The benefit period (失业保险金按月发放) after approval, and the regional payroll batch it pays
-through: inputs, state, staff commands (Updates), external events (Signals) and the shapes the
+"""The benefit period (失业保险金按月发放) after approval: inputs, state, staff commands (Updates),
+external events (Signals) and the shapes the
 payment activities exchange.
 
 Why the months are data: a period runs for two years and more, is suspended and resumed, and may
@@ -27,7 +27,6 @@ from models.rules import NearRetirementOutcome, RetirementCategory, StopConditio
 from models.staff import StaffActor
 
 PERIOD_PREFIX = "period-"
-PAYROLL_PREFIX = "payroll-"
 BENEFIT_ORDER_KIND = "benefit"
 
 
@@ -45,10 +44,6 @@ def benefit_order_key(case_id: str, pay_month: YearMonth) -> str:
 
 def premium_key(case_id: str, month: YearMonth) -> str:
     return f"premium:{case_id}:{month}"
-
-
-def payroll_batch_id(region_code: str, pay_date: date) -> str:
-    return f"{PAYROLL_PREFIX}{region_code}-{pay_date:%Y%m%d}"
 
 
 def mask_account(account_no: str) -> str:
@@ -76,36 +71,18 @@ class PaymentDetails(BaseModel):
         return v
 
 
-class PayrollSettings(BaseModel):
-    """How a region's payroll batch releases its periods: at most ``max_in_flight`` paying at once,
-    ``wave_size`` more every ``wave_interval_seconds``. Fixed when the batch starts, so its history
-    records them."""
-
-    max_in_flight: int = Field(default=50, ge=1, le=1000)
-    wave_size: int = Field(default=50, ge=1, le=1000)
-    wave_interval_seconds: float = Field(default=2.0, gt=0)
-    # A granted period that never reports back (terminated, stuck) gives its slot back after this.
-    slot_timeout_seconds: float = Field(default=3600.0, gt=0)
-    # After the last report, how long a released batch waits for late enrolments before it closes.
-    linger_seconds: float = Field(default=6 * 3600.0, gt=0)
-
-
 class PeriodTimings(BaseModel):
     """Operator-configurable timings, fixed at the start of a period so that its history records
     them (as ``ClaimTimings`` for the claim)."""
 
     pay_day: int = Field(default=10, ge=1, le=28)  # the region's pay day of each month
     pay_hour: int = Field(default=9, ge=0, le=23)  # the batch is released at this hour (Asia/Shanghai)
-    # The payroll batch is a throttle, not a gate: past this, a period that got no slot pays alone.
-    grant_timeout_hours: float = Field(default=48.0, gt=0)
     # Continue-as-new after this many paid months in one run (one benefit year), or earlier when
     # the server suggests it.
     months_per_run: int = Field(default=12, ge=1)
     # How long the transitional rule's offer stays open for the person's application (UNCONFIRMED:
     # the notice gives no time limit).
     application_window_days: int = Field(default=365, ge=1)
-    payment_activity_timeout_seconds: float = Field(default=60.0, gt=0)
-    payroll: PayrollSettings = Field(default_factory=PayrollSettings)
 
 
 class BenefitPeriodInput(BaseModel):
@@ -273,14 +250,6 @@ class NearRetirementView(BaseModel):
     parameter_version: str
 
 
-class Enrolment(BaseModel):
-    batch_id: str
-    token: str
-    pay_date: date
-    release_at: datetime
-    enrolled_at: datetime
-
-
 class PeriodState(BaseModel):
     """What staff query, and what continue-as-new carries. No personal data beyond the masked
     ID number and the name the claim's read model already shows."""
@@ -302,8 +271,6 @@ class PeriodState(BaseModel):
     near_retirement: NearRetirementView | None = None
     application_deadline: datetime | None = None  # the transitional offer stays open until then
     extension_applied_at: datetime | None = None
-    enrolment: Enrolment | None = None
-    enrolment_seq: int = 0
     rejected_account_version: int | None = None  # the account the bank refused, while awaiting a new one
     close_reason: str | None = None
     closed_at: datetime | None = None
@@ -431,123 +398,7 @@ class PeriodReceipt(BaseModel):
     message_zh: str
 
 
-# --- payroll batch -----------------------------------------------------------------------------------
-
-
-class PayrollEnrolment(BaseModel):
-    period_id: str
-    token: str  # echoed in the grant, so a stale grant is never taken for a fresh enrolment
-
-
-class PayrollGrant(BaseModel):
-    batch_id: str
-    token: str
-
-
-class PayrollReport(BaseModel):
-    token: str
-    period_id: str
-    outcome: Literal["paid", "nothing_due", "account_rejected", "stale"]
-    months_paid: int = 0
-    amount: Decimal = Decimal("0")
-
-
-class PayrollBatchState(BaseModel):
-    batch_id: str
-    record_id: str = ""  # the read-model row: batch id + the chain's first run id
-    region_code: str
-    pay_date: date
-    release_at: datetime
-    status: Literal["collecting", "releasing", "done"] = "collecting"
-    queue: list[PayrollEnrolment] = Field(default_factory=list)
-    in_flight: dict[str, datetime] = Field(default_factory=dict)  # token -> granted at
-    enrolled: int = 0
-    granted: int = 0
-    reported: int = 0
-    skipped: int = 0  # the period had closed (or vanished) by the time its turn came
-    reclaimed: int = 0  # slots given back after the slot timeout
-    months_paid: int = 0
-    amount_paid: Decimal = Decimal("0")
-    account_rejected: int = 0
-    peak_in_flight: int = 0
-    released_at: datetime | None = None
-    finished_at: datetime | None = None
-    run: int = 1
-
-
-class PayrollBatchInput(BaseModel):
-    batch_id: str
-    region_code: str
-    pay_date: date
-    release_at: datetime
-    settings: PayrollSettings = Field(default_factory=PayrollSettings)
-    carry: PayrollBatchState | None = None
-
-
-class PayrollBatchRecord(BaseModel):
-    """The batch's read-model row (one per batch workflow chain)."""
-
-    record_id: str
-    state: PayrollBatchState
-
-
 # --- activity requests and results -------------------------------------------------------------------
-
-
-class PayDateRequest(BaseModel):
-    month: YearMonth
-    pay_day: int
-
-
-class PayDateInfo(BaseModel):
-    month: YearMonth
-    pay_date: date
-    calendar_version: str
-
-
-class EnrolRequest(BaseModel):
-    batch: PayrollBatchInput
-    enrolment: PayrollEnrolment
-
-
-class PrepareRequest(BaseModel):
-    case_id: str
-    month_index: int
-    pay_month: YearMonth
-
-
-class PaymentOrderView(BaseModel):
-    order_key: str
-    amount: Decimal
-    rate: Decimal
-    base: Decimal
-    parameter_version: str
-    status: str
-    created: bool  # False: the order already existed (a retry or a replay), its amount stands
-
-
-class DisburseRequest(BaseModel):
-    order_key: str
-    case_id: str
-    pay_month: YearMonth
-    account_no: str
-    account_name: str
-
-
-class DisburseResult(BaseModel):
-    outcome: Literal["paid", "account_rejected"]
-    amount: Decimal
-    bank_ref: str | None = None
-    reason_code: str | None = None
-    reason_zh: str | None = None
-
-
-class PremiumRequest(BaseModel):
-    case_id: str
-    applicant_key: str
-    region_code: str
-    id_number: str
-    month: YearMonth
 
 
 class NearRetirementRequest(BaseModel):
@@ -562,7 +413,7 @@ BenefitPeriodInput.model_rebuild()
 PeriodState.model_rebuild()
 
 
-#: The benefit period's and the payroll batch's activities and Updates, with the labels the
+#: The benefit period's and the pay-day run's activities and Updates, with the labels the
 #: timeline shows (``core/timeline.py`` reads them from here).
 TIMELINE = TimelineLabels(
     activities={
@@ -573,6 +424,13 @@ TIMELINE = TimelineLabels(
         "pay_premium": ("external", "external", "medical-insurance", "代缴医疗保险费"),
         "near_retirement_outcome": ("check", "system", "uiflow", "临近退休政策判定"),
         "record_payroll_batch": ("bookkeeping", "system", "uiflow", "记录发放批次"),
+        # the set-based pay day (docs/payments.md §0); the labels above stay for archived histories
+        "sync_schedule": ("check", "system", "uiflow", "写入发放计划"),
+        "period_ledger": ("check", "system", "uiflow", "查询发放台账"),
+        "payday_cutoff": ("check", "system", "uiflow", "发放日截止"),
+        "pay_chunk": ("external", "external", "bank", "批量代发（分片）"),
+        "payday_reconcile": ("check", "system", "uiflow", "发放对账与通知"),
+        "payday_next": ("check", "system", "uiflow", "安排下一发放日"),
     },
     updates={
         "stop_by_staff": "停发",

@@ -182,6 +182,11 @@ class PaymentOrder(SQLModel, table=True):
     failure_code: str | None = Field(default=None, max_length=64)
     created_at: datetime
     updated_at: datetime
+    # Set by the pay-day run (docs/payments.md §0): which run and chunk sent it, in which bank batch.
+    payday_id: str | None = Field(default=None, max_length=64)
+    chunk: int | None = None
+    bank_batch: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
 
 
 class HistoryArchive(SQLModel, table=True):
@@ -314,3 +319,89 @@ class CallbackNonce(SQLModel, table=True):
     system: str = Field(primary_key=True, max_length=32)
     nonce: str = Field(primary_key=True, max_length=64)
     expires_at: datetime = Field(index=True)
+
+
+class PaymentSchedule(SQLModel, table=True):
+    """One month of a benefit period's payment schedule, written by the period workflow when it
+    starts or changes and read by the region's pay-day run at its cut-off (docs/payments.md §0).
+    The row is where a stop and a payment meet: both take it ``FOR UPDATE``."""
+
+    __tablename__ = "payment_schedule"
+    __table_args__ = (
+        UniqueConstraint("case_id", "pay_month", name="uq_schedule_case_month"),
+        Index("ix_schedule_due", "region_code", "state", "due_date"),
+        Index("ix_schedule_chunk", "payday_id", "chunk"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(max_length=128)
+    region_code: str = Field(max_length=6)
+    applicant_key: str = Field(max_length=64)
+    pay_month: str = Field(max_length=7)
+    month_index: int
+    basis: str = Field(max_length=16)
+    amount: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    due_date: date
+    # scheduled | held | stopped | claimed | sending | paid | rejected
+    state: str = Field(max_length=16)
+    stop_requested: bool = False  # a stop or suspension arrived while the month was at the bank
+    payday_id: str | None = Field(default=None, max_length=64)
+    chunk: int | None = None
+    order_key: str = Field(max_length=160)
+    updated_at: datetime
+
+
+class Payee(SQLModel, table=True):
+    """Where a period's money goes: the payment details sealed with the payload key (AES-GCM, key
+    id), so the pay-day run can pay without the period workflow and the database holds no account
+    or ID number in clear."""
+
+    __tablename__ = "payee"
+    case_id: str = Field(primary_key=True, max_length=128)
+    region_code: str = Field(max_length=6)
+    applicant_key: str = Field(max_length=64)
+    sealed: str
+    account_masked: str = Field(max_length=16)
+    updated_at: datetime
+
+
+class PaydayRun(SQLModel, table=True):
+    """One region's pay day: cut-off, chunks, and the reconciliation report for supervisors."""
+
+    __tablename__ = "payday_run"
+    __table_args__ = (Index("ix_payday_region_date", "region_code", "pay_date"),)
+    payday_id: str = Field(primary_key=True, max_length=64)
+    region_code: str = Field(max_length=6)
+    pay_date: date
+    status: str = Field(max_length=16)  # cut | paying | reconciled
+    first_cutoff_at: datetime | None = None
+    cutoff_at: datetime | None = None
+    passes: int = 0
+    chunks: int = 0
+    items: int = 0
+    paid: int = 0
+    failed: int = 0
+    rejected: int = 0
+    retried: int = 0
+    recoveries: int = 0
+    amount_paid: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(json_type(), nullable=False))
+    finished_at: datetime | None = None
+    updated_at: datetime
+
+
+class PaymentRecovery(SQLModel, table=True):
+    """A month paid although a stop or suspension had been recorded for it (it raced the bank):
+    a task for the region's supervisors to recover exactly that month."""
+
+    __tablename__ = "payment_recovery"
+    __table_args__ = (UniqueConstraint("order_key", name="uq_recovery_order"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_key: str = Field(max_length=160)
+    case_id: str = Field(max_length=128, index=True)
+    region_code: str = Field(max_length=6)
+    pay_month: str = Field(max_length=7)
+    amount: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    reason: str = Field(max_length=32)  # stopped_at_bank | stopped_after_payment
+    payday_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime

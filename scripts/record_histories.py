@@ -565,16 +565,30 @@ async def _sleep_until(ctx: Ctx, when: datetime) -> None:
 
 
 async def _months_paid(ctx: Ctx, h: WorkflowHandle[Any, Any], n: int) -> None:
-    from workflows.benefit_period import BenefitPeriodWorkflow
+    """Wait until the region's runs have paid ``n`` months of the period (the ledger, not the
+    period: it is not on the pay day's path)."""
+    from sqlmodel import select
 
-    await wait_for(h, BenefitPeriodWorkflow.state_query, lambda s: s.months_paid == n)
+    from models.tables import PaymentOrder
+
+    for _ in range(400):
+        async with ctx.db.session() as s:
+            paid = (
+                await s.exec(
+                    select(PaymentOrder).where(PaymentOrder.case_id == h.id, PaymentOrder.status == "paid")
+                )
+            ).all()
+        if len(paid) >= n:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{h.id}: {n} months not paid")
 
 
 @scenario("benefit_period", "three_months_expired", module=PERIOD, params=_period_params)
 async def period_expired(ctx: Ctx) -> WorkflowHandle[Any, Any]:
-    """Three months from 2027-01, each on its pay day through the region's payroll batch (February's
-    10th falls in the test calendar's 春节 break: the 15th), premiums paid on the person's behalf;
-    the period expires and closes with the totals."""
+    """Three months from 2027-01: the period writes its schedule rows, the region's pay-day runs pay
+    them (February's 10th falls in the test calendar's 春节 break: the 15th), premiums paid on the
+    person's behalf; the period reads the ledger after the last pay day and closes with the totals."""
     return await _period(ctx, first=(2027, 1), months=3)
 
 
@@ -631,54 +645,24 @@ async def period_suspended(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
-@scenario("benefit_period", "continued_as_new", module=PERIOD, params=_period_params)
-async def period_continued(ctx: Ctx) -> WorkflowHandle[Any, Any]:
-    """Six months from 2027-01 with two months per run: the period continues-as-new twice,
-    carrying its state; a suspension and its lifting signalled just after the first hand-over
-    reach the new run. Recorded as three files, one per run."""
-    from models.benefit import PeriodTimings, ResumeEvent, SuspendEvent
-    from workflows.benefit_period import BenefitPeriodWorkflow
-
-    h = await _period(ctx, first=(2027, 1), months=6, timings=PeriodTimings(months_per_run=2))
-    await _sleep_until(ctx, datetime(2027, 3, 5, 12, 0, tzinfo=TZ))
-    await h.signal(
-        BenefitPeriodWorkflow.suspend,
-        SuspendEvent(ref="r-1", reason_zh="核查", source="risk-check", on=date(2027, 3, 5)),
-    )
-    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="r-1", on=date(2027, 3, 6)))
-    return h
+# --- pay day --------------------------------------------------------------------------------------
 
 
-# --- payroll batch --------------------------------------------------------------------------------
+@scenario("payday", "region_run_three_periods", module="workflows.payday", params=_period_params)
+async def payday_region_run(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Three one-month periods of one district, due 2027-01 (the 10th is a Sunday: the run is on the
+    11th). Their schedule writes signal-with-start the region's run, which waits for 09:00, takes its
+    cut-off, pays the three in one chunk (one bank batch), records the premiums, reconciles with the
+    bank item by item, sends the notices in one batch and closes."""
+    from models.payday import payday_id
 
-
-@scenario("payroll_batch", "paced_waves", module="workflows.payroll", params=_period_params)
-async def payroll_paced_waves(ctx: Ctx) -> WorkflowHandle[Any, Any]:
-    """Three one-month periods of one district enrol in the batch for 2027-01-11 (the 10th is a
-    Sunday); at 09:00 it grants turns in waves of two, at most two paying at once, 30 s apart;
-    each period reports back, and the batch records its totals and closes after its linger."""
-    from models.benefit import PayrollSettings, PeriodTimings
-    from workflows.benefit_period import BenefitPeriodWorkflow
-    from workflows.payroll import PayrollBatchWorkflow
-
-    pacing = PayrollSettings(max_in_flight=2, wave_size=2, wave_interval_seconds=30, linger_seconds=600)
-    periods = [
-        await _period(ctx, first=(2027, 1), months=1, timings=PeriodTimings(payroll=pacing)) for _ in range(3)
-    ]
-    states = [
-        await wait_for(h, BenefitPeriodWorkflow.state_query, lambda s: s.enrolment is not None)
-        for h in periods
-    ]
-    batch_ids = {s.enrolment.batch_id for s in states}
-    if len(batch_ids) != 1:
-        raise RuntimeError(f"the periods enrolled in different batches: {sorted(batch_ids)}")
-    batch = ctx.env.client.get_workflow_handle_for(PayrollBatchWorkflow.run, batch_ids.pop())
-    await wait_for(batch, PayrollBatchWorkflow.state_query, lambda s: s.enrolled == len(periods))
+    for _ in range(3):
+        await _period(ctx, first=(2027, 1), months=1)
+    run = ctx.env.client.get_workflow_handle(payday_id("150102", date(2027, 1, 11)))
     # The time-skipping client skips time only while awaiting a workflow it started itself, not
-    # one the periods started: pass the release (09:00), the waves and the linger explicitly.
-    release = states[0].enrolment.release_at
-    await _sleep_until(ctx, release + timedelta(hours=3))
-    return batch
+    # one the periods started: pass the release (09:00) explicitly.
+    await _sleep_until(ctx, datetime(2027, 1, 11, 12, 0, tzinfo=TZ))
+    return run
 
 
 # --- archiver -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -75,6 +76,30 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class StoreStateMiddleware:
+    """After every request that may change state (any method but GET/HEAD/OPTIONS), store the state
+    before the answer's first byte leaves: a caller that saw "paid" can rely on it across a
+    restart. One place for every router, present and future (sim/state.py has the why)."""
+
+    READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, state: SimState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in self.READ_ONLY or self.state.store is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_after_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.state.save()
+            await send(message)
+
+        await self.app(scope, receive, send_after_store)
+
+
 _VALIDATION_MESSAGES = {
     "missing": "必填项",
     "string_too_short": "内容过短",
@@ -126,16 +151,23 @@ def create_app(
     *,
     token: str = DEFAULT_TOKEN,
     as_of: date | None = None,
+    state_dir: Path | None = None,
 ) -> FastAPI:
     """Build the simulator. ``as_of`` pins the population's reference date (default: today in
-    Asia/Shanghai), so that the same seed gives byte-identical people on any day."""
+    Asia/Shanghai), so that the same seed gives byte-identical people on any day. ``state_dir``
+    keeps the state on disk across restarts (default: in memory only)."""
     app = FastAPI(
         title="uiflow 外部系统模拟服务",
         description="失业登记、参保缴费、参保记录、跨省待遇核查、医保、证书查询、银行、消息、金保工程需求平台的模拟接口",
         version="1.0",
     )
     app.state.sim = SimState(
-        seed=seed, population=population, callback_url=callback_url, token=token, as_of=as_of
+        seed=seed,
+        population=population,
+        callback_url=callback_url,
+        token=token,
+        as_of=as_of,
+        state_dir=state_dir,
     )
     for module in (
         registration,
@@ -154,6 +186,7 @@ def create_app(
     ):
         app.include_router(module.router)
     _install_error_handlers(app)
+    app.add_middleware(StoreStateMiddleware, state=app.state.sim)
     app.add_middleware(RequestIdMiddleware)
 
     @app.get("/healthz", include_in_schema=False)

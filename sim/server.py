@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import uvicorn
 
 from sim.app import create_app
@@ -13,12 +15,15 @@ def run(
     seed: int = 42,
     population: int = 2000,
     callback_url: str | None = None,
+    state_dir: Path | None = None,
 ) -> None:
-    app = create_app(seed=seed, population=population, callback_url=callback_url)
+    app = create_app(seed=seed, population=population, callback_url=callback_url, state_dir=state_dir)
     # No access log: request paths carry (synthetic) ID numbers, and the habit of logging them is the
     # one thing the project forbids; ``GET /admin/stats`` counts calls instead.
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=2)
 
 
 if __name__ == "__main__":
-    run()
+    from core.process import run_and_exit
+
+    run_and_exit(run)

@@ -1,15 +1,27 @@
-"""All mutable state of the simulator, in one object held by the app.
+"""All mutable state of the simulator, in one object held by the app, and its storage on disk.
 
 One object (rather than module globals) so that several simulators can run in one process, as the
 tests do, and so that ``POST /admin/reset`` can rebuild everything from the seed in one step.
+
+With a state directory (``uiflow dev`` uses ``.data/sim``) the state survives a restart, as the
+real systems' would: the bank still knows every idempotency key it has paid, so a repeated key
+after a restart is not paid again, and people made through the admin routes are still there.
+What is stored is what cannot be rebuilt from the seed: the ledgers and keys, the people,
+employers and certificates added or changed since start, and the draw streams' positions. The
+file is written after every state-changing request and before its answer leaves, so an answer
+the caller has seen is never lost by a crash (a process kill; not a power cut: no fsync).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import pickle
 import random
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -38,6 +50,8 @@ DEFAULT_CALLBACK_KEYS = {
     "registration": "dev1:uiflow-dev-only-registration-callback-secret",
     "demand_platform": "dev1:uiflow-dev-only-demand-platform-callback-secret",
 }
+
+log = logging.getLogger("uiflow.sim")
 
 
 class SimError(Exception):
@@ -142,6 +156,48 @@ class Ticket(BaseModel):
     resolved_at: datetime | None = None
 
 
+class SimStore:
+    """One simulator's durable state: a single pickle file in ``root``, replaced atomically (write
+    beside, then rename), so a kill mid-write leaves the previous version. Knows nothing of what
+    the state holds; :class:`SimState` decides that."""
+
+    FILE = "sim-state.pickle"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root / self.FILE
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        with self.path.open("rb") as f:
+            data: dict[str, Any] = pickle.load(f)  # our own file, written by save() below
+        return data
+
+    def save(self, data: dict[str, Any]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
+
+
+#: SimState attributes stored whole: the ledgers, their idempotency keys and the sequences.
+DURABLE = (
+    "config",
+    "disbursements",
+    "ledger",
+    "premiums",
+    "messages",
+    "message_keys",
+    "tickets",
+    "ticket_keys",
+    "callbacks",
+    "_seq",
+)
+STORE_VERSION = 1
+
+
 class SimState:
     def __init__(
         self,
@@ -151,22 +207,38 @@ class SimState:
         callback_url: str | None = None,
         token: str = DEFAULT_TOKEN,
         as_of: date | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.seed = seed
         self.size = population
         self.initial_config = SimConfig(callback_url=callback_url, token=token)
         self.fixed_as_of = as_of
-        self.reset()
+        self.store = SimStore(state_dir) if state_dir is not None else None
+        stored = self.store.load() if self.store is not None else None
+        if stored is not None and (stored.get("version"), stored.get("seed"), stored.get("size")) != (
+            STORE_VERSION,
+            seed,
+            population,
+        ):
+            log.warning("sim: stored state is for another seed or size; starting afresh")
+            stored = None
+        self.reset(as_of=stored["as_of"] if stored else None)
+        if stored is not None:
+            self._restore(stored)
 
-    def reset(self) -> None:
+    def reset(self, *, as_of: date | None = None) -> None:
         """Back to the state right after start: same people, no faults, empty ledgers."""
-        self.as_of = self.fixed_as_of or today_shanghai()
+        self.as_of = as_of or self.fixed_as_of or today_shanghai()
         self.pop: Population
         self.builder: PopulationBuilder
         self.pop, self.builder = build_population(self.seed, self.size, self.as_of)
         # Exact cases made through the admin API come from their own stream, so they never shift
         # the seeded population and repeat across runs.
         self.builder.rng = random.Random(self.seed + 1)
+        #: What the seed made, so that what was added since can be told apart cheaply.
+        self.seeded_keys = (set(self.pop.persons), set(self.pop.employers), set(self.pop.certificates))
+        #: Seeded people changed since (registered, stop reason changed): see :meth:`changed`.
+        self.changed_people: set[str] = set()
         self.config = self.initial_config.model_copy()
         self.faults: dict[str, FaultConfig] = {}
         self.fault_rng = random.Random(self.seed)
@@ -181,6 +253,43 @@ class SimState:
         self.ticket_keys: dict[str, Ticket] = {}
         self.callbacks: list[dict[str, Any]] = []
         self._seq: Counter[str] = Counter()
+
+    def changed(self, id_number: str) -> None:
+        """Mark a person as changed, so the change is stored (new people are found by themselves)."""
+        self.changed_people.add(id_number)
+
+    def snapshot(self) -> dict[str, Any]:
+        persons0, employers0, certs0 = self.seeded_keys
+        pop = self.pop
+        people = (pop.persons.keys() - persons0) | self.changed_people
+        return {
+            "version": STORE_VERSION,
+            "seed": self.seed,
+            "size": self.size,
+            "as_of": self.as_of,
+            "durable": {name: getattr(self, name) for name in DURABLE},
+            "persons": {k: pop.persons[k] for k in people if k in pop.persons},
+            "employers": {k: pop.employers[k] for k in pop.employers.keys() - employers0},
+            "certificates": {k: pop.certificates[k] for k in pop.certificates.keys() - certs0},
+            "builder": (self.builder.rng.getstate(), self.builder._registration_seq),
+        }
+
+    def _restore(self, stored: dict[str, Any]) -> None:
+        for name, value in stored["durable"].items():
+            setattr(self, name, value)
+        for person in stored["persons"].values():
+            self.pop.add_person(person)
+        self.pop.employers.update(stored["employers"])
+        self.pop.certificates.update(stored["certificates"])
+        rng_state, self.builder._registration_seq = stored["builder"]
+        self.builder.rng.setstate(rng_state)
+        self.changed_people = set(stored["persons"]) & self.seeded_keys[0]
+
+    def save(self) -> None:
+        """Store the state now (no-op without a state directory). Synchronous on purpose: no other
+        request runs between a change and its storage."""
+        if self.store is not None:
+            self.store.save(self.snapshot())
 
     def next_seq(self, kind: str) -> int:
         self._seq[kind] += 1

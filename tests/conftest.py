@@ -30,6 +30,7 @@ from core.settings import Settings
 from core.temporal_client import make_data_converter
 from models import search_attributes as sa
 from sim.testing import SimHandle, running_sim
+from tests.clock import synthetic_calendar_dir
 from tests.factories import CaseEnv, time_skipping_env
 from workers.main import build_worker
 
@@ -109,7 +110,8 @@ async def pg_url() -> AsyncIterator[str]:
         await conn.close()
 
 
-async def _prepared(url: str, settings: Settings) -> Database:
+async def prepared_db(url: str, settings: Settings) -> Database:
+    """A migrated database with the regions and the demo staff (for a test that needs its own)."""
     db = Database(url)
     await upgrade(db)
     async with db.session() as s:
@@ -120,14 +122,14 @@ async def _prepared(url: str, settings: Settings) -> Database:
 
 @pytest_asyncio.fixture(scope="session")
 async def pg_db(pg_url: str, settings: Settings) -> AsyncIterator[Database]:
-    db = await _prepared(pg_url, settings)
+    db = await prepared_db(pg_url, settings)
     yield db
     await db.dispose()
 
 
 @pytest_asyncio.fixture(scope="session")
 async def sqlite_db(tmp_data: Path, settings: Settings) -> AsyncIterator[Database]:
-    db = await _prepared(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}", settings)
+    db = await prepared_db(f"sqlite+aiosqlite:///{tmp_data / 'cases.db'}", settings)
     yield db
     await db.dispose()
 
@@ -170,13 +172,14 @@ async def sim() -> AsyncIterator[SimHandle]:
 
 
 @pytest.fixture(scope="session")
-def wf_settings(settings: Settings, sim: SimHandle) -> Settings:
-    """Settings for real activities: the simulators over HTTP, and the test calendar overlay."""
+def wf_settings(settings: Settings, sim: SimHandle, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for real activities: the simulators over HTTP, and the test calendar overlay (the
+    synthetic table also for a year still ahead of the test clock: tests/clock.py)."""
     return settings.model_copy(
         update={
             "sim_base_url": sim.base_url,
             "sim_token": sim.token,
-            "calendar_dir": FIXTURES / "calendar",
+            "calendar_dir": synthetic_calendar_dir(tmp_path_factory.mktemp("calendar")),
             "external_timeout_seconds": 5.0,
         }
     )

@@ -1,21 +1,20 @@
 """The benefit period (失业保险金按月发放): from approval to the last month, one durable workflow
 per approved claim that runs for two years and more.
 
-Each benefit month, in turn: compute the amount with that month's parameters, write the payment
-order under its (case, month) key, disburse through the bank, and pay the medical premium on the
-person's behalf (代缴). The months are data (a schedule from the entitlement); the period enrols in
-its region's payroll batch for the month's pay day and pays when the batch gives it a turn, so
-overdue months are paid at once and future ones on their pay day, whatever the wall clock says.
+The months are data: a schedule from the entitlement, written to the database as payment schedule
+rows (amount, due pay day, state) when the period starts and whenever it changes. The region's
+pay-day run (``workflows.payday``) pays the rows due on its pay day in bulk; the period is not on
+that path (docs/payments.md §0). It sleeps until its last month's pay day, reads the ledger for its
+payments and premiums, and then applies the near-retirement rules: 续发 to retirement, the
+transitional offer (paid on application), or close with the totals, keeping the unused months in
+the read model for a later claim.
 
-Events change the schedule only between two payments, never half way through one: a stop from
-another system (a Signal) or from staff (an Update with a validator) stops payments and premiums
-from the right month; a suspension holds payment and moves the unpaid months on, so none is lost;
-a refused account pauses payment until staff enter a new one. At the last month the
-near-retirement rules decide: 续发 to retirement, the transitional offer (paid on application), or
-close with the totals, keeping the unused months in the read model for a later claim.
-
-The workflow continues-as-new after each benefit year (``months_per_run``) or when the server
-suggests it, carrying its whole state; the keys make the hand-over unable to pay a month twice."""
+Events change the schedule between two turns of the loop: a stop from another system (a Signal)
+or from staff (an Update with a validator) stops payments and premiums from the right month; a
+suspension holds the months and moves the unpaid ones on when lifted, so none is lost; a refused
+account holds payment until staff enter a new one. Each change is written at once (a stop that
+races the bank is caught by the row lock or opens a recovery task). The workflow continues-as-new
+when the server suggests it, carrying its whole state; the keys make nothing payable twice."""
 
 from __future__ import annotations
 
@@ -26,36 +25,25 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.payday import PaydayActivities
     from activities.payments import STANDARD_MISSING, PaymentActivities
     from models import search_attributes as sa
     from models.benefit import (
-        BASIS_LABELS,
         PERIOD_STATUS_LABELS,
         AccountChangeCommand,
         BenefitPeriodInput,
-        DisburseRequest,
-        DisburseResult,
-        Enrolment,
-        EnrolRequest,
         MonthBasis,
         MonthPayment,
         NearRetirementRequest,
         NearRetirementView,
-        PayDateRequest,
-        PayrollBatchInput,
-        PayrollEnrolment,
-        PayrollGrant,
-        PayrollReport,
         PeriodCarry,
         PeriodReceipt,
         PeriodResult,
         PeriodState,
         PeriodStatus,
-        PremiumRequest,
-        PrepareRequest,
+        PremiumRecord,
         ResumeEvent,
         ScheduledMonth,
         StaffResumeCommand,
@@ -68,17 +56,16 @@ with workflow.unsafe.imports_passed_through():
         Suspension,
         TransitionalApplication,
         mask_account,
-        payroll_batch_id,
     )
     from models.case import BUSINESS_TZ, CaseProjection, Notification, UnblockCommand, local_date
     from models.enums import CaseType, Role
+    from models.payday import PeriodLedger, ScheduleMonth, SyncResult, SyncScheduleRequest
     from models.rules import NearRetirementOutcome, YearMonth
     from models.staff import StaffActor
     from policy.identity import mask_resident_id
     from policy.money import format_amount
     from policy.regions import is_within
     from workflows.base import CaseWorkflowBase
-    from workflows.payroll import PayrollBatchWorkflow
 
 CONTINUATION = NearRetirementOutcome.CONTINUE_TO_RETIREMENT
 TRANSITIONAL = NearRetirementOutcome.TRANSITIONAL_TO_ORIGINAL_RETIREMENT
@@ -125,8 +112,9 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 ],
             )
             self.state.timeline = self.timeline
-        self._grant_token: str | None = None
-        self._paid_this_run = 0
+        # The account version whose payee row is written (a carried run wrote it already).
+        self._synced_account = self.state.account_version if inp.carry is not None else 0
+        self._recheck_at: datetime | None = None
         self._projected_deadline: date | None = None
 
     # --- run -----------------------------------------------------------------------------------------
@@ -144,6 +132,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 claim=inp.claim_case_id,
                 parameter_version=ent.parameter_version,
             )
+            await self._sync(with_person=True)
         else:
             self.record(
                 "system",
@@ -166,49 +155,49 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         )
 
     async def _step(self) -> None:
-        """One turn of the loop: apply what arrived, or wait while held, or pay the due months."""
+        """One turn of the loop. The period is not on the pay day's path: its months are rows the
+        region's pay-day run pays; the period writes them when they change and reads the ledger
+        when its last month is due (and before it applies an event)."""
         s = self.state
         if self._pending():
+            await self._refresh()
             await self._apply_pending()
+            await self._raced(await self._sync())
+            return
+        if self._account_changed():
+            await self._sync(with_person=True, reschedule_rejected=True)
+            if s.rejected_account_version is not None:
+                s.rejected_account_version = None
+                self._recheck_at = workflow.now() + timedelta(days=1)
             return
         if s.open_suspensions:
-            await self._withdraw()
             await self._status(PeriodStatus.SUSPENDED, "suspended")
             await workflow.wait_condition(self._pending)
             return
         if s.rejected_account_version is not None:
-            if s.account_version == s.rejected_account_version:
-                await self._status(PeriodStatus.AWAITING_ACCOUNT, "awaiting_account")
-                await workflow.wait_condition(
-                    lambda: self._pending() or s.account_version != s.rejected_account_version
-                )
-                return
-            s.rejected_account_version = None
-        m = self._next_scheduled()
-        if m is None:
+            await self._status(PeriodStatus.AWAITING_ACCOUNT, "awaiting_account")
+            await workflow.wait_condition(lambda: self._pending() or self._account_changed())
+            return
+        if self._next_scheduled() is None:
             await self._at_end()
             return
         await self._status(PeriodStatus.ACTIVE, "scheduled")
-        pay_date = await self._pay_date(m)
-        batch_date = max(pay_date, self._today())
-        enrolment = await self._wait_turn(batch_date)
-        if enrolment is None:
-            return  # an event arrived first
-        outcome, months, amount = await self._pay_due(batch_date, enrolment.batch_id)
-        s.enrolment = None
-        await self._report(
-            enrolment.batch_id,
-            PayrollReport(
-                token=enrolment.token,
-                period_id=self.case_id,
-                outcome=outcome,
-                months_paid=months,
-                amount=amount,
-            ),
-        )
-        if self._next_scheduled() is not None and (
-            self._paid_this_run >= self.t.months_per_run or workflow.info().is_continue_as_new_suggested()
-        ):
+        wait = self._wake_at() - workflow.now()
+        if wait > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._pending() or self._account_changed(), timeout=wait
+                )
+            if self._pending() or self._account_changed():
+                return
+        ledger = await self._refresh()
+        if ledger.rejected and s.rejected_account_version is None:
+            await self._account_rejected(ledger.rejected)
+            return
+        if self._next_scheduled() is not None:
+            # Not all paid yet (a run still going, an item failing): look again tomorrow.
+            self._recheck_at = workflow.now() + timedelta(days=1)
+        if workflow.info().is_continue_as_new_suggested():
             await self._continue_as_new()
 
     # --- the schedule --------------------------------------------------------------------------------
@@ -219,178 +208,127 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     def _next_scheduled(self) -> ScheduledMonth | None:
         return next((m for m in self.state.schedule if m.status == "scheduled"), None)
 
-    async def _pay_date(self, m: ScheduledMonth) -> date:
-        """The month's pay day. A month wholly past is due today and needs no calendar."""
-        if m.pay_date is None:
-            if m.pay_month.last_day() < self._today():
-                m.pay_date = self._today()
-            else:
-                info = await self.act(
-                    PaymentActivities.pay_date, PayDateRequest(month=m.pay_month, pay_day=self.t.pay_day)
-                )
-                m.pay_date = info.pay_date
-        return m.pay_date
+    def _account_changed(self) -> bool:
+        return self._synced_account != self.state.account_version
 
-    # --- the payroll turn ----------------------------------------------------------------------------
+    def _wake_at(self) -> datetime:
+        """The day after the last open month's pay day, at the pay hour: by then the region's run
+        has paid it (a check the next day otherwise)."""
+        due = [m.pay_date or self._today() for m in self.state.schedule if m.status == "scheduled"]
+        at = datetime.combine(max(due) + timedelta(days=1), time(self.t.pay_hour), BUSINESS_TZ)
+        if self._recheck_at is not None:
+            at = max(at, self._recheck_at)
+        return at
 
-    async def _wait_turn(self, batch_date: date) -> Enrolment | None:
-        """Enrol in the region's batch for the pay day and wait for its grant. None when an event
-        arrived first (the loop applies it and comes back, still enrolled). Without a grant by the
-        fallback time the period pays alone: the batch paces payments, it must never lose one."""
+    async def _sync(self, *, with_person: bool = False, reschedule_rejected: bool = False) -> SyncResult:
+        """Write the schedule rows (start, stop, suspension, resumption, extension, account)."""
         s = self.state
-        batch_id = payroll_batch_id(self.region_code, batch_date)
-        if s.enrolment is None or s.enrolment.batch_id != batch_id:
-            now = workflow.now()
-            s.enrolment_seq += 1
-            # A future pay day is released at the pay hour; a month due today or overdue at once.
-            release_at = (
-                datetime.combine(batch_date, time(self.t.pay_hour), BUSINESS_TZ)
-                if batch_date > self._today()
-                else now
-            )
-            # Set before the activity: the batch may grant before the activity returns.
-            s.enrolment = Enrolment(
-                batch_id=batch_id,
-                token=f"{self.case_id}#{s.enrolment_seq}",
-                pay_date=batch_date,
-                release_at=release_at,
-                enrolled_at=now,
-            )
-            await self.act(
-                PaymentActivities.enrol_in_payroll,
-                EnrolRequest(
-                    batch=PayrollBatchInput(
-                        batch_id=batch_id,
-                        region_code=self.region_code,
-                        pay_date=batch_date,
-                        release_at=release_at,
-                        settings=self.t.payroll,
-                    ),
-                    enrolment=PayrollEnrolment(period_id=self.case_id, token=s.enrolment.token),
-                ),
-            )
-            if self._projected_deadline == batch_date:
-                workflow.upsert_search_attributes(self.search_attributes())
-            else:
-                await self.project()
-        enrolment = s.enrolment
-        granted = lambda: self._grant_token == enrolment.token  # noqa: E731
-        fallback = enrolment.release_at + timedelta(hours=self.t.grant_timeout_hours) - workflow.now()
-        if not granted() and fallback > timedelta(0):
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: granted() or self._pending(), timeout=fallback)
-        if granted():
-            return enrolment
-        if self._pending():
-            return None
-        self.record(
-            "system",
-            "uiflow",
-            "payroll.no_turn",
-            f"发放批次{batch_id}未在规定时间内安排本案件，单独发放",
-            batch=batch_id,
+        held = bool(s.open_suspensions)
+        res = await self.act(
+            PaydayActivities.sync_schedule,
+            SyncScheduleRequest(
+                case_id=self.case_id,
+                region_code=self.region_code,
+                applicant_key=self.inp.applicant_key,
+                pay_day=self.t.pay_day,
+                months=[
+                    ScheduleMonth(
+                        month_index=m.month_index,
+                        pay_month=m.pay_month,
+                        basis=m.basis,
+                        want="stopped" if m.status == "stopped" else ("held" if held else "scheduled"),
+                    )
+                    for m in s.schedule
+                ],
+                person=self.person if with_person else None,
+                reschedule_rejected=reschedule_rejected,
+            ),
         )
-        return enrolment
+        if with_person:
+            self._synced_account = s.account_version
+        for m in s.schedule:
+            due = res.due.get(str(m.pay_month))
+            if due is not None and m.status == "scheduled":
+                m.pay_date = due
+        return res
 
-    async def _withdraw(self) -> None:
-        """Leave the batch (held, or closing): a turn already granted is handed back at once; one
-        granted later finds no enrolment and is handed back by the grant handler."""
-        enrolment, self.state.enrolment = self.state.enrolment, None
-        if enrolment is not None and self._grant_token == enrolment.token:
-            await self._report(
-                enrolment.batch_id,
-                PayrollReport(token=enrolment.token, period_id=self.case_id, outcome="nothing_due"),
+    async def _refresh(self) -> PeriodLedger:
+        """Take what the ledger says into the state: months paid (with the bank's reference and
+        the run that paid them) and the premiums paid or refused on the person's behalf."""
+        ledger = await self.act(PaydayActivities.period_ledger, self.case_id)
+        s = self.state
+        known = {p.pay_month for p in s.payments}
+        new = [p for p in ledger.paid if p.pay_month not in known]
+        for p in new:
+            for m in s.schedule:
+                if m.pay_month == p.pay_month:
+                    m.status = "paid"
+            s.payments.append(
+                MonthPayment(
+                    month_index=p.month_index,
+                    pay_month=p.pay_month,
+                    basis=p.basis,  # type: ignore[arg-type]
+                    amount=p.amount,
+                    rate=Decimal("0"),
+                    base=Decimal("0"),
+                    parameter_version="",
+                    order_key=p.order_key,
+                    bank_ref=p.bank_ref,
+                    paid_at=p.paid_at,
+                    batch_id=p.payday_id,
+                )
             )
-
-    async def _report(self, batch_id: str, report: PayrollReport) -> None:
-        # A closed batch waits for no report.
-        with contextlib.suppress(FailureError):
-            await workflow.get_external_workflow_handle_for(PayrollBatchWorkflow.run, batch_id).signal(
-                PayrollBatchWorkflow.report, report
+        s.payments.sort(key=lambda p: p.pay_month)
+        if new:
+            total = sum((p.amount for p in new), Decimal("0"))
+            self.record(
+                "external",
+                "bank",
+                "payments.reconciled",
+                f"发放日批量代发：已发放{'、'.join(ym_zh(p.pay_month) for p in new)}失业保险金，"
+                f"合计{format_amount(total)}元",
+                months=[str(p.pay_month) for p in new],
+                paydays=sorted({p.payday_id or "" for p in new}),
             )
-
-    # --- paying --------------------------------------------------------------------------------------
-
-    async def _pay_due(self, batch_date: date, batch_id: str) -> tuple[Any, int, Decimal]:
-        """Pay every month due by the batch's pay day, in order (overdue months at once)."""
-        months, amount, rejected = 0, Decimal("0"), False
-        while not self._pending():
-            m = self._next_scheduled()
-            if m is None or await self._pay_date(m) > batch_date:
-                break
-            paid = await self._pay_month(m, batch_id)
-            if paid is None:
-                rejected = True
-                break
-            months, amount = months + 1, amount + paid.amount
-            nxt = self._next_scheduled()
-            if nxt is not None:
-                await self._pay_date(nxt)  # so the read model shows the next pay day
+        known_premiums = {p.month for p in s.premiums}
+        for rec in ledger.premiums:
+            if rec.month not in known_premiums:
+                await self._premium(rec)
+        if new:
             await self.project()
-            if self._paid_this_run >= self.t.months_per_run or workflow.info().is_continue_as_new_suggested():
-                break
-        outcome = "paid" if months else ("account_rejected" if rejected else "nothing_due")
-        return outcome, months, amount
+        return ledger
 
-    @property
-    def _pay_timeout(self) -> timedelta:
-        return timedelta(seconds=self.t.payment_activity_timeout_seconds)
-
-    async def _pay_month(self, m: ScheduledMonth, batch_id: str) -> MonthPayment | None:
-        order = await self.act(
-            PaymentActivities.prepare_payment,
-            PrepareRequest(case_id=self.case_id, month_index=m.month_index, pay_month=m.pay_month),
-            activity_timeout=self._pay_timeout,
-        )
-        while True:
-            version = self.state.account_version
-            res = await self.act(
-                PaymentActivities.disburse,
-                DisburseRequest(
-                    order_key=order.order_key,
-                    case_id=self.case_id,
-                    pay_month=m.pay_month,
-                    account_no=self.person.account_no,
-                    account_name=self.person.name,
-                ),
-                activity_timeout=self._pay_timeout,
+    async def _raced(self, res: SyncResult) -> None:
+        """Months a stop or suspension came too late for: paid meanwhile (a recovery task is open)
+        or at the bank now (the pay-day run opens one if the bank pays)."""
+        told = {m for x in self.state.stops for m in x.overpaid_months}
+        late = [m for m in res.recovered if m not in told]
+        if res.at_bank:
+            self.record(
+                "system",
+                "uiflow",
+                "payment.stop_raced_bank",
+                f"{'、'.join(ym_zh(m) for m in res.at_bank)}的发放在登记时已提交银行："
+                "如银行已付款，将生成追回任务",
+                months=[str(m) for m in res.at_bank],
             )
-            if res.outcome == "paid":
-                break
-            if self.state.account_version != version:
-                continue  # a new account arrived while the bank was refusing the old one
-            await self._account_rejected(m, res)
-            return None
-        m.status = "paid"
-        payment = MonthPayment(
-            month_index=m.month_index,
-            pay_month=m.pay_month,
-            basis=m.basis,
-            amount=res.amount,
-            rate=order.rate,
-            base=order.base,
-            parameter_version=order.parameter_version,
-            order_key=order.order_key,
-            bank_ref=res.bank_ref or "",
-            paid_at=workflow.now(),
-            batch_id=batch_id,
-        )
-        self.state.payments.append(payment)
-        self._paid_this_run += 1
-        self.record(
-            "external",
-            "bank",
-            "payment.paid",
-            f"已发放{ym_zh(m.pay_month)}失业保险金{format_amount(res.amount)}元"
-            f"（第{m.month_index}个月，{BASIS_LABELS[m.basis]}）",
-            order=order.order_key,
-            bank_ref=res.bank_ref,
-            parameter_version=order.parameter_version,
-        )
-        await self._premium(m.pay_month)
-        return payment
+        if late:
+            self.record(
+                "system",
+                "uiflow",
+                "payment.recovery_opened",
+                f"{'、'.join(ym_zh(m) for m in late)}已在登记前发放，已生成追回任务",
+                months=[str(m) for m in late],
+            )
+            await self.notify_staff(
+                Role.SUPERVISOR.value,
+                self.region_code,
+                "overpayment_recovery",
+                f"发放案件{self.case_id}：{'、'.join(str(m) for m in late)}"
+                "在停发（或暂停）登记前已发放，请核实并办理追回。",
+            )
 
-    async def _account_rejected(self, m: ScheduledMonth, res: DisburseResult) -> None:
+    async def _account_rejected(self, months: list[YearMonth]) -> None:
         s = self.state
         s.rejected_account_version = s.account_version
         s.status, s.stage = PeriodStatus.AWAITING_ACCOUNT, "awaiting_account"
@@ -398,39 +336,16 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             "external",
             "bank",
             "payment.account_rejected",
-            f"{ym_zh(m.pay_month)}失业保险金被银行退回：{res.reason_zh}。已暂停发放，待变更收款账户",
-            reason_code=res.reason_code,
+            f"{'、'.join(ym_zh(m) for m in months)}失业保险金被银行退回（收款账户无效）。"
+            "已暂停发放，待变更收款账户",
             account=s.account_masked,
         )
         await self.project()
-        await self._tell_person(
-            "account_rejected",
-            f"{self.person.name}您好：您{ym_zh(m.pay_month)}的失业保险金未能发放，银行反馈：{res.reason_zh}。"
-            "请携带本人身份证和本人名下的银行卡到经办窗口（或通过网上办事大厅）变更收款账户，"
-            "变更后将立即补发，已核定的领取月份不会减少。",
-        )
-        await self.notify_staff(
-            Role.INTAKE_CLERK.value,
-            self.region_code,
-            "account_change_needed",
-            f"发放案件{self.case_id}的收款账户（{s.account_masked}）被银行退回：{res.reason_zh}。"
-            "已暂停发放，请协助领金人员变更收款账户。",
-        )
 
-    async def _premium(self, month: YearMonth) -> None:
-        """The month's medical premium on the person's behalf (notice item 4). A failure is
-        recorded for the refund case and told to the person, once per reason."""
-        rec = await self.act(
-            PaymentActivities.pay_premium,
-            PremiumRequest(
-                case_id=self.case_id,
-                applicant_key=self.inp.applicant_key,
-                region_code=self.region_code,
-                id_number=self.person.id_number,
-                month=month,
-            ),
-            activity_timeout=self._pay_timeout,
-        )
+    async def _premium(self, rec: PremiumRecord) -> None:
+        """A month's medical premium on the person's behalf (notice item 4), as the pay-day run
+        recorded it. A failure is told to the person, once per reason."""
+        month = rec.month
         previous = self.state.premiums[-1] if self.state.premiums else None
         self.state.premiums.append(rec)
         if rec.status == "paid":
@@ -627,6 +542,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             nr = await self._assess_near_retirement()
             if nr.outcome is CONTINUATION and nr.pay_through is not None:
                 self._extend(nr.pay_through, "continuation")
+                await self._sync()
                 self.record(
                     "system",
                     "uiflow",
@@ -672,6 +588,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             s.extension_applied_at = workflow.now()
             app = s.transitional_application or TransitionalApplication()
             self._extend(nr.pay_through, "transitional")
+            await self._sync()
             s.status, s.stage = PeriodStatus.ACTIVE, "scheduled"
             self.record(
                 "staff" if app.actor else "applicant",
@@ -760,7 +677,6 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         s.status, s.stage = PeriodStatus.CLOSED, "closed"
         s.close_reason = reason
         s.closed_at = workflow.now()
-        await self._withdraw()
         self.record(
             "system",
             "uiflow",
@@ -947,8 +863,9 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         )
 
     def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
-        if self.state.enrolment is not None and self.state.status != PeriodStatus.CLOSED:
-            return [sa.DEADLINE.value_set(self.state.enrolment.release_at)]
+        nxt = self._next_scheduled()
+        if nxt is not None and nxt.pay_date is not None and self.state.status != PeriodStatus.CLOSED:
+            return [sa.DEADLINE.value_set(datetime.combine(nxt.pay_date, time(self.t.pay_hour), BUSINESS_TZ))]
         return []
 
     # --- query, signals, updates ----------------------------------------------------------------------
@@ -957,15 +874,6 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     def state_query(self) -> PeriodState:
         self.state.blocked = self.blocked
         return self.state
-
-    @workflow.signal
-    async def payroll_grant(self, g: PayrollGrant) -> None:
-        enrolment = self.state.enrolment
-        if enrolment is not None and g.token == enrolment.token:
-            self._grant_token = g.token
-            return
-        # A turn for an enrolment this period no longer holds: give the slot back at once.
-        await self._report(g.batch_id, PayrollReport(token=g.token, period_id=self.case_id, outcome="stale"))
 
     @workflow.signal
     def stop_event(self, ev: StopEvent) -> None:

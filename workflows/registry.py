@@ -8,7 +8,7 @@ from workflows import (
     archiver,
     benefit_claim,
     benefit_period,
-    payroll,
+    payday,
     skill_alerts,
     skill_subsidy,
     stop_reason_dispute,
@@ -17,7 +17,7 @@ from workflows import (
 ALL_WORKFLOWS: list[type] = [
     *benefit_claim.WORKFLOWS,
     *benefit_period.WORKFLOWS,
-    *payroll.WORKFLOWS,
+    *payday.WORKFLOWS,
     *stop_reason_dispute.WORKFLOWS,
     *skill_subsidy.WORKFLOWS,
     *skill_alerts.WORKFLOWS,

@@ -24,6 +24,27 @@ class Disbursement(GovModel):
     paid_at: datetime | None = None
 
 
+class BatchItem(GovModel):
+    idempotency_key: str
+    status: Literal["paid", "failed"]
+    bank_ref: str | None = None
+    amount: Decimal | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class BatchResult(GovModel):
+    batch_ref: str
+    bank_batch_ref: str
+    count: int
+    paid: int
+    results: list[BatchItem]
+
+
+class _Lookup(GovModel):
+    items: list[Disbursement]
+
+
 class BankClient(GovClient):
     system = "bank"
 
@@ -53,3 +74,17 @@ class BankClient(GovClient):
         return await self._call(
             "GET", "/bank/disbursements/{key}", Disbursement, path={"key": idempotency_key}
         )
+
+    async def disburse_batch(self, batch_ref: str, items: list[dict[str, object]]) -> BatchResult:
+        """``items``: idempotency_key, account_no, account_name, amount, purpose, case_ref. A key
+        already paid returns its first result; a refused item comes back ``failed`` with the
+        bank's code (``account.invalid``: the account; ``system.unavailable``: retry it)."""
+        return await self._call(
+            "POST", "/bank/batches", BatchResult, json={"batch_ref": batch_ref, "items": items}
+        )
+
+    async def lookup(self, keys: list[str]) -> list[Disbursement]:
+        """What the bank holds for each key; unknown keys are absent (reconciliation)."""
+        return (
+            await self._call("POST", "/bank/disbursements/lookup", _Lookup, json={"idempotency_keys": keys})
+        ).items

@@ -17,6 +17,11 @@ class MessageReceipt(GovModel):
     accepted_at: datetime
 
 
+class _BatchAnswer(GovModel):
+    count: int
+    results: list[dict[str, object]]
+
+
 class NotifierClient(GovClient):
     system = "notifier"
 
@@ -42,3 +47,11 @@ class NotifierClient(GovClient):
             "idempotency_key": idempotency_key,
         }
         return await self._call("POST", "/notifier/messages", MessageReceipt, json=body)
+
+    async def send_batch(self, messages: list[dict[str, object]]) -> int:
+        """Many messages in one call (each with the fields of ``send``, and its own idempotency
+        key); returns how many were accepted."""
+        answer = await self._call(
+            "POST", "/notifier/messages/batch", _BatchAnswer, json={"messages": messages}
+        )
+        return sum(1 for r in answer.results if r.get("message_id"))

@@ -29,12 +29,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import get_db, get_session, get_temporal
 from api.errors import ApiError
-from api.principals import AnyCaseForStaff, AuditReader, StaffUser
+from api.principals import DECRYPT_ROLES, AnyCaseForStaff, AuditReader, StaffUser
 from core import audit
 from core.archive import IntegrityReport, fetch_chain, history_of, verify_all
 from core.db import Database
 from core.temporal_client import make_data_converter
-from core.timeline import VIEW_ACTION, RunInfo, TimelineEvent, build_timeline, describe_runs
+from core.timeline import (
+    VIEW_ACTION,
+    RunInfo,
+    TimelineEvent,
+    build_timeline,
+    describe_runs,
+    ledger_rows,
+    with_ledger,
+)
 from models.case import BUSINESS_TZ
 from models.enums import Role
 from models.tables import AuditLog, CaseRecord, HistoryArchive
@@ -45,7 +53,6 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
 TIMELINE_VIEW_ACTION = VIEW_ACTION
 STAFF_ROLES = tuple(r for r in Role if r != Role.EMPLOYER)
 # Roles that see decrypted payloads (personal data) in a timeline.
-DECRYPT_ROLES = tuple(r for r in STAFF_ROLES if r != Role.OPS_ENGINEER)
 AUDIT_ROLES = (Role.AUDITOR, Role.SUPERVISOR)
 QUERY_TIMEOUT = timedelta(seconds=3)
 
@@ -128,6 +135,8 @@ async def case_timeline(
     recorded = await _recorded(client, case_id) if decrypted and source == "temporal" else []
     converter = make_data_converter(codec=request.app.state.codec) if decrypted else None
     events = await build_timeline(histories, converter, recorded=recorded, include_bookkeeping=bookkeeping)
+    if record.case_type == "benefit_period":
+        events = with_ledger(events, await ledger_rows(session, case_id))
     # The view is recorded before the data leaves; a failed write refuses the view.
     await audit.append(
         session,

@@ -20,17 +20,14 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from api.deps import get_db, get_settings_dep
 from api.errors import ApiError
-from api.routes.audit import DECRYPT_ROLES
+from api.principals import Decryptor
 from core import audit
 from core.codec import CodecError, is_refused
 from core.db import Database
-from core.security import TokenError, decode_token
 from core.settings import Settings
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 
-# Staff who may see decrypted payloads in the Temporal Web UI: the audit redaction's rule.
-CODEC_ROLES = frozenset(r.value for r in DECRYPT_ROLES)
 # Workflow ids carry no personal data (a case id); anything else is not recorded.
 _WORKFLOW_ID_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
 _UI_WORKFLOW_RE = re.compile(r"/namespaces/[^/]+/workflows/([^/?#]+)")
@@ -46,19 +43,6 @@ async def _payloads(request: Request) -> list[Payload]:
 
 def _respond(payloads: list[Payload]) -> dict[str, Any]:
     return json_format.MessageToDict(Payloads(payloads=payloads))
-
-
-def _actor(request: Request, settings: Settings) -> str:
-    auth = request.headers.get("authorization", "")
-    if not auth.lower().startswith("bearer "):
-        raise ApiError(401, "auth.required", "请先登录")
-    try:
-        claims = decode_token(settings, auth[7:].strip())
-    except TokenError as e:
-        raise ApiError(401, e.code, e.message_zh) from e
-    if not CODEC_ROLES.intersection(claims.roles):
-        raise ApiError(403, "auth.role", "无权查看解密后的工作流数据")
-    return claims.login
 
 
 def _workflow_of(request: Request) -> str | None:
@@ -99,19 +83,19 @@ async def _run(request: Request, db: Database, actor: str, op: Literal["encode",
 @router.post("/encode", summary="加密载荷（Temporal 编解码服务）")
 async def encode(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings_dep)],
+    staff: Decryptor,
     db: Annotated[Database, Depends(get_db)],
 ) -> dict[str, Any]:
-    return await _run(request, db, _actor(request, settings), "encode")
+    return await _run(request, db, staff.login, "encode")
 
 
 @router.post("/decode", summary="解密载荷（Temporal 编解码服务）")
 async def decode(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings_dep)],
+    staff: Decryptor,
     db: Annotated[Database, Depends(get_db)],
 ) -> dict[str, Any]:
-    return await _run(request, db, _actor(request, settings), "decode")
+    return await _run(request, db, staff.login, "decode")
 
 
 def _ui_key_ok(settings: Settings, key: str) -> None:

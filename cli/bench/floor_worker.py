@@ -14,6 +14,7 @@ from datetime import timedelta
 from temporalio.worker import Worker
 
 from cli.bench.floor_workflow import BenchFloorChild, BenchFloorWorkflow, bench_noop
+from core.process import run_and_exit
 from core.settings import get_settings
 from core.temporal_client import connect_client
 from workers.main import sandbox_runner
@@ -42,7 +43,8 @@ async def run(task_queue: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--task-queue", required=True)
-    asyncio.run(run(parser.parse_args().task_queue))
+    task_queue = parser.parse_args().task_queue
+    run_and_exit(lambda: asyncio.run(run(task_queue)))  # os._exit once closed (core/process.py)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def replay_missing() -> str | None:
 
 
 def payday_missing() -> str | None:
-    missing = [m for m in ("workflows.benefit_period", "workflows.payroll") if not module_exists(m)]
+    missing = [m for m in ("workflows.benefit_period", "workflows.payday") if not module_exists(m)]
     if missing:
         return f"the benefit-period payroll has not landed yet (missing: {', '.join(missing)})"
     return None

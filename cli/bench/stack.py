@@ -91,6 +91,7 @@ class StackOptions:
     dev_server_in_memory: bool = False
     keep: bool = False
     task_queue: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # extra UIFLOW_* settings for every process
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Stack:
     opts: StackOptions
     workdir_: Path | None = None  # created on first use, so a Stack never started leaves nothing
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    exit_codes: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     settings: Settings | None = None
     client: Client | None = None
@@ -135,10 +137,17 @@ class Stack:
     ) -> None:
         await self.close()
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start ``name`` (logging to ``<workdir>/<name>.log``, appended across restarts) with the
+        stack's environment, ``env`` overriding parts of it (e.g. a second worker's metrics port)."""
         log = (self.workdir / f"{name}.log").open("ab")
         p = subprocess.Popen(
-            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+            args,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
         )
         self.procs[name] = p
         self.started.append(name)
@@ -175,6 +184,7 @@ class Stack:
                 "UIFLOW_DOCUMENTS_DIR": str(self.workdir / "documents"),
             }
         )
+        env.update(o.env)
         # Keys: our own for what we start; the environment's when we join an existing deployment.
         if not o.api_url:
             env["UIFLOW_CODEC_KEYS"] = "bench:" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -205,7 +215,7 @@ class Stack:
                     i = args.index("--db-filename")
                     del args[i : i + 2]
                 self.temporal_address = f"{t.ip}:{t.port}"
-                dev_proc = self._spawn("temporal", [str(BIN / "temporal"), *args, "--headless"])
+                dev_proc = self.spawn("temporal", [str(BIN / "temporal"), *args, "--headless"])
             env["UIFLOW_TEMPORAL_ADDRESS"] = self.temporal_address
 
         waits: list[Any] = []
@@ -217,9 +227,14 @@ class Stack:
                 port = free_port()
                 self.sim_url = f"http://127.0.0.1:{port}"
                 # The simulators are no part of the product: started without the CLI's imports.
-                code = f"from sim.server import run; run(port={port}, population={o.sim_population})"
+                code = (
+                    "from core.process import run_and_exit; from sim.server import run; "
+                    f"run_and_exit(lambda: run(port={port}, population={o.sim_population}))"
+                )
                 args = [sys.executable, "-c", code]
-                waits.append(wait_port("127.0.0.1", port, 90, self._spawn("sim", args)))
+                # A large population takes its time to build before the simulators listen.
+                limit = 90 + o.sim_population / 150
+                waits.append(wait_port("127.0.0.1", port, limit, self.spawn("sim", args)))
             env["UIFLOW_SIM_BASE_URL"] = self.sim_url
             if o.api_url:
                 self.api_url = o.api_url.rstrip("/")
@@ -228,17 +243,17 @@ class Stack:
                 env["UIFLOW_API_PORT"] = str(port)
                 self.api_url = f"http://127.0.0.1:{port}"
                 args = [str(BIN / "uiflow"), "api", "--host", "127.0.0.1", "--port", str(port)]
-                waits.append(wait_port("127.0.0.1", port, 90, self._spawn("api", args)))
+                waits.append(wait_port("127.0.0.1", port, 90, self.spawn("api", args)))
 
         await self._prepare_database()
         if dev_proc is not None:
             host, port_s = self.temporal_address.rsplit(":", 1)
             await wait_port(host, int(port_s), 60, dev_proc)
         if start_worker:
-            self._spawn("worker", [str(BIN / "uiflow"), "worker"])
+            self.spawn("worker", [str(BIN / "uiflow"), "worker"])
         if o.need_floor_worker:
             args = [sys.executable, "-m", "cli.bench.floor_worker", "--task-queue", self.floor_queue]
-            self._spawn("floor-worker", args)
+            self.spawn("floor-worker", args)
         await asyncio.gather(*waits)
 
         # The bench's own settings: what was set above wins over the environment it came from.
@@ -256,7 +271,7 @@ class Stack:
                 queues.append(("worker", self.task_queue))
             if o.need_floor_worker:
                 queues.append(("floor-worker", self.floor_queue))
-            await asyncio.gather(*(self._await_pollers(n, q) for n, q in queues))
+            await asyncio.gather(*(self.await_pollers(n, q) for n, q in queues))
 
     async def _prepare_database(self) -> None:
         """Create (unless given), migrate, and seed regions and the demo staff. The staff share
@@ -291,7 +306,7 @@ class Stack:
         finally:
             await db.dispose()
 
-    async def _await_pollers(self, name: str, queue: str, limit: float = 60.0) -> None:
+    async def await_pollers(self, name: str, queue: str, limit: float = 60.0) -> None:
         """A worker counts as started once the server sees it polling its queue, so that worker
         start-up never lands inside a timed run."""
         assert self.client is not None
@@ -319,13 +334,16 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for _name, p in reversed(list(self.procs.items())):
+        for name, p in reversed(list(self.procs.items())):
             while p.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 (a child, not an event)
                 await asyncio.sleep(0.05)
             if p.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+            # Each child's exit code (-9: it had to be killed), written into the results so that a
+            # process that did not end cleanly is visible, and asserted by the smoke tests.
+            self.exit_codes[name] = p.returncode
         self.procs.clear()
         if self.created_db and not self.opts.keep:
             conn = await asyncpg.connect(PG_ADMIN_URL)

@@ -1,7 +1,7 @@
 """skill-upgrade subsidy: grants (once per occupation and level, yearly limit), employer batches
 
 Revision ID: 0010
-Revises: 0006 (was 0004; chained onto main's head after merging main)
+Revises: 0007 (was 0004; chained onto main's head after merging main)
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import models.sqltypes
 
 revision: str = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -17,6 +17,7 @@ from sim.catalogue import CERTIFICATE_LEVELS, OCCUPATIONS, STOP_REASONS
 from sim.clock import now_shanghai, today_shanghai
 from sim.deps import deliver_callback, get_state, require_person
 from sim.population import SCENARIO_WEIGHTS, PersonOverrides, TrainingSubsidy, person_view
+from sim.routers.bank import ITEM_FAULTS
 from sim.routers.demand_platform import ticket_view
 from sim.routers.registration import register, status_of
 from sim.state import SYSTEMS, FaultConfig, SimError
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 @router.put("/faults/{system}")
 async def set_fault(system: str, body: FaultConfig, request: Request) -> dict[str, Any]:
-    if system not in SYSTEMS:
+    if system not in SYSTEMS and system not in ITEM_FAULTS:
         raise SimError(404, "system.unknown", f"不存在的系统：{system}")
     get_state(request).faults[system] = body
     return {"system": system, **body.model_dump()}
@@ -268,6 +269,7 @@ async def resolve_ticket(
         and t.requested_stop_reason in STOP_REASONS
     ):
         state.pop.persons[t.id_number].stop_reason_code = t.requested_stop_reason  # type: ignore[index]
+        state.changed(t.id_number)  # type: ignore[arg-type]
     event = {
         "event": "ticket.resolved",
         "ticket_id": t.ticket_id,

@@ -1,6 +1,13 @@
 """The paying bank. Disbursements are keyed by an idempotency key (case id + period): a repeated
 key returns the original result and never moves money twice, which is what lets Temporal retry a
-payment activity safely. Every money movement is written to a ledger the tests inspect."""
+payment activity safely. Every money movement is written to a ledger the tests inspect.
+
+Payrolls come as one batch (批量代发): ``POST /bank/batches`` takes up to 5,000 items, each with its
+own idempotency key, and answers per item (paid with its reference, or failed with a code), as
+real 代发 result files do. The batch goes through the same per-key ledger, so a key sent in two
+batches (a retry after a time-out) is paid once. Faults: the ``bank`` fault config acts on the
+whole call (a timed-out batch changes nothing); ``bank.items`` with ``error_rate`` fails single
+items (``system.unavailable``, retryable)."""
 
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ from sim.population import luhn_ok
 from sim.state import Disbursement, LedgerEntry, SimError, SimState
 
 router = APIRouter(prefix="/bank", tags=["bank"])
+#: Faults on single items of a batch (``error_rate``), set like a system's: PUT /admin/faults/bank.items
+ITEM_FAULTS = ("bank.items",)
 State = Annotated[SimState, Depends(system_guard("bank"))]
 
 
@@ -65,12 +74,17 @@ def _check_account(state: SimState, account_no: str, account_name: str) -> None:
 
 @router.post("/disbursements")
 async def disburse(body: DisbursementRequest, state: State) -> dict[str, Any]:
-    # No await between the lookup and the insert: concurrent duplicates cannot both pass.
+    return _view(_pay(state, body))
+
+
+def _pay(state: SimState, body: DisbursementRequest) -> Disbursement:
+    """One key, paid once. No await between the lookup and the insert: concurrent duplicates
+    cannot both pass."""
     existing = state.disbursements.get(body.idempotency_key)
     if existing is not None:
         if (existing.account_no, existing.amount) != (body.account_no, body.amount):
             raise SimError(409, "idempotency.key_reused", "该幂等键已用于另一笔不同的付款")
-        return _view(_settle(state, existing))
+        return _settle(state, existing)
     _check_account(state, body.account_no, body.account_name)
     now = now_shanghai()
     d = Disbursement(
@@ -94,7 +108,61 @@ async def disburse(body: DisbursementRequest, state: State) -> dict[str, Any]:
             at=now,
         )
     )
-    return _view(_settle(state, d))
+    return _settle(state, d)
+
+
+class BatchRequest(BaseModel):
+    """A payroll file: the payer's own batch reference and its items."""
+
+    batch_ref: str = Field(min_length=4, max_length=64, description="付款方批次号（不含个人信息）")
+    items: list[DisbursementRequest] = Field(min_length=1, max_length=5000)
+
+
+@router.post("/batches")
+async def disburse_batch(body: BatchRequest, state: State) -> dict[str, Any]:
+    item_faults = state.faults.get(ITEM_FAULTS[0])
+    results: list[dict[str, Any]] = []
+    for item in body.items:
+        if item_faults and item_faults.error_rate and state.fault_rng.random() < item_faults.error_rate:
+            state.injected["bank.items.error"] += 1
+            results.append(_failed(item.idempotency_key, "system.unavailable", "银行系统繁忙，该笔未处理"))
+            continue
+        try:
+            d = _pay(state, item)
+        except SimError as e:
+            results.append(_failed(item.idempotency_key, e.code, e.message_zh))
+            continue
+        results.append(
+            {
+                "idempotency_key": d.idempotency_key,
+                "status": "paid",
+                "bank_ref": d.bank_ref,
+                "amount": d.amount,
+            }
+        )
+    now = now_shanghai()
+    return {
+        "batch_ref": body.batch_ref,
+        "bank_batch_ref": f"BB{now:%Y%m%d}{state.next_seq('bank-batch'):08d}",
+        "count": len(results),
+        "paid": sum(1 for r in results if r["status"] == "paid"),
+        "results": results,
+    }
+
+
+def _failed(key: str, code: str, message: str) -> dict[str, Any]:
+    return {"idempotency_key": key, "status": "failed", "code": code, "message": message}
+
+
+class LookupRequest(BaseModel):
+    idempotency_keys: list[str] = Field(min_length=1, max_length=5000)
+
+
+@router.post("/disbursements/lookup")
+async def lookup(body: LookupRequest, state: State) -> dict[str, Any]:
+    """What the bank holds for each key (reconciliation item by item); unknown keys are absent."""
+    found = [state.disbursements.get(k) for k in body.idempotency_keys]
+    return {"items": [_view(_settle(state, d)) for d in found if d is not None]}
 
 
 @router.get("/disbursements/{idempotency_key}")

@@ -67,6 +67,7 @@ async def change_stop_reason(id_number: str, body: StopReasonChange, state: Stat
             "该参保记录已锁定，前台无法变更停保原因，请通过金保工程软件需求平台提交运维工单",
         )
     person.stop_reason_code = body.code
+    state.changed(person.id_number)
     return stop_reason_view(state, person)
 
 

@@ -36,8 +36,29 @@ def _view(m: Message) -> dict[str, Any]:
 
 @router.post("/messages")
 async def send(body: MessageRequest, state: State) -> dict[str, Any]:
+    return _view(_send(state, body))
+
+
+class BatchMessages(BaseModel):
+    """Many messages in one call (a pay day's notices); each keeps its own idempotency key."""
+
+    messages: list[MessageRequest] = Field(min_length=1, max_length=5000)
+
+
+@router.post("/messages/batch")
+async def send_batch(body: BatchMessages, state: State) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    for m in body.messages:
+        try:
+            results.append(_view(_send(state, m)))
+        except SimError as e:
+            results.append({"status": "failed", "code": e.code, "message": e.message_zh})
+    return {"count": len(results), "results": results}
+
+
+def _send(state: SimState, body: MessageRequest) -> Message:
     if body.idempotency_key and body.idempotency_key in state.message_keys:
-        return _view(state.message_keys[body.idempotency_key])
+        return state.message_keys[body.idempotency_key]
     if body.channel == "sms":
         if not _PHONE.match(body.recipient):
             raise SimError(422, "recipient.invalid", "手机号码格式不正确")
@@ -60,4 +81,4 @@ async def send(body: MessageRequest, state: State) -> dict[str, Any]:
     state.messages.append(m)
     if body.idempotency_key:
         state.message_keys[body.idempotency_key] = m
-    return _view(m)
+    return m

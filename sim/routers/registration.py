@@ -50,6 +50,7 @@ def register(
     person.registered_on = on
     person.registration_no = state.builder.next_registration_no(region, on)
     person.registration_channel = channel
+    state.changed(person.id_number)
 
 
 @router.get("/persons/{id_number}")
@@ -80,4 +81,5 @@ async def register_at_counter(body: CounterRegistration, state: State) -> dict[s
             state, person, region=body.region, on=body.registered_on or today_shanghai(), channel="counter"
         )
         person.insured_region = person.insured_region or body.region
+        state.changed(person.id_number)
     return status_of(person.id_number, person)

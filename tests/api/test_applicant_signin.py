@@ -147,6 +147,8 @@ def test_prod_refuses_to_start_without_the_identity_provider() -> None:
         "jwt_secret": "j" * 40,
         "applicant_key_secret": "a" * 40,
         "database_url": "postgresql+asyncpg://u@db/uiflow",
+        "callback_keys_registration": "r1:" + "r" * 40,
+        "callback_keys_demand_platform": "d1:" + "d" * 40,
     }
     with pytest.raises(ValueError, match="UIFLOW_APPLICANT_OIDC_ISSUER"):
         Settings(**base)  # type: ignore[arg-type]

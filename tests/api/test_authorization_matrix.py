@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,6 +37,7 @@ from core.security import Kind, issue_token
 from core.settings import Settings
 from models.enums import READ_ONLY_ROLES, CaseType, Role
 from models.tables import CaseRecord, Document, EmployerAccount, Staff
+from tests.conftest import prepared_db
 
 INSIDE, OUTSIDE = "150102", "150202"
 STAFF_ROLES = [r for r in Role if r not in (Role.EMPLOYER, Role.ADMIN)]
@@ -150,7 +152,10 @@ async def _seed(
 
 
 @pytest_asyncio.fixture
-async def world(settings: Settings, sqlite_db: Database) -> AsyncIterator[World]:
+async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
+    """Its own database: the matrix adds staff and cases in a demo district, which would show up
+    in other tests' inboxes and reminder recipients if it shared theirs."""
+
     async def _no_temporal() -> Client:
         raise RuntimeError("no Temporal in the authorization matrix")
 
@@ -160,9 +165,11 @@ async def world(settings: Settings, sqlite_db: Database) -> AsyncIterator[World]
     dispute_id = f"dispute-{INSIDE}-{akey}-1"
     doc_id = str(uuid.uuid4())
     callers = _callers(tag, akey, other_akey)
-    await _seed(sqlite_db, callers, claim_id, dispute_id, doc_id, akey)
-    app = create_app(settings, db=sqlite_db, temporal_connect=_no_temporal)
+    db = await prepared_db(f"sqlite+aiosqlite:///{tmp_path / 'matrix.db'}", settings)
+    await _seed(db, callers, claim_id, dispute_id, doc_id, akey)
+    app = create_app(settings, db=db, temporal_connect=_no_temporal)
     yield World(app, settings, claim_id, dispute_id, doc_id, callers)
+    await db.dispose()
 
 
 def _path(w: World, route: Any) -> str:

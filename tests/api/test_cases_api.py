@@ -17,7 +17,8 @@ from core.settings import Settings
 from models.tables import CaseRecord
 from tests.conftest import login
 
-T0 = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)  # 09:30 in Asia/Shanghai
+# 01:30 on 2 Nov in Asia/Shanghai, still 1 Nov in UTC: counting by the UTC day would show here.
+T0 = datetime(2026, 11, 1, 17, 30, tzinfo=UTC)
 
 
 def _row(i: int, **over: object) -> CaseRecord:
@@ -62,9 +63,9 @@ async def seeded(
             301,
             status="approved",
             stage="approved",
-            decided_at=T0 + timedelta(hours=20),
+            decided_at=T0 + timedelta(hours=28),  # 21:30Z on 2 Nov = 05:30 on 3 Nov in Shanghai
             summary={"decided_within_limit": True},
-            closed_at=T0 + timedelta(hours=20),
+            closed_at=T0 + timedelta(hours=28),
         ),
     ]
     async with db.session() as s:
@@ -123,7 +124,9 @@ async def test_stats_count_in_sql_by_local_day(seeded: httpx.AsyncClient) -> Non
     reviewer = await login(seeded, "reviewer.xc")
     st = (await seeded.get("/api/v1/cases/stats", headers=reviewer)).json()
     assert st["by_region"]["150102"] >= 32 and "150202" not in st["by_region"]
-    assert st["received_per_day"]["2026-11-02"] >= 7  # 09:30 Shanghai is still 2 Nov
-    assert st["decided_per_day"]["2026-11-03"] >= 1  # 01:30Z + 20 h = 05:30 on 3 Nov in Shanghai
+    assert st["received_per_day"]["2026-11-02"] >= 7  # 17:30Z on 1 Nov is 01:30 on 2 Nov in Shanghai
+    assert st["received_per_day"].get("2026-11-01", 0) == 0  # the UTC day is not the business day
+    assert st["decided_per_day"]["2026-11-03"] >= 1  # 21:30Z on 2 Nov = 05:30 on 3 Nov in Shanghai
+    assert st["decided_per_day"].get("2026-11-02", 0) == 0
     assert st["decided_total"] >= 2 and st["decided_total"] - st["decided_within_limit"] >= 1
     assert st["overdue"] >= 1 and st["escalated"] >= 1

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -14,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.codec import AesGcmCodec, CodecError
-from core.settings import Settings, parse_keyring
+from core.settings import DEV_APPLICANT_SECRET, DEV_JWT_SECRET, Settings, parse_keyring
 from tests.conftest import TEST_KEY
 from tests.integration.echo_workflow import EchoWorkflow, Person, greet
 
@@ -120,8 +121,35 @@ def test_prod_settings_refuse_unsafe_defaults() -> None:
         applicant_key_secret="a" * 40,
         callback_keys_registration="r1:" + "r" * 40,
         callback_keys_demand_platform="d1:" + "d" * 40,
+        applicant_oidc_issuer="https://idp.example.gov.cn",
     )
     assert ok.codec_keyring()[1] == "k"
+
+
+PROD_OK: dict[str, Any] = {
+    "mode": "prod",
+    "database_url": "postgresql+asyncpg://x/y",
+    "codec_keys": f"k:{TEST_KEY}",
+    "jwt_secret": "j" * 40,
+    "applicant_key_secret": "a" * 40,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"applicant_key_secret": DEV_APPLICANT_SECRET}, "UIFLOW_APPLICANT_KEY_SECRET"),
+        ({"applicant_key_secret": "a" * 31}, "UIFLOW_APPLICANT_KEY_SECRET"),
+        ({"database_url": ""}, "UIFLOW_DATABASE_URL"),
+        ({"jwt_secret": DEV_JWT_SECRET}, "UIFLOW_JWT_SECRET"),
+        ({"jwt_secret": "j" * 31}, "UIFLOW_JWT_SECRET"),
+    ],
+)
+def test_each_prod_guard_refuses_alone(change: dict[str, Any], named: str) -> None:
+    """Each guard on its own (the rest of the settings safe), so none can pass by another's refusal."""
+    with pytest.raises(ValueError, match=named) as e:
+        Settings(**{**PROD_OK, **change})
+    assert str(e.value).count("UIFLOW_") == 1
 
 
 def test_dev_key_generated_once_and_kept(tmp_path: Path) -> None:

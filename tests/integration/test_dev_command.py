@@ -1,5 +1,7 @@
 """`uiflow dev` as a newcomer runs it: everything comes up, /readyz says ready, the Web UI
-answers, Ctrl-C leaves no process behind, and a second start finds the same data."""
+answers, Ctrl-C leaves no process behind (no child, no port: the worker's metrics port included),
+every child stopped with exit code 0, and a second start finds the same data. A worker killed
+under it comes back by itself and the next claim is processed."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import yaml
+
+from tests.api.test_claims_api import claim_body
 
 BIN = Path(sys.executable).parent
 
@@ -35,7 +39,15 @@ def _config(tmp: Path) -> dict[str, int]:
     doc["sim"].update(port=sim, population=200)
     doc["worker"]["metrics_port"] = wmetrics
     (tmp / "temporal-dev.yaml").write_text(yaml.safe_dump(doc))
-    return {"api": api, "ui": ui, "frontend": fe, "sim": sim}
+    return {
+        "api": api,
+        "ui": ui,
+        "frontend": fe,
+        "sim": sim,
+        "temporal_http": http,
+        "temporal_metrics": tmetrics,
+        "worker_metrics": wmetrics,
+    }
 
 
 def _start(tmp: Path) -> subprocess.Popen[str]:
@@ -65,13 +77,24 @@ def _wait_ready(proc: subprocess.Popen[str], ports: dict[str, int], limit: float
     raise AssertionError("uiflow dev did not become ready in 60 s")
 
 
-def _children(pgid_leader: int) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,pgid,args"], capture_output=True, text=True).stdout
-    return [
-        line
-        for line in out.splitlines()[1:]
-        if "uiflow" in line and "pytest" not in line and str(pgid_leader) in line.split()[1:2]
-    ]
+def _children(parent: int) -> dict[int, str]:
+    """The supervisor's child processes (each runs in its own session, so not by process group)."""
+    out = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    found: dict[int, str] = {}
+    for line in out.splitlines():
+        pid, ppid, args = line.split(None, 2)
+        if int(ppid) == parent:
+            found[int(pid)] = args
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout
+    return bool(state.strip()) and not state.strip().startswith("Z")
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
@@ -98,10 +121,16 @@ def test_dev_comes_up_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
             timeout=5,
         )
         assert r.status_code == 200
+        children = _children(proc.pid)
+        assert len(children) == 4, children  # Temporal, simulators, worker, API
+        assert _alive(ports["worker_metrics"])
     finally:
         out = _stop(proc)
     assert proc.returncode == 0, out
     assert "已全部停止" in out and "演示账号" in out
+    for label in ("Temporal 开发服务器", "外部系统模拟服务", "工作进程", "API 服务"):
+        assert f"{label}已停止（退出码 0）" in out, out
+    assert not [pid for pid in children if _running(pid)], children
     for port in ports.values():
         assert not _alive(port), f"port {port} still served after Ctrl-C"
     assert (tmp_path / ".data" / "temporal.db").exists() and (tmp_path / ".data" / "uiflow.db").exists()
@@ -129,3 +158,55 @@ def test_dev_refuses_a_taken_port(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert f"端口 {ports['api']}" in out and "已被占用" in out
+
+
+def _worker_pid(parent: int) -> int | None:
+    return next((pid for pid, args in _children(parent).items() if args.endswith("uiflow worker")), None)
+
+
+def test_a_killed_worker_comes_back_and_the_next_claim_is_processed(tmp_path: Path) -> None:
+    ports = _config(tmp_path)
+    api = f"http://127.0.0.1:{ports['api']}"
+    proc = _start(tmp_path)
+    try:
+        _wait_ready(proc, ports, limit=120)  # start-up speed is the first test's subject, not this one's
+        first = _worker_pid(proc.pid)
+        assert first is not None, _children(proc.pid)
+        os.kill(first, signal.SIGKILL)  # no drain, no goodbye
+        t0 = time.monotonic()
+        second: int | None = None
+        while time.monotonic() - t0 < 30:
+            assert proc.poll() is None, "the supervisor stopped instead of restarting the worker"
+            second = _worker_pid(proc.pid)
+            if second not in (None, first) and _alive(ports["worker_metrics"]):
+                break
+            time.sleep(0.2)
+        assert second not in (None, first), "the worker was not restarted within 30 s"
+
+        person = httpx.post(
+            f"http://127.0.0.1:{ports['sim']}/admin/persons",
+            json={"scenario": "eligible", "insured_region": "150102"},
+            timeout=10,
+        ).json()
+        r = httpx.post(f"{api}/api/v1/claims", json=claim_body(person), timeout=30)
+        assert r.status_code == 201, r.text
+        case_id = r.json()["case_id"]
+        token = httpx.post(
+            f"{api}/api/v1/auth/login", json={"login": "reviewer.xc", "password": "uiflow-demo"}, timeout=10
+        ).json()["access_token"]
+        status = ""
+        for _ in range(150):  # the checks run on the restarted worker
+            r = httpx.get(
+                f"{api}/api/v1/claims/{case_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            )
+            status = r.json()["status"] if r.status_code == 200 else r.text
+            if status == "under_review":
+                break
+            time.sleep(0.2)
+        assert status == "under_review"
+    finally:
+        out = _stop(proc)
+    assert proc.returncode == 0, out
+    assert "工作进程意外退出（退出码 -9），1 秒后重启（第 1 次）" in out, out
+    assert "工作进程已重启" in out
+    assert not _alive(ports["worker_metrics"])

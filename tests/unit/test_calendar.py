@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.parameters import calendar_in_force
 from policy.calendar import (
     CALENDAR_VERSION,
     build_calendar,
@@ -21,6 +23,7 @@ from policy.calendar import (
 )
 from policy.errors import CalendarMissingError, PolicyError
 from policy.parameters import merge_parameters, packaged_parameters
+from tests.unit.test_operator_overrides import YEAR_2098
 
 
 def test_tabled_years() -> None:
@@ -109,17 +112,25 @@ def test_other_limits() -> None:
     assert nth_working_day_after(date(2025, 2, 7), 1) == date(2025, 2, 8)
 
 
-def test_year_without_a_table_fails_closed() -> None:
+# An operator's table for 2098 and none for 2099 (test_operator_overrides.YEAR_2098): a far year,
+# so that the day an operator adds next year's real table (README: it must happen) breaks nothing.
+
+
+def test_year_without_a_table_fails_closed(tmp_path: Path) -> None:
     with pytest.raises(CalendarMissingError) as e:
-        is_working_day(date(2027, 1, 4))
-    assert e.value.code == "calendar.year_missing" and e.value.year == 2027
-    assert "2027" in e.value.message_zh
+        is_working_day(date(2099, 1, 5))
+    assert e.value.code == "calendar.year_missing" and e.value.year == 2099
+    assert "2099" in e.value.message_zh
     with pytest.raises(CalendarMissingError):
         is_working_day(date(2019, 12, 31))
-    with pytest.raises(CalendarMissingError):  # the deadline would run into 2027
-        review_deadline(date(2026, 12, 25))
+    (tmp_path / "cn-2098.yaml").write_text(YEAR_2098, encoding="utf-8")
+    cal = calendar_in_force(tmp_path)
+    assert is_working_day(date(2098, 12, 24), cal) is True  # the year before is there
+    with pytest.raises(CalendarMissingError) as e:  # the deadline would run into 2099
+        review_deadline(date(2098, 12, 25), cal=cal)
+    assert e.value.year == 2099
     with pytest.raises(CalendarMissingError):
-        working_days_between(date(2026, 12, 1), date(2027, 1, 5))
+        working_days_between(date(2098, 12, 1), date(2099, 1, 5), cal)
 
 
 @pytest.mark.parametrize("n", [0, -1, -10])

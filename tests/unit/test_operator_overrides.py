@@ -24,11 +24,19 @@ parameters:
         source: "test"
 """
 
-YEAR_2027 = """
-year: 2027
+# Far years, so that adding the real cn-2027.yaml (README: an operator must) breaks nothing here.
+YEAR_2098 = """
+year: 2098
 notice: "test table"
 holidays:
-  - {name: 元旦, from: 2027-01-01, to: 2027-01-03}
+  - {name: 元旦, from: 2098-01-01, to: 2098-01-01}
+workdays: []
+"""
+YEAR_2099 = """
+year: 2099
+notice: "test table"
+holidays:
+  - {name: 元旦, from: 2099-01-01, to: 2099-01-03}
 workdays: []
 """
 
@@ -50,10 +58,15 @@ def test_operator_typo_is_refused(tmp_path: Path) -> None:
 
 
 def test_next_years_table_can_be_added_and_is_required(tmp_path: Path) -> None:
+    this_year, both = tmp_path / "2098", tmp_path / "2098-2099"  # two dirs: tables are cached per dir
+    for d, tables in ((this_year, [YEAR_2098]), (both, [YEAR_2098, YEAR_2099])):
+        d.mkdir()
+        for text in tables:
+            (d / f"cn-{text.split()[1]}.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(CalendarMissingError):
-        calendar.review_deadline(date(2026, 12, 28), cal=calendar_in_force(None))
-    (tmp_path / "cn-2027.yaml").write_text(YEAR_2027, encoding="utf-8")
-    cal = calendar_in_force(tmp_path)
-    # after Mon 2026-12-28: 12-29, 12-30, 12-31 (3), 01-01..03 off, 01-04..08 (8), 01-11 (9), 01-12 (10)
-    assert calendar.review_deadline(date(2026, 12, 28), cal=cal) == date(2027, 1, 12)
+        calendar.review_deadline(date(2098, 12, 29), cal=calendar_in_force(this_year))
+    cal = calendar_in_force(both)
+    # after Mon 2098-12-29: 12-30, 12-31 (2), 01-01..03 off, Sun 01-04, 01-05..09 (7), 01-12..14 (10)
+    assert date(2098, 12, 29).weekday() == 0
+    assert calendar.review_deadline(date(2098, 12, 29), cal=cal) == date(2099, 1, 14)
     assert cal.version != calendar_in_force(None).version

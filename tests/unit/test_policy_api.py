@@ -1,4 +1,5 @@
-"""api.routes.policy: the same calculators over HTTP, with structured 422 refusals."""
+"""api.routes.policy: the same calculators over HTTP, with structured 422 refusals, on the real app
+with its authentication (signed in as a clerk)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,32 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from api.errors import install_error_handlers
-from api.routes.policy import router
+from api.app import create_app
+from core.db import Database
+from core.settings import Settings
+from tests.conftest import login
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(router)
+async def client(settings: Settings, sqlite_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (the calculators are for signed-in staff only), signed in as a clerk."""
+    app = create_app(settings, db=sqlite_db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        c.headers.update(await login(c, "clerk.xc"))
         yield c
+
+
+async def test_the_calculators_need_a_signed_in_staff_member(client: httpx.AsyncClient) -> None:
+    for method, path in (("GET", "retirement-age"), ("POST", "check-id")):
+        r = await client.request(
+            method,
+            f"/api/v1/policy/{path}",
+            headers={"Authorization": ""},
+            params={"category": "male", "birth": "1965-08"},
+            json={"number": "11010519491231002X"},
+        )
+        assert r.status_code == 401, (path, r.text)
 
 
 async def get(client: httpx.AsyncClient, path: str, **params: Any) -> httpx.Response:
@@ -79,7 +93,7 @@ async def test_other_calculators(client: httpx.AsyncClient) -> None:
     [
         ("retirement-age", {"category": "male", "birth": "1965-13"}, "yearmonth.invalid"),
         ("retirement-age", {"category": "robot", "birth": "1965-01"}, "request.invalid"),
-        ("review-deadline", {"received": "2027-01-04"}, "calendar.year_missing"),
+        ("review-deadline", {"received": "2099-01-05"}, "calendar.year_missing"),
         ("review-deadline", {"received": "2025-02-30"}, "date.invalid"),
         ("review-deadline", {"received": "2025-01-20", "working_days": -1}, "calendar.count_invalid"),
         ("working-days", {"start": "2025-02-09", "end": "2025-02-08"}, "calendar.range_invalid"),

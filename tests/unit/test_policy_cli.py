@@ -116,7 +116,7 @@ def test_check_id() -> None:
     ("args", "needle"),
     [
         (["retirement-age", "--category", "male", "--birth", "1965-13"], "月份不存在"),
-        (["review-deadline", "--received", "2027-01-04"], "2027年"),
+        (["review-deadline", "--received", "2099-01-05"], "2099年"),
         (["review-deadline", "--received", "2025-02-30"], "YYYY-MM-DD"),
         (["review-deadline", "--received", "20250120"], "YYYY-MM-DD"),
         (["review-deadline", "--received", "2025-01-20", "--working-days", "-1"], "正整数"),
@@ -145,7 +145,7 @@ def test_real_process_contract() -> None:
     assert r.stderr == ""
     for args in (
         ["retirement-age", "--category", "robot", "--birth", "1965-01"],  # usage error (bad choice)
-        ["review-deadline", "--received", "2026-12-28"],  # rule refusal: needs the 2027 table
+        ["review-deadline", "--received", "2099-01-05"],  # rule refusal: no table for 2099
     ):
         r = _run(*args)
         assert r.returncode == 2, args

@@ -37,11 +37,13 @@ from models.benefit import (
     PeriodTimings,
     period_id_for,
 )
+from models.case import BUSINESS_TZ
 from models.claim import ClaimEntitlement, MonthlyAmount
 from models.rules import RetirementCategory, YearMonth
 from policy.entitlement import benefit_amount
 from sim.population import luhn_digit
 from sim.testing import SimHandle
+from tests.clock import FUTURE_YEAR
 from tests.factories import CaseEnv
 from workers.main import build_worker
 from workflows.base import initial_search_attributes
@@ -49,9 +51,28 @@ from workflows.benefit_period import BenefitPeriodWorkflow
 
 BIN = Path(sys.executable).parent
 SA_KEYS: list[SearchAttributeKey[Any]] = list(sa.ALL)  # type: ignore[arg-type]
-MW_CHANGE = YearMonth(2027, 7)
+MW_CHANGE = YearMonth(FUTURE_YEAR, 7)
 MW_NEW = Decimal("2500")
 PREMIUM_STANDARD = Decimal("368.50")
+
+# The monthly benefit as domain.md §B publishes it (pinned figures, not recomputed with
+# policy.entitlement, the function under test): from which pay month, months 1–12 (95%; 90% before
+# 2024-08), month 13 on (85%; 80%). The last row is this folder's operator overlay (MW_NEW).
+DOMAIN_AMOUNTS = [
+    (YearMonth(2000, 1), Decimal("1782"), Decimal("1584")),  # MW1 1980, until 2024-07
+    (YearMonth(2024, 8), Decimal("1881"), Decimal("1683")),  # MW1 1980 at 95%/85%
+    (YearMonth(2024, 12), Decimal("2156.5"), Decimal("1929.5")),  # MW1 2270 (official figures)
+    (YearMonth(2025, 12), Decimal("2261"), Decimal("2023")),  # MW1 2380 (UNCONFIRMED, packaged)
+]
+OVERLAY_AMOUNTS = (MW_CHANGE, Decimal("2375"), Decimal("2125"))  # MW_NEW 2500 at 95%/85%
+
+
+def domain_amount(month_index: int, pay_month: YearMonth, *, overlay: bool) -> Decimal:
+    """The published amount for a benefit month paid in ``pay_month``."""
+    rows = [*DOMAIN_AMOUNTS, OVERLAY_AMOUNTS] if overlay else DOMAIN_AMOUNTS
+    _, first_year, later = [r for r in rows if r[0] <= pay_month][-1]
+    return first_year if month_index <= 12 else later
+
 
 OVERRIDE = f"""\
 # Test overlay, as an operator would write it (docs/operators.md): values for existing parameters.
@@ -83,8 +104,15 @@ def period_settings(wf_settings: Settings, period_params_dir: Path) -> Settings:
     return wf_settings.model_copy(update={"params_dir": period_params_dir})
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def case_db(request: pytest.FixtureRequest, sqlite_db: Database, pg_db: Database) -> Database:
+    """The claim and period workflow tests run on both databases uiflow supports: the embedded
+    default (SQLite, ``make dev``) and PostgreSQL (production)."""
+    return sqlite_db if request.param == "sqlite" else pg_db
+
+
 @pytest_asyncio.fixture
-async def period_env(period_settings: Settings, sqlite_db: Database) -> AsyncIterator[CaseEnv]:
+async def period_env(period_settings: Settings, case_db: Database) -> AsyncIterator[CaseEnv]:
     """As ``claim_env`` (each test owns its clock), with the operator overlay."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=make_data_converter(period_settings),
@@ -98,8 +126,8 @@ async def period_env(period_settings: Settings, sqlite_db: Database) -> AsyncIte
     )
     gov = GovClients.from_settings(period_settings)
     queue = f"periods-{uuid.uuid4().hex[:8]}"
-    async with build_worker(env.client, period_settings, sqlite_db, task_queue=queue, gov=gov):
-        yield CaseEnv(env=env, task_queue=queue, settings=period_settings, db=sqlite_db)
+    async with build_worker(env.client, period_settings, case_db, task_queue=queue, gov=gov):
+        yield CaseEnv(env=env, task_queue=queue, settings=period_settings, db=case_db)
     await close_all()
     await env.shutdown()
 
@@ -159,7 +187,21 @@ def period_input(
     )
 
 
+async def sleep_until(ce: CaseEnv, when: datetime) -> None:
+    now = await ce.env.get_current_time()
+    assert when > now, f"test clock already past {when}"
+    await ce.env.sleep(when - now)
+
+
 async def start_period(ce: CaseEnv, inp: BenefitPeriodInput) -> WorkflowHandle[BenefitPeriodWorkflow, Any]:
+    # A period paying in FUTURE_YEAR starts on 1 December before it, as one approved then would:
+    # FUTURE_YEAR can be 11 years ahead of the clock (tests/clock.py), farther than the test
+    # server lets a workflow run.
+    if inp.entitlement.schedule[0].pay_month.year >= FUTURE_YEAR:
+        start = datetime(FUTURE_YEAR - 1, 12, 1, 9, 0, tzinfo=BUSINESS_TZ)
+        now = await ce.env.get_current_time()
+        if start > now:
+            await ce.env.sleep(start - now)
     return await ce.env.client.start_workflow(
         BenefitPeriodWorkflow.run,
         inp,

@@ -5,17 +5,20 @@ second."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from core.db import Database
+from core.settings import Settings
 from models import search_attributes as sa
 from models.case import UnblockCommand
 from models.claim import (
@@ -33,8 +36,9 @@ from models.claim import (
 from models.enums import Channel, Role
 from models.staff import StaffActor
 from models.tables import CaseRecord
-from policy.entitlement import benefit_amount
 from sim.testing import SimHandle
+from tests.clock import FUTURE_YEAR
+from tests.conftest import case_env
 from tests.factories import (
     CLERK,
     LEAGUE_REVIEWER,
@@ -48,10 +52,12 @@ from tests.factories import (
     settled_history_length,
     sim_person,
 )
+from tests.workflow.conftest import domain_amount
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")
+Y = FUTURE_YEAR  # a year still ahead of the test clock, laid out like 2027 (tests/clock.py)
 
 
 async def start(ce: CaseEnv, inp: ClaimInput) -> WorkflowHandle[BenefitClaimWorkflow, Any]:
@@ -108,6 +114,13 @@ async def messages(sim: SimHandle, case_id: str, *, wait_for: str | None = None)
     return msgs
 
 
+@pytest_asyncio.fixture
+async def claim_env(wf_settings: Settings, case_db: Database) -> AsyncIterator[CaseEnv]:
+    """``tests/conftest.py``'s claim environment, on SQLite and on PostgreSQL (this module)."""
+    async with case_env(wf_settings, case_db) as ce:
+        yield ce
+
+
 async def sleep_until(ce: CaseEnv, when: datetime) -> None:
     now = await ce.env.get_current_time()
     assert when > now, f"test clock already past {when}"
@@ -136,8 +149,8 @@ async def test_counter_claim_approved_with_entitlement(claim_env: CaseEnv, sim: 
     assert result.status == ClaimStatus.APPROVED and result.entitlement is not None
     ent = result.entitlement
     assert ent.max_months == 18 and len(ent.schedule) == 18
-    for m in ent.schedule:
-        assert m.amount == benefit_amount(m.month_index, m.pay_month).amount
+    for m in ent.schedule:  # the figures domain.md publishes, not recomputed with the function under test
+        assert m.amount == domain_amount(m.month_index, m.pay_month, overlay=False), (m.pay_month, m.amount)
     assert ent.schedule[12].rate < ent.schedule[11].rate  # month 13 on: the lower rate
     assert (await state(h)).period_id == "period-" + h.id.removeprefix("claim-")  # payments hand over
     async with claim_env.db.session() as sess:
@@ -153,10 +166,10 @@ async def test_counter_claim_approved_with_entitlement(claim_env: CaseEnv, sim: 
 async def test_deadline_on_make_up_saturday_reminder_and_escalation(
     claim_env: CaseEnv, sim: SimHandle
 ) -> None:
-    """Received Monday 2027-02-01, before 春节 (synthetic table, Feb 6–14): the 10th working day
-    is the make-up Saturday 2027-02-20. Reminder two working days before at 09:00, escalation at
+    """Received Monday Y-02-01 (Y: tests/clock.py), before 春节 (synthetic table, Feb 6–14): the 10th
+    working day is the make-up Saturday Y-02-20. Reminder two working days before at 09:00, escalation at
     the end of the deadline day, both Asia/Shanghai."""
-    await sleep_until(claim_env, datetime(2027, 2, 1, 10, 0, tzinfo=TZ))
+    await sleep_until(claim_env, datetime(Y, 2, 1, 10, 0, tzinfo=TZ))
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     h = await start(
         claim_env, claim_input(claim_env.settings, person, received_at=await claim_env.env.get_current_time())
@@ -164,22 +177,22 @@ async def test_deadline_on_make_up_saturday_reminder_and_escalation(
     s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
     dl = s.rounds[0].deadline
     assert dl is not None
-    assert dl.start_day == date(2027, 2, 1)
-    assert dl.deadline == date(2027, 2, 20) and dl.deadline.weekday() == 5
-    assert dl.reminder_at == datetime(2027, 2, 18, 9, 0, tzinfo=TZ)
-    assert dl.deadline_at == datetime(2027, 2, 21, 0, 0, tzinfo=TZ)
+    assert dl.start_day == date(Y, 2, 1)
+    assert dl.deadline == date(Y, 2, 20) and dl.deadline.weekday() == 5
+    assert dl.reminder_at == datetime(Y, 2, 18, 9, 0, tzinfo=TZ)
+    assert dl.deadline_at == datetime(Y, 2, 21, 0, 0, tzinfo=TZ)
 
-    await sleep_until(claim_env, datetime(2027, 2, 18, 8, 0, tzinfo=TZ))
+    await sleep_until(claim_env, datetime(Y, 2, 18, 8, 0, tzinfo=TZ))
     s = await state(h)
     assert s.rounds[0].reminded_at is None and not s.overdue
-    await sleep_until(claim_env, datetime(2027, 2, 19, 12, 0, tzinfo=TZ))
+    await sleep_until(claim_env, datetime(Y, 2, 19, 12, 0, tzinfo=TZ))
     s = await state(h)
     reminded = s.rounds[0].reminded_at
     assert reminded is not None and abs(reminded - dl.reminder_at) < timedelta(minutes=1)
     assert not s.overdue
-    await sleep_until(claim_env, datetime(2027, 2, 20, 23, 0, tzinfo=TZ))  # the Saturday is still in time
+    await sleep_until(claim_env, datetime(Y, 2, 20, 23, 0, tzinfo=TZ))  # the Saturday is still in time
     assert not (await state(h)).overdue
-    await sleep_until(claim_env, datetime(2027, 2, 21, 1, 0, tzinfo=TZ))
+    await sleep_until(claim_env, datetime(Y, 2, 21, 1, 0, tzinfo=TZ))
     s = await state(h)
     overdue_at = s.rounds[0].overdue_at
     assert s.overdue and s.escalated and overdue_at is not None

@@ -1,11 +1,12 @@
 """The benefit period on the time-skipping server, with the real activities against the
 simulators (bank, medical insurance, notifier over HTTP) and the case database. Months pass in
 milliseconds; the test clock starts at today's date, so the months come from the entitlement
-(future months wait for their pay day, past months are paid at once)."""
+(future months wait for their pay day, past months are paid by today's run). The period writes its
+schedule rows; the region's pay-day runs pay them (docs/payments.md §0); the period reads the
+ledger when its last month is due or an event arrives."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,20 +14,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.service import RPCError
-from temporalio.worker import Replayer
+from temporalio.client import WorkflowUpdateFailedError
 
 from activities.claim import ClaimActivities
 from activities.gov import GovClients
 from core.parameters import calendar_in_force
-from core.temporal_client import make_data_converter
 from models.benefit import (
     AccountChangeCommand,
-    PayrollSettings,
     PeriodStatus,
-    PeriodTimings,
     ResumeEvent,
     StaffStopCommand,
     StaffSuspendCommand,
@@ -36,13 +31,12 @@ from models.benefit import (
     TransitionalApplication,
     period_id_for,
 )
-from models.case import local_date
 from models.claim import ApproveCommand, ClaimStatus
 from models.rules import NearRetirementOutcome, RetirementCategory, YearMonth
-from models.tables import CaseRecord, PaymentOrder, PayrollBatch, PremiumMonth
-from policy.entitlement import benefit_amount
+from models.tables import CaseRecord, PaymentOrder, PremiumMonth
 from policy.near_retirement import near_retirement
 from sim.testing import SimHandle
+from tests.clock import FUTURE_YEAR
 from tests.factories import (
     CLERK,
     OTHER_REGION_REVIEWER,
@@ -55,31 +49,26 @@ from tests.factories import (
 from tests.factories import settled_history_length as settled
 from tests.workflow.conftest import (
     MW_CHANGE,
-    MW_NEW,
     PREMIUM_STANDARD,
     bank_ledger,
+    domain_amount,
     ledger_for,
     new_account_number,
     params_of,
     period_input,
     period_state,
     sim_messages,
+    sleep_until,
     start_period,
     wait_period,
 )
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.benefit_period import BenefitPeriodWorkflow
-from workflows.payroll import PayrollBatchWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")
+Y = FUTURE_YEAR  # a year still ahead of the test clock, laid out like 2027 (tests/clock.py)
 YM = YearMonth
 MALE_1966_03 = "1966-03-12"  # birth date as the sim takes it
-
-
-async def sleep_until(ce: CaseEnv, when: datetime) -> None:
-    now = await ce.env.get_current_time()
-    assert when > now, f"test clock already past {when}"
-    await ce.env.sleep(when - now)
 
 
 async def orders(ce: CaseEnv, case_id: str) -> list[PaymentOrder]:
@@ -96,11 +85,10 @@ async def read_model(ce: CaseEnv, case_id: str) -> CaseRecord:
 
 
 def assert_amounts_follow_policy(ce: CaseEnv, payments: list[Any]) -> None:
-    params = params_of(ce.settings)
+    """Each payment is the amount domain.md publishes for its month (with this folder's overlay)."""
     for p in payments:
-        expected = benefit_amount(p.month_index, p.pay_month, params)
-        assert p.amount == expected.amount, (p.pay_month, p.amount, expected.amount)
-        assert (p.rate, p.base) == (expected.rate, expected.base)
+        expected = domain_amount(p.month_index, p.pay_month, overlay=True)
+        assert p.amount == expected, (p.pay_month, p.month_index, p.amount, expected)
 
 
 async def assert_paid_exactly_once(
@@ -121,26 +109,26 @@ async def test_twelve_months_on_their_pay_days_across_a_minimum_wage_change(
     period_env: CaseEnv, sim: SimHandle
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=12)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=12)
     h = await start_period(period_env, inp)
     result = await h.result()
 
     assert result.status == PeriodStatus.CLOSED and result.close_reason == "expired"
     assert result.months_paid == 12 and result.unused_months == 0
     s = await period_state(h)
-    assert [p.pay_month for p in s.payments] == [YM(2027, 1) + i for i in range(12)]
+    assert [p.pay_month for p in s.payments] == [YM(Y, 1) + i for i in range(12)]
     assert_amounts_follow_policy(period_env, s.payments)
     # The operator's new minimum wage applies from its month to a period already running (B4).
-    assert {p.base for p in s.payments if p.pay_month < MW_CHANGE} == {Decimal("2380")}
-    assert {p.base for p in s.payments if p.pay_month >= MW_CHANGE} == {MW_NEW}
+    assert {p.amount for p in s.payments if p.pay_month < MW_CHANGE} == {Decimal("2261.00")}
     assert {p.amount for p in s.payments if p.pay_month >= MW_CHANGE} == {Decimal("2375.00")}
     assert result.total_paid == 6 * Decimal("2261.00") + 6 * Decimal("2375.00")
-    # Each month was paid on its pay day (the 10th, or the next working day), not before.
+    # Each month was paid by its region's run on its pay day (the 10th, or the next working day).
     cal = calendar_in_force(period_env.settings.calendar_dir)
-    for m, p in zip(s.schedule, s.payments, strict=True):
-        assert m.pay_date is not None and cal.is_working_day(m.pay_date) and m.pay_date.day >= 10
-        assert local_date(p.paid_at) == m.pay_date
-    assert s.schedule[1].pay_date == date(2027, 2, 15)  # 2027-02-10 falls in the (synthetic) 春节 break
+    for p in s.payments:
+        assert p.batch_id is not None
+        day = date(int(p.batch_id[-8:-4]), int(p.batch_id[-4:-2]), int(p.batch_id[-2:]))
+        assert cal.is_working_day(day) and day.day >= 10 and YM.of(day) == p.pay_month
+    assert s.payments[1].batch_id == f"payday-150102-{Y}0215"  # 2027-02-10: the (synthetic) 春节 break
     await assert_paid_exactly_once(period_env, sim, inp.case_id, [p.pay_month for p in s.payments])
     # Premiums paid on the person's behalf every month at the operator's standard.
     assert [(p.month, p.status, p.total) for p in s.premiums] == [
@@ -161,11 +149,11 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
     period_env: CaseEnv, sim: SimHandle
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=12)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=12)
     h = await start_period(period_env, inp)
-    await sleep_until(period_env, datetime(2027, 5, 20, 12, 0, tzinfo=TZ))
+    await sleep_until(period_env, datetime(Y, 5, 20, 12, 0, tzinfo=TZ))
     s = await period_state(h)
-    assert s.months_paid == 5 and s.status == PeriodStatus.ACTIVE
+    assert len(await orders(period_env, inp.case_id)) == 5 and s.status == PeriodStatus.ACTIVE
 
     # Staff stops need the right role and region; a refusal leaves no trace in history.
     before = await settled(h)
@@ -173,9 +161,7 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await h.execute_update(
                 BenefitPeriodWorkflow.stop_by_staff,
-                StaffStopCommand(
-                    actor=actor, reason=StopReason.REEMPLOYED, on=date(2027, 5, 18), note="核实"
-                ),
+                StaffStopCommand(actor=actor, reason=StopReason.REEMPLOYED, on=date(Y, 5, 18), note="核实"),
             )
         assert message in str(err.value.cause)
     await assert_untouched(h, before)
@@ -184,7 +170,7 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
     await h.signal(
         BenefitPeriodWorkflow.stop_event,
         StopEvent(
-            reason=StopReason.REEMPLOYED, on=date(2027, 5, 18), source="employment-registry", reference="JY-1"
+            reason=StopReason.REEMPLOYED, on=date(Y, 5, 18), source="employment-registry", reference="JY-1"
         ),
     )
     result = await h.result()
@@ -192,14 +178,14 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
     assert result.months_paid == 5 and result.unused_months == 7
     s = await period_state(h)
     assert [m.status for m in s.schedule] == ["paid"] * 5 + ["stopped"] * 7
-    assert s.stops[0].effective_from == YM(2027, 6) and not s.stops[0].overpaid_months
+    assert s.stops[0].effective_from == YM(Y, 6) and not s.stops[0].overpaid_months
     assert len(s.premiums) == 5  # premiums stop with the benefit
-    await assert_paid_exactly_once(period_env, sim, inp.case_id, [YM(2027, 1) + i for i in range(5)])
+    await assert_paid_exactly_once(period_env, sim, inp.case_id, [YM(Y, 1) + i for i in range(5)])
 
     # The read model keeps the unused months where a later claim reads them (carry-over, A3).
     row = await read_model(period_env, inp.case_id)
     assert row.status == "closed" and row.closed_at is not None and row.summary["unused_months"] == 7
-    assert row.summary["stops"][0]["effective_from"] == "2027-06"
+    assert row.summary["stops"][0]["effective_from"] == f"{Y}-06"
     claim_side = ClaimActivities(
         period_env.settings, period_env.db, GovClients.from_settings(period_env.settings)
     )
@@ -208,7 +194,7 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
     stopped = [m for m in msgs if m["template"] == "period_stopped"]
     assert (
         len(stopped) == 1
-        and "2027年06月起停止发放" in stopped[0]["text_zh"]
+        and f"{Y}年06月起停止发放" in stopped[0]["text_zh"]
         and "7个月" in stopped[0]["text_zh"]
     )
 
@@ -217,20 +203,20 @@ async def test_death_reported_late_stops_flags_overpayment_and_opens_survivors_t
     period_env: CaseEnv, sim: SimHandle
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=12)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=12)
     h = await start_period(period_env, inp)
-    await sleep_until(period_env, datetime(2027, 4, 20, 12, 0, tzinfo=TZ))
-    assert (await period_state(h)).months_paid == 4
+    await sleep_until(period_env, datetime(Y, 4, 20, 12, 0, tzinfo=TZ))
+    assert len(await orders(period_env, inp.case_id)) == 4
     # A reviewer records the death on 2027-02-25, learnt only now: March and April were overpaid.
     receipt = await h.execute_update(
         BenefitPeriodWorkflow.stop_by_staff,
-        StaffStopCommand(actor=REVIEWER, reason=StopReason.DEATH, on=date(2027, 2, 25), note="民政部门通报"),
+        StaffStopCommand(actor=REVIEWER, reason=StopReason.DEATH, on=date(Y, 2, 25), note="民政部门通报"),
     )
-    assert "2027年03月起停止发放" in receipt.message_zh
+    assert f"{Y}年03月起停止发放" in receipt.message_zh
     result = await h.result()
     assert result.close_reason == "death" and result.months_paid == 4
     s = await period_state(h)
-    assert s.stops[0].overpaid_months == [YM(2027, 3), YM(2027, 4)] and s.stops[0].by_staff
+    assert s.stops[0].overpaid_months == [YM(Y, 3), YM(Y, 4)] and s.stops[0].by_staff
     msgs = await sim_messages(sim, inp.case_id, wait_for="survivors_grant")
     templates = [m["template"] for m in msgs]
     assert "survivors_grant" in templates and "overpayment_recovery" in templates
@@ -240,10 +226,10 @@ async def test_death_reported_late_stops_flags_overpayment_and_opens_survivors_t
 
 async def test_suspension_holds_payment_and_moves_the_months_on(period_env: CaseEnv, sim: SimHandle) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=6)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=6)
     h = await start_period(period_env, inp)
-    await sleep_until(period_env, datetime(2027, 2, 20, 12, 0, tzinfo=TZ))
-    assert (await period_state(h)).months_paid == 2
+    await sleep_until(period_env, datetime(Y, 2, 20, 12, 0, tzinfo=TZ))
+    assert len(await orders(period_env, inp.case_id)) == 2
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.execute_update(
             BenefitPeriodWorkflow.suspend_by_staff, StaffSuspendCommand(actor=CLERK, reason_zh="核查")
@@ -252,21 +238,21 @@ async def test_suspension_holds_payment_and_moves_the_months_on(period_env: Case
     # A risk verification opens (Signal from the risk check) and closes in May.
     await h.signal(
         BenefitPeriodWorkflow.suspend,
-        SuspendEvent(ref="risk-7", reason_zh="领金资格风险核查", source="risk-check", on=date(2027, 2, 20)),
+        SuspendEvent(ref="risk-7", reason_zh="领金资格风险核查", source="risk-check", on=date(Y, 2, 20)),
     )
     s = await wait_period(h, PeriodStatus.SUSPENDED)
-    await sleep_until(period_env, datetime(2027, 5, 5, 12, 0, tzinfo=TZ))
+    await sleep_until(period_env, datetime(Y, 5, 5, 12, 0, tzinfo=TZ))
     s = await period_state(h)
     assert s.months_paid == 2 and s.status == PeriodStatus.SUSPENDED  # nothing paid while held
-    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="risk-7", on=date(2027, 5, 5)))
+    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="risk-7", on=date(Y, 5, 5)))
     result = await h.result()
     assert result.months_paid == 6 and result.unused_months == 0  # no month lost
     s = await period_state(h)
-    assert [p.pay_month for p in s.payments] == [YM(2027, m) for m in (1, 2, 5, 6, 7, 8)]
+    assert [p.pay_month for p in s.payments] == [YM(Y, m) for m in (1, 2, 5, 6, 7, 8)]
     assert [p.month_index for p in s.payments] == [1, 2, 3, 4, 5, 6]
-    assert [m.moved_from for m in s.schedule[2:]] == [YM(2027, m) for m in (3, 4, 5, 6)]
-    assert s.suspensions[0].months_moved == 2 and s.suspensions[0].lifted_on == date(2027, 5, 5)
-    assert local_date(s.payments[2].paid_at) == date(2027, 5, 10)  # on the pay day, not at once
+    assert [m.moved_from for m in s.schedule[2:]] == [YM(Y, m) for m in (3, 4, 5, 6)]
+    assert s.suspensions[0].months_moved == 2 and s.suspensions[0].lifted_on == date(Y, 5, 5)
+    assert s.payments[2].batch_id == f"payday-150102-{Y}0510"  # on the pay day, not at once
     await assert_paid_exactly_once(period_env, sim, inp.case_id, [p.pay_month for p in s.payments])
 
 
@@ -336,6 +322,7 @@ async def test_transitional_rule_pays_to_the_pre_reform_retirement_month_on_appl
     inp = period_input(period_env.settings, person, first=YM(2024, 6), months=12, receiving=True)
     assert inp.category is RetirementCategory.MALE and inp.birth_month == YM(1966, 3)
     h = await start_period(period_env, inp)
+    await period_env.env.sleep(timedelta(days=2))  # today's run pays the 12 overdue months
     s = await wait_period(h, PeriodStatus.AWAITING_APPLICATION)
     assert s.months_paid == 12 and s.near_retirement is not None
     assert s.near_retirement.outcome is NearRetirementOutcome.TRANSITIONAL_TO_ORIGINAL_RETIREMENT
@@ -361,7 +348,6 @@ async def test_transitional_rule_pays_to_the_pre_reform_retirement_month_on_appl
     months = [p.pay_month for p in s.payments]
     assert months == [YM(2024, 6) + i for i in range(22)] and months[-1] == YM(2026, 3)  # no further 续发
     assert [p.month_index for p in s.payments] == list(range(1, 23))
-    assert {p.rate for p in s.payments[12:]} == {Decimal("0.85")}
     assert [s.schedule[i].basis for i in (11, 12, 21)] == ["ordinary", "transitional", "transitional"]
     assert_amounts_follow_policy(period_env, s.payments)
     assert s.payments[0].amount == Decimal("1782.00")  # 2024-06: 1980 × 90% (before 2024-08-01)
@@ -394,54 +380,6 @@ async def test_ordinary_continuation_to_retirement_needs_no_application(
     )
 
 
-# --- long history -----------------------------------------------------------------------------------
-
-
-async def test_continue_as_new_mid_period_loses_and_doubles_nothing(
-    period_env: CaseEnv, sim: SimHandle
-) -> None:
-    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(
-        period_env.settings, person, first=YM(2027, 1), months=6, timings=PeriodTimings(months_per_run=2)
-    )
-    h = await start_period(period_env, inp)
-    await sleep_until(period_env, datetime(2027, 3, 5, 12, 0, tzinfo=TZ))
-    # A suspension signalled right after the first hand-over reaches the new run...
-    await h.signal(
-        BenefitPeriodWorkflow.suspend,
-        SuspendEvent(ref="r-1", reason_zh="核查", source="risk-check", on=date(2027, 3, 5)),
-    )
-    await h.signal(BenefitPeriodWorkflow.resume, ResumeEvent(ref="r-1", on=date(2027, 3, 6)))
-    result = await h.result()
-    assert result.months_paid == 6
-    s = await period_state(h)
-    assert s.run == 3 and [p.pay_month for p in s.payments] == [YM(2027, 1) + i for i in range(6)]
-    whats = [e.what for e in s.timeline]
-    assert whats[0] == "period.started" and whats.count("period.continued") == 2
-    assert whats.count("payment.paid") == 6 and "period.resumed" in whats
-    await assert_paid_exactly_once(period_env, sim, inp.case_id, [p.pay_month for p in s.payments])
-
-    # Each run's history replays against the current code.
-    replayer = Replayer(
-        workflows=[BenefitPeriodWorkflow, PayrollBatchWorkflow],
-        data_converter=make_data_converter(period_env.settings),
-    )
-    run_id: str | None = h.first_execution_run_id
-    runs = 0
-    while run_id:
-        history = await period_env.env.client.get_workflow_handle(h.id, run_id=run_id).fetch_history()
-        await replayer.replay_workflow(history)
-        last = history.events[-1]
-        runs += 1
-        run_id = None
-        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            assert len(history.events) < 400  # two months per run keep each run small
-    assert runs == 3
-    row = await read_model(period_env, inp.case_id)
-    assert row.status == "closed" and row.summary["months_paid"] == 6  # versions carried over
-
-
 # --- the bank refuses the account --------------------------------------------------------------------
 
 
@@ -451,8 +389,10 @@ async def test_refused_account_pauses_payment_until_a_new_one_then_pays_once(
     person = await sim_person(sim.base_url, sim.token, scenario="closed_account", registered=True)
     inp = period_input(period_env.settings, person, first=YM(2026, 8), months=3)
     h = await start_period(period_env, inp)
+    await period_env.env.sleep(timedelta(days=2))  # today's run refuses it; the period reads that
     s = await wait_period(h, PeriodStatus.AWAITING_ACCOUNT)
     assert s.months_paid == 0 and s.rejected_account_version == 1
+    assert {o.status for o in await orders(period_env, inp.case_id)} == {"rejected"}
     msgs = await sim_messages(sim, inp.case_id, wait_for="account_change_needed")
     assert any(m["template"] == "account_rejected" and m_has(m, "变更收款账户") for m in msgs)
     assert [m["recipient"] for m in msgs if m["template"] == "account_change_needed"] == ["staff:clerk.xc"]
@@ -480,43 +420,6 @@ async def test_refused_account_pauses_payment_until_a_new_one_then_pays_once(
     await assert_paid_exactly_once(period_env, sim, inp.case_id, [YM(2026, m) for m in (8, 9, 10)])
     s = await period_state(h)
     assert s.account_masked == "****" + new_no[-4:] and new_no not in str(s.model_dump())
-
-
-# --- the payroll batch --------------------------------------------------------------------------------
-
-
-async def test_payroll_batch_releases_a_region_in_paced_waves(period_env: CaseEnv, sim: SimHandle) -> None:
-    pacing = PayrollSettings(max_in_flight=2, wave_size=2, wave_interval_seconds=30, linger_seconds=600)
-    handles: list[WorkflowHandle[BenefitPeriodWorkflow, Any]] = []
-    for _ in range(5):
-        person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-        inp = period_input(
-            period_env.settings, person, first=YM(2027, 1), months=1, timings=PeriodTimings(payroll=pacing)
-        )
-        handles.append(await start_period(period_env, inp))
-    batch = period_env.env.client.get_workflow_handle_for(PayrollBatchWorkflow.run, "payroll-150102-20270111")
-    for _ in range(200):  # the periods enrol as soon as they know their pay day
-        try:
-            if (await batch.query(PayrollBatchWorkflow.state_query)).enrolled == 5:
-                break
-        except RPCError:
-            pass
-        await asyncio.sleep(0.05)
-    # Past the release (09:00 on the pay day), the waves and the linger.
-    await sleep_until(period_env, datetime(2027, 1, 11, 12, 0, tzinfo=TZ))
-    summary = await batch.result()
-    assert summary.enrolled == 5 and summary.granted == 5 and summary.reported == 5
-    assert summary.peak_in_flight <= 2 and summary.months_paid == 5
-    assert summary.amount_paid == 5 * Decimal("2261.00")
-    paid_at = sorted([(await period_state(h)).payments[0].paid_at for h in handles])
-    assert paid_at[-1] - paid_at[0] >= timedelta(seconds=55)  # three waves 30 s apart, not one instant
-    assert local_date(paid_at[0]) == date(2027, 1, 11) and paid_at[0].astimezone(TZ).hour == 9
-    async with period_env.db.session() as sess:
-        rows = (
-            await sess.exec(select(PayrollBatch).where(PayrollBatch.batch_id == "payroll-150102-20270111"))
-        ).all()
-    mine = [r for r in rows if r.record_id.endswith(batch_run_id := summary.record_id.split(":")[1])]
-    assert batch_run_id and len(mine) == 1 and mine[0].status == "done" and mine[0].months_paid == 5
 
 
 # --- the hand-off from the claim -----------------------------------------------------------------------

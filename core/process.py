@@ -1,0 +1,81 @@
+"""How every uiflow process ends: flush, then ``os._exit`` with the right code.
+
+Why not a normal interpreter exit: the Temporal SDK's Rust runtime keeps threads (Tokio workers,
+the gRPC bridge, the Prometheus exporter) that outlive the event loop. When CPython finalises
+while one of them still calls back into Python, the process aborts with ``Fatal Python error:
+PyGILState_Release: thread state … must be current when releasing`` (temporalio/sdk-python#300)
+and exits with SIGABRT instead of the code the command meant, after it had already finished its
+work cleanly. Leaving with ``os._exit`` once everything is closed skips that teardown; what the
+teardown would still have done for us (flushing the log handlers and the standard streams) is
+done here first. Every entry point goes through :func:`run_and_exit`, so there is one place that
+decides how a process ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import NoReturn
+
+#: The exit code of a process stopped by Ctrl-C (128 + SIGINT), as a shell reports it.
+INTERRUPTED = 130
+
+
+def exit_code_of(exc: BaseException | None) -> int:
+    """The code a process should end with after ``exc`` (``None``: it returned normally)."""
+    if exc is None:
+        return 0
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        print(code, file=sys.stderr)  # sys.exit("message") prints the message and exits 1
+        return 1
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    traceback.print_exception(exc)
+    return 1
+
+
+def flush_all() -> None:
+    """What interpreter shutdown would have flushed: the log handlers, then stdout and stderr."""
+    try:
+        logging.shutdown()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):  # closed or broken pipe: nothing left to save
+                pass
+
+
+def exit_now(code: int) -> NoReturn:
+    flush_all()
+    os._exit(code)
+
+
+def _stop_requested(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def run_and_exit(entry: Callable[[], object]) -> NoReturn:
+    """Run a process's whole body, then leave with its exit code and without interpreter
+    finalisation. ``entry`` must have closed what it opened (workers drained, clients closed).
+
+    SIGTERM is how a deploy or the dev supervisor asks a process to stop, so it ends with 0. A
+    command with its own handler (the worker drains first) replaces this one; uvicorn, after its
+    graceful shutdown, re-raises the SIGTERM it caught to the handler it found, which is this one:
+    without it the API and the simulators would die by the signal (-15) after a clean stop."""
+    signal.signal(signal.SIGTERM, _stop_requested)
+    try:
+        entry()
+    except BaseException as exc:  # every way out gets its code, then os._exit
+        exit_now(exit_code_of(exc))
+    exit_now(0)
