@@ -16,6 +16,7 @@ from sqlmodel import delete
 from api.console.web import CSRF_FIELD
 from core.db import Database
 from core.seed_employers import seed_demo_employers
+from models.person import DocumentRef
 from models.skill_subsidy import payment_key
 from models.tables import LoginThrottle
 from sim.testing import SimHandle
@@ -33,6 +34,25 @@ async def no_login_lockout(pg_db: Database) -> None:
     async with pg_db.session() as s:
         await s.exec(delete(LoginThrottle))  # type: ignore[call-overload]
         await s.commit()
+
+
+def application_body(person: dict[str, Any], cert: dict[str, Any], fit: DocumentRef) -> dict[str, Any]:
+    """An insured employee's application for an intermediate certificate, with the fit statement."""
+    return {
+        "id_number": person["id_number"],
+        "name": person["name"],
+        "phone": person["phone"],
+        "applicant_kind": "insured_employee",
+        "region_code": "150102",
+        "cert_no": cert["cert_no"],
+        "occupation_code": cert["occupation_code"],
+        "occupation": cert["occupation"],
+        "level": "intermediate",
+        "issued_on": cert["issued_on"],
+        "bank_account": person["account_no"],
+        "employer_credit_code": person["last_employer"],
+        "fit_statement": fit.model_dump(),
+    }
 
 
 async def _detail(
@@ -54,21 +74,7 @@ async def test_counter_application_to_payment_exactly_once(
     person = await sim_person(sim.base_url, sim.token, cumulative_months=60)
     cert = await sim_certificate(sim, person)
     [fit] = await store_documents(pg_case_env.db, "job_fit_statement")
-    body = {
-        "id_number": person["id_number"],
-        "name": person["name"],
-        "phone": person["phone"],
-        "applicant_kind": "insured_employee",
-        "region_code": "150102",
-        "cert_no": cert["cert_no"],
-        "occupation_code": cert["occupation_code"],
-        "occupation": cert["occupation"],
-        "level": "intermediate",
-        "issued_on": cert["issued_on"],
-        "bank_account": person["account_no"],
-        "employer_credit_code": person["last_employer"],
-        "fit_statement": fit.model_dump(),
-    }
+    body = application_body(person, cert, fit)
     clerk = await login(api, "clerk.xc")
     r = await api.post("/api/v1/subsidies", json=body, headers=clerk)
     assert r.status_code == 201, r.text
@@ -193,21 +199,7 @@ async def test_online_application_by_the_signed_in_applicant_only_for_themselves
     other = await sim_person(sim.base_url, sim.token, cumulative_months=60)
     cert = await sim_certificate(sim, person)
     [fit] = await store_documents(pg_case_env.db, "job_fit_statement")
-    body = {
-        "id_number": person["id_number"],
-        "name": person["name"],
-        "phone": person["phone"],
-        "applicant_kind": "insured_employee",
-        "region_code": "150102",
-        "cert_no": cert["cert_no"],
-        "occupation_code": cert["occupation_code"],
-        "occupation": cert["occupation"],
-        "level": "intermediate",
-        "issued_on": cert["issued_on"],
-        "bank_account": person["account_no"],
-        "employer_credit_code": person["last_employer"],
-        "fit_statement": fit.model_dump(),
-    }
+    body = application_body(person, cert, fit)
     assert (await api.post("/api/v1/subsidies", json=body)).status_code == 401
     someone_else = await applicant_login(api, sim.base_url, other["id_number"])
     r = await api.post("/api/v1/subsidies", json=body, headers=someone_else)
@@ -238,18 +230,7 @@ async def test_console_counter_intake_and_decision(
     assert page.status_code == 200 and "证岗相适" in page.text
     form = {
         CSRF_FIELD: csrf_of(page.text),
-        "id_number": person["id_number"],
-        "name": person["name"],
-        "phone": person["phone"],
-        "applicant_kind": "insured_employee",
-        "region_code": "150102",
-        "cert_no": cert["cert_no"],
-        "occupation_code": cert["occupation_code"],
-        "occupation": cert["occupation"],
-        "level": "intermediate",
-        "issued_on": cert["issued_on"],
-        "bank_account": person["account_no"],
-        "employer_credit_code": person["last_employer"],
+        **{k: v for k, v in application_body(person, cert, fit).items() if k != "fit_statement"},
         "doc_id": fit.id,
         "doc_kind": fit.kind,
         "doc_sha256": fit.sha256,
