@@ -20,6 +20,8 @@ from activities import (
     payments,
     risk_scan,
     service_request,
+    skill_alerts,
+    skill_subsidy,
     verification,
 )
 from activities.gov import GovClients
@@ -33,6 +35,8 @@ ACTIVITY_CLASSES: list[type] = [
     *payday.ACTIVITY_CLASSES,
     *dispute.ACTIVITY_CLASSES,
     *service_request.ACTIVITY_CLASSES,
+    *skill_subsidy.ACTIVITY_CLASSES,
+    *skill_alerts.ACTIVITY_CLASSES,
     *archive.ACTIVITY_CLASSES,
     *verification.ACTIVITY_CLASSES,
     *risk_scan.ACTIVITY_CLASSES,

@@ -32,6 +32,7 @@ ROUTER_MODULES = [
     "api.routes.documents",
     "api.routes.disputes",
     "api.routes.service_requests",
+    "api.routes.subsidies",
     "api.routes.audit",
     "api.routes.risk",
     "api.routes.applicant",

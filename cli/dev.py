@@ -263,6 +263,10 @@ def run_dev(*, config_path: str, demo: bool) -> int:
             asyncio.run(schedule_risk_scan(get_settings()))
         except Exception as e:
             print(f"每日风险筛查计划未能登记：{type(e).__name__}", file=sys.stderr)
+        try:  # the daily subsidy anomaly alerts (notice item 6), registered the same way
+            asyncio.run(_schedule_skill_alerts())
+        except Exception as e:
+            print(f"技能提升补贴预警计划未能登记：{type(e).__name__}", file=sys.stderr)
 
         employers = asyncio.run(seed_employer_logins(sim_url))
         demo_marker = data / "demo-submitted"
@@ -304,3 +308,12 @@ def run_dev(*, config_path: str, demo: bool) -> int:
         print("已全部停止。", flush=True)
     # A child that did not stop cleanly (a non-zero code, or SIGKILL after 30 s) fails the run.
     return outcome if all(rc == 0 for rc in codes.values()) else 1
+
+
+async def _schedule_skill_alerts() -> None:
+    from cli.schedules import schedule_skill_alerts
+    from core.settings import get_settings
+    from core.temporal_client import connect_client
+
+    settings = get_settings()
+    await schedule_skill_alerts(await connect_client(settings), settings.task_queue)

@@ -41,6 +41,7 @@ from models import case as case_models
 from models import claim as claim_models
 from models import dispute as dispute_models
 from models import service_request as service_request_models
+from models import skill_subsidy as subsidy_models
 from models import verification as verification_models
 from models.case import BUSINESS_TZ, TimelineEntry, TimelineLabels
 from models.tables import PaymentOrder
@@ -121,6 +122,7 @@ _TYPE_LABELS: tuple[TimelineLabels, ...] = (
     benefit_models.TIMELINE,
     service_request_models.TIMELINE,
     verification_models.TIMELINE,
+    subsidy_models.TIMELINE,
 )
 
 

@@ -55,6 +55,7 @@ class CaseType(LabelledEnum):
     STOP_REASON_DISPUTE = "stop_reason_dispute"
     PREMIUM_REFUND = "premium_refund"
     SKILL_SUBSIDY = "skill_subsidy"
+    SKILL_ALERT = "skill_alert"
     RISK_CHECK = "risk_check"
     COMPLAINT = "complaint"
 
@@ -84,6 +85,7 @@ _LABELS: dict[LabelledEnum, str] = {
     CaseType.STOP_REASON_DISPUTE: "停保原因争议",
     CaseType.PREMIUM_REFUND: "医保费退费",
     CaseType.SKILL_SUBSIDY: "技能提升补贴",
+    CaseType.SKILL_ALERT: "技能提升补贴预警",
     CaseType.RISK_CHECK: "风险核查",
     CaseType.COMPLAINT: "投诉咨询",
     Channel.ONLINE: "网上申请",

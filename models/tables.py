@@ -311,6 +311,55 @@ class RiskHit(SQLModel, table=True):
     settled_at: datetime | None = None
 
 
+class SkillSubsidyGrant(SQLModel, table=True):
+    """A 技能提升补贴 approved for a person (written before it is paid): the once-per-occupation-
+    and-level rule and the yearly limit read these rows by applicant key. The certificate number is
+    unique, so one certificate is never funded twice whichever case applied for it."""
+
+    __tablename__ = "skill_subsidy_grant"
+    __table_args__ = (
+        UniqueConstraint("cert_no", name="uq_skill_grant_cert"),
+        Index("ix_skill_grant_applicant", "applicant_key", "occupation_code"),
+    )
+    case_id: str = Field(primary_key=True, max_length=128)
+    applicant_key: str = Field(max_length=64)
+    cert_no: str = Field(max_length=32)
+    occupation_code: str = Field(max_length=16)
+    level: str = Field(max_length=16)
+    applied_on: date
+    shortage: bool = False
+    amount: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    region_code: str = Field(max_length=6)
+    status: str = Field(default="granted", max_length=16)  # granted | recovery
+    created_at: datetime
+
+
+class SkillSubsidyBatch(SQLModel, table=True):
+    """An employer's batch filing of internal-evaluation certificates with one shared 证岗相适
+    statement (its hash); each valid row became its own subsidy case (``SkillSubsidyBatchRow``)."""
+
+    __tablename__ = "skill_subsidy_batch"
+    batch_id: str = Field(primary_key=True, max_length=64)
+    employer_credit_code: str = Field(max_length=18, index=True)
+    region_code: str = Field(max_length=6)
+    filed_by: str = Field(max_length=64)
+    fit_statement_sha256: str = Field(max_length=64)
+    rows_total: int
+    rows_valid: int
+    filed_at: datetime
+
+
+class SkillSubsidyBatchRow(SQLModel, table=True):
+    """One row of a batch as filed: the case it became, or why it was refused (Chinese)."""
+
+    __tablename__ = "skill_subsidy_batch_row"
+    batch_id: str = Field(primary_key=True, max_length=64)
+    line: int = Field(primary_key=True)
+    cert_no: str = Field(default="", max_length=32)
+    case_id: str | None = Field(default=None, max_length=128)
+    error_zh: str | None = Field(default=None, max_length=500)
+
+
 class CallbackNonce(SQLModel, table=True):
     """A nonce of a signed callback from a government system, kept until its signature window has
     passed, so the same signed request cannot be delivered twice (replay). The primary key makes the

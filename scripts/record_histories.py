@@ -806,6 +806,140 @@ async def archiver_named_cases(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     )
 
 
+# --- skill-upgrade subsidy ----------------------------------------------------------------------
+
+SUBSIDY = "workflows.skill_subsidy"
+
+
+def _subsidy_params() -> str:
+    from tests.workflow.test_skill_subsidy import OVERLAY
+
+    return OVERLAY
+
+
+async def _subsidy(ctx: Ctx, *, fit: bool = True, recipient: bool = False) -> WorkflowHandle[Any, Any]:
+    """A subsidy for a fresh simulated person with a certificate on the national site."""
+    from core.applicant import applicant_key
+    from models.rules import ApplicantKind
+    from tests.factories import (
+        running_benefit_period,
+        sim_certificate,
+        sim_person,
+        start_subsidy,
+        subsidy_application,
+    )
+
+    p = await sim_person(ctx.sim.base_url, ctx.sim.token, cumulative_months=60)
+    cert = await sim_certificate(ctx.sim, p)
+    kind = ApplicantKind.INSURED_EMPLOYEE
+    if recipient:
+        kind = ApplicantKind.BENEFIT_RECIPIENT
+        await running_benefit_period(ctx.db, applicant_key(ctx.settings, p["id_number"]))
+    doc = await stored_document(ctx, "job_fit_statement", f"fit:{cert['cert_no']}".encode()) if fit else None
+    return await start_subsidy(_case_env(ctx), subsidy_application(p, cert, kind=kind, fit=doc))
+
+
+async def _subsidy_decide(h: WorkflowHandle[Any, Any], rounds: int = 1, **cmd: Any) -> None:
+    from models.skill_subsidy import SubsidyDecisionCommand
+    from tests.factories import REVIEWER
+    from workflows.skill_subsidy import SkillSubsidyWorkflow
+
+    await wait_for(
+        h,
+        SkillSubsidyWorkflow.state_query,
+        lambda s: s.status.value == "under_review" and len(s.rounds) >= rounds,
+    )
+    await h.execute_update(SkillSubsidyWorkflow.decide_subsidy, SubsidyDecisionCommand(actor=REVIEWER, **cmd))
+
+
+@scenario("skill_subsidy", "employee_fit_approved_paid", module=SUBSIDY, params=_subsidy_params)
+async def subsidy_employee_paid(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """An insured employee with the employer's fit statement: checks pass, approved, paid once."""
+    h = await _subsidy(ctx)
+    await _subsidy_decide(h, action="approve")
+    return h
+
+
+@scenario("skill_subsidy", "recipient_approved_paid", module=SUBSIDY, params=_subsidy_params)
+async def subsidy_recipient_paid(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """A benefit recipient (rule confirmed for 2026 by the overlay), no fit statement: paid."""
+    h = await _subsidy(ctx, fit=False, recipient=True)
+    await _subsidy_decide(h, action="approve")
+    return h
+
+
+@scenario("skill_subsidy", "rejected_reapplied_paid", module=SUBSIDY, params=_subsidy_params)
+async def subsidy_reapplied(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Without the fit statement: refused with reason and remedy; re-applied with it; paid."""
+    from models.skill_subsidy import SubsidyReapply
+    from workflows.skill_subsidy import SkillSubsidyWorkflow
+
+    h = await _subsidy(ctx, fit=False)
+    await _subsidy_decide(
+        h, action="reject", reason="缺少证岗相适材料", remedy="请补充单位盖章的证岗相适材料后重新申请"
+    )
+    await wait_for(h, SkillSubsidyWorkflow.state_query, lambda s: s.status.value == "rejected")
+    doc = await stored_document(ctx, "job_fit_statement", b"fit:reapply")
+    await h.execute_update(SkillSubsidyWorkflow.reapply, SubsidyReapply(by="applicant", fit_statement=doc))
+    await _subsidy_decide(h, rounds=2, action="approve")
+    return h
+
+
+@scenario("skill_subsidy", "site_down_blocked_unblocked_paid", module=SUBSIDY, params=_subsidy_params)
+async def subsidy_blocked(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The certificate site down: retried, blocked (never "not found"), released by operations."""
+    from models.case import UnblockCommand
+    from tests.factories import OPS
+    from workflows.skill_subsidy import SkillSubsidyWorkflow
+
+    await sim_admin(ctx, "PUT", "/admin/faults/certificates", json={"error_rate": 1.0})
+    h = await _subsidy(ctx)
+    await wait_for(h, SkillSubsidyWorkflow.state_query, lambda s: s.blocked is not None)
+    await sim_admin(ctx, "DELETE", "/admin/faults/certificates")
+    await h.execute_update(
+        SkillSubsidyWorkflow.unblock_case, UnblockCommand(actor=OPS, note="证书查询系统已恢复")
+    )
+    await _subsidy_decide(h, action="approve")
+    return h
+
+
+@scenario("skill_alert", "referred_confirmed_recovery", module="workflows.skill_alerts")
+async def alert_confirmed(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """An out-of-region alert referred to the skill-appraisal department, confirmed: recovery."""
+    from models.enums import Role
+    from models.skill_subsidy import AlertInput, AppraisalResponse, ReferAlert, SkillAlert
+    from models.staff import StaffActor
+    from workflows.base import initial_search_attributes
+    from workflows.skill_alerts import SkillAlertWorkflow
+
+    inspector = StaffActor(
+        login="inspector.nmg", name="吴稽核", roles=[Role.RISK_INSPECTOR], region_code="150000"
+    )
+    alert = SkillAlert(
+        key=f"out_of_region-{uuid.uuid4().hex[:12]}",
+        kind="out_of_region",
+        region_code="150100",
+        text_zh="技能提升补贴申请的证书在130102取得，而申请人的参保地为150102，请核查异地取证的真实性。",
+        figures={"issuer_region": "130102", "home_region": "150102"},
+        case_ids=["subsidy-150102-00000000-record"],
+    )
+    case_id = f"skill-alert-{alert.key}"
+    h = await ctx.env.client.start_workflow(
+        SkillAlertWorkflow.run,
+        AlertInput(case_id=case_id, alert=alert, raised_at=await ctx.env.get_current_time()),
+        id=case_id,
+        task_queue=ctx.task_queue,
+        search_attributes=initial_search_attributes("skill_alert", "150100", "open"),
+        execution_timeout=timedelta(days=30),
+    )
+    await h.execute_update(SkillAlertWorkflow.refer_alert, ReferAlert(actor=inspector))
+    await h.execute_update(
+        SkillAlertWorkflow.appraisal_response,
+        AppraisalResponse(actor=inspector, outcome="confirmed", note="证书系异地机构违规代考取得"),
+    )
+    return h
+
+
 # --- runner -------------------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from sim.routers import (
     medical,
     notifier,
     registration,
+    training,
 )
 from sim.state import DEFAULT_TOKEN, SimError, SimState
 
@@ -176,6 +177,7 @@ def create_app(
         cross_province,
         medical,
         certificates,
+        training,
         bank,
         notifier,
         demand_platform,

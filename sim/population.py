@@ -142,6 +142,17 @@ class Certificate(BaseModel):
     issuer_region: str
 
 
+class TrainingSubsidy(BaseModel):
+    """A 职业培训补贴 already paid for a certificate: the same certificate cannot also earn a
+    skill-upgrade subsidy. Made by the admin API only (the seeded population draws none, so
+    existing seeds stay stable)."""
+
+    cert_no: str
+    holder_id_number: str
+    amount: Decimal
+    paid_on: date
+
+
 class MonthRecord(BaseModel):
     month: str
     paid: bool
@@ -262,6 +273,7 @@ class Population:
     persons: dict[str, Person] = field(default_factory=dict)
     employers: dict[str, Employer] = field(default_factory=dict)
     certificates: dict[str, Certificate] = field(default_factory=dict)
+    training_subsidies: dict[str, TrainingSubsidy] = field(default_factory=dict)
     #: account number -> id number, for the bank
     accounts: dict[str, str] = field(default_factory=dict)
     mass_employer: str = ""

@@ -36,6 +36,7 @@ SYSTEMS: tuple[str, ...] = (
     "cross-province",
     "medical",
     "certificates",
+    "training",
     "bank",
     "notifier",
     "demand-platform",

@@ -14,6 +14,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from models.claim import (
 )
 from models.dispute import DisputeApplication, DisputeInput, DisputeTimings, missing_documents
 from models.enums import Channel, Role
+from models.rules import ApplicantKind, CertificateLevel
 from models.service_request import (
     Requester,
     RequestKind,
@@ -53,13 +55,15 @@ from models.service_request import (
     ServiceRequestState,
     request_id_for,
 )
+from models.skill_subsidy import SubsidyApplication, SubsidyInput, SubsidyState, SubsidyStatus, subsidy_id_for
 from models.staff import StaffActor
-from models.tables import Document
+from models.tables import CaseRecord, Document, SkillSubsidyGrant
 from models.verification import HitBatch, HitRecord, VerificationInput, VerificationParty, verification_id_for
 from sim.testing import SimHandle
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.service_request import ServiceRequestWorkflow
+from workflows.skill_subsidy import SkillSubsidyWorkflow
 from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
 from workflows.verification import VerificationWorkflow
 
@@ -330,6 +334,145 @@ async def start_dispute(ce: CaseEnv, inp: DisputeInput) -> DisputeHandle:
         search_attributes=initial_search_attributes("stop_reason_dispute", "150102", "under_review"),
         execution_timeout=timedelta(days=400),
     )
+
+
+# --- skill-upgrade subsidies ----------------------------------------------------------------------
+
+SubsidyHandle = WorkflowHandle[SkillSubsidyWorkflow, Any]
+GRADE_OF = {CertificateLevel.JUNIOR: 5, CertificateLevel.INTERMEDIATE: 4, CertificateLevel.SENIOR: 3}
+OCCUPATION_NAMES = {
+    "6-31-01-03": "电工",
+    "4-03-02-01": "中式烹调师",
+    "4-12-01-01": "汽车维修工",
+    "6-18-02-04": "焊工",
+}
+
+
+async def sim_certificate(
+    sim: SimHandle,
+    holder: dict[str, Any],
+    *,
+    occupation_code: str = "4-12-01-01",
+    level: CertificateLevel = CertificateLevel.INTERMEDIATE,
+    issued_on: date | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A certificate on the simulated national site (POST /admin/certificates)."""
+    body = {
+        "holder_id_number": holder["id_number"],
+        "occupation_code": occupation_code,
+        "level": GRADE_OF[level],
+        "issued_on": (issued_on or date.today() - timedelta(days=30)).isoformat(),
+        **extra,
+    }
+    async with httpx.AsyncClient(base_url=sim.base_url) as c:
+        r = await c.post("/admin/certificates", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+def subsidy_application(
+    person: dict[str, Any],
+    cert: dict[str, Any],
+    *,
+    kind: ApplicantKind = ApplicantKind.INSURED_EMPLOYEE,
+    fit: DocumentRef | None = None,
+    level: CertificateLevel | None = None,
+) -> SubsidyApplication:
+    grade = {v: k for k, v in GRADE_OF.items()}
+    return SubsidyApplication(
+        id_number=person["id_number"],
+        name=person["name"],
+        phone=person["phone"],
+        applicant_kind=kind,
+        region_code="150102",
+        cert_no=cert["cert_no"],
+        occupation_code=cert["occupation_code"],
+        occupation=cert["occupation"],
+        level=level or grade[cert["level"]],
+        issued_on=date.fromisoformat(cert["issued_on"]),
+        bank_account=person["account_no"],
+        bank_name=person["bank_name"],
+        employer_credit_code=person["last_employer"] if kind == ApplicantKind.INSURED_EMPLOYEE else None,
+        fit_statement=fit,
+    )
+
+
+async def start_subsidy(
+    ce: CaseEnv, app: SubsidyApplication, *, channel: Channel = Channel.COUNTER
+) -> SubsidyHandle:
+    key = applicant_key(ce.settings, app.id_number)
+    inp = SubsidyInput(
+        case_id=subsidy_id_for("150102", key, uuid.uuid4().hex[:6]),
+        applicant_key=key,
+        application=app,
+        channel=channel,
+        received_at=datetime.now(UTC),
+        submitted_by="applicant" if channel == Channel.ONLINE else "clerk.xc",
+    )
+    return await ce.env.client.start_workflow(
+        SkillSubsidyWorkflow.run,
+        inp,
+        id=inp.case_id,
+        task_queue=ce.task_queue,
+        search_attributes=initial_search_attributes("skill_subsidy", "150102", "checking"),
+        execution_timeout=timedelta(days=400),
+    )
+
+
+async def wait_subsidy(
+    h: SubsidyHandle, status: SubsidyStatus, rounds: int = 1, *, blocked: bool = False
+) -> SubsidyState:
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        s = await h.query(SkillSubsidyWorkflow.state_query)
+        if s.blocked is not None if blocked else s.status == status and len(s.rounds) >= rounds:
+            return s
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"subsidy at {s.status}; timeline: {[e.what for e in s.timeline]}")
+        await asyncio.sleep(0.05)
+
+
+async def running_benefit_period(db: Database, key: str, region: str = "150102") -> str:
+    """The read-model row of a running benefit period (what makes a person a recipient now)."""
+    case_id = f"period-claim-{region}-{key}-{uuid.uuid4().hex[:4]}"
+    now = datetime.now(UTC)
+    async with db.session() as s:
+        s.add(
+            CaseRecord(
+                case_id=case_id,
+                case_type="benefit_period",
+                status="active",
+                region_code=region,
+                applicant_key=key,
+                received_at=now,
+                updated_at=now,
+            )
+        )
+        await s.commit()
+    return case_id
+
+
+async def prior_grant(
+    db: Database, key: str, occupation_code: str, level: CertificateLevel, *, shortage: bool = False
+) -> None:
+    """A subsidy granted to the person earlier this year."""
+    async with db.session() as s:
+        s.add(
+            SkillSubsidyGrant(
+                case_id=f"subsidy-150102-{key}-{uuid.uuid4().hex[:6]}",
+                applicant_key=key,
+                cert_no=f"P{uuid.uuid4().hex[:12].upper()}",
+                occupation_code=occupation_code,
+                level=level.value,
+                applied_on=date.today() - timedelta(days=1),
+                shortage=shortage,
+                amount=Decimal("1500"),
+                region_code="150102",
+                created_at=datetime.now(UTC),
+            )
+        )
+        await s.commit()
 
 
 # --- Temporal test servers and held activities ------------------------------------------------------

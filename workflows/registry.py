@@ -11,6 +11,8 @@ from workflows import (
     payday,
     risk_scan,
     service_request,
+    skill_alerts,
+    skill_subsidy,
     stop_reason_dispute,
     verification,
 )
@@ -21,6 +23,8 @@ ALL_WORKFLOWS: list[type] = [
     *payday.WORKFLOWS,
     *stop_reason_dispute.WORKFLOWS,
     *service_request.WORKFLOWS,
+    *skill_subsidy.WORKFLOWS,
+    *skill_alerts.WORKFLOWS,
     *archiver.WORKFLOWS,
     *verification.WORKFLOWS,
     *risk_scan.WORKFLOWS,

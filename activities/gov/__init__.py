@@ -22,6 +22,7 @@ from activities.gov.insurance_record import InsuranceRecordClient
 from activities.gov.medical import MedicalClient
 from activities.gov.notifier import NotifierClient
 from activities.gov.registration import RegistrationClient
+from activities.gov.training import TrainingClient
 from core.settings import Settings
 
 
@@ -39,6 +40,7 @@ class GovClients:
     notifier: NotifierClient
     demand_platform: DemandPlatformClient
     employers: EmployersClient
+    training: TrainingClient
 
     @classmethod
     def from_config(cls, config: GovClientConfig) -> GovClients:
@@ -53,6 +55,7 @@ class GovClients:
             notifier=NotifierClient(config),
             demand_platform=DemandPlatformClient(config),
             employers=EmployersClient(config),
+            training=TrainingClient(config),
         )
 
     @classmethod

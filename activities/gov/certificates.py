@@ -23,6 +23,20 @@ class Certificate(GovModel):
     issuer_region: str
 
 
+class IssuedEntry(GovModel):
+    cert_no: str
+    issuer: str
+    issuer_region: str
+    issued_on: date
+    occupation_code: str
+    level: int
+
+
+class IssuanceRegister(GovModel):
+    total: int
+    certificates: list[IssuedEntry]
+
+
 class CertificatesClient(GovClient):
     system = "certificates"
 
@@ -37,3 +51,12 @@ class CertificatesClient(GovClient):
             if e.code == CERTIFICATE_NOT_FOUND:
                 return None
             raise
+
+    async def register(self, issued_from: date, issued_to: date) -> IssuanceRegister:
+        """Certificates issued in a period, by issuer and place (no holder data)."""
+        return await self._call(
+            "GET",
+            "/certificates/register",
+            IssuanceRegister,
+            params={"issued_from": issued_from.isoformat(), "issued_to": issued_to.isoformat()},
+        )

@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 
 from policy.identity import PROVINCE_CODES, IdentityError
 from policy.regions import is_known_region
-from sim.catalogue import STOP_REASONS
+from sim.catalogue import CERTIFICATE_LEVELS, OCCUPATIONS, STOP_REASONS
 from sim.clock import now_shanghai, today_shanghai
 from sim.deps import deliver_callback, get_state, require_person
-from sim.population import SCENARIO_WEIGHTS, PersonOverrides, person_view
+from sim.population import SCENARIO_WEIGHTS, PersonOverrides, TrainingSubsidy, person_view
 from sim.routers.bank import ITEM_FAULTS
 from sim.routers.demand_platform import ticket_view
 from sim.routers.registration import register, status_of
@@ -150,15 +150,55 @@ async def create_person(body: PersonOverrides, request: Request) -> dict[str, An
 
 
 class CertificateRequest(BaseModel):
+    """A certificate for a person; the optional fields fix what a test needs (drawn otherwise)."""
+
     holder_id_number: str
     burst: bool = False
+    occupation_code: str | None = None
+    level: int | None = Field(default=None, ge=1, le=5)
+    issued_on: date | None = None
+    issuer: str | None = None
+    issuer_region: str | None = None
 
 
 @router.post("/certificates")
 async def create_certificate(body: CertificateRequest, request: Request) -> dict[str, Any]:
     state = get_state(request)
     cert = state.builder.certificate(require_person(state, body.holder_id_number), burst=body.burst)
+    if body.occupation_code is not None:
+        names = dict(OCCUPATIONS)
+        if body.occupation_code not in names:
+            raise SimError(422, "occupation.unknown", "职业（工种）编码不存在")
+        cert.occupation_code, cert.occupation = body.occupation_code, names[body.occupation_code]
+    if body.level is not None:
+        cert.level, cert.level_label = body.level, CERTIFICATE_LEVELS[body.level]
+    cert.issued_on = body.issued_on or cert.issued_on
+    cert.issuer = body.issuer or cert.issuer
+    cert.issuer_region = body.issuer_region or cert.issuer_region
     return cert.model_dump(mode="json")
+
+
+class TrainingSubsidyRequest(BaseModel):
+    cert_no: str
+    amount: Decimal = Decimal("1000")
+    paid_on: date | None = None
+
+
+@router.post("/training-subsidies")
+async def create_training_subsidy(body: TrainingSubsidyRequest, request: Request) -> dict[str, Any]:
+    """Record a 职业培训补贴 paid for a certificate (the double-funding check finds it)."""
+    state = get_state(request)
+    cert = state.pop.certificates.get(body.cert_no.strip().upper())
+    if cert is None:
+        raise SimError(422, "certificate.not_found", "证书不存在")
+    paid = TrainingSubsidy(
+        cert_no=cert.cert_no,
+        holder_id_number=cert.holder_id_number,
+        amount=body.amount,
+        paid_on=body.paid_on or state.pop.as_of,
+    )
+    state.pop.training_subsidies[cert.cert_no] = paid
+    return paid.model_dump(mode="json")
 
 
 @router.get("/certificates")

@@ -3,6 +3,7 @@ cannot be found here does not count for the skill-upgrade subsidy."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -12,6 +13,25 @@ from sim.state import SimError, SimState
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 State = Annotated[SimState, Depends(system_guard("certificates"))]
+
+
+@router.get("/register")
+async def issuance_register(state: State, issued_from: date, issued_to: date) -> dict[str, Any]:
+    """The certificates issued in a period, by issuer and place (no holder data): the skill-appraisal
+    register the anomaly rules read (one body issuing many certificates in a short time)."""
+    items = [
+        {
+            "cert_no": c.cert_no,
+            "issuer": c.issuer,
+            "issuer_region": c.issuer_region,
+            "issued_on": c.issued_on.isoformat(),
+            "occupation_code": c.occupation_code,
+            "level": c.level,
+        }
+        for c in state.pop.certificates.values()
+        if issued_from <= c.issued_on <= issued_to
+    ]
+    return {"total": len(items), "certificates": items}
 
 
 @router.get("/{cert_no}")

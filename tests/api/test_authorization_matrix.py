@@ -182,6 +182,7 @@ def _path(w: World, route: Any) -> str:
         "key": "not-the-key",
         "region_code": INSIDE,
         "pay_date": "2026-12-10",
+        "batch_id": "batch-none",
     }
     path = route.path
     for name in route.param_convertors:
