@@ -762,6 +762,46 @@ async def verification_cleared(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return await cleared_after_send_back(_case_env(ctx), ctx.sim)
 
 
+@scenario("risk_scan", "seeded_population_opened_and_joined", module="workflows.risk_scan")
+async def risk_scan_opened_joined(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The daily scan over the simulator's seeded population: one group's case is still open from
+    the day before, so its hits join it (Signal ``add_hits``); every other group opens a case."""
+    from activities.risk_scan import RiskScanActivities
+    from models.enums import CaseType
+    from models.verification import RiskScanInput, ScanRequest, VerificationInput
+    from workflows.base import initial_search_attributes
+    from workflows.risk_scan import RiskScanWorkflow
+    from workflows.verification import VerificationWorkflow
+
+    report = await RiskScanActivities(ctx.settings, ctx.db, GovClients.from_settings(ctx.settings)).run_scan(
+        ScanRequest()
+    )
+    if len(report.cases) < 2:
+        raise RuntimeError(f"the seeded population gave {len(report.cases)} scan case(s); need two")
+    open_ = report.cases[0]  # yesterday's case, opened as the scan opens it
+    await ctx.env.client.start_workflow(
+        VerificationWorkflow.run,
+        VerificationInput(
+            case_id=open_.case_id,
+            region_code=open_.region_code,
+            opened_by="risk-scan",
+            opened_at=await ctx.env.get_current_time(),
+            reason_zh=open_.reason_zh,
+            hits=open_.batch,
+        ),
+        id=open_.case_id,
+        task_queue=ctx.task_queue,
+        search_attributes=initial_search_attributes(CaseType.RISK_CHECK, open_.region_code, "open"),
+    )
+    return await ctx.env.client.start_workflow(
+        RiskScanWorkflow.run,
+        RiskScanInput(),
+        id=f"uiflow-risk-scan-record-{uuid.uuid4().hex[:6]}",
+        task_queue=ctx.task_queue,
+        execution_timeout=timedelta(hours=1),
+    )
+
+
 # --- pay day --------------------------------------------------------------------------------------
 
 
@@ -903,7 +943,7 @@ async def subsidy_blocked(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
-@scenario("skill_alert", "referred_confirmed_recovery", module="workflows.skill_alerts")
+@scenario("skill_alerts", "referred_confirmed_recovery", module="workflows.skill_alerts")
 async def alert_confirmed(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """An out-of-region alert referred to the skill-appraisal department, confirmed: recovery."""
     from models.enums import Role

@@ -69,6 +69,7 @@ def test_the_claim_paths_the_dispute_and_the_archiver_are_recorded() -> None:
         "ArchiverWorkflow",
         "StopReasonDisputeWorkflow",
         "VerificationWorkflow",
+        "RiskScanWorkflow",  # the scheduled scan opening one case and joining another
     } <= types
 
 
