@@ -112,15 +112,20 @@ def mass_separation(
 def claimant_ratio(
     claimants: int, headcount: int, as_of: date, params: ParameterSet | None = None
 ) -> list[RiskHit]:
-    """Claimants as a share of the employer's insured headcount at or above the threshold. A
-    headcount of 0 with claimants is itself a hit (the ratio is unbounded)."""
+    """Claimants as a share of the employer's insured headcount at or above the threshold, for an
+    employer with at least ``risk.claimant_ratio.min_headcount`` insured (below that one person
+    is already a large share; the mass-separation and short-insurance rules watch small employers).
+    A headcount of 0 with claimants is itself a hit (the ratio is unbounded)."""
     if claimants < 0 or headcount < 0:
         raise PolicyError("risk.count_invalid", "人数不能为负数")
-    threshold = resolve(params).decimal("risk.claimant_ratio.threshold", as_of)
+    p = resolve(params)
+    threshold = p.decimal("risk.claimant_ratio.threshold", as_of)
     if claimants == 0:
         return []
     if headcount == 0:
         return [_hit(RiskCode.HIGH_CLAIMANT_RATIO, "用人单位参保人数为0但有人申领", claimants=claimants)]
+    if headcount < p.integer("risk.claimant_ratio.min_headcount", as_of):
+        return []
     ratio = Decimal(claimants) / Decimal(headcount)
     if ratio >= threshold:
         return [

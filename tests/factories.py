@@ -57,7 +57,7 @@ from models.service_request import (
 )
 from models.skill_subsidy import SubsidyApplication, SubsidyInput, SubsidyState, SubsidyStatus, subsidy_id_for
 from models.staff import StaffActor
-from models.tables import CaseRecord, Document, SkillSubsidyGrant
+from models.tables import CaseRecord, Document, SkillSubsidyGrant, Staff
 from models.verification import HitBatch, HitRecord, VerificationInput, VerificationParty, verification_id_for
 from sim.testing import SimHandle
 from workflows.base import initial_search_attributes
@@ -624,3 +624,17 @@ async def start_verification(
         search_attributes=initial_search_attributes("risk_check", "150102", "open"),
         execution_timeout=timedelta(days=800),
     )
+
+
+async def assert_sent_to_district_staff(
+    db: Database, recipients: list[str], *, role: str, region: str, includes: str
+) -> None:
+    """A message to "the reviewers (clerks, ...) of a district": the demo member ``includes`` got it,
+    and everyone who got it is an active member of that role in that district, once. (Other tests
+    add staff to the demo districts of the shared database, so the exact list is not fixed.)"""
+    assert f"staff:{includes}" in recipients, recipients
+    assert len(set(recipients)) == len(recipients), recipients
+    async with db.session() as s:
+        for r in recipients:
+            row = (await s.exec(select(Staff).where(Staff.login == r.removeprefix("staff:")))).first()
+            assert row is not None and row.active and role in row.roles and row.region_code == region, r

@@ -149,6 +149,7 @@ def test_prod_refuses_to_start_without_the_identity_provider() -> None:
         "database_url": "postgresql+asyncpg://u@db/uiflow",
         "callback_keys_registration": "r1:" + "r" * 40,
         "callback_keys_demand_platform": "d1:" + "d" * 40,
+        "callback_keys_hotline": "h1:" + "h" * 40,
     }
     with pytest.raises(ValueError, match="UIFLOW_APPLICANT_OIDC_ISSUER"):
         Settings(**base)  # type: ignore[arg-type]

@@ -121,6 +121,7 @@ def test_prod_settings_refuse_unsafe_defaults() -> None:
         applicant_key_secret="a" * 40,
         callback_keys_registration="r1:" + "r" * 40,
         callback_keys_demand_platform="d1:" + "d" * 40,
+        callback_keys_hotline="h1:" + "h" * 40,
         applicant_oidc_issuer="https://idp.example.gov.cn",
     )
     assert ok.codec_keyring()[1] == "k"
@@ -132,6 +133,10 @@ PROD_OK: dict[str, Any] = {
     "codec_keys": f"k:{TEST_KEY}",
     "jwt_secret": "j" * 40,
     "applicant_key_secret": "a" * 40,
+    "callback_keys_registration": "r1:" + "r" * 40,
+    "callback_keys_demand_platform": "d1:" + "d" * 40,
+    "callback_keys_hotline": "h1:" + "h" * 40,
+    "applicant_oidc_issuer": "https://idp.example.gov.cn",
 }
 
 

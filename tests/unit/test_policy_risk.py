@@ -53,7 +53,17 @@ def test_mass_separation_sliding_window(others: list[date], hit: bool) -> None:
 
 @pytest.mark.parametrize(
     ("claimants", "headcount", "hit"),
-    [(2, 10, True), (1, 10, False), (0, 10, False), (1, 0, True), (19, 100, False)],
+    [
+        (4, 20, True),  # exactly the threshold at the smallest employer the rule looks at
+        (3, 20, False),
+        (20, 100, True),
+        (19, 100, False),
+        (0, 100, False),
+        (1, 0, True),  # claimants at an employer with no one insured: unbounded
+        (2, 10, False),  # under 20 insured: one person is already a large share (small employers
+        (5, 5, False),  # are watched by the mass-separation and short-insurance rules instead)
+        (1, 19, False),
+    ],
 )
 def test_claimant_ratio(claimants: int, headcount: int, hit: bool) -> None:
     assert bool(claimant_ratio(claimants, headcount, DAY)) is hit

@@ -46,6 +46,7 @@ from tests.factories import (
     OTHER_REGION_REVIEWER,
     REVIEWER,
     CaseEnv,
+    assert_sent_to_district_staff,
     assert_untouched,
     audit_actions,
     claim_input,
@@ -200,7 +201,13 @@ async def test_deadline_on_make_up_saturday_reminder_and_escalation(
     msgs = await messages(sim, h.id, wait_for="review_overdue")
     reminders = [m for m in msgs if m["template"] == "review_reminder"]
     escalations = [m for m in msgs if m["template"] == "review_overdue"]
-    assert [m["recipient"] for m in reminders] == ["staff:reviewer.xc"]
+    await assert_sent_to_district_staff(
+        claim_env.db,
+        [m["recipient"] for m in reminders],
+        role="reviewer",
+        region="150102",
+        includes="reviewer.xc",
+    )
     assert [m["recipient"] for m in escalations] == [
         "staff:supervisor.hhht"
     ]  # nearest supervisor up the tree

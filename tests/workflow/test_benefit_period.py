@@ -42,6 +42,7 @@ from tests.factories import (
     OTHER_REGION_REVIEWER,
     REVIEWER,
     CaseEnv,
+    assert_sent_to_district_staff,
     assert_untouched,
     claim_input,
     sim_person,
@@ -395,7 +396,13 @@ async def test_refused_account_pauses_payment_until_a_new_one_then_pays_once(
     assert {o.status for o in await orders(period_env, inp.case_id)} == {"rejected"}
     msgs = await sim_messages(sim, inp.case_id, wait_for="account_change_needed")
     assert any(m["template"] == "account_rejected" and m_has(m, "变更收款账户") for m in msgs)
-    assert [m["recipient"] for m in msgs if m["template"] == "account_change_needed"] == ["staff:clerk.xc"]
+    await assert_sent_to_district_staff(
+        period_env.db,
+        [m["recipient"] for m in msgs if m["template"] == "account_change_needed"],
+        role="intake_clerk",
+        region="150102",
+        includes="clerk.xc",
+    )
     row = await read_model(period_env, inp.case_id)
     assert row.status == "awaiting_account" and row.overdue
 
