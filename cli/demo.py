@@ -40,13 +40,20 @@ def _body(p: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
-async def applicant_headers(api: httpx.AsyncClient, sim_url: str, id_number: str) -> dict[str, str]:
-    """An applicant's session, signed in as the portal does it: the (simulated) real-name identity
-    provider issues an ID token, the API verifies it and answers with the applicant session."""
+async def applicant_id_token(sim_url: str, id_number: str) -> str:
+    """The ID token the (simulated) real-name identity provider issues for ``id_number``; callers
+    that must retry the exchange against several API processes (the drill) take it from here."""
     async with httpx.AsyncClient(base_url=sim_url, timeout=30) as idp:
         r = await idp.post("/idp/admin/id-token", data={"id_number": id_number})
         r.raise_for_status()
-    r = await api.post("/api/v1/applicant/session", json={"id_token": r.json()["id_token"]})
+    return str(r.json()["id_token"])
+
+
+async def applicant_headers(api: httpx.AsyncClient, sim_url: str, id_number: str) -> dict[str, str]:
+    """An applicant's session, signed in as the portal does it: the (simulated) real-name identity
+    provider issues an ID token, the API verifies it and answers with the applicant session."""
+    id_token = await applicant_id_token(sim_url, id_number)
+    r = await api.post("/api/v1/applicant/session", json={"id_token": id_token})
     r.raise_for_status()
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

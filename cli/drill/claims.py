@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from cli.bench.claims import claim_body
+from cli.demo import applicant_id_token
 from cli.drill.api import GaveUp, RoundRobinApi
 from core.applicant import applicant_key
 from core.settings import Settings
@@ -66,6 +67,7 @@ class Driver:
         api: RoundRobinApi,
         settings: Settings,
         tokens: dict[str, dict[str, str]],
+        sim_url: str,
         *,
         poll_s: float = 1.0,
         wait_limit_s: float = 1800.0,
@@ -73,6 +75,7 @@ class Driver:
         self.api = api
         self.settings = settings
         self.tokens = tokens
+        self.sim_url = sim_url
         self.poll_s = poll_s
         self.wait_limit_s = wait_limit_s
 
@@ -80,9 +83,19 @@ class Driver:
         code, body = await self.api.get_json(f"/api/v1/claims/{case_id}", self.tokens["reviewer"])
         return str(body["status"]) if code == 200 and isinstance(body, dict) else None
 
+    async def _applicant(self, id_number: str) -> dict[str, str]:
+        """The applicant signed in as the portal does it (``cli.demo.applicant_headers``), with the
+        session exchange sent through the round robin so a dead API process costs a retry."""
+        id_token = await applicant_id_token(self.sim_url, id_number)
+        r = await self.api.request("POST", "/api/v1/applicant/session", json={"id_token": id_token})
+        if r is None or r.status_code != 200:
+            raise GaveUp(f"applicant sign-in HTTP {None if r is None else r.status_code}")
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
     async def _intake(self, c: ClaimRun) -> str:
         counter = c.index % 2 == 1
         expected_id = f"claim-{REGION}-{applicant_key(self.settings, c.person['id_number'])}-1"
+        who = self.tokens["clerk"] if counter else await self._applicant(c.person["id_number"])
 
         async def settled() -> bool:
             return await self.status(expected_id) is not None
@@ -91,7 +104,7 @@ class Driver:
             "POST",
             "/api/v1/claims",
             json=claim_body(c.person),
-            headers={**(self.tokens["clerk"] if counter else {}), "Idempotency-Key": str(uuid.uuid4())},
+            headers={**who, "Idempotency-Key": str(uuid.uuid4())},
             settled=settled,
         )
         if r is None:

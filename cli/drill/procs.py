@@ -21,10 +21,6 @@ from temporalio.service import RPCError
 
 from cli.bench.stack import Stack, wait_port
 
-#: Served by uvicorn, which after its graceful shutdown re-raises the signal it caught, so a clean
-#: stop on SIGTERM reads -15 (the worker and the dev server exit 0).
-UVICORN = ("api", "sim")
-
 
 @dataclass
 class Exit:
@@ -70,7 +66,8 @@ class Processes:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGKILL)
             code = await self._wait_dead(name, 10)
-        expected = -9 if sig == signal.SIGKILL else (-15 if name.startswith(UVICORN) else 0)
+        # Every uiflow process exits through core.process.run_and_exit: a clean stop on SIGTERM is 0.
+        expected = -9 if sig == signal.SIGKILL else 0
         self.exits.append(Exit(name, sig.name, code, expected))
         return code
 

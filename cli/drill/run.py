@@ -222,7 +222,7 @@ class Drill:
                 )
                 assert r is not None and r.status_code == 200, r
                 tokens[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-            driver = Driver(api, st.settings, tokens)
+            driver = Driver(api, st.settings, tokens, st.sim_url)
             runs = [ClaimRun(i, plan_for(i), p) for i, p in enumerate(people)]
             await self._sim(
                 "PUT",

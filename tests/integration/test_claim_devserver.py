@@ -58,7 +58,8 @@ async def test_claim_from_intake_to_approval_on_the_dev_server(
     before = await settled_history_length(handle)
     other = await login(dev_api, "reviewer.hhht")  # in scope (league) but let a clerk try first
     r = await dev_api.post(f"/api/v1/claims/{case_id}/approve", json={}, headers=clerk)
-    assert r.status_code == 409
+    # Refused by the route's declared policy (a clerk does not approve), before any workflow call.
+    assert r.status_code == 403 and r.json()["error"]["code"] == "auth.role", r.text
     assert await history_length(handle) == before  # the real server records nothing for a refusal
 
     found: list[Any] = []

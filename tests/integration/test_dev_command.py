@@ -160,6 +160,12 @@ def test_dev_refuses_a_taken_port(tmp_path: Path) -> None:
     assert f"端口 {ports['api']}" in out and "已被占用" in out
 
 
+def _staff_token(api: str, login: str) -> str:
+    r = httpx.post(f"{api}/api/v1/auth/login", json={"login": login, "password": "uiflow-demo"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
 def _worker_pid(parent: int) -> int | None:
     return next((pid for pid, args in _children(parent).items() if args.endswith("uiflow worker")), None)
 
@@ -188,12 +194,16 @@ def test_a_killed_worker_comes_back_and_the_next_claim_is_processed(tmp_path: Pa
             json={"scenario": "eligible", "insured_region": "150102"},
             timeout=10,
         ).json()
-        r = httpx.post(f"{api}/api/v1/claims", json=claim_body(person), timeout=30)
+        clerk = _staff_token(api, "clerk.xc")  # submitted at the Xincheng counter
+        r = httpx.post(
+            f"{api}/api/v1/claims",
+            json=claim_body(person),
+            headers={"Authorization": f"Bearer {clerk}"},
+            timeout=30,
+        )
         assert r.status_code == 201, r.text
         case_id = r.json()["case_id"]
-        token = httpx.post(
-            f"{api}/api/v1/auth/login", json={"login": "reviewer.xc", "password": "uiflow-demo"}, timeout=10
-        ).json()["access_token"]
+        token = _staff_token(api, "reviewer.xc")
         status = ""
         for _ in range(150):  # the checks run on the restarted worker
             r = httpx.get(

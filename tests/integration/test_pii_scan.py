@@ -40,6 +40,7 @@ from core import devconfig
 from core.applicant import applicant_key
 from core.migrate import ROOT
 from models.case import local_date
+from models.payday import PAYDAY_PREFIX
 
 #: Declared plaintext: the staff inbox and case lists show the applicant's name from the read
 #: model (``case_record.applicant_name``, written by the claim's and the period's projection).
@@ -240,7 +241,7 @@ async def test_no_personal_data_outside_the_encrypted_payloads(tmp_path: Path) -
         for i, line in enumerate(f.read_bytes().splitlines(), 1):
             scanner.scan(f"{f.name}:{i}", line)
     # Workflow ids, search attributes, memos, metrics.
-    assert any(w.startswith("workflow id payroll-") for w, _ in listing)
+    assert any(w.startswith(f"workflow id {PAYDAY_PREFIX}") for w, _ in listing)  # the pay-day run
     for where, blob in listing:
         scanner.scan(where, blob)
     # The case database, cell by cell; the declared read-model column is counted, not allowed
