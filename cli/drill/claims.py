@@ -27,7 +27,12 @@ REGION = "150102"
 PLANS = ("approve",) * 7 + ("reapply", "reapply", "reject")
 EXPECTED_FINAL = {"approve": "approved", "reapply": "approved", "reject": "rejected"}
 #: Statuses that mean a decision has been taken (read back after a request got no answer).
-AFTER = {"approve": {"approved", "closed"}, "reject": {"rejected", "closed"}}
+AFTER = {
+    "approve": {"approved", "closed"},
+    "reject": {"rejected", "closed"},
+    "risk-finding": {"under_review", "approved", "rejected", "closed"},
+}
+CLEARED = {"outcome": "cleared", "finding": "演练：风险稽核员调取材料核实，风险提示已排除"}
 
 
 def plan_for(i: int) -> str:
@@ -156,12 +161,19 @@ class Driver:
             raise GaveUp(f"{action} HTTP {r.status_code} {r.text[:160]}")
         raise GaveUp(f"{action} refused 20 times, last: {last}")
 
+    async def _to_review(self, case_id: str) -> None:
+        """Wait until the claim is before a reviewer; a claim flagged by the risk rules is first
+        cleared by the 风险稽核员, as at the agency (a claim cannot be decided before the finding)."""
+        if await self._wait_for(case_id, {"under_review", "risk_verification"}) == "risk_verification":
+            await self._decide(case_id, "risk-finding", CLEARED, "inspector")
+            await self._wait_for(case_id, {"under_review"})
+
     async def run(self, c: ClaimRun) -> None:
         c.started = time.perf_counter()
         try:
             c.case_id = await self._intake(c)
             cid = c.case_id
-            await self._wait_for(cid, {"under_review"})
+            await self._to_review(cid)
             if c.plan == "approve":
                 await self._decide(cid, "approve", {"note": "演练：材料齐全"}, "reviewer")
             else:
@@ -173,7 +185,7 @@ class Driver:
                     reapply = {"note": "演练：重新申请"}
                     await self._reapply(cid, reapply)
                     c.decisions.append("reapply")
-                    await self._wait_for(cid, {"under_review"})
+                    await self._to_review(cid)
                     await self._decide(cid, "approve", {"note": "演练：第二轮通过"}, "reviewer")
             if c.plan != "reject":
                 c.decisions.append("approve")

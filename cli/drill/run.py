@@ -216,7 +216,11 @@ class Drill:
         api = RoundRobinApi([st.api_url, f"http://127.0.0.1:{self.procs.ports['api-2']}"])
         try:
             tokens = {}
-            for role, login in (("clerk", "clerk.xc"), ("reviewer", "reviewer.xc")):
+            for role, login in (
+                ("clerk", "clerk.xc"),
+                ("reviewer", "reviewer.xc"),
+                ("inspector", "inspector.nmg"),
+            ):
                 r = await api.request(
                     "POST", "/api/v1/auth/login", json={"login": login, "password": DEMO_PASSWORD}
                 )
