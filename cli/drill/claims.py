@@ -165,8 +165,27 @@ class Driver:
         """Wait until the claim is before a reviewer; a claim flagged by the risk rules is first
         cleared by the 风险稽核员, as at the agency (a claim cannot be decided before the finding)."""
         if await self._wait_for(case_id, {"under_review", "risk_verification"}) == "risk_verification":
-            await self._decide(case_id, "risk-finding", CLEARED, "inspector")
+            evidence = await self._evidence()
+            await self._decide(case_id, "risk-finding", {**CLEARED, "evidence": [evidence]}, "inspector")
             await self._wait_for(case_id, {"under_review"})
+
+    async def _evidence(self) -> dict[str, Any]:
+        """The inspector's verification record, uploaded at the counter (a finding needs evidence)."""
+        for _ in range(20):
+            r = await self.api.request(
+                "POST",
+                "/api/v1/documents",
+                data={"kind": "verification_record"},
+                files={
+                    "file": ("核查记录.pdf", b"%PDF-1.4\n% drill verification record\n", "application/pdf")
+                },
+                headers=self.tokens["clerk"],
+            )
+            if r is not None and r.status_code == 201:
+                doc = r.json()
+                return {k: doc[k] for k in ("id", "kind", "sha256", "filename")}
+            await asyncio.sleep(self.poll_s)
+        raise GaveUp("evidence upload failed 20 times")
 
     async def run(self, c: ClaimRun) -> None:
         c.started = time.perf_counter()
