@@ -26,7 +26,8 @@ ENGLISH_STATUS = re.compile(
 
 async def no_english_status(page: Page, selector: str) -> None:
     text = IDS.sub("", await page.locator(selector).inner_text())  # identifiers are not words
-    assert not ENGLISH_STATUS.search(text), text
+    found = ENGLISH_STATUS.search(text)
+    assert found is None, (found.group(0), text[max(0, found.start() - 30) : found.end() + 200])
 
 
 async def test_unresolved_window_complaint_linked_to_claim(
