@@ -363,10 +363,12 @@ def _input_text(activity: str, arg: Any) -> str:
         )
         target = a.get("staff_login") or a.get("staff_role") or ""
         return f"通知{who}{('（' + str(target) + '）') if target else ''}：{a.get('template')}"
+    # Bookkeeping entries say what was done, not the internal action or status code (those stay in
+    # the audit log and the read model, where auditors read them with their labels).
     if activity == "write_audit":
-        return f"审计日志：{a.get('action')}"
+        return "写入审计日志"
     if activity == "project_case":
-        return f"台账状态：{a.get('status')}"
+        return "更新案件台账"
     return ""
 
 
