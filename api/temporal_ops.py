@@ -9,15 +9,20 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Depends
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.deps import get_session, get_temporal
 from api.errors import ApiError
+from api.params import IdempotencyKey
+from models.case import DecisionReceipt
 from models.tables import CaseRecord
 
 log = logging.getLogger("uiflow.api.temporal")
@@ -176,3 +181,41 @@ async def _finished_case_error(handle: WorkflowHandle[Any, Any], session: AsyncS
     row = await session.get(CaseRecord, handle.id)
     label = str(row.summary.get("status_label") or row.status) if row is not None else _FINISHED[desc.status]
     return ApiError(409, "case.decided", f"该案件已办结（{label}），不能再作决定")
+
+
+@dataclass(frozen=True)
+class Decider:
+    """What every decision route needs besides its case, its principal and its command: the
+    Temporal client, the session (for the 409 that names a finished case's outcome) and the
+    client's idempotency key. A route takes it as one parameter (:data:`Decide`) and its body is
+    the command it builds, so the case types' decision routes do not repeat the plumbing."""
+
+    client: Client
+    session: AsyncSession
+    idempotency_key: str | None
+
+    async def __call__(self, case_id: str, update: Any, arg: Any) -> DecisionReceipt:
+        """A decision whose answer is the case's receipt (every decision but the unblock)."""
+        return await self.returning(case_id, update, arg, DecisionReceipt)
+
+    async def returning(self, case_id: str, update: Any, arg: Any, result_type: type[T]) -> T:
+        return await execute_update(
+            self.client,
+            case_id,
+            update,
+            arg,
+            session=self.session,
+            idempotency_key=self.idempotency_key,
+            result_type=result_type,
+        )
+
+
+async def decider(
+    client: Annotated[Client, Depends(get_temporal)],
+    session: Annotated[AsyncSession, Depends(get_session)],
+    idempotency_key: IdempotencyKey = None,
+) -> Decider:
+    return Decider(client, session, idempotency_key)
+
+
+Decide = Annotated[Decider, Depends(decider)]

@@ -47,6 +47,7 @@ from api.principals import (
 from api.routes import claims as claims_api
 from api.routes import documents as documents_api
 from api.routes.cases import _item, _today
+from api.temporal_ops import Decider
 from models.claim import (
     CLAIM_STATUS_LABELS,
     REJECT_REASONS,
@@ -337,18 +338,18 @@ async def decide(
     async def call(client: Client) -> None:
         if decision == "approve":
             body_a = claims_api.ApproveBody.model_validate({"note": values["note"]})
-            await claims_api.approve(case_id, row, staff, body_a, session, client)
+            await claims_api.approve(case_id, row, staff, body_a, Decider(client, session, None))
         elif decision == "reject":
             body_r = claims_api.RejectBody.model_validate(
                 {"reason_code": values["reason_code"], "remedy": values["remedy"], "note": values["note"]}
             )
-            await claims_api.reject(case_id, row, staff, body_r, session, client)
+            await claims_api.reject(case_id, row, staff, body_r, Decider(client, session, None))
         elif decision == "request_documents":
             lines = [ln.strip() for ln in values["documents"].splitlines() if ln.strip()]
             body_d = claims_api.RequestDocumentsBody.model_validate(
                 {"documents": lines, "note": values["note"]}
             )
-            await claims_api.request_documents(case_id, row, staff, body_d, session, client)
+            await claims_api.request_documents(case_id, row, staff, body_d, Decider(client, session, None))
         else:
             raise ApiError(422, "decision.kind", "请选择审核决定：通过、不予通过或要求补正材料")
 
@@ -368,7 +369,7 @@ async def assign(
 
     async def call(client: Client) -> None:
         body = claims_api.AssignBody.model_validate({"reviewer_login": login})
-        await claims_api.assign(case_id, row, staff, body, session, client)
+        await claims_api.assign(case_id, row, staff, body, Decider(client, session, None))
 
     return await _claim_action(request, staff, session, row, "assign", {"reviewer_login": login}, call)
 
@@ -389,7 +390,7 @@ async def _applicant_action(
         body = claims_api.ApplicantActionBody(documents=document_refs(docs), note=values["note"])
         settings = settings_of(request)
         fn = claims_api.reapply if kind == "reapply" else claims_api.supply_documents
-        await fn(row.case_id, row, who, body, settings, session, client)
+        await fn(row.case_id, row, who, body, settings, Decider(client, session, None))
 
     return await _claim_action(request, staff, session, row, kind, values, call)
 
@@ -427,7 +428,7 @@ async def unblock(
 ) -> Response:
     async def call(client: Client) -> None:
         body = claims_api.UnblockBody.model_validate({"note": note.strip()})
-        await claims_api.unblock(case_id, row, staff, body, session, client)
+        await claims_api.unblock(case_id, row, staff, body, Decider(client, session, None))
 
     return await _claim_action(request, staff, session, row, "unblock", {"note": note}, call)
 

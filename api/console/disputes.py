@@ -31,6 +31,7 @@ from api.console.web import (
 from api.deps import get_session, get_temporal
 from api.errors import ApiError
 from api.principals import Clerk, DisputeForConsoleReviewer, DisputeReviewer
+from api.temporal_ops import Decider
 from models.staff import StaffActor
 from models.tables import CaseRecord
 from policy.regions import get_region
@@ -289,7 +290,7 @@ async def review(
             case=row,
             staff=staff,
             temporal=client,
-            session=session,
+            decide=Decider(client, session, None),
             body=body,
         )
 

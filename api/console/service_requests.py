@@ -19,6 +19,7 @@ from api.console.web import ConsoleRoute, csrf_protect, render
 from api.deps import get_session, get_settings_dep, get_temporal
 from api.principals import StaffUser, SupervisorView
 from api.routes import service_requests as api
+from api.temporal_ops import Decider
 from models.service_request import (
     CHANNEL_LABELS,
     KIND_LABELS,
@@ -173,12 +174,13 @@ async def request_act(case_id: str, request: Request, staff: StaffUser, session:
         body = api.ActionBody.model_validate(
             {"note": values["note"], "satisfaction": values["satisfaction"] or None}
         )
+        temporal = await get_temporal(request)
         await api.act(
             case_id,
             values["action"],  # type: ignore[arg-type]  # checked just above
             staff,
-            session,
-            await get_temporal(request),
+            temporal,
+            Decider(temporal, session, None),
             body,
         )
 

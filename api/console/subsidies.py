@@ -23,6 +23,7 @@ from api.deps import get_session, get_temporal
 from api.errors import ApiError
 from api.principals import Clerk, Reviewer, StaffUser
 from api.routes import subsidies as api
+from api.temporal_ops import Decider
 from models.enums import Role
 from models.staff import StaffActor
 from models.tables import CaseRecord
@@ -101,7 +102,7 @@ async def decide(
             {k: values[k] for k in ("action", "reason", "remedy", "note")}
             | {"round": values["round"] or None}
         )
-        await api.decide(case_id, row, body, staff, session, client)
+        await api.decide(case_id, row, body, staff, Decider(client, session, None))
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
         message = "；".join(errs.values()) if errs else message

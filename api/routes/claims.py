@@ -18,7 +18,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import ensure_region, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
-from api.params import IdempotencyKey
 from api.principals import (
     Assigner,
     ClaimForAssigner,
@@ -35,7 +34,7 @@ from api.principals import (
     StaffUser,
 )
 from api.schemas import ClaimApplicationIn
-from api.temporal_ops import call_workflow, execute_update
+from api.temporal_ops import Decide, call_workflow
 from core import audit, benefits
 from core.applicant import applicant_key
 from core.security import Kind
@@ -287,28 +286,6 @@ async def claim_applicant(
     )
 
 
-async def _decide(
-    session: AsyncSession,
-    client: Client,
-    case_id: str,
-    update: Any,
-    cmd: Any,
-    idempotency_key: str | None,
-    result_type: Any = DecisionReceipt,
-) -> Any:
-    """Every decision on a claim through the one Update path of ``api.temporal_ops`` (the case's
-    scope was checked by the route's case dependency)."""
-    return await execute_update(
-        client,
-        case_id,
-        update,
-        cmd,
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=result_type,
-    )
-
-
 @router.post(
     "/{case_id}/approve",
     response_model=DecisionReceipt,
@@ -320,12 +297,10 @@ async def approve(
     case: ClaimForReviewer,
     staff: Reviewer,
     body: ApproveBody,
-    session: Annotated[AsyncSession, Depends(get_session)],
-    client: Annotated[Client, Depends(get_temporal)],
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     cmd = ApproveCommand(actor=staff, note=body.note)
-    return await _decide(session, client, case_id, BenefitClaimWorkflow.approve, cmd, idempotency_key)
+    return await decide(case_id, BenefitClaimWorkflow.approve, cmd)
 
 
 class RiskFindingBody(BaseModel):
@@ -351,13 +326,11 @@ async def risk_finding(
     case: ClaimForInspector,
     staff: Inspector,
     body: RiskFindingBody,
-    session: Annotated[AsyncSession, Depends(get_session)],
-    client: Annotated[Client, Depends(get_temporal)],
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     cmd = RiskFindingCommand(actor=staff, **body.model_dump())
     update = BenefitClaimWorkflow.record_risk_finding
-    return await _decide(session, client, case_id, update, cmd, idempotency_key)
+    return await decide(case_id, update, cmd)
 
 
 @router.post("/{case_id}/reject", response_model=DecisionReceipt, summary="不予通过（须填写原因与处置方式）")
@@ -366,12 +339,10 @@ async def reject(
     case: ClaimForReviewer,
     staff: Reviewer,
     body: RejectBody,
-    session: Annotated[AsyncSession, Depends(get_session)],
-    client: Annotated[Client, Depends(get_temporal)],
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     cmd = RejectCommand(actor=staff, reason_code=body.reason_code, remedy=body.remedy, note=body.note)
-    return await _decide(session, client, case_id, BenefitClaimWorkflow.reject, cmd, idempotency_key)
+    return await decide(case_id, BenefitClaimWorkflow.reject, cmd)
 
 
 @router.post("/{case_id}/request-documents", response_model=DecisionReceipt, summary="要求补正材料")
@@ -380,13 +351,11 @@ async def request_documents(
     case: ClaimForReviewer,
     staff: Reviewer,
     body: RequestDocumentsBody,
-    session: Annotated[AsyncSession, Depends(get_session)],
-    client: Annotated[Client, Depends(get_temporal)],
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     cmd = RequestDocumentsCommand(actor=staff, documents=body.documents, note=body.note)
     update = BenefitClaimWorkflow.request_documents
-    return await _decide(session, client, case_id, update, cmd, idempotency_key)
+    return await decide(case_id, update, cmd)
 
 
 @router.post("/{case_id}/assign", response_model=DecisionReceipt, summary="分派或认领审核")
@@ -395,12 +364,10 @@ async def assign(
     case: ClaimForAssigner,
     staff: Assigner,
     body: AssignBody,
-    session: Annotated[AsyncSession, Depends(get_session)],
-    client: Annotated[Client, Depends(get_temporal)],
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     cmd = AssignCommand(actor=staff, reviewer_login=body.reviewer_login)
-    return await _decide(session, client, case_id, BenefitClaimWorkflow.assign, cmd, idempotency_key)
+    return await decide(case_id, BenefitClaimWorkflow.assign, cmd)
 
 
 @router.post("/{case_id}/unblock", summary="运维解除案件阻塞")
@@ -409,19 +376,10 @@ async def unblock(
     case: ClaimForOperations,
     staff: Operations,
     body: UnblockBody,
-    session: Annotated[AsyncSession, Depends(get_session)],
-    client: Annotated[Client, Depends(get_temporal)],
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> dict[str, str]:
-    msg = await _decide(
-        session,
-        client,
-        case_id,
-        BenefitClaimWorkflow.unblock_case,
-        UnblockCommand(actor=staff, note=body.note),
-        idempotency_key,
-        result_type=str,
-    )
+    cmd = UnblockCommand(actor=staff, note=body.note)
+    msg = await decide.returning(case_id, BenefitClaimWorkflow.unblock_case, cmd, str)
     return {"message": msg}
 
 
@@ -441,14 +399,12 @@ async def reapply(
     who: ClerkOrApplicant,
     body: ApplicantActionBody,
     settings: Annotated[Settings, Depends(get_settings_dep)],
-    session: Annotated[AsyncSession, Depends(get_session)],
-    client: Annotated[Client, Depends(get_temporal)],
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     by = _applicant_action(who, body, settings)
     cmd = ReapplyEvent(by=by, documents=body.documents, note=body.note)
     update = BenefitClaimWorkflow.reapply
-    return await _decide(session, client, case_id, update, cmd, idempotency_key)
+    return await decide(case_id, update, cmd)
 
 
 @router.post("/{case_id}/supply-documents", response_model=DecisionReceipt, summary="提交补正材料")
@@ -458,14 +414,12 @@ async def supply_documents(
     who: ClerkOrApplicant,
     body: ApplicantActionBody,
     settings: Annotated[Settings, Depends(get_settings_dep)],
-    session: Annotated[AsyncSession, Depends(get_session)],
-    client: Annotated[Client, Depends(get_temporal)],
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     by = _applicant_action(who, body, settings)
     cmd = ReapplyEvent(by=by, documents=body.documents, note=body.note)
     update = BenefitClaimWorkflow.supply_documents
-    return await _decide(session, client, case_id, update, cmd, idempotency_key)
+    return await decide(case_id, update, cmd)
 
 
 async def open_claims_of(session: AsyncSession, key: str, *, status: ClaimStatus | None = None) -> list[str]:

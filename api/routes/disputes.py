@@ -27,7 +27,6 @@ from activities.gov.callbacks import TicketResolved
 from api.deps import ensure_region, get_db, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
 from api.login_guard import LoginGuard, check_password, client_address
-from api.params import IdempotencyKey
 from api.principals import (
     Clerk,
     DisputeForReader,
@@ -38,7 +37,7 @@ from api.principals import (
     public,
 )
 from api.routes.callbacks import verified_event
-from api.temporal_ops import execute_update
+from api.temporal_ops import Decide
 from core import audit
 from core.applicant import applicant_key
 from core.security import Kind, issue_token
@@ -431,23 +430,13 @@ async def decide(
     case: DisputeForReviewer,
     staff: DisputeReviewer,
     temporal: Temporal,
-    session: Session,
+    decide: Decide,
     body: ReviewBody | None = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> DecisionResponse:
-    handle = _handle(temporal, dispute_id)
     body = body or ReviewBody()
     command = ReviewCommand(actor=staff, action=_ACTIONS[action], reason=body.reason, note=body.note)
-    receipt = await execute_update(
-        temporal,
-        handle.id,
-        _LEVEL_UPDATES[level],
-        command,
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
-    )
-    return DecisionResponse(receipt=receipt, dispute=await _state(handle))
+    receipt = await decide(dispute_id, _LEVEL_UPDATES[level], command)
+    return DecisionResponse(receipt=receipt, dispute=await _state(_handle(temporal, dispute_id)))
 
 
 # --- the demand platform's callback --------------------------------------------------------------------

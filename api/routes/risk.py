@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -19,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.deps import get_db, get_session, get_temporal
-from api.params import IdempotencyKey
 from api.principals import (
     Inspector,
     RiskStaff,
@@ -30,7 +29,7 @@ from api.principals import (
     VerificationForRiskStaff,
     VerificationForSupervisor,
 )
-from api.temporal_ops import call_workflow, execute_update
+from api.temporal_ops import Decide, call_workflow
 from core.db import Database
 from core.risk_report import RuleMonth, RuleWatch, rule_report, rule_watch
 from models.case import DecisionReceipt
@@ -131,14 +130,6 @@ async def verification(case_id: str, case: VerificationForRiskStaff, temporal: T
     return state
 
 
-async def _update(
-    session: AsyncSession, temporal: Client, case_id: str, update: Any, cmd: Any, key: str | None
-) -> DecisionReceipt:
-    return await execute_update(
-        temporal, case_id, update, cmd, session=session, idempotency_key=key, result_type=DecisionReceipt
-    )
-
-
 @router.post(
     "/verifications/{case_id}/proposal", response_model=DecisionReceipt, summary="稽核员提出处理意见"
 )
@@ -147,9 +138,7 @@ async def propose(
     body: ProposeBody,
     case: VerificationForInspector,
     staff: Inspector,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     cmd = ProposeCommand(
         actor=staff,
@@ -158,7 +147,7 @@ async def propose(
         round=body.round,
         **body.model_dump(exclude={"round"}),
     )
-    return await _update(session, temporal, case_id, VerificationWorkflow.propose, cmd, idempotency_key)
+    return await decide(case_id, VerificationWorkflow.propose, cmd)
 
 
 _ACTIONS = {
@@ -178,18 +167,14 @@ async def approve(
     action: Literal["approve", "reject", "send-back"],
     case: VerificationForSupervisor,
     staff: Supervisor,
-    session: Session,
-    temporal: Temporal,
+    decide: Decide,
     body: ApprovalBody | None = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> DecisionReceipt:
     b = body or ApprovalBody()
     cmd = ReviewCommand(
         actor=staff, action=_ACTIONS[action], reason=b.reason, note=b.note, level="approve", round=b.round
     )
-    return await _update(
-        session, temporal, case_id, VerificationWorkflow.approve_outcome, cmd, idempotency_key
-    )
+    return await decide(case_id, VerificationWorkflow.approve_outcome, cmd)
 
 
 @router.post("/verifications/{case_id}/repayments", response_model=DecisionReceipt, summary="登记退回款项")
@@ -198,14 +183,10 @@ async def repayment(
     body: RepaymentBody,
     case: VerificationForRepayment,
     staff: RiskStaff,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     cmd = RepaymentCommand(actor=staff, amount=body.amount, paid_on=body.paid_on, receipt=body.receipt)
-    return await _update(
-        session, temporal, case_id, VerificationWorkflow.record_repayment, cmd, idempotency_key
-    )
+    return await decide(case_id, VerificationWorkflow.record_repayment, cmd)
 
 
 @router.get("/rules/report", response_model=list[RuleMonth], summary="风险规则按月命中、核实、排除与追回统计")

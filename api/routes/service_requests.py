@@ -28,10 +28,10 @@ from activities.gov.callbacks import CallbackRefused, verify
 from activities.gov.hotline import HotlineFeedback, HotlineOrder, parse_hotline_event
 from api.deps import get_db, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
-from api.params import IdempotencyKey, KnownRegion
+from api.params import KnownRegion
 from api.principals import ApplicantUser, StaffUser, SupervisorView, public, staff
 from api.routes.callbacks import record_nonce
-from api.temporal_ops import call_workflow, execute_update
+from api.temporal_ops import Decide, call_workflow
 from core.settings import Settings
 from models.case import DecisionReceipt, local_date
 from models.enums import Role
@@ -324,22 +324,14 @@ async def act(
     case_id: str,
     action: Literal["contact", "answer", "follow-up"],
     staff: StaffUser,
-    session: Session,
     temporal: Temporal,
+    decide: Decide,
     body: ActionBody | None = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResponse:
-    handle = _handle(temporal, case_id)
     body = body or ActionBody()
-    receipt = await execute_update(
-        temporal,
-        handle.id,
-        _UPDATES[action],
-        RequestAction(actor=staff, note=body.note, satisfaction=body.satisfaction),
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
-    )
+    cmd = RequestAction(actor=staff, note=body.note, satisfaction=body.satisfaction)
+    receipt = await decide(case_id, _UPDATES[action], cmd)
+    handle = _handle(temporal, case_id)
     state = await call_workflow(lambda: handle.query(ServiceRequestWorkflow.state_query))
     return ActionResponse(receipt=receipt, request=state)
 

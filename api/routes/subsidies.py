@@ -20,7 +20,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import ensure_region, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
-from api.params import IdempotencyKey
 from api.principals import (
     ClerkOrApplicant,
     EmployerUser,
@@ -34,7 +33,7 @@ from api.principals import (
     staff,
 )
 from api.subsidy_batch import BatchIn, rows_of, validate_row
-from api.temporal_ops import call_workflow, execute_update
+from api.temporal_ops import Decide, call_workflow
 from core import audit
 from core.applicant import applicant_key
 from core.security import Kind
@@ -152,27 +151,6 @@ class BatchView(BaseModel):
     rows_valid: int
     fit_statement_sha256: str
     rows: list[BatchRowView]
-
-
-async def _update(
-    client: Client,
-    session: AsyncSession,
-    case_id: str,
-    update: Any,
-    cmd: Any,
-    idempotency_key: str | None,
-    result_type: type[Any] = DecisionReceipt,
-) -> Any:
-    """Every decision on a subsidy or an alert: the one Update path of ``api.temporal_ops``."""
-    return await execute_update(
-        client,
-        case_id,
-        update,
-        cmd,
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=result_type,
-    )
 
 
 # --- starting a case ---------------------------------------------------------------------------------
@@ -437,18 +415,9 @@ async def refer_alert(
     case: AlertForStaff,
     body: ReferBody,
     who: AlertStaff,
-    session: Session,
-    client: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
-    return await _update(
-        client,
-        session,
-        case_id,
-        SkillAlertWorkflow.refer_alert,
-        ReferAlert(actor=who, note=body.note),
-        idempotency_key,
-    )
+    return await decide(case_id, SkillAlertWorkflow.refer_alert, ReferAlert(actor=who, note=body.note))
 
 
 @router.post("/alerts/{case_id}/response", response_model=DecisionReceipt, summary="登记技能鉴定部门核查结论")
@@ -457,17 +426,12 @@ async def alert_response(
     case: AlertForStaff,
     body: ResponseBody,
     who: AlertStaff,
-    session: Session,
-    client: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
-    return await _update(
-        client,
-        session,
+    return await decide(
         case_id,
         SkillAlertWorkflow.appraisal_response,
         AppraisalResponse(actor=who, outcome=body.outcome, note=body.note),
-        idempotency_key,
     )
 
 
@@ -509,12 +473,10 @@ async def decide(
     case: SubsidyForReviewer,
     body: DecideBody,
     staff: Reviewer,
-    session: Session,
-    client: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     cmd = SubsidyDecisionCommand(actor=staff, **body.model_dump())
-    return await _update(client, session, case_id, SkillSubsidyWorkflow.decide_subsidy, cmd, idempotency_key)
+    return await decide(case_id, SkillSubsidyWorkflow.decide_subsidy, cmd)
 
 
 @router.post("/{case_id}/unblock", summary="运维解除案件阻塞")
@@ -523,18 +485,10 @@ async def unblock(
     case: SubsidyForOperations,
     body: UnblockBody,
     staff: Operations,
-    session: Session,
-    client: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> dict[str, str]:
-    msg = await _update(
-        client,
-        session,
-        case_id,
-        SkillSubsidyWorkflow.unblock_case,
-        UnblockCommand(actor=staff, note=body.note),
-        idempotency_key,
-        result_type=str,
+    msg = await decide.returning(
+        case_id, SkillSubsidyWorkflow.unblock_case, UnblockCommand(actor=staff, note=body.note), str
     )
     return {"message": msg}
 
@@ -545,10 +499,8 @@ async def reapply(
     case: SubsidyForClerkOrApplicant,
     who: ClerkOrApplicant,
     body: ReapplyBody,
-    session: Session,
-    client: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     by = who.subject if who.kind is Kind.STAFF else "applicant"
     cmd = SubsidyReapply(by=by, fit_statement=body.fit_statement, note=body.note)
-    return await _update(client, session, case_id, SkillSubsidyWorkflow.reapply, cmd, idempotency_key)
+    return await decide(case_id, SkillSubsidyWorkflow.reapply, cmd)
