@@ -61,7 +61,12 @@ STOP_REASON_LABELS: dict[str, str] = {r.value: r.label_zh for r in StopReason}
 
 
 class Evidence(BaseModel):
-    reason: str = Field(default="", max_length=500, description="办理理由（必填，记入案件并告知本人）")
+    reason: str = Field(
+        default="",
+        max_length=500,
+        description="办理理由（必填，记入案件）",
+        examples=["就业登记系统核实已重新就业"],
+    )
     evidence: list[DocumentRef] = Field(default_factory=list, max_length=20, description="证明材料（先上传）")
 
 
