@@ -8,7 +8,6 @@ a refusal shows the page again with the values kept and the validator's Chinese 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,15 +19,7 @@ from api.console.forms import act_or_show, attached_documents, doc_kinds, docume
 from api.console.web import ConsoleRoute, csrf_protect, render
 from api.deps import get_session, get_temporal
 from api.principals import (
-    PeriodAccountClerk,
-    PeriodCounter,
-    PeriodForAccount,
-    PeriodForCounter,
-    PeriodForHolder,
     PeriodForStaff,
-    PeriodForStopper,
-    PeriodHolder,
-    PeriodStopper,
     StaffUser,
 )
 from api.routes import periods as periods_api
@@ -41,16 +32,19 @@ from policy.regions import Region, descendants
 router = APIRouter(route_class=ConsoleRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
 
-#: The operations on the page: what each is called and who may do it (the API's aliases say the
-#: same; this only decides which forms a staff member is shown).
+#: Who may start each operation: only which forms a staff member is shown (the routes' principals,
+#: the same roles, and the workflow's validators decide).
+ROLES: dict[str, tuple[Role, ...]] = {
+    "stop": (Role.REVIEWER, Role.SUPERVISOR),
+    "suspend": (Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR),
+    "resume": (Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR),
+    "account": (Role.INTAKE_CLERK, Role.REVIEWER, Role.SUPERVISOR),
+    "transitional": (Role.INTAKE_CLERK, Role.REVIEWER),
+    "continuation": (Role.INTAKE_CLERK, Role.REVIEWER),
+    "transfer": (Role.REVIEWER, Role.SUPERVISOR),
+}
 OPERATIONS: dict[str, tuple[str, tuple[Role, ...]]] = {
-    "stop": ("登记停发", (Role.REVIEWER, Role.SUPERVISOR)),
-    "suspend": ("暂停发放", (Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR)),
-    "resume": ("恢复发放", (Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR)),
-    "account": ("变更收款账户", (Role.INTAKE_CLERK, Role.REVIEWER, Role.SUPERVISOR)),
-    "transitional": ("受理过渡期发放申请", (Role.INTAKE_CLERK, Role.REVIEWER)),
-    "continuation": ("受理续发申请", (Role.INTAKE_CLERK, Role.REVIEWER)),
-    "transfer": ("转移发放地", (Role.REVIEWER, Role.SUPERVISOR)),
+    op.name: (op.what_zh, ROLES[op.name]) for op in periods_api.OPERATIONS
 }
 MONTH_STATUS_LABELS = {"scheduled": "待发放", "paid": "已发放", "stopped": "已停发"}
 STOP_REASONS = {r.value: r.label_zh for r in StopReason}
@@ -122,119 +116,46 @@ async def page(
     return await period_page(request, staff, session, await get_temporal(request), row)
 
 
-async def _operate(
-    request: Request,
-    op: str,
-    row: CaseRecord,
-    staff: StaffActor,
-    session: AsyncSession,
-    send: Callable[[dict[str, Any], Client], Awaitable[Any]],
-) -> Response:
-    """Read the form, run the API's route function, show the page again on a refusal."""
-    client = await get_temporal(request)
-    form = await request.form()
-    values: dict[str, Any] = {
-        k: text(form, k, 500) for k in ("reason", "stop_reason", "on", "account_no", "bank_name", "to_region")
-    }
-    values["op"] = op
-    values["docs"] = attached_documents(form)
+FORM_FIELDS = ("stop_reason", "on", "account_no", "bank_name", "to_region")
 
-    async def call() -> None:
-        await send(values, client)
 
-    async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
-        message = (
-            "；".join(errs.values()) if errs and status == 422 and message.startswith("提交") else message
+def _console_route(op: periods_api.Operation) -> None:
+    """The console's form for one operation: read the form, run the API's route function (so the
+    rules are the API's), show the page again with the values kept on a refusal."""
+
+    async def handler(
+        period_id: str, request: Request, row: CaseRecord, staff: StaffActor, session: Session
+    ) -> Response:
+        client = await get_temporal(request)
+        form = await request.form()
+        values: dict[str, Any] = {k: text(form, k, 500) for k in ("reason", *FORM_FIELDS)}
+        values["account_no"] = values["account_no"].replace(" ", "")
+        values["op"] = op.name
+        values["docs"] = attached_documents(form)
+
+        async def call() -> None:
+            data = {k: values[k] for k in FORM_FIELDS if values[k]}
+            body = op.body.model_validate(
+                data | {"reason": values["reason"], "evidence": document_refs(values["docs"])}
+            )
+            await periods_api.ENDPOINTS[op.name](period_id, body, row, staff, session, client)
+
+        async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
+            if errs and message.startswith("提交"):
+                message = "；".join(errs.values())
+            return await period_page(
+                request, staff, session, client, row, form=form, error=message, status=status
+            )
+
+        return await act_or_show(
+            request, call, show, values, f"/console/periods/{row.case_id}?done={op.name}"
         )
-        return await period_page(
-            request, staff, session, client, row, form=form, error=message, status=status
-        )
 
-    return await act_or_show(request, call, show, values, f"/console/periods/{row.case_id}?done={op}")
-
-
-def _body(values: dict[str, Any], *fields: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"reason": values["reason"], "evidence": document_refs(values["docs"])}
-    for f in fields:
-        if values.get(f):
-            out[f] = values[f]
-    return out
+    # The operation's principals, as the API route declares them (role, region, own case).
+    handler.__annotations__ |= {"row": op.case, "staff": op.staff}
+    handler.__name__ = handler.__qualname__ = op.name
+    router.post(f"/periods/{{period_id}}/{op.name}", dependencies=[Depends(csrf_protect)])(handler)
 
 
-@router.post("/periods/{period_id}/stop", dependencies=[Depends(csrf_protect)])
-async def stop(
-    period_id: str, request: Request, row: PeriodForStopper, staff: PeriodStopper, session: Session
-) -> Response:
-    async def send(v: dict[str, Any], client: Client) -> Any:
-        body = periods_api.StopBody.model_validate(_body(v, "on") | {"stop_reason": v["stop_reason"] or None})
-        return await periods_api.stop(period_id, body, row, staff, session, client)
-
-    return await _operate(request, "stop", row, staff, session, send)
-
-
-@router.post("/periods/{period_id}/suspend", dependencies=[Depends(csrf_protect)])
-async def suspend(
-    period_id: str, request: Request, row: PeriodForHolder, staff: PeriodHolder, session: Session
-) -> Response:
-    async def send(v: dict[str, Any], client: Client) -> Any:
-        body = periods_api.Evidence.model_validate(_body(v))
-        return await periods_api.suspend(period_id, body, row, staff, session, client)
-
-    return await _operate(request, "suspend", row, staff, session, send)
-
-
-@router.post("/periods/{period_id}/resume", dependencies=[Depends(csrf_protect)])
-async def resume(
-    period_id: str, request: Request, row: PeriodForHolder, staff: PeriodHolder, session: Session
-) -> Response:
-    async def send(v: dict[str, Any], client: Client) -> Any:
-        body = periods_api.ResumeBody.model_validate(_body(v))
-        return await periods_api.resume(period_id, body, row, staff, session, client)
-
-    return await _operate(request, "resume", row, staff, session, send)
-
-
-@router.post("/periods/{period_id}/account", dependencies=[Depends(csrf_protect)])
-async def account(
-    period_id: str, request: Request, row: PeriodForAccount, staff: PeriodAccountClerk, session: Session
-) -> Response:
-    async def send(v: dict[str, Any], client: Client) -> Any:
-        body = periods_api.AccountBody.model_validate(
-            _body(v, "bank_name") | {"account_no": v["account_no"].replace(" ", "")}
-        )
-        return await periods_api.change_account(period_id, body, row, staff, session, client)
-
-    return await _operate(request, "account", row, staff, session, send)
-
-
-@router.post("/periods/{period_id}/transitional", dependencies=[Depends(csrf_protect)])
-async def transitional(
-    period_id: str, request: Request, row: PeriodForCounter, staff: PeriodCounter, session: Session
-) -> Response:
-    async def send(v: dict[str, Any], client: Client) -> Any:
-        body = periods_api.Evidence.model_validate(_body(v))
-        return await periods_api.transitional(period_id, body, row, staff, session, client)
-
-    return await _operate(request, "transitional", row, staff, session, send)
-
-
-@router.post("/periods/{period_id}/continuation", dependencies=[Depends(csrf_protect)])
-async def continuation(
-    period_id: str, request: Request, row: PeriodForCounter, staff: PeriodCounter, session: Session
-) -> Response:
-    async def send(v: dict[str, Any], client: Client) -> Any:
-        body = periods_api.Evidence.model_validate(_body(v))
-        return await periods_api.continuation(period_id, body, row, staff, session, client)
-
-    return await _operate(request, "continuation", row, staff, session, send)
-
-
-@router.post("/periods/{period_id}/transfer", dependencies=[Depends(csrf_protect)])
-async def transfer(
-    period_id: str, request: Request, row: PeriodForStopper, staff: PeriodStopper, session: Session
-) -> Response:
-    async def send(v: dict[str, Any], client: Client) -> Any:
-        body = periods_api.TransferBody.model_validate(_body(v, "to_region"))
-        return await periods_api.transfer(period_id, body, row, staff, session, client)
-
-    return await _operate(request, "transfer", row, staff, session, send)
+for _op in periods_api.OPERATIONS:
+    _console_route(_op)

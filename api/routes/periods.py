@@ -10,8 +10,11 @@ through ``/api/v1/documents``) and checked here before the Update, then attached
 No personal data in paths: the account number travels only in the body, into an encrypted
 payload."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the operation routes are built from a table below,
+# and FastAPI reads their (evaluated) annotations.
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -48,6 +51,7 @@ from models.benefit import (
     TransitionalApplication,
 )
 from models.person import DocumentRef
+from models.staff import StaffActor
 from models.tables import CaseRecord, Document
 from workflows.benefit_period import BenefitPeriodWorkflow
 
@@ -102,7 +106,7 @@ def _reason(body: Evidence, what: str) -> str:
     return text
 
 
-async def _evidence(session: Session, case: CaseRecord, refs: list[DocumentRef]) -> list[DocumentRef]:
+async def _evidence(session: AsyncSession, case: CaseRecord, refs: list[DocumentRef]) -> list[DocumentRef]:
     """Each document exists with the hash given, and is not another case's."""
     for ref in refs:
         doc = await session.get(Document, ref.id)
@@ -116,25 +120,6 @@ async def _evidence(session: Session, case: CaseRecord, refs: list[DocumentRef])
     return refs
 
 
-async def _send(
-    temporal: Client,
-    session: AsyncSession,
-    case: CaseRecord,
-    update: Any,
-    arg: Any,
-    idempotency_key: str | None,
-) -> PeriodReceipt:
-    return await execute_update(
-        temporal,
-        case.case_id,
-        update,
-        arg,
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=PeriodReceipt,
-    )
-
-
 @router.get("/{period_id}", response_model=PeriodState, summary="失业保险金发放案件详情")
 async def get_period(period_id: str, case: PeriodForStaff, temporal: Temporal) -> PeriodState:
     handle = temporal.get_workflow_handle_for(BenefitPeriodWorkflow.run, case.case_id)
@@ -142,141 +127,131 @@ async def get_period(period_id: str, case: PeriodForStaff, temporal: Temporal) -
     return state
 
 
-@router.post("/{period_id}/stop", response_model=PeriodReceipt, summary="登记停发（审核员、业务主管）")
-async def stop(
-    period_id: str,
-    body: StopBody,
-    case: PeriodForStopper,
-    staff: PeriodStopper,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
-) -> PeriodReceipt:
-    note = _reason(body, "登记停发")
-    cmd = StaffStopCommand(
-        actor=staff,
-        reason=body.stop_reason,
-        on=body.on,
-        note=note,
-        evidence=await _evidence(session, case, body.evidence),
-    )
-    return await _send(temporal, session, case, BenefitPeriodWorkflow.stop_by_staff, cmd, idempotency_key)
+# --- the operations: one table, one route each (its own role and body), one way to send -------------
 
 
-@router.post("/{period_id}/suspend", response_model=PeriodReceipt, summary="暂停发放")
-async def suspend(
-    period_id: str,
-    body: Evidence,
-    case: PeriodForHolder,
-    staff: PeriodHolder,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
-) -> PeriodReceipt:
-    cmd = StaffSuspendCommand(
-        actor=staff,
-        reason_zh=_reason(body, "暂停发放"),
-        evidence=await _evidence(session, case, body.evidence),
-    )
-    return await _send(temporal, session, case, BenefitPeriodWorkflow.suspend_by_staff, cmd, idempotency_key)
+@dataclass(frozen=True)
+class Operation:
+    """A staff operation: its path, what it is called, its body, its principals (the ``PeriodFor*``
+    loader and the staff alias, each declaring the roles), its Update, and how the command is
+    built from the body, the staff member, the reason and the checked evidence."""
+
+    name: str
+    what_zh: str
+    summary: str
+    body: type[Evidence]
+    case: Any
+    staff: Any
+    update: Any
+    build: Callable[[Any, StaffActor, str, list[DocumentRef]], BaseModel]
 
 
-@router.post("/{period_id}/resume", response_model=PeriodReceipt, summary="恢复发放")
-async def resume(
-    period_id: str,
-    body: ResumeBody,
-    case: PeriodForHolder,
-    staff: PeriodHolder,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
-) -> PeriodReceipt:
-    cmd = StaffResumeCommand(
-        actor=staff,
-        ref=body.ref,
-        note=_reason(body, "恢复发放"),
-        evidence=await _evidence(session, case, body.evidence),
-    )
-    return await _send(temporal, session, case, BenefitPeriodWorkflow.resume_by_staff, cmd, idempotency_key)
+OPERATIONS: list[Operation] = [
+    Operation(
+        "stop",
+        "登记停发",
+        "登记停发（审核员、业务主管）",
+        StopBody,
+        PeriodForStopper,
+        PeriodStopper,
+        BenefitPeriodWorkflow.stop_by_staff,
+        lambda b, a, r, e: StaffStopCommand(actor=a, reason=b.stop_reason, on=b.on, note=r, evidence=e),
+    ),
+    Operation(
+        "suspend",
+        "暂停发放",
+        "暂停发放（审核员、风险稽核员、业务主管）",
+        Evidence,
+        PeriodForHolder,
+        PeriodHolder,
+        BenefitPeriodWorkflow.suspend_by_staff,
+        lambda b, a, r, e: StaffSuspendCommand(actor=a, reason_zh=r, evidence=e),
+    ),
+    Operation(
+        "resume",
+        "恢复发放",
+        "恢复发放（审核员、风险稽核员、业务主管）",
+        ResumeBody,
+        PeriodForHolder,
+        PeriodHolder,
+        BenefitPeriodWorkflow.resume_by_staff,
+        lambda b, a, r, e: StaffResumeCommand(actor=a, ref=b.ref, note=r, evidence=e),
+    ),
+    Operation(
+        "account",
+        "变更收款账户",
+        "变更收款账户（经银行户名核验）",
+        AccountBody,
+        PeriodForAccount,
+        PeriodAccountClerk,
+        BenefitPeriodWorkflow.change_account,
+        lambda b, a, r, e: AccountChangeCommand(
+            actor=a, account_no=b.account_no, bank_name=b.bank_name, note=r, evidence=e
+        ),
+    ),
+    Operation(
+        "transitional",
+        "受理过渡期发放申请",
+        "受理过渡期发放申请（通知第三项）",
+        Evidence,
+        PeriodForCounter,
+        PeriodCounter,
+        BenefitPeriodWorkflow.apply_transitional,
+        lambda b, a, r, e: TransitionalApplication(by=a.login, actor=a, note=r, evidence=e),
+    ),
+    Operation(
+        "continuation",
+        "受理续发申请",
+        "受理续发申请",
+        Evidence,
+        PeriodForCounter,
+        PeriodCounter,
+        BenefitPeriodWorkflow.apply_continuation,
+        lambda b, a, r, e: ContinuationApplication(actor=a, note=r, evidence=e),
+    ),
+    Operation(
+        "transfer",
+        "办理发放地转移",
+        "转移发放地（区内跨旗县）",
+        TransferBody,
+        PeriodForStopper,
+        PeriodStopper,
+        BenefitPeriodWorkflow.transfer_region,
+        lambda b, a, r, e: TransferCommand(actor=a, to_region=b.to_region, note=r, evidence=e),
+    ),
+]
+
+OperationEndpoint = Callable[..., Awaitable[PeriodReceipt]]
 
 
-@router.post("/{period_id}/account", response_model=PeriodReceipt, summary="变更收款账户（经银行户名核验）")
-async def change_account(
-    period_id: str,
-    body: AccountBody,
-    case: PeriodForAccount,
-    staff: PeriodAccountClerk,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
-) -> PeriodReceipt:
-    cmd = AccountChangeCommand(
-        actor=staff,
-        account_no=body.account_no,
-        bank_name=body.bank_name,
-        note=_reason(body, "变更收款账户"),
-        evidence=await _evidence(session, case, body.evidence),
-    )
-    return await _send(temporal, session, case, BenefitPeriodWorkflow.change_account, cmd, idempotency_key)
+def _route(op: Operation) -> OperationEndpoint:
+    async def endpoint(
+        period_id: str,
+        body: Evidence,
+        case: CaseRecord,
+        staff: StaffActor,
+        session: Session,
+        temporal: Temporal,
+        idempotency_key: IdempotencyKey = None,
+    ) -> PeriodReceipt:
+        arg = op.build(body, staff, _reason(body, op.what_zh), await _evidence(session, case, body.evidence))
+        return await execute_update(
+            temporal,
+            case.case_id,
+            op.update,
+            arg,
+            session=session,
+            idempotency_key=idempotency_key,
+            result_type=PeriodReceipt,
+        )
+
+    # What FastAPI reads: the operation's own body and its principals (the role check and the
+    # 404 outside the caller's region), declared in the signature as every route does.
+    endpoint.__annotations__ |= {"body": op.body, "case": op.case, "staff": op.staff}
+    endpoint.__name__ = endpoint.__qualname__ = op.name.replace("-", "_")
+    router.post(f"/{{period_id}}/{op.name}", response_model=PeriodReceipt, summary=op.summary)(endpoint)
+    return endpoint
 
 
-@router.post(
-    "/{period_id}/transitional", response_model=PeriodReceipt, summary="受理过渡期发放申请（通知第三项）"
-)
-async def transitional(
-    period_id: str,
-    body: Evidence,
-    case: PeriodForCounter,
-    staff: PeriodCounter,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
-) -> PeriodReceipt:
-    app = TransitionalApplication(
-        by=staff.login,
-        actor=staff,
-        note=_reason(body, "受理过渡期发放申请"),
-        evidence=await _evidence(session, case, body.evidence),
-    )
-    return await _send(
-        temporal, session, case, BenefitPeriodWorkflow.apply_transitional, app, idempotency_key
-    )
-
-
-@router.post("/{period_id}/continuation", response_model=PeriodReceipt, summary="受理续发申请")
-async def continuation(
-    period_id: str,
-    body: Evidence,
-    case: PeriodForCounter,
-    staff: PeriodCounter,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
-) -> PeriodReceipt:
-    app = ContinuationApplication(
-        actor=staff,
-        note=_reason(body, "受理续发申请"),
-        evidence=await _evidence(session, case, body.evidence),
-    )
-    return await _send(
-        temporal, session, case, BenefitPeriodWorkflow.apply_continuation, app, idempotency_key
-    )
-
-
-@router.post("/{period_id}/transfer", response_model=PeriodReceipt, summary="转移发放地（区内跨旗县）")
-async def transfer(
-    period_id: str,
-    body: TransferBody,
-    case: PeriodForStopper,
-    staff: PeriodStopper,
-    session: Session,
-    temporal: Temporal,
-    idempotency_key: IdempotencyKey = None,
-) -> PeriodReceipt:
-    cmd = TransferCommand(
-        actor=staff,
-        to_region=body.to_region,
-        note=_reason(body, "办理发放地转移"),
-        evidence=await _evidence(session, case, body.evidence),
-    )
-    return await _send(temporal, session, case, BenefitPeriodWorkflow.transfer_region, cmd, idempotency_key)
+#: The route functions by operation name (the console calls them, so its rules are the API's).
+ENDPOINTS: dict[str, OperationEndpoint] = {op.name: _route(op) for op in OPERATIONS}
