@@ -515,3 +515,20 @@ __all__ = [
     "public",
     "staff",
 ]
+
+
+# --- the benefit period's staff operations (issue 14 item 1) -----------------------------------------
+
+_period_stopper = staff(Role.REVIEWER, Role.SUPERVISOR)  # stop, transfer
+_period_holder = staff(Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR)  # suspend, resume
+_period_account = staff(Role.INTAKE_CLERK, Role.REVIEWER, Role.SUPERVISOR)  # change of account
+_period_counter = staff(Role.INTAKE_CLERK, Role.REVIEWER)  # applications taken at the counter
+
+PeriodStopper = Annotated[StaffActor, Depends(_period_stopper)]
+PeriodHolder = Annotated[StaffActor, Depends(_period_holder)]
+PeriodAccountClerk = Annotated[StaffActor, Depends(_period_account)]
+PeriodCounter = Annotated[StaffActor, Depends(_period_counter)]
+PeriodForStopper = Annotated[CaseRecord, case_of(_PERIOD, _period_stopper, "period_id", acting=True)]
+PeriodForHolder = Annotated[CaseRecord, case_of(_PERIOD, _period_holder, "period_id", acting=True)]
+PeriodForAccount = Annotated[CaseRecord, case_of(_PERIOD, _period_account, "period_id", acting=True)]
+PeriodForCounter = Annotated[CaseRecord, case_of(_PERIOD, _period_counter, "period_id", acting=True)]

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from models.case import TimelineEntry, TimelineLabels
 from models.claim import ACCOUNT_RE, ClaimEntitlement, ClaimInput
+from models.person import DocumentRef
 from models.rules import NearRetirementOutcome, RetirementCategory, StopCondition, YearMonth
 from models.staff import StaffActor
 
@@ -281,6 +282,8 @@ class PeriodState(BaseModel):
     pending_suspensions: list[Suspension] = Field(default_factory=list)
     pending_resumptions: list[ResumeEvent] = Field(default_factory=list)
     transitional_application: TransitionalApplication | None = None
+    continuation_application: ContinuationApplication | None = None
+    transfers: list[TransferRecord] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
     @property
@@ -335,6 +338,7 @@ class StaffStopCommand(BaseModel):
     reason: StopReason
     on: date
     note: str = Field(min_length=2, max_length=500, description="核实情况说明")
+    evidence: list[DocumentRef] = Field(default_factory=list, max_length=20)
 
 
 class SuspendEvent(BaseModel):
@@ -356,12 +360,14 @@ class ResumeEvent(BaseModel):
 class StaffSuspendCommand(BaseModel):
     actor: StaffActor
     reason_zh: str = Field(min_length=2, max_length=200)
+    evidence: list[DocumentRef] = Field(default_factory=list, max_length=20)
 
 
 class StaffResumeCommand(BaseModel):
     actor: StaffActor
     ref: str | None = None  # None: every open suspension
     note: str = Field(default="", max_length=500)
+    evidence: list[DocumentRef] = Field(default_factory=list, max_length=20)
 
 
 class AccountChangeCommand(BaseModel):
@@ -372,6 +378,7 @@ class AccountChangeCommand(BaseModel):
     account_no: str
     bank_name: str = Field(default="", max_length=64)
     note: str = Field(default="", max_length=500)
+    evidence: list[DocumentRef] = Field(default_factory=list, max_length=20)
 
     @field_validator("account_no")
     @classmethod
@@ -389,6 +396,57 @@ class TransitionalApplication(BaseModel):
     by: str = "applicant"
     actor: StaffActor | None = None
     note: str = Field(default="", max_length=500)
+    evidence: list[DocumentRef] = Field(default_factory=list, max_length=20)
+
+
+class ContinuationApplication(BaseModel):
+    """The person applies at a counter for 续发 to retirement (domain.md C6 Rule 1). The rule itself
+    needs no application (agencies find these people by data matching, and the period extends at
+    expiry by itself); a person who asks is recorded, told where their case stands, and their
+    declaration (still unemployed) is kept with its evidence for the 核定续发 at expiry."""
+
+    actor: StaffActor
+    note: str = Field(default="", max_length=500)
+    evidence: list[DocumentRef] = Field(default_factory=list, max_length=20)
+
+
+class TransferCommand(BaseModel):
+    """The person moved to another district of Inner Mongolia: the one period moves with them (its
+    region, its schedule rows, its pay day), never a second period (core/benefits.py)."""
+
+    actor: StaffActor
+    to_region: str = Field(pattern=r"^15\d{4}$")
+    note: str = Field(default="", max_length=500)
+    evidence: list[DocumentRef] = Field(default_factory=list, max_length=20)
+
+
+class TransferRecord(BaseModel):
+    from_region: str
+    to_region: str
+    by: str
+    at: datetime
+    note: str = ""
+
+
+class AccountHolderCheck(BaseModel):
+    """The bank's holder-name check of an account before it is used (activity input)."""
+
+    account_no: str
+    name: str
+
+
+class AccountHolderResult(BaseModel):
+    match: bool
+    code: str = ""
+    message_zh: str = ""
+
+
+class MoveScheduleRequest(BaseModel):
+    """A transfer: the period's open schedule rows go to the new region's pay day."""
+
+    case_id: str
+    to_region: str
+    pay_day: int
 
 
 class PeriodReceipt(BaseModel):
@@ -427,6 +485,8 @@ TIMELINE = TimelineLabels(
         # the set-based pay day (docs/payments.md §0); the labels above stay for archived histories
         "sync_schedule": ("check", "system", "uiflow", "写入发放计划"),
         "period_ledger": ("check", "system", "uiflow", "查询发放台账"),
+        "verify_account_holder": ("external", "external", "bank", "银行账户户名核验"),
+        "move_schedule_region": ("check", "system", "uiflow", "发放计划转入新发放地"),
         "payday_cutoff": ("check", "system", "uiflow", "发放日截止"),
         "pay_chunk": ("external", "external", "bank", "批量代发（分片）"),
         "payday_reconcile": ("check", "system", "uiflow", "发放对账与通知"),
@@ -438,5 +498,7 @@ TIMELINE = TimelineLabels(
         "resume_by_staff": "恢复发放",
         "change_account": "变更银行账户",
         "apply_transitional": "申请过渡期待遇",
+        "apply_continuation": "申请续发",
+        "transfer_region": "转移发放地",
     },
 )

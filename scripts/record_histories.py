@@ -680,6 +680,51 @@ async def period_suspended(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
+@scenario("benefit_period", "stop_by_staff_reemployed", module=PERIOD, params=_period_params)
+async def period_stop_by_staff(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Six months from 2027-01; two paid, then a reviewer records re-employment on 2027-02-18 with
+    an evidence document (the staff-kit path: evidence linked, audit, the person told): paid
+    through February, stopped from March, four months kept unused."""
+    from models.benefit import StaffStopCommand, StopReason
+    from tests.factories import REVIEWER
+    from workflows.benefit_period import BenefitPeriodWorkflow
+
+    h = await _period(ctx, first=(2027, 1), months=6)
+    await _sleep_until(ctx, datetime(2027, 2, 20, 12, 0, tzinfo=TZ))
+    await _months_paid(ctx, h, 2)
+    doc = await stored_document(ctx, "reemployment_proof", b"%PDF-1.4 reemployment proof")
+    await h.execute_update(
+        BenefitPeriodWorkflow.stop_by_staff,
+        StaffStopCommand(
+            actor=REVIEWER,
+            reason=StopReason.REEMPLOYED,
+            on=date(2027, 2, 18),
+            note="就业登记系统核实已重新就业",
+            evidence=[doc],
+        ),
+    )
+    return h
+
+
+@scenario("benefit_period", "transfer_then_expired", module=PERIOD, params=_period_params)
+async def period_transfer(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Four months from 2027-01; after two, a reviewer transfers the period from 新城区 to 包头
+    东河区 (the one period moves: its open rows and payee go to the new district's pay day); the
+    new district's runs pay the last two months and the period closes."""
+    from models.benefit import TransferCommand
+    from tests.factories import REVIEWER
+    from workflows.benefit_period import BenefitPeriodWorkflow
+
+    h = await _period(ctx, first=(2027, 1), months=4)
+    await _sleep_until(ctx, datetime(2027, 2, 20, 12, 0, tzinfo=TZ))
+    await _months_paid(ctx, h, 2)
+    await h.execute_update(
+        BenefitPeriodWorkflow.transfer_region,
+        TransferCommand(actor=REVIEWER, to_region="150202", note="本人户籍迁至包头市东河区"),
+    )
+    return h
+
+
 # --- risk verification and verification cases (核查) -------------------------------------------------
 # The drivers reuse the tests' own helpers, so a recorded path is a tested path.
 

@@ -89,6 +89,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "open_ticket": LOOKUP_TIMEOUT,
     "get_ticket": LOOKUP_TIMEOUT,
     "near_retirement_outcome": LOOKUP_TIMEOUT,
+    "verify_account_holder": LOOKUP_TIMEOUT,
+    "move_schedule_region": STEP_TIMEOUT,
     "hotline_reply": LOOKUP_TIMEOUT,
     "hotline_close": LOOKUP_TIMEOUT,
     "verify_certificate": LOOKUP_TIMEOUT,

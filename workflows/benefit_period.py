@@ -24,18 +24,25 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.claim import ClaimActivities, LinkDocuments
     from activities.payday import PaydayActivities
     from activities.payments import STANDARD_MISSING, PaymentActivities
+    from activities.period_ops import PeriodOpsActivities
     from models import search_attributes as sa
     from models.benefit import (
         PERIOD_STATUS_LABELS,
         AccountChangeCommand,
+        AccountHolderCheck,
+        AccountHolderResult,
         BenefitPeriodInput,
+        ContinuationApplication,
         MonthBasis,
         MonthPayment,
+        MoveScheduleRequest,
         NearRetirementRequest,
         NearRetirementView,
         PeriodCarry,
@@ -54,21 +61,39 @@ with workflow.unsafe.imports_passed_through():
         StopRecord,
         SuspendEvent,
         Suspension,
+        TransferCommand,
+        TransferRecord,
         TransitionalApplication,
         mask_account,
     )
     from models.case import BUSINESS_TZ, CaseProjection, Notification, UnblockCommand, local_date
     from models.enums import CaseType, Role
     from models.payday import PeriodLedger, ScheduleMonth, SyncResult, SyncScheduleRequest
+    from models.person import DocumentRef
     from models.rules import NearRetirementOutcome, YearMonth
     from models.staff import StaffActor
     from policy.identity import mask_resident_id
     from policy.money import format_amount
-    from policy.regions import is_within
-    from workflows.base import CaseWorkflowBase
+    from policy.regions import RegionError, full_name, get_region
+    from workflows.base import CaseWorkflowBase, refuse, region_path, timeout_for
+    from workflows.review_levels import DecisionDesk
 
 CONTINUATION = NearRetirementOutcome.CONTINUE_TO_RETIREMENT
 TRANSITIONAL = NearRetirementOutcome.TRANSITIONAL_TO_ORIGINAL_RETIREMENT
+# Patch id: staff operations on the review kit (evidence linked, the bank's holder-name check of
+# a new account, the person told of an account change or an accepted application).
+STAFF_KIT = "period-staff-kit"
+MIN_STAFF_REASON = 2
+# A staff operation's own steps: a few tries, then the operation is refused (the staff member
+# retries), never the blocked path (it would hold the Update open until operations step in).
+STAFF_RETRY = RetryPolicy(
+    maximum_attempts=3, non_retryable_error_types=["DocumentMismatch", "document.other_case"]
+)
+
+
+def _staff_authority(case_region: str, _level: str) -> list[str]:
+    """Staff of the period's district and of the league and region above it act on it."""
+    return region_path(case_region)
 
 
 def stop_effective_from(reason: StopReason, on: date) -> YearMonth:
@@ -898,35 +923,94 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         if self.state.status != PeriodStatus.CLOSED:
             self.state.pending_resumptions.append(ev)
 
+    # Staff operations (issue 14 item 1) on the review kit: the desk's checks (role, region,
+    # own case) under the period's own refusal codes ``period.<reason>``; a reason always, evidence
+    # by hash, audit, and a notice to the person. Handlers that gained steps (linking evidence,
+    # the bank's holder check, the notice) run them behind ``STAFF_KIT``, so periods recorded
+    # before still replay.
+
+    _staff_busy = 0  # staff operations whose own steps (evidence, the bank's check) are running
+
+    def _desk(self) -> DecisionDesk[None]:
+        """The kit's checks for one staff operation, against the period's current district (a
+        transfer moves it)."""
+        return DecisionDesk(
+            case_noun_zh="发放案件",
+            case_region=self.region_code,
+            applicant_key=self.inp.applicant_key,
+            authority=_staff_authority,
+            area="period",
+        )
+
     def _check_staff(self, actor: StaffActor, what: str, *roles: Role) -> None:
         if self.state.status == PeriodStatus.CLOSED:
-            raise ValueError("该发放案件已办结，不能再办理")
-        if not actor.has(*roles):
-            raise ValueError(f"只有{'、'.join(r.label for r in roles)}可以{what}")
-        if not is_within(actor.region_code, self.region_code):
-            raise ValueError("该案件不在您所属地区的管辖范围内")
+            raise refuse("period.closed", "该发放案件已办结，不能再办理")
+        if self._staff_busy:
+            raise refuse("period.busy", "该发放案件正在办理另一项业务，请稍后刷新再试")
+        self._desk().check_staff(actor, "period", what, *roles)
+
+    @staticmethod
+    def _check_reason(text: str, what: str) -> None:
+        if len(text.strip()) < MIN_STAFF_REASON:
+            raise refuse("period.reason_required", f"{what}必须写明理由（将记入案件并告知本人）")
+
+    async def _staff_step(self, evidence: list[DocumentRef]) -> bool:
+        """Whether this operation runs the kit's steps (new cases: yes; recorded ones: as they
+        were), linking its evidence first. A document that is not what was uploaded refuses the
+        operation (the Update fails, the case is unchanged)."""
+        if not workflow.patched(STAFF_KIT):
+            return False
+        if evidence:
+            try:
+                await workflow.execute_activity_method(
+                    ClaimActivities.link_documents,
+                    LinkDocuments(case_id=self.case_id, documents=evidence),
+                    start_to_close_timeout=timeout_for(ClaimActivities.link_documents),
+                    retry_policy=STAFF_RETRY,
+                )
+            except ActivityError as e:
+                raise refuse("period.invalid", "证明材料与上传时不一致或属于其他案件，请重新上传") from e
+        return True
 
     @workflow.update
     async def stop_by_staff(self, cmd: StaffStopCommand) -> PeriodReceipt:
+        self._staff_busy += 1
+        try:
+            await self._staff_step(cmd.evidence)
+        finally:
+            self._staff_busy -= 1
         rec = self._stop_record(cmd.reason, cmd.on, source=cmd.actor.login, by_staff=True, note=cmd.note)
         self.state.pending_stops.append(rec)
         await self.audit(
             cmd.actor,
             "period.stop",
-            {"reason": cmd.reason.value, "on": cmd.on.isoformat(), "note": cmd.note},
+            {
+                "reason": cmd.reason.value,
+                "on": cmd.on.isoformat(),
+                "note": cmd.note,
+                "evidence": [d.sha256 for d in cmd.evidence],
+            },
         )
         return self._receipt(f"已登记停发（{rec.label}），自{ym_zh(rec.effective_from)}起停止发放")
 
     @stop_by_staff.validator
     def _validate_stop(self, cmd: StaffStopCommand) -> None:
         self._check_staff(cmd.actor, "登记停发", Role.REVIEWER, Role.SUPERVISOR)
+        self._check_reason(cmd.note, "登记停发")
+        if self.state.stops or self.state.pending_stops:
+            raise refuse("period.stage", "该发放案件已登记停发，不能重复登记")
         if cmd.on > self._today():
-            raise ValueError("停发事由发生日期不能晚于今天")
+            raise refuse("period.invalid", "停发事由发生日期不能晚于今天")
         if cmd.on < self.inp.entitlement.benefit_start:
-            raise ValueError("停发事由发生日期早于领金起始日期，请核实")
+            raise refuse("period.invalid", "停发事由发生日期早于领金起始日期，请核实")
 
     @workflow.update
     async def suspend_by_staff(self, cmd: StaffSuspendCommand) -> PeriodReceipt:
+        self._staff_busy += 1
+        try:
+            await self._staff_step(cmd.evidence)
+        finally:
+            self._staff_busy -= 1
         ref = f"staff-{len(self.state.suspensions) + len(self.state.pending_suspensions) + 1}"
         self.state.pending_suspensions.append(
             Suspension(
@@ -937,34 +1021,76 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 opened_at=workflow.now(),
             )
         )
-        await self.audit(cmd.actor, "period.suspend", {"ref": ref, "reason": cmd.reason_zh})
+        await self.audit(
+            cmd.actor,
+            "period.suspend",
+            {"ref": ref, "reason": cmd.reason_zh, "evidence": [d.sha256 for d in cmd.evidence]},
+        )
         return self._receipt(f"已暂停发放（{ref}）")
 
     @suspend_by_staff.validator
     def _validate_suspend(self, cmd: StaffSuspendCommand) -> None:
         self._check_staff(cmd.actor, "暂停发放", Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR)
+        self._check_reason(cmd.reason_zh, "暂停发放")
 
     @workflow.update
     async def resume_by_staff(self, cmd: StaffResumeCommand) -> PeriodReceipt:
+        self._staff_busy += 1
+        try:
+            await self._staff_step(cmd.evidence)
+        finally:
+            self._staff_busy -= 1
         refs = [cmd.ref] if cmd.ref else sorted(self._open_refs())
         for ref in refs:
             self.state.pending_resumptions.append(
                 ResumeEvent(ref=ref, on=self._today(), by=cmd.actor.login, note=cmd.note)
             )
-        await self.audit(cmd.actor, "period.resume", {"refs": refs, "note": cmd.note})
+        await self.audit(
+            cmd.actor,
+            "period.resume",
+            {"refs": refs, "note": cmd.note, "evidence": [d.sha256 for d in cmd.evidence]},
+        )
         return self._receipt("已恢复发放")
 
     @resume_by_staff.validator
     def _validate_resume(self, cmd: StaffResumeCommand) -> None:
         self._check_staff(cmd.actor, "恢复发放", Role.REVIEWER, Role.RISK_INSPECTOR, Role.SUPERVISOR)
+        self._check_reason(cmd.note, "恢复发放")
         refs = self._open_refs()
         if not refs:
-            raise ValueError("该案件当前没有暂停，无需恢复")
+            raise refuse("period.stage", "该发放案件当前没有暂停，无需恢复")
         if cmd.ref is not None and cmd.ref not in refs:
-            raise ValueError(f"没有编号为{cmd.ref}的暂停")
+            raise refuse("period.invalid", f"没有编号为{cmd.ref}的暂停")
 
     @workflow.update
     async def change_account(self, cmd: AccountChangeCommand) -> PeriodReceipt:
+        check: AccountHolderResult | None = None
+        self._staff_busy += 1
+        try:
+            kit = await self._staff_step(cmd.evidence)
+            if kit:
+                # The bank's holder-name check: the account must be open and the person's own.
+                check = await workflow.execute_activity_method(
+                    PeriodOpsActivities.verify_account_holder,
+                    AccountHolderCheck(account_no=cmd.account_no, name=self.person.name),
+                    start_to_close_timeout=timeout_for(PeriodOpsActivities.verify_account_holder),
+                    retry_policy=STAFF_RETRY,
+                )
+        except ActivityError as e:
+            raise refuse("period.unavailable", "银行账户核验暂时无法完成，请稍后重试") from e
+        finally:
+            self._staff_busy -= 1
+        if check is not None and not check.match:
+            self.record(
+                "external",
+                "bank",
+                "account.check_failed",
+                f"新收款账户{mask_account(cmd.account_no)}未通过银行户名核验：{check.message_zh}",
+            )
+            raise refuse(
+                "period.invalid",
+                f"新收款账户未通过银行户名核验（{check.message_zh}）：账户须为本人名下的有效账户，请核实后重新录入",
+            )
         waiting = self.state.rejected_account_version is not None
         self.person = self.person.model_copy(
             update={"account_no": cmd.account_no, "bank_name": cmd.bank_name or self.person.bank_name}
@@ -975,29 +1101,64 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             "staff",
             cmd.actor.login,
             "account.changed",
-            f"收款账户变更为{self.state.account_masked}" + (f"：{cmd.note}" if cmd.note else ""),
+            f"收款账户变更为{self.state.account_masked}"
+            + ("（已通过银行户名核验）" if kit else "")
+            + (f"：{cmd.note}" if cmd.note else ""),
         )
-        await self.audit(cmd.actor, "period.account_changed", {"account": self.state.account_masked})
+        await self.audit(
+            cmd.actor,
+            "period.account_changed",
+            {
+                "account": self.state.account_masked,
+                "note": cmd.note,
+                "evidence": [d.sha256 for d in cmd.evidence],
+            },
+        )
+        if kit:
+            await self._tell_person(
+                "account_changed",
+                f"{self.person.name}您好：您领取失业保险金的收款账户已变更为{self.state.account_masked}，"
+                "此后的失业保险金将发放至新账户。如非本人申请，请立即联系经办机构。",
+            )
         return self._receipt("已变更收款账户" + ("，将立即补发" if waiting else ""))
 
     @change_account.validator
     def _validate_account(self, cmd: AccountChangeCommand) -> None:
         self._check_staff(cmd.actor, "变更收款账户", Role.INTAKE_CLERK, Role.REVIEWER, Role.SUPERVISOR)
-        if cmd.account_no == self.person.account_no and self.state.rejected_account_version is not None:
-            raise ValueError("新账户与被银行退回的账户相同，请核实")
+        self._check_reason(cmd.note, "变更收款账户")
+        if cmd.account_no == self.person.account_no:
+            raise refuse("period.invalid", "新账户与当前收款账户相同，请核实")
 
     @workflow.update
     async def apply_transitional(self, app: TransitionalApplication) -> PeriodReceipt:
+        kit = False
+        if app.actor is not None:
+            self._staff_busy += 1
+            try:
+                kit = await self._staff_step(app.evidence)
+            finally:
+                self._staff_busy -= 1
         self.state.transitional_application = app
         if app.actor is not None:
-            await self.audit(app.actor, "period.transitional_application", {"by": app.by, "note": app.note})
+            await self.audit(
+                app.actor,
+                "period.transitional_application",
+                {"by": app.by, "note": app.note, "evidence": [d.sha256 for d in app.evidence]},
+            )
         nr = self.state.near_retirement
         through = ym_zh(nr.pay_through) if nr and nr.pay_through else ""
+        if kit:
+            await self._tell_person(
+                "transitional_accepted",
+                f"{self.person.name}您好：您的过渡期发放申请已受理，失业保险金将继续发放至{through}，此后不再续发。",
+            )
         return self._receipt(f"已受理过渡期发放申请，将继续发放至{through}")
 
     @apply_transitional.validator
     def _validate_transitional(self, app: TransitionalApplication) -> None:
         s = self.state
+        if s.status == PeriodStatus.CLOSED:
+            raise refuse("period.closed", "该发放案件已办结，不能再办理")
         nr = s.near_retirement
         if (
             s.status != PeriodStatus.AWAITING_APPLICATION
@@ -1005,9 +1166,149 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             or nr.outcome is not TRANSITIONAL
             or s.transitional_application is not None
         ):
-            raise ValueError("该案件当前不符合过渡期发放申请条件或已申请")
+            raise refuse("period.stage", "该发放案件当前不符合过渡期发放申请条件或已申请")
         if app.actor is not None:
             self._check_staff(app.actor, "受理过渡期发放申请", Role.INTAKE_CLERK, Role.REVIEWER)
+            self._check_reason(app.note, "受理过渡期发放申请")
+
+    @workflow.update
+    async def apply_continuation(self, app: ContinuationApplication) -> PeriodReceipt:
+        """续发 (C6 Rule 1) needs no application; a person who applies is recorded and told where
+        the case stands: before expiry, that 续发 is decided at expiry by the rules; after it, to
+        which month it runs."""
+        self._staff_busy += 1
+        try:
+            await self._staff_step(app.evidence)
+        finally:
+            self._staff_busy -= 1
+        self.state.continuation_application = app
+        nr = self.state.near_retirement
+        if nr is not None and nr.outcome is CONTINUATION and nr.pay_through is not None:
+            told = (
+                f"您符合续发条件，失业保险金将继续发放至{ym_zh(nr.pay_through)}（法定退休年龄），"
+                "无需另行办理。"
+            )
+            done = f"已受理续发申请：已核定续发至{ym_zh(nr.pay_through)}"
+        else:
+            last = max(m.pay_month for m in self.state.schedule if m.basis == "ordinary")
+            told = (
+                f"您的失业保险金核定期限至{ym_zh(last)}，期满时经办机构将按规定核定是否续发至法定退休年龄，"
+                "并告知您结果。"
+            )
+            done = "已受理续发申请，期满时按规定核定"
+        self.record(
+            "staff",
+            app.actor.login,
+            "continuation.applied",
+            f"本人申请续发（窗口受理）：{app.note}。{done}",
+            evidence=[d.sha256 for d in app.evidence],
+        )
+        await self.audit(
+            app.actor,
+            "period.continuation_application",
+            {"note": app.note, "evidence": [d.sha256 for d in app.evidence]},
+        )
+        await self.project()
+        await self._tell_person(
+            "continuation_application", f"{self.person.name}您好：您的续发申请已受理。{told}"
+        )
+        return self._receipt(done)
+
+    @apply_continuation.validator
+    def _validate_continuation(self, app: ContinuationApplication) -> None:
+        s = self.state
+        self._check_staff(app.actor, "受理续发申请", Role.INTAKE_CLERK, Role.REVIEWER)
+        self._check_reason(app.note, "受理续发申请")
+        nr = s.near_retirement
+        if s.stops or s.pending_stops:
+            raise refuse("period.stage", "该发放案件已登记停发，不能申请续发")
+        if nr is not None and nr.outcome is TRANSITIONAL:
+            raise refuse(
+                "period.stage", "该人员适用延迟退休过渡政策，可申请过渡期发放，期满后不再续发，不能申请续发"
+            )
+        if s.continuation_application is not None:
+            raise refuse("period.stage", "已受理过该人员的续发申请，无需重复申请")
+
+    @workflow.update
+    async def transfer_region(self, cmd: TransferCommand) -> PeriodReceipt:
+        """The person moved within Inner Mongolia: the one period moves (its district, its open
+        schedule rows and payee row, the region's pay day), never a second period."""
+        self._staff_busy += 1
+        try:
+            await self._staff_step(cmd.evidence)
+            old = self.region_code
+            self.region_code = cmd.to_region
+            self.state.region_code = cmd.to_region
+            self.state.transfers.append(
+                TransferRecord(
+                    from_region=old,
+                    to_region=cmd.to_region,
+                    by=cmd.actor.login,
+                    at=workflow.now(),
+                    note=cmd.note,
+                )
+            )
+            workflow.upsert_search_attributes(
+                [
+                    sa.REGION_CODE.value_set(cmd.to_region),
+                    sa.REGION_PATH.value_set(region_path(cmd.to_region)),
+                ]
+            )
+            moved = await self.act(
+                PeriodOpsActivities.move_schedule_region,
+                MoveScheduleRequest(case_id=self.case_id, to_region=cmd.to_region, pay_day=self.t.pay_day),
+            )
+            self.record(
+                "staff",
+                cmd.actor.login,
+                "period.transferred",
+                f"发放地由{full_name(old)}转移至{full_name(cmd.to_region)}：{cmd.note}；"
+                f"尚未发放的{moved}个月改由新发放地按月发放",
+                from_region=old,
+                to_region=cmd.to_region,
+                months_moved=moved,
+                evidence=[d.sha256 for d in cmd.evidence],
+            )
+            await self.audit(
+                cmd.actor,
+                "period.transfer",
+                {
+                    "from": old,
+                    "to": cmd.to_region,
+                    "note": cmd.note,
+                    "evidence": [d.sha256 for d in cmd.evidence],
+                },
+            )
+            await self.project()
+        finally:
+            self._staff_busy -= 1
+        await self._tell_person(
+            "period_transferred",
+            f"{self.person.name}您好：您的失业保险金发放地已转移至{full_name(cmd.to_region)}，"
+            "领取期限和待遇标准不变，此后由新发放地经办机构按月发放。",
+        )
+        await self.notify_staff(
+            Role.REVIEWER.value,
+            cmd.to_region,
+            "period_transferred_in",
+            f"发放案件{self.case_id}已由{full_name(old)}转入本地区，请知悉。",
+        )
+        return self._receipt(f"已转移至{full_name(cmd.to_region)}")
+
+    @transfer_region.validator
+    def _validate_transfer(self, cmd: TransferCommand) -> None:
+        self._check_staff(cmd.actor, "办理发放地转移", Role.REVIEWER, Role.SUPERVISOR)
+        self._check_reason(cmd.note, "办理发放地转移")
+        if self.state.stops or self.state.pending_stops:
+            raise refuse("period.stage", "该发放案件已登记停发，不能转移")
+        try:
+            target = get_region(cmd.to_region)
+        except RegionError as e:
+            raise refuse("period.invalid", f"转入地区代码无效：{e.message_zh}") from e
+        if target.level != "county":
+            raise refuse("period.invalid", "请选择转入的旗县（市、区），不能转入盟市或自治区本级")
+        if cmd.to_region == self.region_code:
+            raise refuse("period.invalid", "转入地区与当前发放地相同")
 
     @workflow.update
     def unblock_case(self, cmd: UnblockCommand) -> str:

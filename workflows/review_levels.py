@@ -88,8 +88,12 @@ class DecisionDesk(Generic[D]):
         applicant_key: str,
         authority: Authority,
         excluded_logins: Collection[str] = (),
+        area: str = "review",
     ) -> None:
         self.noun = case_noun_zh
+        # The refusal codes' area (``<area>.role``...): a case whose staff act outside a review
+        # chain (the benefit period's Updates) refuses under its own name.
+        self.area = area
         self.case_region = case_region
         self.applicant_key = applicant_key
         self.authority = authority
@@ -125,16 +129,18 @@ class DecisionDesk(Generic[D]):
         """Role, regional authority, own case (回避) and intake (岗位分离)."""
         if not actor.has(*roles):
             names = "或".join(r.label for r in roles)
-            raise refuse("review.role", f"只有{names}可以进行{what_zh}")
+            raise refuse(f"{self.area}.role", f"只有{names}可以进行{what_zh}")
         self.check_region(actor, level_key, what_zh)
         if actor.applicant_key and actor.applicant_key == self.applicant_key:
-            raise refuse("review.own_case", f"不能审核与本人有关的{self.noun}（回避）")
+            raise refuse(f"{self.area}.own_case", f"不能审核与本人有关的{self.noun}（回避）")
         if actor.login in self.excluded:
-            raise refuse("review.intake", f"受理人不能审核本人受理的{self.noun}（岗位分离）")
+            raise refuse(f"{self.area}.intake", f"受理人不能审核本人受理的{self.noun}（岗位分离）")
 
     def check_region(self, actor: StaffActor, level_key: str, what_zh: str) -> None:
         if actor.region_code not in self.authority(self.case_region, level_key):
-            raise refuse("review.region", f"按本地区的业务授权，您所在地区无权对该{self.noun}进行{what_zh}")
+            raise refuse(
+                f"{self.area}.region", f"按本地区的业务授权，您所在地区无权对该{self.noun}进行{what_zh}"
+            )
 
     # --- the hand-off ---------------------------------------------------------------------------------
 

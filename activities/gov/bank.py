@@ -41,6 +41,12 @@ class BatchResult(GovModel):
     results: list[BatchItem]
 
 
+class HolderCheck(GovModel):
+    match: bool
+    code: str = ""
+    message: str = ""
+
+
 class _Lookup(GovModel):
     items: list[Disbursement]
 
@@ -69,6 +75,12 @@ class BankClient(GovClient):
             "case_ref": case_ref,
         }
         return await self._call("POST", "/bank/disbursements", Disbursement, json=body)
+
+    async def verify_holder(self, account_no: str, account_name: str) -> HolderCheck:
+        """The bank's holder-name check: does ``account_no`` exist, is it open, and is it held by
+        ``account_name``. A mismatch is an answer (``match`` false with the bank's reason)."""
+        body = {"account_no": account_no, "account_name": account_name}
+        return await self._call("POST", "/bank/accounts/verify", HolderCheck, json=body)
 
     async def get_disbursement(self, idempotency_key: str) -> Disbursement:
         return await self._call(

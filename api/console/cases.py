@@ -241,6 +241,10 @@ async def case_view(
         return await disputes.case_page(request, staff, session, await get_temporal(request), row)
     if row.case_type == CaseType.BENEFIT_CLAIM.value:
         return await claim_page(request, staff, session, await get_temporal(request), row)
+    if row.case_type == CaseType.BENEFIT_PERIOD.value:
+        from api.console import periods
+
+        return await periods.period_page(request, staff, session, await get_temporal(request), row)
     if row.case_type == CaseType.SKILL_SUBSIDY.value:
         from api.console import subsidies
 

@@ -72,6 +72,23 @@ def _check_account(state: SimState, account_no: str, account_name: str) -> None:
         raise SimError(422, "account.invalid", "收款账户户名与账号不符")
 
 
+class HolderCheckRequest(BaseModel):
+    account_no: str = Field(min_length=1, max_length=40)
+    account_name: str = Field(min_length=1, max_length=50)
+
+
+@router.post("/accounts/verify")
+async def verify_holder(body: HolderCheckRequest, state: State) -> dict[str, Any]:
+    """The holder-name check (账户户名核验) a payer runs before it uses an account: whether the
+    account exists, is open, and is held by that name. A mismatch is an answer (``match`` false,
+    with the bank's code and reason), not an error; no money moves."""
+    try:
+        _check_account(state, body.account_no, body.account_name)
+    except SimError as e:
+        return {"match": False, "code": e.code, "message": e.message_zh}
+    return {"match": True, "code": "", "message": "户名与账号一致"}
+
+
 @router.post("/disbursements")
 async def disburse(body: DisbursementRequest, state: State) -> dict[str, Any]:
     return _view(_pay(state, body))

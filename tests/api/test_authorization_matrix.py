@@ -35,6 +35,7 @@ from api.principals import (
 from core.db import Database
 from core.security import Kind, issue_token
 from core.settings import Settings
+from models.benefit import period_id_for
 from models.enums import READ_ONLY_ROLES, CaseType, Role
 from models.tables import CaseRecord, Document, EmployerAccount, Staff
 from tests.conftest import prepared_db
@@ -119,6 +120,7 @@ async def _seed(
         for case_id, case_type, channel in (
             (claim_id, CaseType.BENEFIT_CLAIM, "online"),
             (dispute_id, CaseType.STOP_REASON_DISPUTE, "employer_website"),
+            (period_id_for(claim_id), CaseType.BENEFIT_PERIOD, "online"),
         ):
             s.add(
                 CaseRecord(
@@ -176,6 +178,7 @@ def _path(w: World, route: Any) -> str:
     values = {
         "case_id": w.dispute_id if "/disputes/" in route.path else w.claim_id,
         "dispute_id": w.dispute_id,
+        "period_id": period_id_for(w.claim_id),
         "doc_id": w.doc_id,
         "level": "initial",
         "action": "approve",

@@ -158,7 +158,7 @@ async def test_reemployment_in_month_5_stops_payment_and_keeps_7_months(
 
     # Staff stops need the right role and region; a refusal leaves no trace in history.
     before = await settled(h)
-    for actor, message in ((CLERK, "只有审核员、业务主管可以登记停发"), (OTHER_REGION_REVIEWER, "管辖范围")):
+    for actor, message in ((CLERK, "只有审核员或业务主管可以进行登记停发"), (OTHER_REGION_REVIEWER, "无权")):
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await h.execute_update(
                 BenefitPeriodWorkflow.stop_by_staff,
@@ -413,11 +413,14 @@ async def test_refused_account_pauses_payment_until_a_new_one_then_pays_once(
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.execute_update(
             BenefitPeriodWorkflow.change_account,
-            AccountChangeCommand(actor=CLERK.model_copy(update={"region_code": "150202"}), account_no=new_no),
+            AccountChangeCommand(
+                actor=CLERK.model_copy(update={"region_code": "150202"}), account_no=new_no, note="本人申请"
+            ),
         )
-    assert "管辖范围" in str(err.value.cause)
+    assert "无权" in str(err.value.cause)
     await h.execute_update(
-        BenefitPeriodWorkflow.change_account, AccountChangeCommand(actor=CLERK, account_no=new_no)
+        BenefitPeriodWorkflow.change_account,
+        AccountChangeCommand(actor=CLERK, account_no=new_no, note="原账户已销户，本人申请变更"),
     )
     result = await h.result()
     assert result.months_paid == 3
