@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -69,10 +69,10 @@ FACTS = {
 
 def _check_router(system: str, prefix: str, event: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=[system])
-    guard = Annotated[SimState, Depends(system_guard(system))]
+    guard = Depends(system_guard(system))
 
     @router.post("/stop-checks", name=f"{system}_stop_checks")
-    async def stop_checks(body: CheckRequest, state: guard) -> dict[str, Any]:
+    async def stop_checks(body: CheckRequest, state: SimState = guard) -> dict[str, Any]:
         """For each person: the event this system knows of since the date, or none."""
         results = []
         for item in body.items:
