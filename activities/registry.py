@@ -34,7 +34,6 @@ ACTIVITY_CLASSES: list[type] = [
     *claim.ACTIVITY_CLASSES,
     *payments.ACTIVITY_CLASSES,
     *payday.ACTIVITY_CLASSES,
-    *period_events.ACTIVITY_CLASSES,
     *dispute.ACTIVITY_CLASSES,
     *service_request.ACTIVITY_CLASSES,
     *skill_subsidy.ACTIVITY_CLASSES,
@@ -42,6 +41,7 @@ ACTIVITY_CLASSES: list[type] = [
     *archive.ACTIVITY_CLASSES,
     *verification.ACTIVITY_CLASSES,
     *risk_scan.ACTIVITY_CLASSES,
+    *period_events.ACTIVITY_CLASSES,
 ]
 
 

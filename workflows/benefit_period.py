@@ -62,14 +62,23 @@ with workflow.unsafe.imports_passed_through():
     from models.payday import PeriodLedger, ScheduleMonth, SyncResult, SyncScheduleRequest
     from models.rules import NearRetirementOutcome, YearMonth
     from models.staff import StaffActor
+    from policy import period_stops
     from policy.identity import mask_resident_id
     from policy.money import format_amount
-    from policy.period_stops import stop_effective_from
     from policy.regions import is_within
     from workflows.base import CaseWorkflowBase
 
 CONTINUATION = NearRetirementOutcome.CONTINUE_TO_RETIREMENT
 TRANSITIONAL = NearRetirementOutcome.TRANSITIONAL_TO_ORIGINAL_RETIREMENT
+
+
+def stop_effective_from(reason: StopReason, on: date) -> YearMonth:
+    """The first month no longer paid. A pension is paid for the month it starts, so benefit stops
+    that month (no month is paid from two funds); for every other reason the person was out of
+    work for part of the event's month, which is still paid, and payment stops from the next.
+    The month rule is local practice, UNCONFIRMED (domain.md A5 gives none). It lives in
+    ``policy/period_stops.py``, where the outside-event path and the re-check read it too."""
+    return period_stops.stop_effective_from(reason, on)
 
 
 def ym_zh(m: YearMonth) -> str:
