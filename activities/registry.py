@@ -18,6 +18,7 @@ from activities import (
     dispute,
     payday,
     payments,
+    period_events,
     period_ops,
     risk_scan,
     service_request,
@@ -42,6 +43,7 @@ ACTIVITY_CLASSES: list[type] = [
     *archive.ACTIVITY_CLASSES,
     *verification.ACTIVITY_CLASSES,
     *risk_scan.ACTIVITY_CLASSES,
+    *period_events.ACTIVITY_CLASSES,
 ]
 
 

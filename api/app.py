@@ -29,6 +29,7 @@ ROUTER_MODULES = [
     "api.routes.claims",
     "api.routes.cases",
     "api.routes.callbacks",
+    "api.routes.period_events",
     "api.routes.documents",
     "api.routes.disputes",
     "api.routes.service_requests",

@@ -25,6 +25,11 @@ DEV_CALLBACK_KEYS = {
     "registration": "dev1:uiflow-dev-only-registration-callback-secret",
     "demand_platform": "dev1:uiflow-dev-only-demand-platform-callback-secret",
     "hotline": "dev1:uiflow-dev-only-hotline-12333-callback-secret",
+    # the systems that learn of a stop condition (models/period_events.py)
+    "contributions": "dev1:uiflow-dev-only-contributions-callback-secret",
+    "insurance_record": "dev1:uiflow-dev-only-insurance-record-callback-secret",
+    "civil_affairs": "dev1:uiflow-dev-only-civil-affairs-callback-secret",
+    "cross_province": "dev1:uiflow-dev-only-cross-province-callback-secret",
 }
 
 
@@ -90,6 +95,10 @@ class Settings(BaseSettings):
     callback_keys_registration: str = DEV_CALLBACK_KEYS["registration"]
     callback_keys_demand_platform: str = DEV_CALLBACK_KEYS["demand_platform"]
     callback_keys_hotline: str = DEV_CALLBACK_KEYS["hotline"]
+    callback_keys_contributions: str = DEV_CALLBACK_KEYS["contributions"]
+    callback_keys_insurance_record: str = DEV_CALLBACK_KEYS["insurance_record"]
+    callback_keys_civil_affairs: str = DEV_CALLBACK_KEYS["civil_affairs"]
+    callback_keys_cross_province: str = DEV_CALLBACK_KEYS["cross_province"]
 
     # Pay day (docs/payments.md §0): rows per chunk (one bank batch) and chunks in flight per run.
     payday_chunk: int = 1000
@@ -120,19 +129,14 @@ class Settings(BaseSettings):
 
     def callback_keyrings(self) -> dict[str, dict[str, str]]:
         """Each system's callback secrets by key id."""
-        return {
-            "registration": parse_secret_ring(self.callback_keys_registration),
-            "demand_platform": parse_secret_ring(self.callback_keys_demand_platform),
-            "hotline": parse_secret_ring(self.callback_keys_hotline),
-        }
+        return {system: parse_secret_ring(spec) for system, spec in self._callback_specs()}
+
+    def _callback_specs(self) -> list[tuple[str, str]]:
+        return [(system, getattr(self, f"callback_keys_{system}")) for system in DEV_CALLBACK_KEYS]
 
     def _callback_key_problems(self) -> list[str]:
         problems = []
-        for system, spec in (
-            ("registration", self.callback_keys_registration),
-            ("demand_platform", self.callback_keys_demand_platform),
-            ("hotline", self.callback_keys_hotline),
-        ):
+        for system, spec in self._callback_specs():
             env = f"UIFLOW_CALLBACK_KEYS_{system.upper()}"
             try:
                 secrets_ = list(parse_secret_ring(spec).values())

@@ -455,3 +455,33 @@ class PaymentRecovery(SQLModel, table=True):
     payday_id: str | None = Field(default=None, max_length=64)
     status: str = Field(default="open", max_length=16)
     created_at: datetime
+
+
+class PeriodEvent(SQLModel, table=True):
+    """An outside event about a person receiving benefit (re-employment, pension, death, benefit
+    in another province), pushed by its system or found by the re-check before a pay day, or a
+    re-check that could not ask a system (``held``). One row per system and event id: a second
+    delivery of the same event is answered from here and acts on nothing. Holds the applicant key
+    (HMAC), never the ID number; listed for supervisors (``GET /api/v1/period-events``)."""
+
+    __tablename__ = "period_event"
+    __table_args__ = (
+        UniqueConstraint("system", "event_id", name="uq_period_event"),
+        Index("ix_period_event_region", "region_code", "received_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    system: str = Field(max_length=32)
+    event_id: str = Field(max_length=128)
+    event_type: str = Field(max_length=40)
+    source: str = Field(max_length=16)  # push | recheck
+    applicant_key: str = Field(max_length=64, index=True)
+    occurred_on: date | None = None
+    case_id: str | None = Field(default=None, max_length=128, index=True)
+    region_code: str | None = Field(default=None, max_length=6)
+    status: str = Field(max_length=16)  # delivered | no_open_period | held
+    effective_from: str | None = Field(default=None, max_length=7)  # first month not paid
+    recovery_months: list[str] = Field(default_factory=list, sa_column=Column(json_type(), nullable=False))
+    recovery_amount: Decimal = Field(default=Decimal("0"), sa_column=Column(ExactDecimal(), nullable=False))
+    note_zh: str = Field(default="", max_length=500)
+    payday_id: str | None = Field(default=None, max_length=64)
+    received_at: datetime

@@ -867,6 +867,45 @@ async def payday_region_run(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return run
 
 
+async def _recheck_stops_pensioner(ctx: Ctx) -> str:
+    """One one-month period due 2027-01 of a person whose pension record knows of a pension from
+    2026-12-15 (nobody pushed it). The region's run (2027-01-11, 09:00) first runs its re-check, a
+    child that asks the four systems in bulk: the pension is found, the month is stopped before the
+    cut-off, the period is signalled; the run then finds nothing to pay and closes."""
+    from models.payday import payday_id
+    from models.rules import YearMonth
+    from tests.factories import sim_person
+    from tests.workflow.conftest import period_input, start_period
+
+    p = await sim_person(ctx.sim.base_url, ctx.sim.token, scenario="eligible", registered=True)
+    await sim_admin(
+        ctx,
+        "POST",
+        "/admin/person-events/person.pension_started",
+        json={"id_number": p["id_number"], "on": "2026-12-15", "deliver": False},
+    )
+    inp = period_input(ctx.settings, p, first=YearMonth(2027, 1), months=1)
+    await start_period(_case_env(ctx), inp)
+    await _sleep_until(ctx, datetime(2027, 1, 11, 12, 0, tzinfo=TZ))
+    return payday_id("150102", date(2027, 1, 11))
+
+
+@scenario("payday", "region_run_recheck_stops_pensioner", module="workflows.payday", params=_period_params)
+async def payday_recheck_stops(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The pay-day run with its re-check first (patch ``period-recheck``); see the re-check's own
+    scenario."""
+    return ctx.env.client.get_workflow_handle(await _recheck_stops_pensioner(ctx))
+
+
+@scenario(
+    "period_recheck", "pension_found_before_cutoff", module="workflows.period_recheck", params=_period_params
+)
+async def recheck_pension_found(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """The re-check child of the 2027-01-11 run: one chunk (the pension found and applied), then an
+    empty one."""
+    return ctx.env.client.get_workflow_handle("recheck-" + await _recheck_stops_pensioner(ctx))
+
+
 # --- archiver -----------------------------------------------------------------------------------
 
 

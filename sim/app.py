@@ -33,6 +33,7 @@ from sim.routers import (
     insurance_record,
     medical,
     notifier,
+    person_events,
     registration,
     training,
 )
@@ -188,6 +189,9 @@ def create_app(
         app.include_router(module.router)
     app.include_router(hotline.router)
     app.include_router(hotline.admin_router)
+    for r in person_events.routers:
+        app.include_router(r)
+    app.include_router(person_events.admin_router)
     _install_error_handlers(app)
     app.add_middleware(StoreStateMiddleware, state=app.state.sim)
     app.add_middleware(RequestIdMiddleware)

@@ -97,8 +97,19 @@ def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: 
     return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
 
 
+# The events of the systems that learn of a stop condition, and the key ring that signs each.
+PERSON_EVENT_SYSTEMS = {
+    "person.reemployed": "contributions",
+    "person.pension_started": "insurance_record",
+    "person.died": "civil_affairs",
+    "person.benefit_elsewhere": "cross_province",
+}
+
+
 def system_of(event: dict[str, Any]) -> str:
     name = str(event.get("event", ""))
+    if name in PERSON_EVENT_SYSTEMS:
+        return PERSON_EVENT_SYSTEMS[name]
     if name.startswith("hotline."):
         return "hotline"
     return "demand_platform" if name.startswith("ticket.") else "registration"

@@ -127,6 +127,7 @@ class Person(BaseModel):
     benefit_since: date | None = None
     died_on: date | None = None
     reemployed_month: str | None = None
+    reemployed_on: date | None = None  # the first day of the new job (POST /admin/person-events)
 
 
 class Certificate(BaseModel):

@@ -42,6 +42,7 @@ SYSTEMS: tuple[str, ...] = (
     "demand-platform",
     "employers",
     "hotline",
+    "civil-affairs",
 )
 
 DEFAULT_TOKEN = "uiflow-sim-token"
@@ -51,6 +52,10 @@ DEFAULT_CALLBACK_KEYS = {
     "registration": "dev1:uiflow-dev-only-registration-callback-secret",
     "demand_platform": "dev1:uiflow-dev-only-demand-platform-callback-secret",
     "hotline": "dev1:uiflow-dev-only-hotline-12333-callback-secret",
+    "contributions": "dev1:uiflow-dev-only-contributions-callback-secret",
+    "insurance_record": "dev1:uiflow-dev-only-insurance-record-callback-secret",
+    "civil_affairs": "dev1:uiflow-dev-only-civil-affairs-callback-secret",
+    "cross_province": "dev1:uiflow-dev-only-cross-province-callback-secret",
 }
 
 log = logging.getLogger("uiflow.sim")

@@ -112,6 +112,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     # workflows/payday.py sets their limits from the pay-day settings)
     "payday_cutoff": ACTIVITY_TIMEOUT,
     "payday_next": ACTIVITY_TIMEOUT,
+    # the re-check before a pay day: one bulk call per system for a chunk, then its stops (heartbeats)
+    "recheck_chunk": timedelta(minutes=5),
 }
 
 

@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
     from models.person import DocumentRef
     from models.rules import NearRetirementOutcome, YearMonth
     from models.staff import StaffActor
+    from policy import period_stops
     from policy.identity import mask_resident_id
     from policy.money import format_amount
     from policy.regions import RegionError, full_name, get_region
@@ -100,9 +101,9 @@ def stop_effective_from(reason: StopReason, on: date) -> YearMonth:
     """The first month no longer paid. A pension is paid for the month it starts, so benefit stops
     that month (no month is paid from two funds); for every other reason the person was out of
     work for part of the event's month, which is still paid, and payment stops from the next.
-    The month rule is local practice, UNCONFIRMED (domain.md A5 gives none)."""
-    month = YearMonth.of(on)
-    return month if reason is StopReason.PENSION else month + 1
+    The month rule is local practice, UNCONFIRMED (domain.md A5 gives none). It lives in
+    ``policy/period_stops.py``, where the outside-event path and the re-check read it too."""
+    return period_stops.stop_effective_from(reason, on)
 
 
 def ym_zh(m: YearMonth) -> str:
@@ -904,6 +905,9 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     def stop_event(self, ev: StopEvent) -> None:
         if self.state.status == PeriodStatus.CLOSED:
             return
+        known = {x.reference for x in [*self.state.stops, *self.state.pending_stops]}
+        if ev.reference and ev.reference in known:
+            return  # the same outside event again (pushed, then found by the re-check)
         self.state.pending_stops.append(
             self._stop_record(ev.reason, ev.on, source=ev.source, by_staff=False, reference=ev.reference)
         )

@@ -32,7 +32,9 @@ with workflow.unsafe.imports_passed_through():
         PaydayTotals,
         ReconcileRequest,
     )
+    from models.period_events import RecheckInput
     from workflows.base import ACTIVITY_TIMEOUT, RETRY
+    from workflows.period_recheck import RECHECK_PREFIX, PeriodRecheckWorkflow
 
 ROWS_ADDED = "rows_added"  # signal-with-start from a schedule write: look again before closing
 
@@ -57,6 +59,12 @@ class PayDayWorkflow:
             wait = inp.release_at - workflow.now()
             if wait > timedelta(0):
                 await workflow.sleep(wait)
+            if workflow.patched("period-recheck"):  # ask the outside systems first (issue 14)
+                await workflow.execute_child_workflow(
+                    PeriodRecheckWorkflow.run,
+                    RecheckInput(payday_id=inp.payday_id, region_code=inp.region_code, pay_date=inp.pay_date),
+                    id=f"{RECHECK_PREFIX}{inp.payday_id}",
+                )
             workflow.upsert_search_attributes([sa.CASE_STATUS.value_set("paying")])
         while True:
             if not self.pending:

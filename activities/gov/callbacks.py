@@ -31,6 +31,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from activities.gov.base import GovModel
+from models.period_events import EVENT_OF_SYSTEM
 
 SYSTEM_HEADER = "X-Callback-System"
 KEY_ID_HEADER = "X-Callback-Key-Id"
@@ -43,6 +44,8 @@ WINDOW = timedelta(minutes=5)
 EVENTS_OF_SYSTEM: dict[str, str] = {
     "registration": "registration.confirmed",
     "demand_platform": "ticket.resolved",
+    # the systems that learn of a stop condition: one event each (models/period_events.py)
+    **EVENT_OF_SYSTEM,
 }
 
 
@@ -152,10 +155,22 @@ class TicketResolved(GovModel):
     resolved_at: datetime
 
 
-CallbackEvent = Annotated[RegistrationConfirmed | TicketResolved, Field(discriminator="event")]
-_events: TypeAdapter[RegistrationConfirmed | TicketResolved] = TypeAdapter(CallbackEvent)
+class PersonEvent(GovModel):
+    """A stop condition learnt by its system (models/period_events.py). ``event_id`` is the
+    sender's own id of the event: a second delivery of it (a new nonce) acts on nothing."""
+
+    event: Literal["person.reemployed", "person.pension_started", "person.died", "person.benefit_elsewhere"]
+    event_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    id_number: str
+    on: date
+    detail: str | None = Field(default=None, max_length=200)  # employer, province (for the record)
 
 
-def parse_event(body: bytes) -> RegistrationConfirmed | TicketResolved:
+AnyEvent = RegistrationConfirmed | TicketResolved | PersonEvent
+CallbackEvent = Annotated[AnyEvent, Field(discriminator="event")]
+_events: TypeAdapter[AnyEvent] = TypeAdapter(CallbackEvent)
+
+
+def parse_event(body: bytes) -> AnyEvent:
     """Parse a verified body; raises ``pydantic.ValidationError`` for an unknown or malformed event."""
     return _events.validate_json(body)

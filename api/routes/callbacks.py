@@ -20,7 +20,9 @@ from temporalio.client import Client
 
 from activities.gov.callbacks import (
     EVENTS_OF_SYSTEM,
+    AnyEvent,
     CallbackRefused,
+    PersonEvent,
     RegistrationConfirmed,
     TicketResolved,
     VerifiedCallback,
@@ -30,6 +32,7 @@ from activities.gov.callbacks import (
 from api.deps import get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
 from api.routes.claims import open_claims_of
+from api.routes.period_events import PersonEventAck, deliver_person_event
 from api.temporal_ops import call_workflow
 from core.applicant import applicant_key
 from core.settings import Settings
@@ -51,14 +54,16 @@ async def _signal_registration(client: Client, case_id: str, ev: RegistrationEve
     await call_workflow(lambda: handle.signal(BenefitClaimWorkflow.registration_confirmed, ev))
 
 
-@router.post("/gov", response_model=CallbackAck, summary="外部系统事件回调（签名校验）")
+@router.post("/gov", response_model=CallbackAck | PersonEventAck, summary="外部系统事件回调（签名校验）")
 async def gov_callback(
     request: Request,
     session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
     client: Annotated[Client, Depends(get_temporal)],
-) -> CallbackAck:
+) -> CallbackAck | PersonEventAck:
     event = await verified_event(request, session, settings)
+    if isinstance(event, PersonEvent):  # a stop condition learnt elsewhere (issue 14)
+        return await deliver_person_event(event, session, settings, client)
     if isinstance(event, RegistrationConfirmed):
         key = applicant_key(settings, event.id_number)
         cases = await open_claims_of(session, key, status=ClaimStatus.AWAITING_REGISTRATION)
@@ -77,9 +82,7 @@ async def gov_callback(
     return CallbackAck(event=type(event).__name__, delivered_to=0)
 
 
-async def verified_event(
-    request: Request, session: AsyncSession, settings: Settings
-) -> RegistrationConfirmed | TicketResolved:
+async def verified_event(request: Request, session: AsyncSession, settings: Settings) -> AnyEvent:
     """The event of a callback whose signature, time and system are good, with its nonce recorded
     in ``session`` (the caller commits after acting on it; a replay waits for, then fails on, the
     first delivery's nonce). Refusals are 401 (signature, time), 409 (replay), 422 (content)."""

@@ -78,11 +78,26 @@ def test_prod_refuses_default_or_weak_callback_secrets() -> None:
             callback_keys_registration="r1:" + "r" * 40,
             callback_keys_demand_platform="d1:" + "d" * 40,
         )
-    ok = Settings(
-        **base,  # type: ignore[arg-type]
+    first_three = dict(
         callback_keys_registration="r2:" + "n" * 40 + ",r1:" + "r" * 40,
         callback_keys_demand_platform="d1:" + "d" * 40,
         callback_keys_hotline="h1:" + "h" * 40,
+    )
+    # the systems that push stop events (issue 14): each needs its own secrets too
+    outside = {
+        "contributions": "c1:" + "c" * 40,
+        "insurance_record": "i1:" + "i" * 40,
+        "civil_affairs": "m1:" + "m" * 40,
+        "cross_province": "x1:" + "x" * 40,
+    }
+    for missing in outside:
+        given = {f"callback_keys_{k}": v for k, v in outside.items() if k != missing}
+        with pytest.raises(ValueError, match=f"UIFLOW_CALLBACK_KEYS_{missing.upper()}"):
+            Settings(**base, **first_three, **given)  # type: ignore[arg-type]
+    ok = Settings(
+        **base,  # type: ignore[arg-type]
+        **first_three,  # type: ignore[arg-type]
+        **{f"callback_keys_{k}": v for k, v in outside.items()},
     )
     assert list(ok.callback_keyrings()["registration"]) == ["r2", "r1"]
 
