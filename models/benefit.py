@@ -104,7 +104,15 @@ class BenefitPeriodInput(BaseModel):
     carry: PeriodCarry | None = None
 
     @classmethod
-    def from_claim(cls, inp: ClaimInput, ent: ClaimEntitlement, approved_at: datetime) -> BenefitPeriodInput:
+    def from_claim(
+        cls,
+        inp: ClaimInput,
+        ent: ClaimEntitlement,
+        approved_at: datetime,
+        category: RetirementCategory | None = None,
+    ) -> BenefitPeriodInput:
+        """``category`` is the one the claim's checks used (None only in histories recorded before
+        the claim took it from the record or the clerk)."""
         app = inp.application
         return cls(
             case_id=period_id_for(inp.case_id),
@@ -119,7 +127,7 @@ class BenefitPeriodInput(BaseModel):
                 bank_name=app.bank_name,
             ),
             entitlement=ent,
-            category=app.category(),
+            category=category or app.category(),
             birth_month=YearMonth(int(app.id_number[6:10]), int(app.id_number[10:12])),
             approved_at=approved_at,
         )
@@ -406,7 +414,10 @@ class NearRetirementRequest(BaseModel):
     birth_month: YearMonth
     expiry: YearMonth
     receiving_on_2024_12_31: bool | None
-    benefit_months: list[YearMonth]  # to derive receipt on the transitional date when not given
+    benefit_months: list[YearMonth]  # histories before paid_months: receipt derived from these
+    # The calendar months paid for (ordinary and 续发): "receiving on 2024-12-31" means paid for
+    # that month (policy.near_retirement.receiving_on). None in histories recorded before.
+    paid_months: list[YearMonth] | None = None
 
 
 BenefitPeriodInput.model_rebuild()

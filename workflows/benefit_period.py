@@ -613,6 +613,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 expiry=ordinary[-1],
                 receiving_on_2024_12_31=self.inp.receiving_on_2024_12_31,
                 benefit_months=ordinary,
+                paid_months=[p.pay_month for p in s.payments],  # paid for, ordinary and 续发
             ),
         )
         s.near_retirement = nr
@@ -777,6 +778,9 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             "status_label": PERIOD_STATUS_LABELS[s.status],
             "claim_case_id": s.claim_case_id,
             "max_months": self.inp.entitlement.max_months,
+            # What a later claim needs to count contribution time afresh (domain.md A3).
+            "first_month": str(self.inp.entitlement.first_month),
+            "cumulative_contribution_months": self.inp.entitlement.cumulative_contribution_months,
             "months_paid": s.months_paid,
             "total_paid": str(s.total_paid),
             "unused_months": s.unused_months,
