@@ -17,16 +17,16 @@ from policy.parameters import ParameterEntry, ParameterSet, bracket_lookup, reso
 
 __all__ = [
     "BenefitAmount",
-    "PreviousSpell",
-    "contribution_months_afresh",
     "Eligibility",
     "Entitlement",
+    "PreviousSpell",
     "Reason",
     "StopCondition",
     "assess_eligibility",
     "benefit_amount",
     "benefit_months",
     "benefit_start",
+    "contribution_months_afresh",
     "max_benefit_months",
 ]
 
