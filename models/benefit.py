@@ -36,6 +36,15 @@ def period_id_for(claim_case_id: str) -> str:
     return PERIOD_PREFIX + claim_case_id.removeprefix("claim-")
 
 
+LEGACY_SUFFIX = "legacy"
+
+
+def legacy_period_id(region_code: str, applicant_key: str) -> str:
+    """The period of a person brought in from the legacy system (``uiflow import periods``): one
+    per person, so importing the same file twice starts nothing new (the id is reused)."""
+    return f"{PERIOD_PREFIX}{region_code}-{applicant_key}-{LEGACY_SUFFIX}"
+
+
 def benefit_order_key(case_id: str, pay_month: YearMonth) -> str:
     """The payment order's idempotency key (case, benefit month). Keyed by the calendar month paid,
     so that whatever moves a benefit month (a suspension), one calendar month is never paid twice."""
@@ -102,6 +111,9 @@ class BenefitPeriodInput(BaseModel):
     approved_at: datetime
     timings: PeriodTimings = Field(default_factory=PeriodTimings)
     carry: PeriodCarry | None = None
+    # A person already receiving in the legacy system (issue 14): what was paid there. The
+    # entitlement's schedule then holds only the months still to pay. None for a claim's period.
+    imported: ImportedHistory | None = None
 
     @classmethod
     def from_claim(
@@ -131,6 +143,28 @@ class BenefitPeriodInput(BaseModel):
             birth_month=YearMonth(int(app.id_number[6:10]), int(app.id_number[10:12])),
             approved_at=approved_at,
         )
+
+
+class ImportedHistory(BaseModel):
+    """A legacy recipient's history as the import file states it (docs/import.md): months paid by
+    the legacy system, their total, the ordinary entitlement, and any 续发 or transitional
+    extension already granted there (with the near-retirement view it implies, so it is not
+    assessed again)."""
+
+    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    line: int = Field(ge=2)
+    ordinary_months: int = Field(ge=1, le=24)
+    months_paid: int = Field(ge=0)
+    paid_through: YearMonth | None = None
+    total_paid: Decimal = Field(ge=0)
+    continuation: Literal["none", "continuation", "transitional"] = "none"
+    continuation_through: YearMonth | None = None
+    near_retirement: NearRetirementView | None = None
+
+    def basis(self, month_index: int) -> MonthBasis:
+        if month_index <= self.ordinary_months or self.continuation == "none":
+            return "ordinary"
+        return self.continuation
 
 
 # --- state -----------------------------------------------------------------------------------------
@@ -420,6 +454,7 @@ class NearRetirementRequest(BaseModel):
     paid_months: list[YearMonth] | None = None
 
 
+ImportedHistory.model_rebuild()
 BenefitPeriodInput.model_rebuild()
 PeriodState.model_rebuild()
 
