@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlmodel import select
 
 app = typer.Typer(
     name="import",
@@ -58,7 +59,7 @@ def periods_cmd(
         db = Database(settings.effective_database_url)
         try:
             async with db.session() as s:
-                staff = await s.get(Staff, by)
+                staff = (await s.exec(select(Staff).where(Staff.login == by))).first()
             if staff is None or not staff.active or "ops_engineer" not in staff.roles:
                 typer.echo(f"错误：{by} 不是在职的运维人员账号", err=True)
                 raise typer.Exit(2)

@@ -98,7 +98,7 @@ def confirm_cmd(
         db = Database(settings.effective_database_url)
         try:
             async with db.session() as s:
-                staff = await s.get(Staff, by)
+                staff = (await s.exec(select(Staff).where(Staff.login == by))).first()
                 if staff is None or not staff.active or "ops_engineer" not in staff.roles:
                     _fail(f"{by} 不是在职的运维人员账号")
                 try:
