@@ -46,7 +46,7 @@ from models.claim import ClaimEntitlement, MonthlyAmount
 from models.enums import CaseType
 from models.person import ACCOUNT_RE, PHONE_RE
 from models.rules import InvalidYearMonth, NearRetirementOutcome, RetirementCategory, YearMonth
-from models.tables import PeriodImport
+from models.tables import CaseRecord, PeriodImport
 from policy import entitlement
 from policy.errors import PolicyError
 from policy.identity import IdentityError, parse_resident_id
@@ -377,6 +377,17 @@ async def check_conflicts(db: Database, plan: ImportPlan) -> None:
     plan.errors.sort(key=lambda e: e.line)
 
 
+async def _settled(db: Database, case_id: str, limit: float) -> None:
+    """Wait until the period has projected itself (its read-model row exists)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    while loop.time() < end:
+        async with db.session() as s:
+            if await s.get(CaseRecord, case_id) is not None:
+                return
+        await asyncio.sleep(0.2)
+
+
 async def start_periods(
     client: Client,
     db: Database,
@@ -386,9 +397,15 @@ async def start_periods(
     by: str,
     progress: Callable[[int], None] = lambda _n: None,
     concurrency: int = 16,
+    settle_seconds: float = 120.0,
 ) -> ImportResult:
     """Start one period per row of a clean plan. Idempotent: a person already imported (the
-    ``period_import`` row, or the workflow id already used) is counted, not started again."""
+    ``period_import`` row, or the workflow id already used) is counted, not started again.
+
+    Back-pressure: at most ``concurrency`` new periods are in flight at once; a slot is freed when
+    the period's first projection is in the read model (or after ``settle_seconds``). Starting a
+    thousand periods at once made the worker time out on the embedded SQLite database (every
+    period writes its schedule rows at start), so the import goes at the worker's pace."""
     assert not plan.errors, "a plan with bad rows starts nothing"
     async with db.session() as s:
         done = set((await s.exec(select(PeriodImport.applicant_key))).all())
@@ -413,6 +430,7 @@ async def start_periods(
                 )
                 result.started += 1
                 result.case_ids.append(inp.case_id)
+                await _settled(db, inp.case_id, settle_seconds)
             except WorkflowAlreadyStartedError:
                 result.already += 1
             async with db.session() as s:
