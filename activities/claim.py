@@ -35,6 +35,7 @@ from models.claim import (
     RetirementView,
     RiskHitView,
     StopReasonResult,
+    applicant_key_of,
 )
 from models.rules import YearMonth
 from models.tables import CaseRecord, Document
@@ -123,6 +124,8 @@ class ClaimActivities:
             last_consecutive_months=rec.last_consecutive_months,
             last_employer=rec.last_employer.credit_code,
             last_contribution_month=rec.last_contribution_month,
+            paid_months=[r.month for r in rec.records if r.paid],
+            retirement_category=rec.retirement_category,
         )
 
     @activity.defn
@@ -193,23 +196,60 @@ class ClaimActivities:
             ).all()
         return int(rows[0].summary.get("unused_months", 0)) if rows else 0
 
+    async def _previous_spell(self, applicant_key: str) -> entitlement.PreviousSpell | None:
+        """The person's latest closed benefit period (the one-benefit rule allows no open one), as
+        its read model recorded it: its first month and the cumulative contribution months then."""
+        async with self.db.session() as s:
+            row = (
+                await s.exec(
+                    select(CaseRecord)
+                    .where(
+                        CaseRecord.applicant_key == applicant_key,
+                        CaseRecord.case_type == "benefit_period",
+                        col(CaseRecord.closed_at).is_not(None),
+                    )
+                    .order_by(col(CaseRecord.closed_at).desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        summary = row.summary or {}
+        first = summary.get("first_month") or next(
+            (m["month"] for m in summary.get("schedule", []) if m.get("month")), None
+        )
+        if first is None:
+            return None
+        at_start = summary.get("cumulative_contribution_months")
+        return entitlement.PreviousSpell(
+            first_month=YearMonth.parse(str(first)),
+            cumulative_at_start=int(at_start) if at_start is not None else None,
+        )
+
     @activity.defn
     async def assess_claim(self, req: AssessRequest) -> CheckReport:
         """Eligibility, retirement and risk with the parameters in force (pure policy functions),
-        recorded with the parameter version so an auditor sees which rules produced the report."""
+        recorded with the parameter version so an auditor sees which rules produced the report.
+
+        After an earlier benefit spell the contribution time is counted afresh (domain.md A3):
+        the bracket, and the one-year condition, take only what was contributed since."""
         params = parameters_in_force(self.settings.params_dir)
         on = req.received_on
+        previous = await self._previous_spell(applicant_key_of(req.case_id))
         try:
-            elig = entitlement.assess_eligibility(
+            counted = entitlement.contribution_months_afresh(
                 req.contribution.cumulative_months,
+                previous,
+                [YearMonth.parse(m) for m in req.contribution.paid_months],
+            )
+            elig = entitlement.assess_eligibility(
+                counted,
                 req.stop_reason.involuntary,
                 req.registered,
                 as_of=on,
                 params=params,
             )
-            ent = entitlement.max_benefit_months(
-                req.contribution.cumulative_months, req.unused_months, as_of=on, params=params
-            )
+            ent = entitlement.max_benefit_months(counted, req.unused_months, as_of=on, params=params)
             birth = YearMonth(int(req.id_number[6:10]), int(req.id_number[10:12]))
             ret = retirement(req.category, birth, params)
             hits = [
@@ -261,6 +301,7 @@ class ClaimActivities:
             risk_hits=[RiskHitView(code=h.code.value, label=h.label_zh, detail=h.detail_zh) for h in hits],
             unused_months_carried=ent.carried_over_months,
             parameter_version=params.version,
+            counted_contribution_months=counted,
         )
 
     @activity.defn
@@ -294,6 +335,7 @@ class ClaimActivities:
             schedule=schedule,
             total=sum((m.amount for m in schedule), Decimal("0")),
             parameter_version=params.version,
+            cumulative_contribution_months=req.cumulative_months,
         )
 
     @activity.defn

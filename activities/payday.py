@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
@@ -38,6 +39,14 @@ from activities.payments import (
     standard,
 )
 from core.db import Database
+from core.param_confirmation import (
+    UNCONFIRMED,
+    Confirmed,
+    awaiting,
+    benefit_gate,
+    confirmations,
+    reason_zh,
+)
 from core.parameters import calendar_in_force, parameters_in_force
 from core.sealed import Sealer
 from core.settings import Settings
@@ -126,7 +135,9 @@ def insert_ignore(db: Database, table: Any) -> Any:
     return dialect.insert(t).on_conflict_do_nothing()
 
 
-async def start_payday(settings: Settings, region: str, pay_date: date, *, task_queue: str) -> str | None:
+async def start_payday(
+    settings: Settings, region: str, pay_date: date, *, task_queue: str, client: Client | None = None
+) -> str | None:
     """Signal-with-start the region's run for the day: a running run takes another cut-off before
     it closes; a closed one of the same id is started again and picks up what arrived after it."""
     pid = payday_id(region, pay_date)
@@ -139,7 +150,7 @@ async def start_payday(settings: Settings, region: str, pay_date: date, *, task_
         settings=cfg,
     )
     try:
-        await activity.client().start_workflow(
+        await (client or activity.client()).start_workflow(
             PAYDAY_WORKFLOW,
             inp,
             id=pid,
@@ -357,7 +368,12 @@ class PaydayActivities:
         async with self.db.session() as s:
             found = (
                 await s.exec(
-                    select(col(PaymentSchedule.id), col(PaymentSchedule.amount))
+                    select(
+                        col(PaymentSchedule.id),
+                        col(PaymentSchedule.amount),
+                        col(PaymentSchedule.month_index),
+                        col(PaymentSchedule.pay_month),
+                    )
                     .where(
                         PaymentSchedule.region_code == req.region_code,
                         PaymentSchedule.state == "scheduled",
@@ -367,6 +383,9 @@ class PaydayActivities:
                     .with_for_update()
                 )
             ).all()
+            held = await self._awaiting_confirmation(s, found)
+            if held:  # they stay scheduled: a later run (after the confirmation) pays them
+                found = [r for r in found if r[0] not in held]
             base = (
                 await s.exec(
                     select(func.max(PaymentSchedule.chunk)).where(PaymentSchedule.payday_id == req.payday_id)
@@ -393,7 +412,26 @@ class PaydayActivities:
             chunks=chunks,
             count=len(found),
             total=sum((Decimal(r[1]) for r in found), Decimal("0")),
+            held_unconfirmed=dict(Counter(held.values())),
         )
+
+    async def _confirmations(self) -> Confirmed:
+        async with self.db.session() as s:
+            return await confirmations(s)
+
+    async def _awaiting_confirmation(self, s: AsyncSession, rows: Sequence[Any]) -> dict[int, str]:
+        """Rows (id, amount, month index, pay month) whose amount uses an UNCONFIRMED parameter value
+        no operator has confirmed, with the value they wait for (issue 14). Empty when confirmation
+        is not required (dev/test mode, ``core/param_confirmation.py``)."""
+        if not self.settings.confirmation_required or not rows:
+            return {}
+        gate = benefit_gate(parameters_in_force(self.settings.params_dir), await confirmations(s))
+        out: dict[int, str] = {}
+        for r in rows:
+            why = gate(int(r[2]), YearMonth.parse(r[3]))
+            if why is not None:
+                out[int(r[0])] = why
+        return out
 
     @activity.defn
     async def pay_chunk(self, req: ChunkRequest) -> ChunkResult:
@@ -636,11 +674,23 @@ class PaydayActivities:
             return
         params = parameters_in_force(self.settings.params_dir)
         sem = asyncio.Semaphore(16)
+        confirmed = await self._confirmations() if self.settings.confirmation_required else None
+
+        def unconfirmed(name: str, month: YearMonth) -> bool:
+            """A standard marked UNCONFIRMED and not confirmed by an operator (prod mode only)."""
+            if confirmed is None or name not in params.parameters:
+                return False
+            try:
+                return bool(awaiting([params.entry(name, month.first_day())], confirmed))
+            except PolicyError:
+                return False
 
         async def one(key: str, r: PaymentSchedule) -> dict[str, Any]:
             month = YearMonth.parse(r.pay_month)
             basic = standard(params, BASIC_STANDARD, month)
             supplementary = standard(params, SUPPLEMENTARY_STANDARD, month)
+            if supplementary is not None and unconfirmed(SUPPLEMENTARY_STANDARD, month):
+                supplementary = None  # recorded as missing: never paid on an unconfirmed figure
             row: dict[str, Any] = {
                 "idempotency_key": key,
                 "case_id": r.case_id,
@@ -658,6 +708,13 @@ class PaydayActivities:
             if basic is None:
                 row.update(
                     reason_code=STANDARD_MISSING, reason_zh="职工基本医疗保险代缴标准尚未录入，本月未能代缴"
+                )
+                return row
+            if unconfirmed(BASIC_STANDARD, month):
+                row.update(
+                    reason_code=UNCONFIRMED,
+                    reason_zh="职工基本医疗保险代缴标准尚未经运维人员确认，本月未代缴",
+                    basic_amount=None,
                 )
                 return row
             items = [PremiumItem(kind="basic_medical", amount=basic)]
@@ -718,7 +775,8 @@ class PaydayActivities:
                 reasons[o.failure_code] += 1
         paid = [o for o in orders if o.status == "paid"]
         rejected = [o for o in orders if o.status == "rejected"]
-        notices = await self._notices(req, paid, rejected, recoveries)
+        waiting = await self._waiting(req)
+        notices = await self._notices(req, paid, rejected, recoveries, waiting)
         report = PaydayReport(
             payday_id=req.payday_id,
             items=len(orders),
@@ -731,6 +789,8 @@ class PaydayActivities:
             mismatches=mismatches,
             failed_reasons=dict(reasons),
             notices=notices,
+            waiting_confirmation=waiting,
+            waiting_reasons_zh=[reason_zh(k, n) for k, n in sorted(waiting.items())],
         )
         now = datetime.now(UTC)
         async with self.db.session() as s:
@@ -743,12 +803,34 @@ class PaydayActivities:
             await s.commit()
         return report
 
+    async def _waiting(self, req: ReconcileRequest) -> dict[str, int]:
+        """Months due by this pay day left unpaid because their amount waits for an operator's
+        confirmation of a parameter value: counted by that value, for the supervisors' report."""
+        async with self.db.session() as s:
+            rows = (
+                await s.exec(
+                    select(
+                        col(PaymentSchedule.id),
+                        col(PaymentSchedule.amount),
+                        col(PaymentSchedule.month_index),
+                        col(PaymentSchedule.pay_month),
+                    ).where(
+                        PaymentSchedule.region_code == req.region_code,
+                        PaymentSchedule.state == "scheduled",
+                        col(PaymentSchedule.due_date) <= req.pay_date,
+                    )
+                )
+            ).all()
+            held = await self._awaiting_confirmation(s, rows)
+        return dict(Counter(held.values()))
+
     async def _notices(
         self,
         req: ReconcileRequest,
         paid: list[PaymentOrder],
         rejected: list[PaymentOrder],
         recoveries: Sequence[PaymentRecovery],
+        waiting: dict[str, int] | None = None,
     ) -> int:
         people = await self._payees_lenient([o.case_id for o in [*paid, *rejected]])
         msgs: list[dict[str, object]] = []
@@ -793,6 +875,18 @@ class PaydayActivities:
                     )
                 )
         supervisors = await self._staff(Role.SUPERVISOR.value, req.region_code)
+        for label, n in sorted((waiting or {}).items()):
+            for login in supervisors:
+                msgs.append(
+                    {
+                        "channel": "portal",
+                        "recipient": f"staff:{login}",
+                        "template": "payment_waiting_confirmation",
+                        "text_zh": f"发放日{req.payday_id}：{reason_zh(label, n)}。",
+                        "case_ref": req.payday_id,
+                        "idempotency_key": f"waiting:{req.payday_id}:{label}:{login}",
+                    }
+                )
         for r in recoveries:
             for login in supervisors:
                 msgs.append(

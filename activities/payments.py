@@ -18,7 +18,7 @@ from models.benefit import NearRetirementRequest, NearRetirementView, PremiumRec
 from models.rules import YearMonth
 from models.tables import PremiumMonth
 from policy.errors import PolicyError
-from policy.near_retirement import near_retirement
+from policy.near_retirement import near_retirement, receiving_on
 from policy.parameters import ParameterSet
 
 log = logging.getLogger("uiflow.activities.payments")
@@ -60,7 +60,11 @@ class PaymentActivities:
             receiving = req.receiving_on_2024_12_31
             if receiving is None:
                 on = params.day("near_retirement.transitional_receiving_date", None)
-                receiving = YearMonth.of(on) in req.benefit_months
+                receiving = (
+                    receiving_on(on, req.paid_months)
+                    if req.paid_months is not None
+                    else YearMonth.of(on) in req.benefit_months
+                )
             nr = near_retirement(req.category, req.birth_month, req.expiry, receiving, params)
         except PolicyError as e:
             raise _policy_error(e) from e

@@ -18,6 +18,8 @@ LAZY_GROUPS = {
     "policy": LazyGroup("cli.policy_cmd", "规则计算器：退休年龄、审核期限、工作日、领金期限与金额等。"),
     "audit": LazyGroup("cli.audit_cmd", "审计：案件时间线、历史归档、完整性校验与历史回放。"),
     "bench": LazyGroup("cli.bench_cmd", "性能基准：每项结果都与同一次运行中测得的 Temporal 引擎下限对照。"),
+    "params": LazyGroup("cli.params_cmd", "规则参数确认：未确认的参数取值经运维人员确认后才用于发放。"),
+    "import": LazyGroup("cli.import_cmd", "导入：在原系统领取失业保险金的人员（校验后按月续发）。"),
 }
 
 app = typer.Typer(

@@ -100,9 +100,20 @@ class Settings(BaseSettings):
     callback_keys_civil_affairs: str = DEV_CALLBACK_KEYS["civil_affairs"]
     callback_keys_cross_province: str = DEV_CALLBACK_KEYS["cross_province"]
 
+    # Unconfirmed parameters (issue 14): a payment whose amount depends on a value marked
+    # UNCONFIRMED waits until an operator confirms it (``uiflow params confirm``). None: required
+    # in prod mode, not in dev/test (the demo pays with the packaged values).
+    params_confirmation_required: bool | None = None
+
     # Pay day (docs/payments.md §0): rows per chunk (one bank batch) and chunks in flight per run.
     payday_chunk: int = 1000
     payday_parallel: int = 2
+
+    @property
+    def confirmation_required(self) -> bool:
+        if self.params_confirmation_required is not None:
+            return self.params_confirmation_required
+        return self.mode == "prod"
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -37,6 +37,15 @@ def period_id_for(claim_case_id: str) -> str:
     return PERIOD_PREFIX + claim_case_id.removeprefix("claim-")
 
 
+LEGACY_SUFFIX = "legacy"
+
+
+def legacy_period_id(region_code: str, applicant_key: str) -> str:
+    """The period of a person brought in from the legacy system (``uiflow import periods``): one
+    per person, so importing the same file twice starts nothing new (the id is reused)."""
+    return f"{PERIOD_PREFIX}{region_code}-{applicant_key}-{LEGACY_SUFFIX}"
+
+
 def benefit_order_key(case_id: str, pay_month: YearMonth) -> str:
     """The payment order's idempotency key (case, benefit month). Keyed by the calendar month paid,
     so that whatever moves a benefit month (a suspension), one calendar month is never paid twice."""
@@ -103,9 +112,20 @@ class BenefitPeriodInput(BaseModel):
     approved_at: datetime
     timings: PeriodTimings = Field(default_factory=PeriodTimings)
     carry: PeriodCarry | None = None
+    # A person already receiving in the legacy system (issue 14): what was paid there. The
+    # entitlement's schedule then holds only the months still to pay. None for a claim's period.
+    imported: ImportedHistory | None = None
 
     @classmethod
-    def from_claim(cls, inp: ClaimInput, ent: ClaimEntitlement, approved_at: datetime) -> BenefitPeriodInput:
+    def from_claim(
+        cls,
+        inp: ClaimInput,
+        ent: ClaimEntitlement,
+        approved_at: datetime,
+        category: RetirementCategory | None = None,
+    ) -> BenefitPeriodInput:
+        """``category`` is the one the claim's checks used (None only in histories recorded before
+        the claim took it from the record or the clerk)."""
         app = inp.application
         return cls(
             case_id=period_id_for(inp.case_id),
@@ -120,10 +140,32 @@ class BenefitPeriodInput(BaseModel):
                 bank_name=app.bank_name,
             ),
             entitlement=ent,
-            category=app.category(),
+            category=category or app.category(),
             birth_month=YearMonth(int(app.id_number[6:10]), int(app.id_number[10:12])),
             approved_at=approved_at,
         )
+
+
+class ImportedHistory(BaseModel):
+    """A legacy recipient's history as the import file states it (docs/import.md): months paid by
+    the legacy system, their total, the ordinary entitlement, and any 续发 or transitional
+    extension already granted there (with the near-retirement view it implies, so it is not
+    assessed again)."""
+
+    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    line: int = Field(ge=2)
+    ordinary_months: int = Field(ge=1, le=24)
+    months_paid: int = Field(ge=0)
+    paid_through: YearMonth | None = None
+    total_paid: Decimal = Field(ge=0)
+    continuation: Literal["none", "continuation", "transitional"] = "none"
+    continuation_through: YearMonth | None = None
+    near_retirement: NearRetirementView | None = None
+
+    def basis(self, month_index: int) -> MonthBasis:
+        if month_index <= self.ordinary_months or self.continuation == "none":
+            return "ordinary"
+        return self.continuation
 
 
 # --- state -----------------------------------------------------------------------------------------
@@ -464,9 +506,13 @@ class NearRetirementRequest(BaseModel):
     birth_month: YearMonth
     expiry: YearMonth
     receiving_on_2024_12_31: bool | None
-    benefit_months: list[YearMonth]  # to derive receipt on the transitional date when not given
+    benefit_months: list[YearMonth]  # histories before paid_months: receipt derived from these
+    # The calendar months paid for (ordinary and 续发): "receiving on 2024-12-31" means paid for
+    # that month (policy.near_retirement.receiving_on). None in histories recorded before.
+    paid_months: list[YearMonth] | None = None
 
 
+ImportedHistory.model_rebuild()
 BenefitPeriodInput.model_rebuild()
 PeriodState.model_rebuild()
 

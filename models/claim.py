@@ -36,12 +36,18 @@ def claim_id_for(region_code: str, applicant_key: str, n: int | str) -> str:
     return f"{CLAIM_PREFIX}{region_code}-{applicant_key}-{n}"
 
 
+def applicant_key_of(claim_case_id: str) -> str:
+    """The applicant key inside a claim id (``claim-<region>-<applicant key>-<n>``)."""
+    return claim_case_id.split("-")[2]
+
+
 class ClaimStage(StageEnum):
     """Where a claim stands (``ClaimState.stage``, the ``CaseStage`` search attribute)."""
 
     REGISTRATION = "registration", "待失业登记"
     REGISTRATION_NOT_FOUND = "registration_not_found", "登记平台未查到该人员，待受理人核实"
     CHECKS = "checks", "自动核验中"
+    AWAITING_CATEGORY = "awaiting_category", "待受理人确定退休人员类别"
     RISK_VERIFICATION = "risk_verification", "风险核查中（待风险稽核员核查）"
     REVIEW = "review", "待审核"
     AWAITING_DOCUMENTS = "awaiting_documents", "待补正材料"
@@ -75,6 +81,7 @@ TIMELINE = TimelineLabels(
         "reapply": "重新申请",
         "supply_documents": "补正材料",
         "record_risk_finding": "风险核查结论",
+        "set_retirement_category": "确定退休人员类别",
     },
     signals={
         "registration_confirmed": ("external", "registration-platform", "失业登记确认"),
@@ -94,7 +101,9 @@ class ClaimApplication(PersonFields):
     employer_credit_code: str = Field(pattern=r"^[0-9A-Z]{18}$", examples=["91150100012345678F"])
     separation_date: date = Field(examples=["2025-03-31"])
     retirement_category: RetirementCategory | None = Field(
-        default=None, description="原法定退休年龄类别；不填时男性按60岁、女性按50岁（女职工）推定，须经核实"
+        default=None,
+        description="原法定退休年龄类别（male、female-55、female-50）；不填时取缴费记录中的类别，"
+        "记录中也没有的，由受理人确定后再审核，不按性别推定",
     )
     documents: list[DocumentRef] = Field(default_factory=list)
 
@@ -107,6 +116,9 @@ class ClaimApplication(PersonFields):
         return v
 
     def category(self) -> RetirementCategory:
+        """The guess claims made before patch ``claim-retirement-category``: kept only so that
+        their recorded histories replay. The category is a personnel attribute (domain.md C2);
+        a claim now takes it from the application, the contribution record or the clerk."""
         if self.retirement_category is not None:
             return self.retirement_category
         male = int(self.id_number[16]) % 2 == 1  # GB 11643: odd sequence digit = male
@@ -217,6 +229,12 @@ class ContributionSummary(BaseModel):
     last_consecutive_months: int
     last_employer: str | None = None
     last_contribution_month: str | None = None
+    # The months of the record (the last 36) that were paid, "YYYY-MM": counting contribution time
+    # afresh after a benefit spell needs them (domain.md A3). Empty in histories recorded before.
+    paid_months: list[str] = Field(default_factory=list)
+    # The retirement category the contribution record holds (domain.md C2: a personnel attribute,
+    # never guessed from sex); None when the record has none.
+    retirement_category: RetirementCategory | None = None
 
 
 class StopReasonResult(BaseModel):
@@ -277,6 +295,16 @@ class CheckReport(BaseModel):
     risk_hits: list[RiskHitView] = Field(default_factory=list)
     unused_months_carried: int = 0
     parameter_version: str = ""
+    # The contribution months the bracket was taken from: counted afresh after a previous spell
+    # (domain.md A3). None in reports recorded before: the cumulative months were used.
+    counted_contribution_months: int | None = None
+
+    @property
+    def bracket_months_basis(self) -> int:
+        """The contribution months the entitlement is computed from."""
+        if self.counted_contribution_months is not None:
+            return self.counted_contribution_months
+        return self.contribution.cumulative_months
 
     @property
     def risk_flagged(self) -> bool:
@@ -331,16 +359,29 @@ class ClaimEntitlement(BaseModel):
     schedule: list[MonthlyAmount]
     total: Decimal
     parameter_version: str
+    # The cumulative contribution months when this spell was granted: a later spell counts only
+    # what was contributed after it (domain.md A3). None when not known (older or imported).
+    cumulative_contribution_months: int | None = None
 
 
 class EntitlementRequest(BaseModel):
     case_id: str
-    contribution_months: int
+    contribution_months: int  # counted for this spell's bracket (afresh after a previous one, A3)
     unused_months: int
     registration_date: date
+    cumulative_months: int | None = None  # the record's lifetime months, kept for a later spell
 
 
 # --- Staff decisions (Updates) and events (Signals) ------------------------------------------------
+
+
+class RetirementCategoryCommand(BaseModel):
+    """The clerk (or reviewer) states the person's 原法定退休年龄类别 from the personnel file when
+    neither the application nor the contribution record has it (domain.md C2)."""
+
+    actor: StaffActor
+    category: RetirementCategory
+    note: str = Field(min_length=2, max_length=500, description="依据（如档案、单位证明）")
 
 
 class ApproveCommand(DecisionTarget):

@@ -96,6 +96,9 @@ class Cutoff(BaseModel):
     chunks: list[int]
     count: int
     total: Decimal
+    # Rows left scheduled because their amount waits for an operator's confirmation of a
+    # parameter value (``name@effective_from`` -> rows; issue 14). Empty in dev/test mode.
+    held_unconfirmed: dict[str, int] = Field(default_factory=dict)
 
 
 class ChunkRequest(BaseModel):
@@ -127,6 +130,10 @@ class PaydayReport(BaseModel):
     mismatches: int  # an order and the bank disagree (amount, reference, or paid on one side only)
     failed_reasons: dict[str, int] = Field(default_factory=dict)
     notices: int = 0
+    # Months due but not paid because an UNCONFIRMED parameter value they use is not yet confirmed
+    # by an operator (``name@effective_from`` -> months), and why, in Chinese (issue 14).
+    waiting_confirmation: dict[str, int] = Field(default_factory=dict)
+    waiting_reasons_zh: list[str] = Field(default_factory=list)
 
 
 class PaydayResult(BaseModel):

@@ -485,3 +485,34 @@ class PeriodEvent(SQLModel, table=True):
     note_zh: str = Field(default="", max_length=500)
     payday_id: str | None = Field(default=None, max_length=64)
     received_at: datetime
+
+
+class ParameterConfirmation(SQLModel, table=True):
+    """An operator's confirmation of one UNCONFIRMED dated parameter value (issue 14): until a row
+    for exactly that name, date and value exists, prod mode pays nothing that depends on it. The
+    value is part of the key, so a changed figure needs confirming again. Each row is also in the
+    audit chain (``params.confirmed``)."""
+
+    __tablename__ = "parameter_confirmation"
+    __table_args__ = (UniqueConstraint("name", "effective_from", "value", name="uq_param_confirmation"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128)
+    effective_from: date
+    value: str = Field(max_length=512)  # the value as the parameter file states it (JSON text)
+    source: str = Field(max_length=1000)  # what the operator checked it against
+    confirmed_by: str = Field(max_length=64)
+    confirmed_at: datetime
+
+
+class PeriodImport(SQLModel, table=True):
+    """One legacy recipient brought in by ``uiflow import periods`` (issue 14): one row per person
+    (the applicant key), so a file run twice starts nothing new."""
+
+    __tablename__ = "period_import"
+    applicant_key: str = Field(primary_key=True, max_length=64)
+    case_id: str = Field(max_length=128, unique=True)
+    region_code: str = Field(max_length=6)
+    source_sha256: str = Field(max_length=64)  # the file it came from
+    line: int
+    imported_by: str = Field(max_length=64)
+    imported_at: datetime

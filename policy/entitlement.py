@@ -6,6 +6,7 @@ month for up to 24 months and beyond; both must apply the same brackets, rates a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -18,12 +19,14 @@ __all__ = [
     "BenefitAmount",
     "Eligibility",
     "Entitlement",
+    "PreviousSpell",
     "Reason",
     "StopCondition",
     "assess_eligibility",
     "benefit_amount",
     "benefit_months",
     "benefit_start",
+    "contribution_months_afresh",
     "max_benefit_months",
 ]
 
@@ -161,6 +164,48 @@ def max_benefit_months(
         carried_over_months=total - bracket,
         parameter_version=p.version,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousSpell:
+    """The person's previous benefit spell, as far as it bears on a new one (domain.md A3).
+
+    ``first_month`` is the previous spell's first benefit month (its start, 社保法 Art. 50);
+    ``cumulative_at_start`` is the cumulative contribution months the previous claim's checks read
+    (None for a spell recorded before this was kept, or imported without it)."""
+
+    first_month: YearMonth
+    cumulative_at_start: int | None = None
+
+
+def contribution_months_afresh(
+    cumulative_months: int,
+    previous: PreviousSpell | None,
+    paid_months: Sequence[YearMonth] = (),
+) -> int:
+    """The contribution time that counts toward a new spell's bracket (domain.md A3: "if the
+    person finds work again and later loses it again, the contribution time is counted afresh").
+
+    - No previous spell: the cumulative months (A1, A2; Art. 52 sums pooling areas).
+    - A previous spell: only months contributed *after* its first benefit month count. The first
+      month itself does not: the registration that started it came after the job loss, so a
+      contribution in that month belongs to the job before.
+      * When the previous claim recorded the cumulative months it read, the new time is the
+        difference (exact whatever the age of the previous spell).
+      * Otherwise the paid months of the monthly record (``paid_months``: the contribution
+        system returns the last 36 months) are counted, which is exact when the record reaches
+        back to the previous spell's first month, and a lower bound when it does not (a spell
+        older than the record: the reviewer sees the counted months on the check report).
+
+    Example (issue 14): four years contributed, a 12-month spell used up, then 18 months of new
+    work: 18 months count, not 66, so the bracket is 12 (not 18), plus 0 unused months.
+    """
+    cum = _non_negative(cumulative_months, "entitlement.months_invalid", "累计缴费月数")
+    if previous is None:
+        return cum
+    if previous.cumulative_at_start is not None:
+        return max(0, cum - previous.cumulative_at_start)
+    return min(cum, sum(1 for m in set(paid_months) if m > previous.first_month))
 
 
 def benefit_start(registration_date: date) -> date:

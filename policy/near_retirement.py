@@ -12,11 +12,21 @@ of it. The order below is domain.md's encoding of C6::
 "Within the window" is ``< 12`` months (不足1年), or ``<= 12`` if the UNCONFIRMED parameter
 ``near_retirement.window_includes_boundary`` is set; Rule 4 therefore applies exactly when Rule 1
 does not, which is the notice's "超过1年" read consistently with the same boundary.
+
+The exactly-12-months edge, in domain.md C6 terms (boundary parameter false, as shipped):
+``R_new - E = 12`` is not "less than 1 year" from the post-reform age, so no Rule 1 续发; it is
+read as "more than 1 year" for Rule 4, so a person receiving on 2024-12-31 with ``R_old - E < 12``
+may apply to be paid through ``R_old``. ``R_old - E = 12`` is not "less than 1 year" from the
+pre-reform age: no Rule 4. Reading the notice's "超过1年" strictly would leave ``R_new - E = 12``
+with neither rule, which the notice cannot mean (it covers everyone the reform moved past the
+1-year window). "Receiving on 2024-12-31" is ``receiving_on`` below.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from models.rules import NearRetirementOutcome, RetirementCategory, YearMonth
 from policy.errors import PolicyError
@@ -43,6 +53,27 @@ class NearRetirement:
     months_to_original_retirement: int
     retirement: RetirementAge
     parameter_version: str
+
+
+def receiving_on(day: date, paid_months: Iterable[YearMonth]) -> bool:
+    """Whether the person was "正在领取失业保险金（含续发）" on ``day`` (notice item 三; domain.md C6
+    Rule 4: "the person was receiving benefits on 2024-12-31").
+
+    Receiving means *paid for* the calendar month containing ``day``: a benefit month, ordinary or
+    续发 (continuation), was paid for that month. Being registered is not enough (a period whose
+    first month is later, or a claim not yet approved), and a month held by a suspension and moved
+    on was not paid for that month. ``paid_months`` are the calendar months paid for (their
+    ``pay_month``), whenever the money went out: December 2024 paid in January 2025 still counts.
+
+    The exactly-12-months edge (domain.md A2, A4 in month terms): a 12-month entitlement whose
+    first month is 2024-01 (registered in January 2024) runs 2024-01 to 2024-12, is paid for
+    December, and so was receiving on 2024-12-31. One whose first month is 2023-12 runs 2023-12 to
+    2024-11 and was not, although it was registered less than 13 months before: the benefit
+    period counts from the day of registration (A4) and is paid month by month, so its twelfth
+    month is November. The same reading holds for 24 months, and for 续发 months after them.
+    """
+    month = YearMonth.of(day)
+    return any(m == month for m in paid_months)
 
 
 def near_retirement(

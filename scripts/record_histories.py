@@ -272,6 +272,29 @@ async def claim_counter_approve(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
+@scenario("benefit_claim", "category_by_clerk_approve", module=CLAIM)
+async def claim_category_by_clerk(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """Issue 14: neither the application nor the contribution record holds the retirement
+    category, so the claim waits in its checks (never guessing from sex) until the clerk states
+    it from the personnel file; the person was registered, so the review clock ran from receipt."""
+    from models.claim import RetirementCategoryCommand
+    from models.rules import RetirementCategory
+    from tests.factories import CLERK
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    h, _ = await _claim(ctx, scenario="eligible", registered=True, sex="female", retirement_category="none")
+    await wait_for(h, BenefitClaimWorkflow.state_query, lambda s: s.stage == "awaiting_category")
+    await h.execute_update(
+        BenefitClaimWorkflow.set_retirement_category,
+        RetirementCategoryCommand(
+            actor=CLERK, category=RetirementCategory.FEMALE_55, note="人事档案：管理岗位"
+        ),
+    )
+    await _claim_status(h, "under_review")
+    await _approve(h)
+    return h
+
+
 @scenario("benefit_claim", "online_unregistered_registered_approve", module=CLAIM)
 async def claim_online_unregistered(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """Online claim without registration; two daily re-checks find nothing, the platform's
@@ -723,6 +746,49 @@ async def period_transfer(ctx: Ctx) -> WorkflowHandle[Any, Any]:
         TransferCommand(actor=REVIEWER, to_region="150202", note="本人户籍迁至包头市东河区"),
     )
     return h
+
+
+@scenario("benefit_period", "imported_legacy_recipient", module=PERIOD, params=_period_params)
+async def period_imported(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """A legacy recipient brought in by ``uiflow import periods`` (issue 14): 12 months from ten
+    months ago, ten paid by the legacy system; the period starts at this month with that history,
+    pays this month and the next through the region's runs, finds no near-retirement extension
+    (the file says not receiving on 2024-12-31) and closes."""
+    from core.parameters import parameters_in_force
+    from core.period_import import COLUMNS, plan_import, start_periods
+    from models.case import BUSINESS_TZ
+    from tests.factories import sim_person
+
+    p = await sim_person(ctx.sim.base_url, ctx.sim.token, scenario="eligible", registered=True)
+    today = (await ctx.env.get_current_time()).astimezone(BUSINESS_TZ).date()
+    n = today.year * 12 + today.month - 1 - 10
+    row = {
+        "id_number": p["id_number"],
+        "name": p["name"],
+        "phone": p["phone"],
+        "bank_account": p["account_no"],
+        "bank_name": p["bank_name"],
+        "region_code": "150102",
+        "retirement_category": p["retirement_category"],
+        "benefit_start": date(n // 12, n % 12 + 1, 12).isoformat(),
+        "ordinary_months": "12",
+        "months_paid": "10",
+        "paid_total": "21565.00",
+        "continuation": "none",
+        "continuation_through": "",
+        "receiving_on_2024_12_31": "no",
+    }
+    text = ",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n"
+    settings = ctx.settings.model_copy(update={"task_queue": ctx.task_queue})
+    plan = plan_import(
+        text.encode(), settings=settings, params=parameters_in_force(settings.params_dir), today=today
+    )
+    if plan.errors:
+        raise RuntimeError(f"import plan refused: {plan.errors}")
+    res = await start_periods(ctx.env.client, ctx.db, settings, plan, by="ops.nmg")
+    # The handle start_periods made is not ours: skip the clock past next month's pay day here.
+    await ctx.env.sleep(timedelta(days=45))
+    return ctx.env.client.get_workflow_handle(res.case_ids[0])
 
 
 # --- risk verification and verification cases (核查) -------------------------------------------------

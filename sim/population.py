@@ -128,6 +128,8 @@ class Person(BaseModel):
     died_on: date | None = None
     reemployed_month: str | None = None
     reemployed_on: date | None = None  # the first day of the new job (POST /admin/person-events)
+    # 原法定退休年龄类别 as the personnel record holds it (domain.md C2); None: the record has none.
+    retirement_category: Literal["male", "female-55", "female-50"] | None = None
 
 
 class Certificate(BaseModel):
@@ -183,6 +185,8 @@ class PersonOverrides(BaseModel):
     medical_status: MedicalStatus | None = None
     pension_receiving: bool | None = None
     account_status: Literal["active", "closed"] | None = None
+    # "none": the contribution record holds no category (the claim then waits for the clerk's).
+    retirement_category: Literal["male", "female-55", "female-50", "none"] | None = None
 
 
 # --- month arithmetic ----------------------------------------------------------------------------
@@ -496,6 +500,12 @@ class PopulationBuilder:
             bank_name=bank,
             account_no=account_no,
             account_status=account_status,
+            # Not drawn (the seeded stream stays as it was): men 60, women the 50 group, unless pinned.
+            retirement_category=(
+                None
+                if ov.retirement_category == "none"
+                else ov.retirement_category or ("male" if sex == "male" else "female-50")
+            ),
         )
         self.pop.add_person(person)
         return person

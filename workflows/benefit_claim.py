@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         ClaimStage,
         ClaimState,
         ClaimStatus,
+        ContributionSummary,
         Decision,
         EntitlementRequest,
         ReapplyEvent,
@@ -61,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         RejectCommand,
         RejectReason,
         RequestDocumentsCommand,
+        RetirementCategoryCommand,
         ReviewRound,
         RiskFinding,
         RiskFindingCommand,
@@ -68,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.enums import CaseType, Channel, Role
     from models.review import DecisionTarget
+    from models.rules import RetirementCategory
     from models.staff import StaffActor
     from models.verification import (
         HitBatch,
@@ -144,6 +147,13 @@ class BenefitClaimWorkflow(UnblockableCase):
         self._reapply: ReapplyEvent | None = None
         self._stop_reason_changed: StopReasonChangedEvent | None = None
         self._documents_supplied: ReapplyEvent | None = None
+        # The clerk's statement of the retirement category (patch claim-retirement-category).
+        self._category_cmd: RetirementCategoryCommand | None = None
+        self._category_patched: bool | None = None
+        self._awaiting_category = False
+        # Registered when the claim arrived (found at once, or on the spot at the counter): the
+        # review clock runs from receipt (patch claim-deadline-from-receipt).
+        self._registered_at_receipt = False
 
     # --- run -----------------------------------------------------------------------------------------
 
@@ -176,6 +186,11 @@ class BenefitClaimWorkflow(UnblockableCase):
             return
         trigger: RoundTrigger = "application"
         clock_start = workflow.now()
+        if self._registered_at_receipt and workflow.patched("claim-deadline-from-receipt"):
+            # 10 working days "自收到申请之日起" (notice item 一; domain.md A6): a person already
+            # registered waits for nothing, so the limit counts from receipt, not from the end of
+            # the registration check.
+            clock_start = self.inp.received_at
         while True:
             outcome = await self._review_round(trigger, clock_start)
             if outcome in ("approved", "closed"):
@@ -194,6 +209,7 @@ class BenefitClaimWorkflow(UnblockableCase):
         app = self.inp.application
         person = PersonRef(id_number=app.id_number, employer_credit_code=app.employer_credit_code)
         reg = await self.act(ClaimActivities.check_registration, person)
+        self._registered_at_receipt = reg.registered
         if not reg.registered and self.inp.channel == Channel.COUNTER:
             reg = await self.act(
                 ClaimActivities.register_at_counter,
@@ -205,6 +221,7 @@ class BenefitClaimWorkflow(UnblockableCase):
                 ),
             )
             if reg.registered:
+                self._registered_at_receipt = True  # registered on the spot, with the application
                 self.record(
                     "staff",
                     self.inp.submitted_by,
@@ -646,12 +663,13 @@ class BenefitClaimWorkflow(UnblockableCase):
             ),
             self.act(ClaimActivities.unused_months, self.inp.applicant_key),
         )
+        category = await self._retirement_category(contribution)
         return await self.act(
             ClaimActivities.assess_claim,
             AssessRequest(
                 case_id=self.case_id,
                 id_number=app.id_number,
-                category=app.category(),
+                category=category,
                 registered=self.state.registration is not None and self.state.registration.registered,
                 received_on=self._local_date(),
                 contribution=contribution,
@@ -665,6 +683,43 @@ class BenefitClaimWorkflow(UnblockableCase):
 
     def _local_date(self) -> date:
         return local_date(workflow.now())
+
+    async def _retirement_category(self, contribution: ContributionSummary) -> RetirementCategory:
+        """The 原法定退休年龄类别 (domain.md C2: a personnel attribute, not sex): the clerk's
+        statement, the application's, or the contribution record's. With none, the claim waits in
+        its checks for the clerk to state it (``set_retirement_category``); the review clock is not
+        stopped. Histories from before patch ``claim-retirement-category`` keep the old guess."""
+        app = self.inp.application
+        if self._category_patched is None:
+            self._category_patched = workflow.patched("claim-retirement-category")
+        if not self._category_patched:
+            return app.category()
+        if self._category_cmd is None and (app.retirement_category or contribution.retirement_category):
+            return app.retirement_category or contribution.retirement_category  # type: ignore[return-value]
+        if self._category_cmd is None:
+            stage = self.state.stage
+            self.state.stage = ClaimStage.AWAITING_CATEGORY
+            self._awaiting_category = True
+            self.record(
+                "system",
+                "uiflow",
+                "category.missing",
+                "申请和缴费记录中均无原法定退休年龄类别，待受理人根据档案确定后继续核验（不按性别推定）",
+            )
+            await self.project()
+            await self.notify_staff(
+                Role.INTAKE_CLERK.value,
+                self.region_code,
+                "retirement_category_needed",
+                f"申领案件{self.case_id}缺少原法定退休年龄类别，请根据人事档案确定后录入。",
+                login=None if self.inp.channel == Channel.ONLINE else self.inp.submitted_by,
+            )
+            await workflow.wait_condition(lambda: self._category_cmd is not None)
+            self._awaiting_category = False
+            self.state.stage = stage
+        cmd = self._category_cmd
+        assert cmd is not None
+        return cmd.category
 
     async def _remind(self, rnd: ReviewRound) -> None:
         rnd.reminded_at = workflow.now()
@@ -712,9 +767,10 @@ class BenefitClaimWorkflow(UnblockableCase):
             ClaimActivities.compute_entitlement,
             EntitlementRequest(
                 case_id=self.case_id,
-                contribution_months=rnd.report.contribution.cumulative_months,
+                contribution_months=rnd.report.bracket_months_basis,  # afresh after a spell (A3)
                 unused_months=rnd.report.unused_months_carried,
                 registration_date=reg_date,
+                cumulative_months=rnd.report.contribution.cumulative_months,
             ),
         )
         self.state.entitlement = ent
@@ -731,7 +787,9 @@ class BenefitClaimWorkflow(UnblockableCase):
         if workflow.patched("start-benefit-period"):
             # The monthly payments run on in their own case (ABANDON: the claim completes as
             # approved while the period pays for two years and more).
-            period = BenefitPeriodInput.from_claim(self.inp, ent, workflow.now())
+            period = BenefitPeriodInput.from_claim(
+                self.inp, ent, workflow.now(), category=rnd.report.retirement.category
+            )
             # A reset claim approved again: the period it started before carries on.
             with contextlib.suppress(WorkflowAlreadyStartedError):
                 await workflow.start_child_workflow(
@@ -1122,6 +1180,34 @@ class BenefitClaimWorkflow(UnblockableCase):
     @record_risk_finding.validator
     def _validate_risk_finding(self, cmd: RiskFindingCommand) -> None:
         self._check_finding(cmd)
+
+    @workflow.update
+    async def set_retirement_category(self, cmd: RetirementCategoryCommand) -> DecisionReceipt:
+        """The clerk states the category from the personnel file; the checks go on with it."""
+        self._category_cmd = cmd
+        await self.audit(
+            cmd.actor, "claim.retirement_category", {"category": cmd.category.value, "note": cmd.note}
+        )
+        self.record(
+            "staff",
+            cmd.actor.login,
+            "category.set",
+            f"受理人确定原法定退休年龄类别：{cmd.category.label}（依据：{cmd.note}）",
+            category=cmd.category.value,
+        )
+        return self._receipt_now("已确定退休人员类别，继续自动核验")
+
+    @set_retirement_category.validator
+    def _validate_category(self, cmd: RetirementCategoryCommand) -> None:
+        if not self._awaiting_category or self._category_cmd is not None:
+            raise refuse("review.stage", "该申领当前不需要确定退休人员类别")
+        if not cmd.actor.has(Role.INTAKE_CLERK, Role.REVIEWER):
+            raise refuse("review.role", "只有窗口受理员或审核员可以确定退休人员类别")
+        self.desk.check_region(cmd.actor, LEVEL, "确定退休人员类别")
+        if cmd.actor.applicant_key and cmd.actor.applicant_key == self.inp.applicant_key:
+            raise refuse("review.own_case", "不能办理与本人有关的申领（回避）")
+        if len(cmd.note.strip()) < 2:
+            raise refuse("review.note_required", "请写明确定类别的依据")
 
     @workflow.update
     def assign(self, cmd: AssignCommand) -> DecisionReceipt:

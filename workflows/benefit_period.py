@@ -133,11 +133,20 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 applicant_id_masked=mask_resident_id(inp.person.id_number),
                 account_masked=mask_account(inp.person.account_no),
                 schedule=[
-                    ScheduledMonth(month_index=m.month_index, pay_month=m.pay_month)
+                    ScheduledMonth(
+                        month_index=m.month_index,
+                        pay_month=m.pay_month,
+                        basis=inp.imported.basis(m.month_index) if inp.imported else "ordinary",
+                    )
                     for m in sorted(inp.entitlement.schedule, key=lambda x: x.month_index)
                 ],
             )
             self.state.timeline = self.timeline
+            if inp.imported is not None:
+                # A legacy recipient: an extension granted there is not assessed again here.
+                self.state.near_retirement = inp.imported.near_retirement
+                if inp.imported.continuation == "transitional":
+                    self.state.extension_applied_at = inp.approved_at
         # The account version whose payee row is written (a carried run wrote it already).
         self._synced_account = self.state.account_version if inp.carry is not None else 0
         self._recheck_at: datetime | None = None
@@ -148,7 +157,10 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     @workflow.run
     async def run(self, inp: BenefitPeriodInput) -> PeriodResult:
         ent = inp.entitlement
-        if inp.carry is None:
+        if inp.carry is None and inp.imported is not None:
+            self._record_imported(inp)
+            await self._sync(with_person=True)
+        elif inp.carry is None:
             self.record(
                 "system",
                 "uiflow",
@@ -178,6 +190,25 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             total_paid=self.state.total_paid,
             unused_months=self.state.unused_months,
             extension=self._extension(),
+        )
+
+    def _record_imported(self, inp: BenefitPeriodInput) -> None:
+        imp = inp.imported
+        assert imp is not None
+        left = [m for m in self.state.schedule if m.status == "scheduled"]
+        extensions = {"continuation": "（已核定续发）", "transitional": "（已申请过渡期发放）"}
+        ext = extensions.get(imp.continuation, "")
+        self.record(
+            "system",
+            "uiflow",
+            "period.imported",
+            f"原系统领金人员转入按月发放：核定{imp.ordinary_months}个月{ext}，原系统已发放{imp.months_paid}个月"
+            f"（合计{format_amount(imp.total_paid)}元）"
+            + (f"，自{ym_zh(left[0].pay_month)}起在本系统发放{len(left)}个月" if left else ""),
+            source_sha256=imp.source_sha256,
+            line=imp.line,
+            months_paid=imp.months_paid,
+            continuation=imp.continuation,
         )
 
     async def _step(self) -> None:
@@ -639,6 +670,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 expiry=ordinary[-1],
                 receiving_on_2024_12_31=self.inp.receiving_on_2024_12_31,
                 benefit_months=ordinary,
+                paid_months=[p.pay_month for p in s.payments],  # paid for, ordinary and 续发
             ),
         )
         s.near_retirement = nr
@@ -803,6 +835,10 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             "status_label": PERIOD_STATUS_LABELS[s.status],
             "claim_case_id": s.claim_case_id,
             "max_months": self.inp.entitlement.max_months,
+            "imported_months_paid": self.inp.imported.months_paid if self.inp.imported else None,
+            # What a later claim needs to count contribution time afresh (domain.md A3).
+            "first_month": str(self.inp.entitlement.first_month),
+            "cumulative_contribution_months": self.inp.entitlement.cumulative_contribution_months,
             "months_paid": s.months_paid,
             "total_paid": str(s.total_paid),
             "unused_months": s.unused_months,

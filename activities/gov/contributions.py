@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import Field
 
 from activities.gov.base import GovClient, GovModel
+from models.rules import RetirementCategory
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -32,6 +33,8 @@ class ContributionRecord(GovModel):
     last_employer: EmployerRef
     last_contribution_month: str = Field(pattern=MONTH_PATTERN)
     records: list[MonthRecord] = Field(description="the last 36 months, oldest first")
+    # 原法定退休年龄类别 as the record holds it (male / female-55 / female-50); None when not kept.
+    retirement_category: RetirementCategory | None = None
 
 
 class ContributionsClient(GovClient):

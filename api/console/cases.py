@@ -51,11 +51,13 @@ from api.temporal_ops import Decider
 from models.claim import (
     CLAIM_STATUS_LABELS,
     REJECT_REASONS,
+    ClaimStage,
     ClaimState,
     ClaimStatus,
     RejectReason,
 )
 from models.enums import CaseType, Role
+from models.rules import RetirementCategory
 from models.staff import StaffActor
 from models.tables import CaseRecord, Document, Staff
 from policy.regions import is_within
@@ -70,6 +72,7 @@ DONE_MESSAGES = {
     "reapply": "已代申请人重新提出申请，系统将重新核验后进入审核",
     "supply": "已提交补正材料，审核时限重新计算",
     "unblock": "已解除阻塞，案件将重试自动处理",
+    "category": "已确定原法定退休年龄类别，系统继续自动核验",
     "intake": "申请已受理。审核将在失业登记确认后按规定的工作日时限完成",
 }
 TRIGGER_LABELS = {
@@ -82,6 +85,7 @@ DECISION_LABELS = {"approve": "审核通过", "reject": "不予通过", "request
 STAGE_LABELS = {
     "registration": "失业登记",
     "checks": "自动核验",
+    "awaiting_category": "确定退休人员类别",
     "review": "审核",
     "awaiting_documents": "补正材料",
     "awaiting_reapplication": "等待重新申请",
@@ -110,10 +114,21 @@ class ClaimActions:
     reapply: bool = False
     supply: bool = False
     unblock: bool = False
+    category: bool = False
 
     @property
     def any(self) -> bool:
-        return any((self.review, self.claim_self, self.assign, self.reapply, self.supply, self.unblock))
+        return any(
+            (
+                self.review,
+                self.claim_self,
+                self.assign,
+                self.reapply,
+                self.supply,
+                self.unblock,
+                self.category,
+            )
+        )
 
 
 def claim_actions(staff: StaffActor, state: ClaimState, done: str) -> ClaimActions:
@@ -127,6 +142,9 @@ def claim_actions(staff: StaffActor, state: ClaimState, done: str) -> ClaimActio
         reapply=staff.has(Role.INTAKE_CLERK) and s == ClaimStatus.REJECTED and done != "reapply",
         supply=staff.has(Role.INTAKE_CLERK) and s == ClaimStatus.AWAITING_DOCUMENTS and done != "supply",
         unblock=staff.has(Role.OPS_ENGINEER) and bool(state.blocked),
+        category=staff.has(Role.INTAKE_CLERK)
+        and state.stage == ClaimStage.AWAITING_CATEGORY
+        and done != "category",
     )
 
 
@@ -209,6 +227,7 @@ async def claim_page(
         "doc_rows": doc_rows,
         "doc_kinds": doc_kinds(),
         "reviewers": reviewers,
+        "category_choices": [(c.value, c.label) for c in RetirementCategory],
         "timeline": entries,
         "labels": {
             "status": CLAIM_STATUS_LABELS,
@@ -419,6 +438,25 @@ async def supply_documents(
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     return await _applicant_action(request, row, staff, session, "supply")
+
+
+@router.post("/cases/{case_id}/retirement-category", dependencies=[Depends(csrf_protect)])
+async def retirement_category(
+    case_id: str,
+    request: Request,
+    row: ClaimForClerk,
+    staff: Clerk,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    category: Annotated[str, Form(max_length=16)] = "",
+    note: Annotated[str, Form(max_length=600)] = "",
+) -> Response:
+    values = {"category": category, "note": note}
+
+    async def call(client: Client) -> None:
+        body = claims_api.RetirementCategoryBody.model_validate({"category": category, "note": note.strip()})
+        await claims_api.retirement_category(case_id, row, staff, body, Decider(client, session, None))
+
+    return await _claim_action(request, staff, session, row, "category", values, call)
 
 
 @router.post("/cases/{case_id}/unblock", dependencies=[Depends(csrf_protect)])

@@ -21,11 +21,13 @@ from api.errors import ApiError
 from api.principals import (
     Assigner,
     ClaimForAssigner,
+    ClaimForClerk,
     ClaimForClerkOrApplicant,
     ClaimForInspector,
     ClaimForOperations,
     ClaimForReviewer,
     ClaimForStaff,
+    Clerk,
     ClerkOrApplicant,
     Inspector,
     Operations,
@@ -54,9 +56,11 @@ from models.claim import (
     RejectCommand,
     RejectReason,
     RequestDocumentsCommand,
+    RetirementCategoryCommand,
     RiskFindingCommand,
 )
 from models.enums import CaseType, Channel
+from models.rules import RetirementCategory
 from models.tables import CaseRecord
 from policy.identity import mask_phone
 from workflows.base import initial_search_attributes
@@ -105,6 +109,11 @@ class RequestDocumentsBody(BaseModel):
 
 class AssignBody(BaseModel):
     reviewer_login: str = Field(min_length=1, max_length=64, examples=["reviewer.xc"])
+
+
+class RetirementCategoryBody(BaseModel):
+    category: RetirementCategory = Field(description="原法定退休年龄类别", examples=["female-55"])
+    note: str = Field(max_length=500, description="依据（如人事档案）", examples=["人事档案载明为管理岗位"])
 
 
 class UnblockBody(BaseModel):
@@ -368,6 +377,22 @@ async def assign(
 ) -> DecisionReceipt:
     cmd = AssignCommand(actor=staff, reviewer_login=body.reviewer_login)
     return await decide(case_id, BenefitClaimWorkflow.assign, cmd)
+
+
+@router.post(
+    "/{case_id}/retirement-category",
+    response_model=DecisionReceipt,
+    summary="确定原法定退休年龄类别（申请与缴费记录均无时，由受理人根据档案录入）",
+)
+async def retirement_category(
+    case_id: str,
+    case: ClaimForClerk,
+    staff: Clerk,
+    body: RetirementCategoryBody,
+    decide: Decide,
+) -> DecisionReceipt:
+    cmd = RetirementCategoryCommand(actor=staff, category=body.category, note=body.note)
+    return await decide(case_id, BenefitClaimWorkflow.set_retirement_category, cmd)
 
 
 @router.post("/{case_id}/unblock", summary="运维解除案件阻塞")

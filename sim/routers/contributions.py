@@ -29,5 +29,6 @@ async def get_record(id_number: str, state: State) -> dict[str, Any]:
             "name": employer.name if employer else None,
         },
         "last_contribution_month": person.last_contribution_month,
+        "retirement_category": person.retirement_category,
         "records": [r.model_dump(mode="json") for r in monthly_records(person, state.as_of)],
     }

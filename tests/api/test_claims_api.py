@@ -214,3 +214,35 @@ async def test_registration_callback_reaches_the_waiting_claim(pg_case_env: Case
             assert forged.status_code == 401
         finally:
             await admin.put("/admin/config", json={"callback_url": None})
+
+
+async def test_the_clerk_states_a_missing_retirement_category_through_the_api(
+    case_api: httpx.AsyncClient, sim: SimHandle
+) -> None:
+    """Issue 14: neither the application nor the contribution record holds the category; the claim
+    waits for the clerk (a reviewer's route call is refused by the route, a bad body with 422)."""
+    person = await sim_person(
+        sim.base_url, sim.token, scenario="eligible", registered=True, sex="male", retirement_category="none"
+    )
+    clerk = await login(case_api, "clerk.xc")
+    r = await case_api.post("/api/v1/claims", json=claim_body(person), headers=clerk)
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+    for _ in range(300):
+        d = (await case_api.get(f"/api/v1/claims/{case_id}", headers=clerk)).json()
+        if d["state"]["stage"] == "awaiting_category":
+            break
+        await asyncio.sleep(0.05)
+    assert d["state"]["stage"] == "awaiting_category", d["state"]["stage"]
+    path = f"/api/v1/claims/{case_id}/retirement-category"
+    reviewer = await login(case_api, "reviewer.xc")
+    body = {"category": "male", "note": "人事档案载明"}
+    assert (await case_api.post(path, json=body, headers=reviewer)).status_code == 403
+    bad = await case_api.post(path, json={"category": "unknown", "note": "x"}, headers=clerk)
+    assert bad.status_code == 422 and "category" in bad.json()["error"]["fields"]
+    r = await case_api.post(path, json=body, headers=clerk)
+    assert r.status_code == 200, r.text
+    s = await wait_for(case_api, clerk, case_id, "under_review")
+    assert s["state"]["rounds"][0]["report"]["retirement"]["category"] == "male"
+    again = await case_api.post(path, json=body, headers=clerk)
+    assert again.status_code == 409  # review.stage: stated once

@@ -9,10 +9,12 @@ import pytest
 
 from models.rules import YearMonth
 from policy.entitlement import (
+    PreviousSpell,
     assess_eligibility,
     benefit_amount,
     benefit_months,
     benefit_start,
+    contribution_months_afresh,
     max_benefit_months,
 )
 from policy.errors import PolicyError
@@ -138,3 +140,62 @@ def test_format_amount() -> None:
     assert format_amount(Decimal("2000.00")) == "2000"
     assert format_amount(Decimal("0.950")) == "0.95"
     assert format_amount(Decimal("0")) == "0"
+
+
+# --- contribution time counted afresh after a benefit spell (domain.md A3; issue 14) ------------
+
+
+def _months(first: str, n: int) -> list[YearMonth]:
+    start = YearMonth.parse(first)
+    return [start + i for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("cumulative", "at_start", "unused", "max_months", "bracket"),
+    [
+        # 4 years contributed, a 12-month spell used up, then 18 months of new work: 12, not 18.
+        (48 + 18, 48, 0, 12, 12),
+        # fewer than 12 new months: not eligible, and no carry-over without the 1-year condition
+        (48 + 11, 48, 5, 0, 0),
+        (48 + 12, 48, 0, 12, 12),
+        # 59 / 60 new months: the 5-year edge is on the new time alone
+        (100 + 59, 100, 0, 12, 12),
+        (100 + 60, 100, 0, 18, 18),
+        # 120 new months: 24, whatever remains unused (cap 24)
+        (130 + 120, 130, 6, 24, 24),
+        # 12 new months + 12 unused = 24 (at the cap); + 13 unused stays 24
+        (30 + 12, 30, 12, 24, 12),
+        (30 + 12, 30, 13, 24, 12),
+        # 60 new + 7 unused = 25 → capped at 24
+        (60 + 60, 60, 7, 24, 18),
+    ],
+)
+def test_afresh_after_a_spell_with_the_recorded_cumulative_months(
+    cumulative: int, at_start: int, unused: int, max_months: int, bracket: int
+) -> None:
+    prev = PreviousSpell(first_month=YearMonth(2022, 3), cumulative_at_start=at_start)
+    counted = contribution_months_afresh(cumulative, prev)
+    assert counted == cumulative - at_start
+    ent = max_benefit_months(counted, unused)
+    assert (ent.max_months, ent.bracket_months) == (max_months, bracket)
+
+
+def test_without_a_previous_spell_the_cumulative_months_count() -> None:
+    assert contribution_months_afresh(66, None) == 66
+    assert max_benefit_months(contribution_months_afresh(66, None)).max_months == 18
+
+
+def test_from_the_monthly_record_only_months_after_the_spells_first_month_count() -> None:
+    # previous spell began 2023-06; the record shows 2023-04..2025-03 paid (24 months)
+    paid = _months("2023-04", 24)
+    prev = PreviousSpell(first_month=YearMonth(2023, 6))
+    # 2023-04, 2023-05 and 2023-06 itself do not count: 24 - 3 = 21
+    assert contribution_months_afresh(200, prev, paid) == 21
+    # a spell whose first month is the last paid month: nothing new
+    assert contribution_months_afresh(200, PreviousSpell(first_month=YearMonth(2025, 3)), paid) == 0
+    # never more than the cumulative months, duplicates counted once
+    assert contribution_months_afresh(5, prev, paid + paid) == 5
+
+
+def test_recorded_cumulative_months_below_the_previous_count_give_zero() -> None:
+    assert contribution_months_afresh(40, PreviousSpell(YearMonth(2024, 1), cumulative_at_start=48)) == 0

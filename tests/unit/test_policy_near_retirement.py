@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
 from models.rules import NearRetirementOutcome, RetirementCategory, YearMonth
-from policy.near_retirement import near_retirement
+from policy.near_retirement import near_retirement, receiving_on
 from policy.parameters import merge_parameters, packaged_parameters
 
 M = RetirementCategory.MALE
@@ -103,3 +104,37 @@ def test_female_50_transitional() -> None:
     r = near_retirement(RetirementCategory.FEMALE_50, YM("1976-01"), YM("2025-05"), True)
     assert r.retirement.delay_months == 7
     assert r.outcome is TRANS and str(r.pay_through) == "2026-01"
+
+
+# --- "receiving on 2024-12-31" means paid for December 2024, 续发 included (issue 14) -------------
+
+DEC31 = date(2024, 12, 31)
+
+
+def _run(first: str, n: int) -> list[YearMonth]:
+    return [YM(first) + i for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("paid", "receiving"),
+    [
+        (_run("2024-01", 12), True),  # exactly 12 months, the twelfth is December: receiving
+        (_run("2023-12", 12), False),  # exactly 12 months ending November: not receiving
+        (_run("2023-01", 24), True),  # 24 months 2023-01..2024-12
+        (_run("2024-12", 1), True),  # first month December (paid for it, whenever paid)
+        (_run("2025-01", 12), False),  # registered in December, first month paid is January
+        ([], False),  # registered, nothing paid yet
+        (_run("2024-06", 6) + _run("2025-02", 3), False),  # December held by a suspension, moved on
+        # ordinary 2023-01..2024-10, then 续发 2024-11..2025-03: 续发 months count
+        (_run("2023-01", 22) + _run("2024-11", 5), True),
+    ],
+)
+def test_receiving_on_2024_12_31_is_paid_for_that_month(paid: list[YearMonth], receiving: bool) -> None:
+    assert receiving_on(DEC31, paid) is receiving
+
+
+def test_only_a_paid_december_opens_the_transitional_rule() -> None:
+    # C7's man (R_old 2026-03, R_new 2026-07), expiry 2025-05: receiving decides Rule 4
+    for paid, outcome in ((_run("2024-06", 12), TRANS), (_run("2025-01", 5), NONE)):
+        r = near_retirement(M, BIRTH, YM("2025-05"), receiving_on(DEC31, paid))
+        assert r.outcome is outcome

@@ -34,6 +34,7 @@ from models.claim import (
     RequestDocumentsCommand,
 )
 from models.enums import Channel, Role
+from models.rules import RetirementCategory
 from models.staff import StaffActor
 from models.tables import CaseRecord
 from sim.testing import SimHandle
@@ -482,8 +483,12 @@ async def test_reviewer_rechecks_after_a_system_briefly_said_not_found(
     once the data is back, and the same round goes on with the fresh report."""
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     await _fault(sim, "contributions", refuse_rate=1.0, refuse_status=404, refuse_code="person.not_found")
+    inp = claim_input(claim_env.settings, person)
+    # The record (which holds the category) is "not found": the clerk stated it at intake, so the
+    # claim does not wait for it (issue 14: never guessed from sex).
+    inp.application.retirement_category = RetirementCategory(person["retirement_category"])
     try:
-        h = await start(claim_env, claim_input(claim_env.settings, person))
+        h = await start(claim_env, inp)
         s = await wait_status(h, ClaimStatus.UNDER_REVIEW)
     finally:
         await _fault(sim, None)
