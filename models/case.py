@@ -118,6 +118,9 @@ class DecisionReceipt(BaseModel):
     stage: str
     round: int
     message_zh: str
+    #: True when the Update answered on acceptance and the case is still applying the decision
+    #: (audit, entitlement, next level, projection, notice): ``status``/``stage`` are those before it.
+    processing: bool = False
 
 
 class UnblockCommand(BaseModel):

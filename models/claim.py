@@ -521,6 +521,8 @@ class ClaimState(BaseModel):
     documents: list[DocumentRef] = Field(default_factory=list)
     close_reason: str | None = None
     blocked: str | None = None
+    #: A decision was accepted and is still being applied (set by the state query; 处理中).
+    processing: bool = False
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
     @property

@@ -211,6 +211,15 @@ async def store_documents(db: Database, *kinds: str) -> list[DocumentRef]:
     return refs
 
 
+async def applied(h: WorkflowHandle[Any, Any], limit: float = 15.0) -> None:
+    """Until the case has applied the decision it accepted last: a decision's Update answers on
+    acceptance (issue 19), and the case refuses the next one ``review.busy`` until then."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while await h.query("decision_processing", result_type=bool):
+        assert asyncio.get_running_loop().time() < deadline, "decision still being applied"
+        await asyncio.sleep(0.05)
+
+
 async def wait_claim(h: ClaimHandle, status: ClaimStatus, rounds: int = 1) -> ClaimState:
     deadline = asyncio.get_running_loop().time() + 15
     while True:

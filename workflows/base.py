@@ -149,6 +149,19 @@ class CaseWorkflowBase:
         self.blocked = None
         self._unblocked = False
 
+    # --- a staff decision being applied --------------------------------------------------------------
+
+    def processing(self) -> bool:
+        """A staff decision was accepted (its Update answered on acceptance) and ``run`` is still
+        applying it. Case types with a decision desk say so; the console shows 处理中 meanwhile."""
+        return False
+
+    @workflow.query(name="decision_processing")
+    def decision_processing(self) -> bool:
+        """Whether a decision is still being applied: what the console's 处理中 notice polls (one
+        cheap query, no page reload until the case has caught up)."""
+        return self.processing()
+
     # --- timeline --------------------------------------------------------------------------------
 
     def record(

@@ -944,6 +944,7 @@ class BenefitClaimWorkflow(UnblockableCase):
             stage=self.state.stage,
             round=len(self.state.rounds),
             message_zh=message_zh,
+            processing=self.desk.busy or self.risk_desk.busy,
         )
 
     async def _close(self, reason: str, text_zh: str) -> None:
@@ -1035,7 +1036,11 @@ class BenefitClaimWorkflow(UnblockableCase):
     @workflow.query
     def state_query(self) -> ClaimState:
         self.state.blocked = self.blocked
+        self.state.processing = self.processing()
         return self.state
+
+    def processing(self) -> bool:
+        return self.desk.busy or self.risk_desk.busy
 
     @workflow.query
     def applicant_details(self) -> ClaimApplication:
@@ -1076,9 +1081,9 @@ class BenefitClaimWorkflow(UnblockableCase):
         self, cmd: DecisionTarget, actor: StaffActor, d: Decision, message_zh: str
     ) -> DecisionReceipt:
         """Checked again here (two Updates accepted in one workflow task), handed to the round, and
-        answered once the round has processed it."""
+        answered on acceptance (``DecisionDesk.answer``): the round applies it after."""
         self._check_decision(cmd, actor)
-        await self.desk.processed(self.desk.submit(d, actor))
+        await self.desk.answer(self.desk.submit(d, actor))
         return self._receipt_now(message_zh)
 
     @workflow.update
@@ -1173,7 +1178,7 @@ class BenefitClaimWorkflow(UnblockableCase):
             by_name=cmd.actor.name,
             at=workflow.now(),
         )
-        await self.risk_desk.processed(self.risk_desk.submit(f, cmd.actor))
+        await self.risk_desk.answer(self.risk_desk.submit(f, cmd.actor))
         text = "已排除风险，申领转入审核" if cmd.outcome == "cleared" else "风险属实，申领不予通过"
         return self._receipt_now(text)
 

@@ -23,9 +23,18 @@ How a case workflow uses the chain (see ``workflows/stop_reason_dispute.py``):
 3. in ``run``, ``outcome = await review.run(on_finished)``: ``on_finished`` lets the case set its
    own status before the deciding Update returns, so the reviewer sees the case as it now stands.
 
+Answered on acceptance (patch ``decision-answer-on-acceptance``, issue 19): the Update returns its
+receipt as soon as the handler has handed the decision to ``run``. The decision is durable by then:
+the Update's acceptance (with its command) is in the history, and a worker that replays it hands
+the same decision to ``run`` again, so the audit, the entitlement, the child start, the projection
+and the notice run once, after the answer, in ``run``. The receipt says ``processing`` until then.
+Histories recorded before the patch replay as they ran: the handler waited for ``run``.
+
 Race-proof: a decision is *being processed* from the moment its handler takes it until ``run``
 says it is done (audit written, next level open); meanwhile every validator refuses with
-``review.busy``, and the handler checks again (two Updates accepted in one workflow task). A
+``review.busy``, and the handler checks again (two Updates accepted in one workflow task). Answering
+on acceptance does not shorten that window: a second decision sent while the first is applied is
+refused, deterministically, exactly as before. A
 command naming the level or round it was made for is refused for any other
 (``review.wrong_level`` / ``review.wrong_round``), so a decision can never land on the next level.
 
@@ -70,7 +79,10 @@ D = TypeVar("D")
 MIN_REASON = 4
 MIN_NOTE = 2
 
-__all__ = ["DecisionDesk", "MultiLevelReview", "Outcome", "refuse"]
+#: The patch under which a decision's Update answers when accepted, not when processed.
+ANSWER_ON_ACCEPTANCE = "decision-answer-on-acceptance"
+
+__all__ = ["ANSWER_ON_ACCEPTANCE", "DecisionDesk", "MultiLevelReview", "Outcome", "refuse"]
 
 
 class DecisionDesk(Generic[D]):
@@ -78,7 +90,7 @@ class DecisionDesk(Generic[D]):
 
     ``D`` is the case's own record of a decision (``ReviewDecision`` for a chain, the claim's
     ``Decision``). Handler: ``check_free()`` then ``n = submit(d, actor)`` then
-    ``await processed(n)``. Run loop: wait for ``waiting``, ``take()``, process, ``done()``."""
+    ``await answer(n)``. Run loop: wait for ``waiting``, ``take()``, process, ``done()``."""
 
     def __init__(
         self,
@@ -157,6 +169,14 @@ class DecisionDesk(Generic[D]):
 
     async def processed(self, n: int) -> None:
         await workflow.wait_condition(lambda: self._done >= n)
+
+    async def answer(self, n: int) -> None:
+        """When the handler of decision ``n`` may return. From the patch on: at once, the decision
+        being in the history with the Update's acceptance (``run`` processes it after; the desk
+        stays busy until then). Before it (recorded histories): once ``run`` has processed it."""
+        if workflow.patched(ANSWER_ON_ACCEPTANCE):
+            return
+        await self.processed(n)
 
     @property
     def waiting(self) -> bool:
@@ -281,7 +301,7 @@ class MultiLevelReview:
             reason=cmd.reason.strip(),
             note=cmd.note.strip(),
         )
-        await self.desk.processed(self.desk.submit(decision, cmd.actor))
+        await self.desk.answer(self.desk.submit(decision, cmd.actor))
         return decision
 
     # --- the chain ------------------------------------------------------------------------------------
@@ -440,8 +460,8 @@ class MultiLevelReview:
     async def decide_receipt(
         self, key: str, cmd: ReviewCommand, status: Callable[[], str], stage: Callable[[], str]
     ) -> DecisionReceipt:
-        """``decide``, answered with the receipt every chain case returns (status and stage read
-        once the decision is processed)."""
+        """``decide``, answered with the receipt every chain case returns: status and stage as they
+        stand when the Update returns, ``processing`` while ``run`` is still applying the decision."""
         d = await self.decide(key, cmd)
         return DecisionReceipt(
             case_id=self.host.case_id,
@@ -449,6 +469,7 @@ class MultiLevelReview:
             stage=stage(),
             round=d.seq,
             message_zh=f"{d.level_label}{REVIEW_ACTION_LABELS[d.action]}，已记录",
+            processing=self.desk.busy,
         )
 
     @property

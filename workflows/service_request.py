@@ -530,14 +530,18 @@ class ServiceRequestWorkflow(UnblockableCase):
     async def _submit(self, kind: ActionKind, cmd: RequestAction) -> DecisionReceipt:
         self._validate(kind, cmd)
         n = self.desk.submit((kind, cmd), cmd.actor)
-        await self.desk.processed(n)
+        await self.desk.answer(n)
         return DecisionReceipt(
             case_id=self.case_id,
             status=self.state.status.value,
             stage=self.state.stage.value,
             round=n,
             message_zh="已记录",
+            processing=self.desk.busy,
         )
+
+    def processing(self) -> bool:
+        return self.desk.busy
 
     @workflow.update
     async def contact(self, cmd: RequestAction) -> DecisionReceipt:

@@ -382,7 +382,11 @@ class SkillSubsidyWorkflow(UnblockableCase):
             stage=self.state.stage,
             round=len(self.state.rounds),
             message_zh=message_zh,
+            processing=self.desk.busy,
         )
+
+    def processing(self) -> bool:
+        return self.desk.busy
 
     # --- projection ----------------------------------------------------------------------------------
 
@@ -480,7 +484,7 @@ class SkillSubsidyWorkflow(UnblockableCase):
             remedy=cmd.remedy.strip(),
             note=cmd.note,
         )
-        await self.desk.processed(self.desk.submit(d, cmd.actor))
+        await self.desk.answer(self.desk.submit(d, cmd.actor))
         return self._receipt(
             "已审核通过，补贴将发放" if cmd.action == "approve" else "已作出不予通过决定并告知申请人"
         )

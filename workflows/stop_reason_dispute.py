@@ -582,6 +582,9 @@ class StopReasonDisputeWorkflow(UnblockableCase):
         level = self.state.review.open_level
         return f"{level.key}_review" if level is not None else self.state.stage
 
+    def processing(self) -> bool:
+        return self.review.desk.busy
+
     @workflow.query
     def state_query(self) -> DisputeState:
         return self.state.model_copy(

@@ -508,6 +508,9 @@ class VerificationWorkflow(UnblockableCase):
 
     # --- queries, updates, signals ---------------------------------------------------------------------
 
+    def processing(self) -> bool:
+        return self.review.desk.busy
+
     @workflow.query
     def state_query(self) -> VerificationState:
         return self.state.model_copy(

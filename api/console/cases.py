@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from api.console import disputes, service_requests, timeline
 from api.console.forms import ShowPage, act_or_show, attached_documents, doc_kinds, document_refs, text
@@ -135,7 +136,7 @@ def claim_actions(staff: StaffActor, state: ClaimState, done: str) -> ClaimActio
     s = state.status
     reviewer = staff.has(Role.REVIEWER)
     return ClaimActions(
-        review=reviewer and s == ClaimStatus.UNDER_REVIEW,
+        review=reviewer and s == ClaimStatus.UNDER_REVIEW and not state.processing,
         claim_self=reviewer and s == ClaimStatus.UNDER_REVIEW and state.assigned_to is None,
         assign=staff.has(Role.SUPERVISOR)
         and s in (ClaimStatus.UNDER_REVIEW, ClaimStatus.CHECKING, ClaimStatus.AWAITING_DOCUMENTS),
@@ -237,9 +238,13 @@ async def claim_page(
             "actor": ACTOR_KIND_LABELS,
         },
         "temporal_link": temporal_ui_link(request, case_id),
-        "auto_refresh": state.status == ClaimStatus.CHECKING
-        or (done == "reapply" and state.status == ClaimStatus.REJECTED)
-        or (done == "supply" and state.status == ClaimStatus.AWAITING_DOCUMENTS),
+        # While a decision is applied the 处理中 notice polls instead of reloading the page.
+        "auto_refresh": not state.processing
+        and (
+            state.status == ClaimStatus.CHECKING
+            or (done == "reapply" and state.status == ClaimStatus.REJECTED)
+            or (done == "supply" and state.status == ClaimStatus.AWAITING_DOCUMENTS)
+        ),
     }
     return render(request, "claim.html", ctx, staff=staff, status=status)
 
@@ -279,6 +284,25 @@ async def case_view(
         },
         staff=staff,
     )
+
+
+async def still_processing(client: Client, case_id: str) -> bool:
+    """Whether the case is still applying a staff decision it accepted (its Update answers on
+    acceptance, issue 19). A case that cannot answer (finished without a worker, Temporal away) is
+    not shown as processing: the page then shows what the read model says."""
+    try:
+        return bool(await client.get_workflow_handle(case_id).query("decision_processing", result_type=bool))
+    except (RPCError, WorkflowQueryFailedError):
+        return False
+
+
+@router.get("/cases/{case_id}/progress")
+async def progress(case_id: str, request: Request, row: AnyCaseForStaff, staff: StaffUser) -> Response:
+    """The 处理中 notice's poll: the notice again while the decision is being applied, else one
+    ``HX-Refresh`` so the page reloads once, showing the case as it now stands."""
+    if await still_processing(await get_temporal(request), row.case_id):
+        return render(request, "_processing.html", {"case_id": row.case_id}, staff=staff)
+    return Response(status_code=200, headers={"HX-Refresh": "true"})
 
 
 @router.get("/go")

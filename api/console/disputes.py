@@ -223,12 +223,13 @@ async def case_page(
     status: int = 200,
 ) -> Response:
     from api.console import timeline
-    from api.console.cases import ACTOR_KIND_LABELS, STAGE_LABELS, temporal_ui_link
+    from api.console.cases import ACTOR_KIND_LABELS, STAGE_LABELS, still_processing, temporal_ui_link
     from api.routes import disputes as disputes_api
     from api.routes.cases import _item, _today
     from models.dispute import DISPUTE_STATUS_LABELS, REVIEW_ACTION_LABELS
 
     state = await disputes_api.detail(row.case_id, row, request, client)
+    processing = await still_processing(client, row.case_id)
     done = request.query_params.get("done", "")
     level = open_level(state)
     first_level = bool(state.review.levels) and level is not None and level.key == state.review.levels[0].key
@@ -241,7 +242,8 @@ async def case_page(
         "status_label": DISPUTE_STATUS_LABELS.get(state.status, state.status.value),
         "level": level,
         "first_level": first_level,
-        "may_decide": may_decide(staff, state),
+        "processing": processing,
+        "may_decide": not processing and may_decide(staff, state),
         "form": {"action": "", "reason": "", "note": ""} | (form or {}),
         "decision_error": decision_error,
         "done_message": done_message(done, state),
@@ -252,7 +254,7 @@ async def case_page(
         "timeline": entries,
         "labels": {"stage": STAGE_LABELS, "actor": ACTOR_KIND_LABELS},
         "temporal_link": temporal_ui_link(request, row.case_id),
-        "auto_refresh": state.status.value in ("applying_change",),
+        "auto_refresh": not processing and state.status.value in ("applying_change",),
     }
     return render(request, "dispute.html", ctx, staff=staff, status=status)
 

@@ -65,7 +65,10 @@ async def case_page(
     decision_error: str | None = None,
     status: int = 200,
 ) -> Response:
+    from api.console.cases import still_processing
+
     detail = await api.subsidy_detail(row.case_id, row, staff, client)
+    processing = await still_processing(client, row.case_id)
     state = detail.state
     rnd = state.current_round
     ctx = {
@@ -74,14 +77,15 @@ async def case_page(
         "rnd": rnd,
         "report": rnd.report if rnd else None,
         "status_label": detail.status_label,
-        "may_decide": state.status.value == "under_review" and staff.has(Role.REVIEWER),
+        "processing": processing,
+        "may_decide": not processing and state.status.value == "under_review" and staff.has(Role.REVIEWER),
         "form": {"action": "", "reason": "", "remedy": "", "note": ""} | (form or {}),
         "decision_error": decision_error,
         "done_message": DONE.get(request.query_params.get("done", "")),
         "levels": LEVELS,
         "kinds": KINDS,
         "certificate": CERTIFICATE,
-        "auto_refresh": state.status.value in ("checking", "approved"),
+        "auto_refresh": not processing and state.status.value in ("checking", "approved"),
     }
     return render(request, "subsidy.html", ctx, staff=staff, status=status)
 

@@ -38,6 +38,7 @@ from models.claim import ClaimResult, ClaimStatus
 REGION = "150102"  # reviewer.xc's district; clerk.xc takes counter claims there
 REVIEWER = "reviewer.xc"
 CLERK = "clerk.xc"
+INSPECTOR = "inspector.nmg"  # 风险稽核员 of the region: clears claims the risk rules flag
 
 
 @dataclass
@@ -521,6 +522,7 @@ async def _bring_to_review(stack: Stack, n: int, concurrency: int, reporter: Rep
 
             await asyncio.gather(*(one(p) for p in people))
     conn = await stack.pg_conn()
+    cleared: set[str] = set()
     try:
         deadline = time.monotonic() + 120 + n
         while time.monotonic() < deadline:
@@ -531,6 +533,15 @@ async def _bring_to_review(stack: Stack, n: int, concurrency: int, reporter: Rep
             )
             if ready == len(ids):
                 break
+            flagged = await conn.fetch(
+                "select case_id from case_record"
+                " where case_id = any($1::text[]) and status = 'risk_verification'",
+                ids,
+            )
+            todo = [r["case_id"] for r in flagged if r["case_id"] not in cleared]
+            if todo:
+                await _clear_flagged(stack, todo)
+                cleared.update(todo)
             await asyncio.sleep(0.2)
         else:
             raise TimeoutError(f"only {ready} of {len(ids)} claims reached review")
@@ -538,6 +549,31 @@ async def _bring_to_review(stack: Stack, n: int, concurrency: int, reporter: Rep
         await conn.close()
     await asyncio.sleep(0.5)  # let the last projections' workflow tasks settle into the wait
     return ids
+
+
+async def _clear_flagged(stack: Stack, case_ids: list[str]) -> None:
+    """Claims the risk rules flagged (the bench's people share few employers, so they accumulate)
+    are cleared by the 风险稽核员 before the reviewer decides, as at the agency and in the drill;
+    untimed setup of the decide scenario."""
+    async with api_client(stack, 4) as api:
+        clerk_h = await login(api, CLERK)
+        inspector_h = await login(api, INSPECTOR)
+        for cid in case_ids:
+            r = await api.post(
+                "/api/v1/documents",
+                data={"kind": "verification_record"},
+                files={"file": ("核查记录.pdf", b"%PDF-1.4\n% bench record\n", "application/pdf")},
+                headers=clerk_h,
+            )
+            r.raise_for_status()
+            doc = r.json()
+            body = {
+                "outcome": "cleared",
+                "finding": "基准测试：风险稽核员调取材料核实，风险提示已排除",
+                "evidence": [{k: doc[k] for k in ("id", "kind", "sha256", "filename")}],
+            }
+            r = await api.post(f"/api/v1/claims/{cid}/risk-finding", json=body, headers=inspector_h)
+            r.raise_for_status()
 
 
 async def run_decide_once(stack: Stack, n: int, concurrency: int, reporter: Reporter) -> dict[str, Any]:
@@ -574,20 +610,18 @@ async def run_decide_once(stack: Stack, n: int, concurrency: int, reporter: Repo
             t0 = time.perf_counter()
             await asyncio.gather(*(one(i, c) for i, c in enumerate(ids)))
             wall = time.perf_counter() - t0
+            # A decision answers on acceptance (issue 19): the entitlement, the child, the
+            # projection and the notice follow. Wait (untimed for the latency) until the read model
+            # shows every acknowledged decision, and report how long after the first call it did.
+            by_status = await _read_model_settles(stack, ids, len(lat["approve"]), len(lat["reject"]))
+            applied = time.perf_counter() - t0
             cpu = meter.stop()
-    conn = await stack.pg_conn()
-    try:
-        rows = await conn.fetch(
-            "select status, count(*) from case_record where case_id = any($1::text[]) group by status", ids
-        )
-    finally:
-        await conn.close()
-    by_status = {r["status"]: int(r["count"]) for r in rows}
     all_lat = lat["approve"] + lat["reject"]
     return {
         "n": n,
         "concurrency": concurrency,
         "elapsed_s": round(wall, 3),
+        "applied_in_read_model_s": round(applied, 3),
         "decisions_per_s": round(len(all_lat) / wall, 3) if wall > 0 else None,
         "latency": latency_summary(all_lat),
         "approve_latency": latency_summary(lat["approve"]),
@@ -601,6 +635,26 @@ async def run_decide_once(stack: Stack, n: int, concurrency: int, reporter: Repo
     }
 
 
+async def _read_model_settles(stack: Stack, ids: list[str], approved: int, rejected: int) -> dict[str, int]:
+    """The read model's statuses of ``ids`` once it holds the acknowledged approvals and
+    rejections (or after a limit: the consistency check then says what is missing)."""
+    conn = await stack.pg_conn()
+    try:
+        deadline = time.monotonic() + 120 + len(ids)
+        while True:
+            rows = await conn.fetch(
+                "select status, count(*) from case_record where case_id = any($1::text[]) group by status",
+                ids,
+            )
+            by_status = {r["status"]: int(r["count"]) for r in rows}
+            done = by_status.get("approved", 0) >= approved and by_status.get("rejected", 0) >= rejected
+            if done or time.monotonic() > deadline:
+                return by_status
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+
+
 async def scenario_decide(
     stack: Stack, out: dict[str, Any], *, n: int, concurrency: int, repeat: int, reporter: Reporter
 ) -> None:
@@ -610,6 +664,7 @@ async def scenario_decide(
         "decision_latency_p50_ms": median_of(r["latency"]["p50_ms"] for r in runs),
         "decision_latency_p99_ms": median_of(r["latency"]["p99_ms"] for r in runs),
         "decisions_per_s": median_of(r["decisions_per_s"] for r in runs),
+        "applied_in_read_model_s": median_of(r["applied_in_read_model_s"] for r in runs),
         "errors": sum(r["errors"] for r in runs),
         "all_consistent": all(r["consistent"] for r in runs),
     }

@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from sim.testing import SimHandle
+from tests.api.test_claims_api import wait_for
 from tests.api.test_decisions_api import _claim_under_review
 from tests.factories import CaseEnv
 
@@ -41,4 +42,5 @@ async def test_plaintext_update_with_forged_actor_is_refused(
     r = await case_api.get(f"/api/v1/claims/{case_id}", headers=reviewer)
     assert r.status_code == 200 and r.json()["status"] == "under_review"
     r = await case_api.post(f"/api/v1/claims/{case_id}/approve", json={"note": "ok"}, headers=reviewer)
-    assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+    assert r.status_code == 200 and r.json()["processing"], r.text  # answered on acceptance
+    await wait_for(case_api, reviewer, case_id, "approved")

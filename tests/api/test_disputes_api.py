@@ -33,7 +33,14 @@ from models import search_attributes as sa
 from models.tables import CaseRecord, EmployerAccount
 from sim.testing import SimHandle, serve_app
 from tests.conftest import BIN, login
-from tests.factories import CaseEnv, audit_actions, claim_paid_after_change, rejected_claim, sim_person
+from tests.factories import (
+    CaseEnv,
+    applied,
+    audit_actions,
+    claim_paid_after_change,
+    rejected_claim,
+    sim_person,
+)
 from workers.main import build_worker
 
 pytestmark = pytest.mark.postgres
@@ -243,16 +250,24 @@ async def test_dispute_whole_path_over_the_api(dispute_api: ApiEnv, sim: SimHand
         f"{url}/initial/approve", json={"note": "材料齐全，协议载明由单位提出解除"}, headers=rx
     )
     assert r.status_code == 200, r.text
-    assert r.json()["dispute"]["stage"] == "second_review" and r.json()["receipt"]["round"] == 1
+    # Answered on acceptance (issue 19): the next level opens once the dispute has applied it.
+    assert r.json()["receipt"]["round"] == 1 and r.json()["receipt"]["processing"]
+    handle = ce.env.client.get_workflow_handle(dispute_id)
+    await applied(handle)
+    assert (await poll(api, dispute_id, rx, stage="second_review"))["stage"] == "second_review"
     r = await api.post(f"{url}/second/send-back", json={"note": "请核对协议签署日期"}, headers=second)
-    assert r.status_code == 200 and r.json()["dispute"]["stage"] == "initial_review"
+    assert r.status_code == 200
+    await applied(handle)
+    await poll(api, dispute_id, rx, stage="initial_review")
     r = await api.post(f"{url}/initial/approve", json={"note": "已核对"}, headers=rx)
     assert r.status_code == 200
+    await applied(handle)
     r = await api.post(f"{url}/second/approve", headers=second)
-    assert r.status_code == 200 and r.json()["dispute"]["stage"] == "final_review"
+    assert r.status_code == 200
+    await applied(handle)
+    await poll(api, dispute_id, rx, stage="final_review")
     r = await api.post(f"{url}/final/approve", headers=await staff("final.nmg"))
     assert r.status_code == 200, r.text
-    assert r.json()["dispute"]["status"] in ("applying_change", "awaiting_ticket")
 
     # --- the record is locked: a ticket; the engineer resolves it; the signed callback arrives ------------
     d = await poll(api, dispute_id, rx, status="awaiting_ticket")

@@ -82,7 +82,7 @@ async def test_claim_from_intake_to_approval_on_the_dev_server(
     assert found_by_path == [case_id]  # a league's query finds its districts' cases
 
     r = await dev_api.post(f"/api/v1/claims/{case_id}/approve", json={"note": "符合条件"}, headers=other)
-    assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+    assert r.status_code == 200 and r.json()["processing"], r.text  # answered on acceptance
     result = await handle.result()
     assert result.entitlement is not None and result.entitlement.max_months == 24
     async with pg_db.session() as s:

@@ -82,6 +82,9 @@ class KitHostWorkflow(UnblockableCase):
     def close(self) -> None:
         self.closing = True
 
+    def processing(self) -> bool:
+        return self.review.desk.busy
+
     @workflow.query
     def chain(self) -> ReviewChainState:
         return self.review.state

@@ -152,6 +152,15 @@ async def at_level(h: Host, key: str | None, passes: int | None = None) -> None:
         await asyncio.sleep(0.05)
 
 
+async def settled(h: Host) -> None:
+    """Until the decision the chain accepted last is applied: its Update answers on acceptance
+    (issue 19), the next decision is refused ``review.busy`` until then."""
+    end = asyncio.get_running_loop().time() + 15
+    while await h.query("decision_processing", result_type=bool):
+        assert asyncio.get_running_loop().time() < end, "decision still being applied"
+        await asyncio.sleep(0.05)
+
+
 async def refused(h: Host, update: Callable[..., Awaitable[Any]], command: ReviewCommand) -> str:
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.execute_update(update, command)  # type: ignore[arg-type]
@@ -168,12 +177,16 @@ async def test_levels_in_order_with_a_send_back_and_every_decision_audited(kit: 
         h = await kit.start()
         d = await h.execute_update(KitHostWorkflow.first, cmd(A, note="无误"))
         assert (d.level, d.pass_no, d.seq) == ("first", 1, 1)
+        await settled(h)
         await h.execute_update(
             KitHostWorkflow.second, cmd(B, ReviewAction.SEND_BACK, note="补充说明", level="second", round=1)
         )
         await at_level(h, "first", passes=2)
+        await settled(h)
         await h.execute_update(KitHostWorkflow.first, cmd(A, level="first", round=2))
+        await settled(h)
         await h.execute_update(KitHostWorkflow.second, cmd(B))
+        await settled(h)
         await h.signal(KitHostWorkflow.close)
         assert await h.result() == "approved"
         c = await h.query(KitHostWorkflow.chain)
@@ -196,6 +209,7 @@ async def test_reject_ends_the_chain(kit: Kit) -> None:
     async with kit.worker():
         h = await kit.start()
         await h.execute_update(KitHostWorkflow.first, cmd(A, ReviewAction.REJECT, reason="不符合条件"))
+        await settled(h)
         assert await refused(h, KitHostWorkflow.first, cmd(A2)) == "review.closed"
         await h.signal(KitHostWorkflow.close)
         assert await h.result() == "rejected"
@@ -213,6 +227,7 @@ async def test_reminder_then_escalation_when_a_level_runs_past_its_limit(kit: Ki
         assert kit.fakes.notes == ["review_assigned", "review_reminder", "review_overdue"]
         # A late decision is still taken; the next level has its own fresh limit.
         await h.execute_update(KitHostWorkflow.first, cmd(A))
+        await settled(h)
         c = await h.query(KitHostWorkflow.chain)
         assert c.current == "second" and not c.overdue and c.escalated
         await h.terminate("test done")
@@ -235,6 +250,7 @@ async def test_every_refusal_code(kit: Kit) -> None:
             await refused(h, first, cmd(A, ReviewAction.SEND_BACK, note="退回")),  # cannot_send_back
         }
         await h.execute_update(first, cmd(MULTI))
+        await settled(h)
         seen |= {
             await refused(h, second, cmd(MULTI)),  # review.separation
             await refused(h, second, cmd(B, ReviewAction.SEND_BACK)),  # review.note_required
@@ -245,6 +261,7 @@ async def test_every_refusal_code(kit: Kit) -> None:
         seen.add(await refused(h, second, cmd(B)))  # review.busy
         kit.fakes.audit.close_gap()
         await pending.result()
+        await settled(h)
         seen.add(await refused(h, second, cmd(B)))  # review.closed
         await h.signal(KitHostWorkflow.close)
         assert await h.result() == "approved"
@@ -283,6 +300,7 @@ async def test_a_decision_sent_while_the_one_before_is_processed_never_lands_on_
         kit.fakes.audit.close_gap()
         assert (await taken.result()).level == "first"
         await at_level(h, "second")
+        await settled(h)
         # Now late: a first-level decision is refused for the level, whatever it names.
         assert await refused(h, KitHostWorkflow.first, cmd(A)) == "review.wrong_level"
         assert await refused(h, KitHostWorkflow.second, cmd(B, level="first")) == "review.wrong_level"

@@ -47,6 +47,7 @@ from tests.factories import (
     OTHER_REGION_REVIEWER,
     REVIEWER,
     CaseEnv,
+    applied,
     assert_sent_to_district_staff,
     assert_untouched,
     audit_actions,
@@ -146,7 +147,7 @@ async def test_counter_claim_approved_with_entitlement(claim_env: CaseEnv, sim: 
     assert not report.risk_hits
 
     receipt = await h.execute_update(BenefitClaimWorkflow.approve, ApproveCommand(actor=REVIEWER))
-    assert receipt.status == "approved"
+    assert receipt.processing  # answered on acceptance; run applies the approval after
     result = await h.result()
     assert result.status == ClaimStatus.APPROVED and result.entitlement is not None
     ent = result.entitlement
@@ -422,7 +423,8 @@ async def test_request_documents_restarts_the_clock(claim_env: CaseEnv, sim: Sim
         BenefitClaimWorkflow.request_documents,
         RequestDocumentsCommand(actor=REVIEWER, documents=["解除劳动合同证明"]),
     )
-    assert r.status == "awaiting_documents"
+    assert r.processing
+    await wait_status(h, ClaimStatus.AWAITING_DOCUMENTS)
     assert "documents_requested" in [
         m["template"] for m in await messages(sim, h.id, wait_for="documents_requested")
     ]
@@ -509,6 +511,7 @@ async def test_reviewer_rechecks_after_a_system_briefly_said_not_found(
         BenefitClaimWorkflow.recheck, RecheckCommand(actor=REVIEWER, note="缴费系统已恢复", round=1)
     )
     assert receipt.status == "under_review" and receipt.round == 1
+    await applied(h)
     s = await state(h)
     rnd = s.rounds[0]
     assert len(s.rounds) == 1 and rnd.deadline == deadline and [d.kind for d in rnd.rechecks] == ["recheck"]

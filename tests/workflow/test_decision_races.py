@@ -1,8 +1,9 @@
 """Race-proof decisions on the real case workflows (issue 12 item 4), made deterministic: the audit
 activity is held (a fake ``write_audit`` that waits on an event; every other activity is the real
 one, against the simulators), so a second Update is sent exactly in the gap between a decision
-being taken and being processed. It is refused (``review.busy``); once processed, a decision made
-for the level or round before is refused too (``review.wrong_level`` / ``review.wrong_round``)."""
+being taken and being processed. It is refused (``review.busy``); the first Update's receipt is back
+meanwhile (answered on acceptance); once processed, a decision made for the level or round before is
+refused too (``review.wrong_level`` / ``review.wrong_round``)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from tests.factories import (
     SECOND,
     CaseEnv,
     HeldAudit,
+    applied,
     claim_input,
     dispute_input,
     sim_person,
@@ -121,12 +123,16 @@ async def test_claim_decision_in_the_gap_is_busy_and_a_stale_round_is_refused(
         BenefitClaimWorkflow.reject, reject, wait_for_stage=WorkflowUpdateStage.ACCEPTED
     )
     await audit.entered.wait()
+    # Answered on acceptance: the receipt is back while the rejection is still being applied.
+    receipt = await taken.result()
+    assert receipt.processing and receipt.status == "under_review"
     # In the gap: the reviewer's second click and a colleague's approval are refused.
     assert await code_of(h, BenefitClaimWorkflow.reject, reject) == "review.busy"
     late = ApproveCommand(actor=LEAGUE_REVIEWER, note="核实无误", round=1)
     assert await code_of(h, BenefitClaimWorkflow.approve, late) == "review.busy"
     audit.close_gap()
-    assert (await taken.result()).status == "rejected"
+    await applied(h)
+    await claim_at(h, ClaimStatus.REJECTED, 1)
     # Round 2 (a re-application): a decision made for round 1 is refused, one for round 2 taken.
     sim.state.pop.persons[person["id_number"]].stop_reason_code = "contract_expired"
     await h.execute_update(BenefitClaimWorkflow.reapply, ReapplyEvent(by="applicant"))
@@ -153,11 +159,13 @@ async def test_dispute_decision_in_the_gap_never_becomes_the_next_levels(
         StopReasonDisputeWorkflow.initial_review, first, wait_for_stage=WorkflowUpdateStage.ACCEPTED
     )
     await audit.entered.wait()
+    assert (await taken.result()).processing  # answered on acceptance
     assert await code_of(h, StopReasonDisputeWorkflow.initial_review, first) == "review.busy"
     other = first.model_copy(update={"actor": LEAGUE_REVIEWER})
     assert await code_of(h, StopReasonDisputeWorkflow.initial_review, other) == "review.busy"
     audit.close_gap()
-    assert (await taken.result()).stage == "second_review"
+    await applied(h)
+    assert (await h.query(StopReasonDisputeWorkflow.state_query)).stage == "second_review"
     # Processed: the first level's decision is late, whatever it is sent to.
     assert await code_of(h, StopReasonDisputeWorkflow.initial_review, other) == "review.wrong_level"
     stale = ReviewCommand(actor=SECOND, action=ReviewAction.APPROVE, level="initial")

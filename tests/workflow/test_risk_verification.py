@@ -95,7 +95,7 @@ async def test_cleared_hit_returns_the_claim_to_review_with_the_finding_visible(
         BenefitClaimWorkflow.record_risk_finding,
         RiskFindingCommand(actor=INSPECTOR, outcome="cleared", finding=finding, evidence=docs),
     )
-    assert receipt.status == "under_review"
+    assert receipt.processing
     s = await wait_claim(h, ClaimStatus.UNDER_REVIEW)
     f = s.rounds[0].risk_finding
     assert f is not None and f.outcome == "cleared" and f.by == INSPECTOR.login

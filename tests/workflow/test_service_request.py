@@ -34,6 +34,7 @@ from tests.factories import (
     SUPERVISOR,
     CaseEnv,
     RequestHandle,
+    applied,
     assert_untouched,
     audit_actions,
     hotline_order,
@@ -111,8 +112,9 @@ async def hotline_within_limit(claim_env: CaseEnv, sim: SimHandle) -> RequestHan
     receipt = await h.execute_update(
         ServiceRequestWorkflow.answer, act(REVIEWER, "失业保险金每月15日前发放到社会保障卡银行账户。")
     )
-    assert receipt.stage == "awaiting_feedback" and receipt.status == "answered"
-    await wait_request(h, "awaiting_feedback")
+    assert receipt.processing  # answered on acceptance
+    s = await wait_request(h, "awaiting_feedback")
+    assert s.status == "answered"
     replies = await hotline_replies(sim, order["order_id"])
     assert [r["case_ref"] for r in replies] == [h.id]
     # The hotline's return visit arrives (the API signals it from the signed callback).
@@ -158,7 +160,9 @@ async def overdue_escalated(claim_env: CaseEnv, sim: SimHandle) -> RequestHandle
     msgs = await messages(sim, h.id, wait_for="request_overdue")
     assert any(m["recipient"] == "staff:supervisor.hhht" for m in msgs if m["template"] == "request_overdue")
     await h.execute_update(ServiceRequestWorkflow.contact, act(SUPERVISOR, "已电话联系诉求人"))
+    await applied(h)
     await h.execute_update(ServiceRequestWorkflow.answer, act(SUPERVISOR, "已约谈窗口人员，材料当场受理。"))
+    await applied(h)
     await h.execute_update(
         ServiceRequestWorkflow.follow_up, act(SUPERVISOR, satisfaction=Satisfaction.BASICALLY)
     )
@@ -179,11 +183,13 @@ async def not_satisfied_reopened(claim_env: CaseEnv, sim: SimHandle) -> RequestH
     h = await start_request(claim_env, inp)
     await wait_request(h, "assigned")
     await h.execute_update(ServiceRequestWorkflow.contact, act(REVIEWER))
+    await applied(h)
     await h.execute_update(ServiceRequestWorkflow.answer, act(REVIEWER, "已核实，系银行退票，已重新发放。"))
+    await applied(h)
     r = await h.execute_update(
         ServiceRequestWorkflow.follow_up, act(REVIEWER, "回访电话", Satisfaction.NOT_SATISFIED)
     )
-    assert r.stage == "reopened"
+    assert r.processing
     s = await wait_request(h, "reopened")
     assert s.reopened == 1 and s.escalated and s.status == RequestStatus.OPEN
     await messages(sim, h.id, wait_for="request_reopened")
@@ -193,6 +199,7 @@ async def not_satisfied_reopened(claim_env: CaseEnv, sim: SimHandle) -> RequestH
     await h.execute_update(
         ServiceRequestWorkflow.answer, act(SUPERVISOR, "主管督办：已补发两个月待遇并致歉。")
     )
+    await applied(h)
     # Not satisfied again: reopened once only, the request closes with the rating recorded.
     await h.execute_update(
         ServiceRequestWorkflow.follow_up, act(SUPERVISOR, satisfaction=Satisfaction.NOT_SATISFIED)
@@ -236,6 +243,7 @@ async def unresolved_window(claim_env: CaseEnv, sim: SimHandle) -> RequestHandle
     await h.execute_update(
         ServiceRequestWorkflow.answer, act(SUPERVISOR, "已协调窗口以单位注销证明替代，当日受理。")
     )
+    await applied(h)
     await h.execute_update(
         ServiceRequestWorkflow.follow_up, act(SUPERVISOR, satisfaction=Satisfaction.SATISFIED)
     )
@@ -261,6 +269,7 @@ async def test_staff_action_refusals_leave_no_history(claim_env: CaseEnv) -> Non
     assert (await refused(h, ServiceRequestWorkflow.follow_up, act(REVIEWER))).type == "service.stage"
     await assert_untouched(h, before)
     await h.execute_update(ServiceRequestWorkflow.answer, act(REVIEWER, "感谢建议，已转业务科研究。"))
+    await applied(h)
     assert (await refused(h, ServiceRequestWorkflow.follow_up, act(REVIEWER))).type == "service.invalid"
     await claim_env.env.sleep(timedelta(hours=73))  # no return visit within the follow-up limit
     result = await h.result()

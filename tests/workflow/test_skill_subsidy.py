@@ -29,6 +29,7 @@ from tests.factories import (
     REVIEWER,
     CaseEnv,
     SubsidyHandle,
+    applied,
     messages,
     prior_grant,
     running_benefit_period,
@@ -90,6 +91,7 @@ async def test_employee_with_fit_statement_is_approved_and_paid_once(
     assert rules["skill.required_contribution_months"].status == "unconfirmed"
 
     await h.execute_update(SkillSubsidyWorkflow.decide_subsidy, APPROVE)
+    await applied(h)
     result = await h.result()
     assert result.status == SubsidyStatus.PAID and result.amount == Decimal("1500")
     async with httpx.AsyncClient(base_url=sim.base_url) as c:
@@ -121,12 +123,15 @@ async def test_employee_without_fit_statement_cannot_be_approved(
             remedy="请补充单位盖章的证岗相适材料后重新申请",
         ),
     )
+    await applied(h)
     await wait_subsidy(h, SubsidyStatus.REJECTED)
     [fit] = await store_documents(subsidy_env.db, "job_fit_statement")
     await h.execute_update(SkillSubsidyWorkflow.reapply, SubsidyReapply(by="applicant", fit_statement=fit))
+    await applied(h)
     s = await wait_subsidy(h, SubsidyStatus.UNDER_REVIEW, rounds=2)
     assert s.rounds[1].report is not None and s.rounds[1].report.assessment.eligible
     await h.execute_update(SkillSubsidyWorkflow.decide_subsidy, APPROVE)
+    await applied(h)
     assert (await h.result()).status == SubsidyStatus.PAID
 
 
@@ -146,6 +151,7 @@ async def test_recipient_is_approved_without_fit_statement(subsidy_env: CaseEnv,
     assert report.assessment.eligible and report.assessment.amount == Decimal("2000")
     assert {r.name: r.status for r in report.assessment.rules}["skill.recipients_eligible"] == "confirmed"
     await h.execute_update(SkillSubsidyWorkflow.decide_subsidy, APPROVE)
+    await applied(h)
     assert (await h.result()).status == SubsidyStatus.PAID
 
 
@@ -191,6 +197,7 @@ async def test_yearly_limit_with_the_shortage_exception(
     assert a.eligible is allowed
     if allowed:
         await h.execute_update(SkillSubsidyWorkflow.decide_subsidy, APPROVE)
+        await applied(h)
         assert (await h.result()).status == SubsidyStatus.PAID
     else:
         assert [c for c, _ in a.reasons] == ["skill.yearly_limit"]
@@ -213,6 +220,7 @@ async def test_certificate_site_down_blocks_then_resumes(subsidy_env: CaseEnv, s
     await h.execute_update(
         SkillSubsidyWorkflow.unblock_case, UnblockCommand(actor=OPS, note="证书查询系统已恢复")
     )
+    await applied(h)
     s = await wait_subsidy(h, SubsidyStatus.UNDER_REVIEW)
     assert s.blocked is None and s.rounds[0].report is not None
     assert s.rounds[0].report.certificate.outcome == "found"

@@ -88,10 +88,21 @@ def cmd(actor: StaffActor, action: ReviewAction = ReviewAction.APPROVE, **kw: st
 
 async def approve_all(h: DisputeHandle) -> None:
     await wait_dispute(h, stage="initial_review")
-    await h.execute_update(StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
-    await h.execute_update(StopReasonDisputeWorkflow.second_review, cmd(SECOND))
-    r = await h.execute_update(StopReasonDisputeWorkflow.final_review, cmd(FINAL))
+    await decide(h, StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
+    await decide(h, StopReasonDisputeWorkflow.second_review, cmd(SECOND))
+    r = await decide(h, StopReasonDisputeWorkflow.final_review, cmd(FINAL))
     assert r.status in ("applying_change", "awaiting_ticket", "changed")
+
+
+async def decide(h: DisputeHandle, update: Any, command: ReviewCommand) -> DisputeState:
+    """One decision, and the dispute once it has applied it: a decision's Update answers on
+    acceptance (issue 19), and the next decision is refused ``review.busy`` until then."""
+    await h.execute_update(update, command)
+    end = asyncio.get_running_loop().time() + 15
+    while await h.query("decision_processing", result_type=bool):
+        assert asyncio.get_running_loop().time() < end, "decision still being applied"
+        await asyncio.sleep(0.05)
+    return await dstate(h)
 
 
 async def refused(h: DisputeHandle, update: Any, command: ReviewCommand) -> ApplicationError:
@@ -122,11 +133,11 @@ async def test_employer_dispute_approved_at_three_levels_then_claim_paid(
     initial = s.review.level("initial")
     assert initial is not None and initial.deadline is not None and initial.deadline.working_days == 5
 
-    r = await h.execute_update(StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER, note="材料齐全"))
+    r = await decide(h, StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER, note="材料齐全"))
     assert r.stage == "second_review"
-    r = await h.execute_update(StopReasonDisputeWorkflow.second_review, cmd(SECOND))
+    r = await decide(h, StopReasonDisputeWorkflow.second_review, cmd(SECOND))
     assert r.stage == "final_review"
-    r = await h.execute_update(StopReasonDisputeWorkflow.final_review, cmd(FINAL))
+    r = await decide(h, StopReasonDisputeWorkflow.final_review, cmd(FINAL))
     assert r.status == "applying_change"
 
     s = await wait_dispute(h, status=DisputeStatus.CHANGED)
@@ -178,14 +189,14 @@ async def test_counter_dispute_rejected_at_second_review(claim_env: CaseEnv, sim
     )
     cause = await refused(h, StopReasonDisputeWorkflow.initial_review, cmd(clerk_reviewer))
     assert cause.type == "review.intake"
-    await h.execute_update(StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
+    await decide(h, StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
     cause = await refused(
         h, StopReasonDisputeWorkflow.second_review, cmd(SECOND, ReviewAction.REJECT, reason=" ")
     )
     assert cause.type == "review.reason_required"
     reason = "仲裁裁决书认定系劳动者本人提出解除，原停保原因无误"
-    r = await h.execute_update(
-        StopReasonDisputeWorkflow.second_review, cmd(SECOND, ReviewAction.REJECT, reason=reason)
+    r = await decide(
+        h, StopReasonDisputeWorkflow.second_review, cmd(SECOND, ReviewAction.REJECT, reason=reason)
     )
     assert r.status == "rejected"
     result = await h.result()
@@ -211,7 +222,7 @@ async def test_send_back_and_level_escalation(claim_env: CaseEnv, sim: SimHandle
         h, StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER, ReviewAction.SEND_BACK, note="退回")
     )
     assert cause.type == "review.cannot_send_back"
-    await h.execute_update(StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
+    await decide(h, StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
     s = await wait_dispute(h, stage="second_review")
     second = s.review.level("second")
     assert second is not None and second.deadline is not None and second.deadline.working_days == 2
@@ -228,7 +239,8 @@ async def test_send_back_and_level_escalation(claim_env: CaseEnv, sim: SimHandle
 
     cause = await refused(h, StopReasonDisputeWorkflow.second_review, cmd(SECOND, ReviewAction.SEND_BACK))
     assert cause.type == "review.note_required"
-    r = await h.execute_update(
+    r = await decide(
+        h,
         StopReasonDisputeWorkflow.second_review,
         cmd(SECOND, ReviewAction.SEND_BACK, note="请核实仲裁裁决书是否已生效"),
     )
@@ -238,9 +250,9 @@ async def test_send_back_and_level_escalation(claim_env: CaseEnv, sim: SimHandle
     assert initial is not None and initial.passes == 2 and initial.status == "open"
     assert not s.review.overdue and s.review.escalated  # the new pass has a fresh limit
     # The initial reviewer may act again at the same level; a different initial reviewer too.
-    await h.execute_update(StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER, note="已核实生效"))
-    await h.execute_update(StopReasonDisputeWorkflow.second_review, cmd(SECOND))
-    await h.execute_update(StopReasonDisputeWorkflow.final_review, cmd(FINAL))
+    await decide(h, StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER, note="已核实生效"))
+    await decide(h, StopReasonDisputeWorkflow.second_review, cmd(SECOND))
+    await decide(h, StopReasonDisputeWorkflow.final_review, cmd(FINAL))
     result = await h.result()
     assert result.status == DisputeStatus.CHANGED and result.claim_id is None
     s = await dstate(h)
@@ -262,7 +274,7 @@ async def test_same_reviewer_at_two_levels_or_on_own_case_is_refused(
     inp = await dispute_input(claim_env, person, channel=Channel.EMPLOYER_WEBSITE)
     h = await start_dispute(claim_env, inp)
     await wait_dispute(h, stage="initial_review")
-    await h.execute_update(StopReasonDisputeWorkflow.initial_review, cmd(REGION_ALL_ROUNDER))
+    await decide(h, StopReasonDisputeWorkflow.initial_review, cmd(REGION_ALL_ROUNDER))
     await wait_dispute(h, stage="second_review")
     before = await settled_history_length(h)
     cause = await refused(h, StopReasonDisputeWorkflow.second_review, cmd(REGION_ALL_ROUNDER))
@@ -277,7 +289,7 @@ async def test_same_reviewer_at_two_levels_or_on_own_case_is_refused(
     cause = await refused(h, StopReasonDisputeWorkflow.second_review, cmd(own))
     assert cause.type == "review.own_case" and "回避" in cause.message
     await assert_untouched(h, before)
-    await h.execute_update(StopReasonDisputeWorkflow.second_review, cmd(SECOND))
+    await decide(h, StopReasonDisputeWorkflow.second_review, cmd(SECOND))
     cause = await refused(h, StopReasonDisputeWorkflow.final_review, cmd(REGION_ALL_ROUNDER))
     assert cause.type == "review.separation"
     await h.terminate("test done")
@@ -303,7 +315,7 @@ async def test_reviewer_without_regional_authority_wrong_role_or_level_is_refuse
     cause = await refused(h, StopReasonDisputeWorkflow.second_review, cmd(SECOND))
     assert cause.type == "review.wrong_level" and "初审" in cause.message
     await assert_untouched(h, before)
-    await h.execute_update(StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
+    await decide(h, StopReasonDisputeWorkflow.initial_review, cmd(REVIEWER))
     await wait_dispute(h, stage="second_review")
     cause = await refused(h, StopReasonDisputeWorkflow.second_review, cmd(BAOTOU_SECOND))
     assert cause.type == "review.region"

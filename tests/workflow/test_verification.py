@@ -35,6 +35,7 @@ from tests.factories import (
     REVIEWER,
     SUPERVISOR,
     CaseEnv,
+    applied,
     assert_untouched,
     audit_actions,
     messages,
@@ -146,6 +147,7 @@ async def repay_in_full(ce: CaseEnv, h: VHandle) -> None:
             VerificationWorkflow.record_repayment,
             RepaymentCommand(actor=INSPECTOR, amount=inst.amount, paid_on=inst.due, receipt=receipt),
         )
+        await applied(h)
 
 
 async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
@@ -173,8 +175,10 @@ async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
     await assert_untouched(h, before)
 
     await h.execute_update(VerificationWorkflow.propose, proposal)
+    await applied(h)
     await wait_v(h, lambda s: s.review.current == "approve")
     await h.execute_update(VerificationWorkflow.approve_outcome, approve())
+    await applied(h)
     s = await wait_v(h, lambda s: s.status == VerificationStatus.RECOVERING)
 
     # The periods are stopped by their own Signal; what they paid is exactly what is recovered.
@@ -268,11 +272,13 @@ async def cleared_after_send_back(ce: CaseEnv, sim: SimHandle) -> VHandle:
             evidence=evidence,
         ),
     )
+    await applied(h)
     # The supervisor sends it back once; the inspector proposes again; then approved.
     await h.execute_update(
         VerificationWorkflow.approve_outcome,
         ReviewCommand(actor=SUPERVISOR, action=ReviewAction.SEND_BACK, note="请补充裁员备案材料"),
     )
+    await applied(h)
     await wait_v(h, lambda s: s.review.current == "propose")
     await h.execute_update(
         VerificationWorkflow.propose,
@@ -284,7 +290,9 @@ async def cleared_after_send_back(ce: CaseEnv, sim: SimHandle) -> VHandle:
             evidence=evidence,
         ),
     )
+    await applied(h)
     await h.execute_update(VerificationWorkflow.approve_outcome, approve())
+    await applied(h)
     return h
 
 
