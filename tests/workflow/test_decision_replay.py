@@ -41,13 +41,15 @@ from core.temporal_client import make_data_converter
 from models.case import CaseProjection
 from models.claim import ApproveCommand, ClaimStatus
 from models.enums import Channel
+from models.review import ReviewAction, ReviewCommand
 from sim.testing import SimHandle
-from tests.factories import REVIEWER, claim_input, sim_person
+from tests.factories import REVIEWER, CaseEnv, claim_input, dispute_input, sim_person, start_dispute
 from workers import registry
 from workers.main import sandbox_runner
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.registry import ALL_WORKFLOWS
+from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
 
 ET = EventType
 
@@ -59,13 +61,14 @@ class HeldProjection:
 
     real: Any
     status: str = "under_review"
+    stage: str | None = None
     armed: bool = True
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
     @activity.defn(name="project_case")
     async def project_case(self, p: CaseProjection) -> None:
-        if self.armed and p.status == self.status:
+        if self.armed and (p.stage == self.stage if self.stage else p.status == self.status):
             self.armed = False
             self.entered.set()
             await self.release.wait()
@@ -78,6 +81,7 @@ class HeldEnv:
     queue: str
     settings: Settings
     gate: HeldProjection
+    db: Database
 
 
 @pytest_asyncio.fixture
@@ -100,7 +104,7 @@ async def held(
     )
     try:
         async with worker:
-            yield HeldEnv(local_env, queue, settings, gate)
+            yield HeldEnv(local_env, queue, settings, gate, sqlite_db)
     finally:
         await close_all()
 
@@ -196,3 +200,28 @@ async def test_an_approval_accepted_while_the_review_is_projected_replays_wherev
         ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,  # its projection
     ]
     await replayer.replay_workflow(moved)
+
+
+async def test_a_review_kit_decision_accepted_while_its_level_is_projected_replays_wherever_it_lands(
+    held: HeldEnv, sim: SimHandle
+) -> None:
+    """The same shape on the review kit (a stop-reason dispute's first level): the level is open,
+    its projection in flight, the decision accepted in between."""
+    held.gate.stage = "initial_review"
+    ce = CaseEnv(env=held.env, task_queue=held.queue, settings=held.settings, db=held.db)
+    person = await sim_person(sim.base_url, sim.token, scenario="voluntary_resignation", registered=True)
+    h = await start_dispute(ce, await dispute_input(ce, person, channel=Channel.EMPLOYER_WEBSITE))
+    await asyncio.wait_for(held.gate.entered.wait(), 60)
+    decision = await h.start_update(
+        StopReasonDisputeWorkflow.initial_review,
+        ReviewCommand(actor=REVIEWER, action=ReviewAction.APPROVE, level="initial", round=1),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    held.gate.release.set()
+    assert (await decision.result()).stage == "second_review"
+
+    history = await h.fetch_history()
+    await h.terminate("test done")
+    replayer = make_replayer(ALL_WORKFLOWS, make_data_converter(held.settings), sandbox_runner())
+    await replayer.replay_workflow(history)
+    await replayer.replay_workflow(accepted_in_the_task_before(history))
