@@ -1050,7 +1050,7 @@ class BenefitClaimWorkflow(UnblockableCase):
     # --- decisions: the review kit's desk (one level, one round per application) ----------------------
 
     def _check_decision(self, cmd: DecisionTarget, actor: StaffActor) -> None:
-        """The checks every claim decision shares; run by the validator and again by the handler."""
+        """The checks every claim decision shares; run by the validators (never again by the handler)."""
         s = self.state
         if s.status in DECIDED:
             raise refuse(
@@ -1080,9 +1080,9 @@ class BenefitClaimWorkflow(UnblockableCase):
     async def _decide(
         self, cmd: DecisionTarget, actor: StaffActor, d: Decision, message_zh: str
     ) -> DecisionReceipt:
-        """Checked again here (two Updates accepted in one workflow task), handed to the round, and
-        answered on acceptance (``DecisionDesk.answer``): the round applies it after."""
-        self._check_decision(cmd, actor)
+        """Handed to the round and answered on acceptance (``DecisionDesk.answer``): the round applies
+        it after. Not checked again here: the validator accepted it (see ``DecisionDesk.submit`` for
+        why a second check in the handler broke replay)."""
         await self.desk.answer(self.desk.submit(d, actor))
         return self._receipt_now(message_zh)
 
@@ -1167,7 +1167,7 @@ class BenefitClaimWorkflow(UnblockableCase):
 
     @workflow.update
     async def record_risk_finding(self, cmd: RiskFindingCommand) -> DecisionReceipt:
-        self._check_finding(cmd)
+        # The validator accepted it; no second check here (``DecisionDesk.submit``).
         f = RiskFinding(
             outcome=cmd.outcome,
             action=cmd.action if cmd.outcome == "confirmed" else None,

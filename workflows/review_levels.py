@@ -32,11 +32,20 @@ Histories recorded before the patch replay as they ran: the handler waited for `
 
 Race-proof: a decision is *being processed* from the moment its handler takes it until ``run``
 says it is done (audit written, next level open); meanwhile every validator refuses with
-``review.busy``, and the handler checks again (two Updates accepted in one workflow task). Answering
+``review.busy``. Two Updates in one workflow task cannot both pass: the first one's handler hands
+its decision over in the same step as its validator, before the second validator runs. Answering
 on acceptance does not shorten that window: a second decision sent while the first is applied is
 refused, deterministically, exactly as before. A
 command naming the level or round it was made for is refused for any other
 (``review.wrong_level`` / ``review.wrong_round``), so a decision can never land on the next level.
+
+Only validators check; a handler never checks again. On replay the SDK skips validators (the
+acceptance is in history) and runs the handler where the core places the Update's job, which after
+a worker kill can be an earlier activation than the live one (the drill's ``TMPRL1100 … Update
+machine does not handle this event: UpsertWorkflowSearchAttributes``: an approval accepted while
+the review's projection was in flight, replayed in the activation that opens the review, where a
+second check in the handler saw "checking" and refused what had been accepted).
+``tests/workflow/test_decision_replay.py`` replays that shape.
 
 Refusals are ``ApplicationError`` whose ``type`` is a stable code (``review.wrong_level``,
 ``review.wrong_round``, ``review.unknown_level``, ``review.role``, ``review.region``,
@@ -162,7 +171,9 @@ class DecisionDesk(Generic[D]):
         return self._seen + 1
 
     def submit(self, decision: D, actor: StaffActor) -> int:
-        """In the handler, after the checks passed again: the decision goes to ``run``."""
+        """In the handler: the decision goes to ``run``. Called without checking again: the
+        validator accepted it live, and on replay a check here could see the case at an earlier
+        point than the validator did (module docstring) and refuse an accepted decision."""
         self._seen += 1
         self._pending = (decision, actor)
         return self._seen
@@ -282,9 +293,7 @@ class MultiLevelReview:
 
     async def decide(self, key: str, cmd: ReviewCommand) -> ReviewDecision:
         """Hand the decision to ``run`` and return once it is processed (the next level open, or
-        the case's own ``on_finished`` done). Validated again here: two Updates accepted in the same
-        workflow task must not both pass."""
-        self.validate(key, cmd)
+        the case's own ``on_finished`` done). Not validated again (module docstring)."""
         level = self.state.level(key)
         assert level is not None
         decision = ReviewDecision(

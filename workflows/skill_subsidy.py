@@ -475,7 +475,7 @@ class SkillSubsidyWorkflow(UnblockableCase):
 
     @workflow.update
     async def decide_subsidy(self, cmd: SubsidyDecisionCommand) -> DecisionReceipt:
-        self._check_decision(cmd)
+        # Validated by the validator only (``DecisionDesk.submit``: a second check here broke replay).
         d = SubsidyDecision(
             action=cmd.action,
             by=cmd.actor.login,

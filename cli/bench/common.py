@@ -74,11 +74,23 @@ class CpuMeter:
         self.pids = pids
         self._start: dict[str, float] = {}
         self._t0 = 0.0
+        self._final: dict[int, float] = {}
+
+    def retire(self, pid: int) -> None:
+        """Read a process's CPU just before it is killed: a dead process has no ``/proc`` entry, so
+        without this its share would vanish from the span (and its name go negative)."""
+        v = proc_cpu_seconds(pid)
+        if v is not None:
+            self._final[pid] = v
+
+    def _cpu(self, pid: int) -> float | None:
+        v = proc_cpu_seconds(pid)
+        return v if v is not None else self._final.get(pid)
 
     def _sample(self) -> dict[str, float]:
         out: dict[str, float] = {"bench driver": self_cpu_seconds()}
         for name, pids in self.pids.items():
-            out[name] = sum(v for v in (proc_cpu_seconds(p) for p in pids) if v is not None)
+            out[name] = sum(v for v in (self._cpu(p) for p in pids) if v is not None)
         return out
 
     def start(self) -> None:

@@ -329,8 +329,10 @@ async def scenario_payday(
 
 
 async def _kill_worker(stack: Stack, meter: CpuMeter) -> None:
-    """SIGKILL the worker mid-run and start a new one (its CPU is counted from its start)."""
+    """SIGKILL the worker mid-run and start a new one (its CPU is counted from its start; the
+    killed one's up to the kill)."""
     proc = stack.procs["worker"]
+    meter.retire(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     new = stack.spawn("worker", [str(BIN / "uiflow"), "worker"])
