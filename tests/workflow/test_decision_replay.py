@@ -10,10 +10,13 @@ before the other jobs of an activation, so the handler ran while the claim still
 and its second check of the stage refused what the validator had accepted. Validators are not run
 on replay; the handlers no longer check again (``workflows/review_levels.py``, module docstring).
 
-Forced here, no timing: the real ``project_case`` sits behind a gate for the "under review"
-projection, the approval is sent into that gap and accepted, then the gate opens. The recorded
-history replays as is, and with the acceptance moved into the task before (the placement the
-drill's replay met), which failed with the same error before the fix."""
+Since decisions answer on acceptance (issue 19, patch ``decision-answer-on-acceptance``) the task
+that accepts a decision also completes its Update: no acceptance task is commandless any more, so
+the placement the drill's replay met cannot arise for a new decision. The tests force the same gap
+(no timing: the real ``project_case`` sits behind a gate for the "under review" projection, the
+decision is sent into that gap and accepted, then the gate opens) and check both: the accepting
+task completes the Update, and the recorded history replays. The handlers' missing second check
+still matters for the decisions recorded before the patch, which wait for ``run`` to apply them."""
 
 from __future__ import annotations
 
@@ -24,10 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest_asyncio
-from google.protobuf.message import Message
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -43,7 +44,7 @@ from models.claim import ApproveCommand, ClaimStatus
 from models.enums import Channel
 from models.review import ReviewAction, ReviewCommand
 from sim.testing import SimHandle
-from tests.factories import REVIEWER, CaseEnv, claim_input, dispute_input, sim_person, start_dispute
+from tests.factories import REVIEWER, CaseEnv, applied, claim_input, dispute_input, sim_person, start_dispute
 from workers import registry
 from workers.main import sandbox_runner
 from workflows.base import initial_search_attributes
@@ -109,58 +110,22 @@ async def held(
         await close_all()
 
 
-def _renumber(msg: Message, ids: dict[int, int]) -> None:
-    """Every ``…event_id`` field of ``msg`` (nested included) through ``ids``."""
-    for fd, value in msg.ListFields():
-        if isinstance(value, Message):
-            _renumber(value, ids)
-        elif hasattr(value, "values"):  # a map field
-            for v in value.values():
-                if isinstance(v, Message):
-                    _renumber(v, ids)
-        elif isinstance(value, str | bytes | float | bool):
-            continue
-        elif isinstance(value, int):
-            if fd.name.endswith("event_id") and value in ids:
-                setattr(msg, fd.name, ids[value])
-        else:  # a repeated field
-            for v in value:
-                if isinstance(v, Message):
-                    _renumber(v, ids)
-
-
-def accepted_in_the_task_before(history: WorkflowHistory) -> WorkflowHistory:
-    """The same run with the Update's acceptance moved out of the commandless task that accepted
-    it into the workflow task before, ahead of that task's commands (the upsert and the
-    projection), as the replay after the drill's worker kill placed it."""
+def completed_by_the_accepting_task(history: WorkflowHistory) -> bool:
+    """Whether every Update of ``history`` completed in the workflow task that accepted it (its
+    UpdateCompleted before the next task is scheduled): no task accepted a decision and issued
+    nothing, the shape whose replay met TMPRL1100 in the drill."""
     events = list(history.events)
-    at = next(
-        i for i, e in enumerate(events) if e.event_type == ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-    )
-    own_task = events[at - 3 : at]
-    assert [e.event_type for e in own_task] == [
-        ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-        ET.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-        ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    ], "the approval was accepted by a task with commands of its own: the gap was missed"
-    before = max(i for i in range(at - 3) if events[i].event_type == ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-    dropped = {e.event_id for e in own_task}
-    moved = [
-        *events[: before + 1],
-        events[at],
-        *(e for i, e in enumerate(events) if i > before and i != at and e.event_id not in dropped),
-    ]
-    ids = {e.event_id: n for n, e in enumerate(moved, start=1)}
-    out: list[HistoryEvent] = []
-    for e in moved:
-        c = HistoryEvent()
-        c.CopyFrom(e)
-        _renumber(c, ids)
-        c.event_id = ids[e.event_id]
-        out.append(c)
-    attrs = out[before + 1].workflow_execution_update_accepted_event_attributes
-    attrs.accepted_request_sequencing_event_id = out[before - 2].event_id  # that task's schedule
-    return WorkflowHistory(history.workflow_id, out)
+    for i, e in enumerate(events):
+        if e.event_type != ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            continue
+        rest = events[i + 1 :]
+        end = next(
+            (n for n, x in enumerate(rest) if x.event_type == ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED),
+            len(rest),
+        )
+        if not any(x.event_type == ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED for x in rest[:end]):
+            return False
+    return True
 
 
 async def test_an_approval_accepted_while_the_review_is_projected_replays_wherever_it_lands(
@@ -184,22 +149,13 @@ async def test_an_approval_accepted_while_the_review_is_projected_replays_wherev
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     held.gate.release.set()
-    assert (await approval.result()).status == "approved"
+    assert (await approval.result()).processing  # answered on acceptance, applied after (issue 19)
     assert (await h.result()).status == ClaimStatus.APPROVED
 
     history = await h.fetch_history()
+    assert completed_by_the_accepting_task(history)
     replayer = make_replayer(ALL_WORKFLOWS, make_data_converter(held.settings), sandbox_runner())
     await replayer.replay_workflow(history)
-    moved = accepted_in_the_task_before(history)
-    kinds = [e.event_type for e in moved.events]
-    at = kinds.index(ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
-    assert kinds[at - 1 : at + 3] == [
-        ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-        ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-        ET.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,  # the review opened: "under review"
-        ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,  # its projection
-    ]
-    await replayer.replay_workflow(moved)
 
 
 async def test_a_review_kit_decision_accepted_while_its_level_is_projected_replays_wherever_it_lands(
@@ -218,10 +174,12 @@ async def test_a_review_kit_decision_accepted_while_its_level_is_projected_repla
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     held.gate.release.set()
-    assert (await decision.result()).stage == "second_review"
+    assert (await decision.result()).processing  # answered on acceptance, applied after (issue 19)
+    await applied(h)
+    assert (await h.query(StopReasonDisputeWorkflow.state_query)).stage == "second_review"
 
     history = await h.fetch_history()
     await h.terminate("test done")
     replayer = make_replayer(ALL_WORKFLOWS, make_data_converter(held.settings), sandbox_runner())
+    assert completed_by_the_accepting_task(history)
     await replayer.replay_workflow(history)
-    await replayer.replay_workflow(accepted_in_the_task_before(history))
