@@ -31,10 +31,10 @@ from core.db import Database
 from core.notice_pdf import FontMissing, NoticeLayout, find_font, render
 from core.parameters import parameters_in_force
 from core.settings import Settings
-from models.notice import ADVERSE_KINDS, VERIFY_PATH, NoticeIssued, NoticeKind, NoticeRequest
+from models.notice import ADVERSE_KINDS, VERIFY_PATH, NoticeIssued, NoticeKind, NoticeRequest, date_zh
 from models.tables import Notice
 from policy.notices import agency_name, remedies, where_to_ask
-from policy.parameters import ParameterSet
+from policy.parameters import ParameterSet, resolve
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -72,7 +72,11 @@ def _claim_receipt(f: _Facts, req: NoticeRequest) -> Body:
             f"失业登记之日起{f['review_days']}个工作日内审核完毕，并将审核结果书面告知您。",
             "审核期间如需补正材料，本机构将一次性告知。",
         ],
-        [("申请事项", "失业保险金申领"), ("受理日期", f["received_on"]), ("提交材料", f.get("documents") or "无")],
+        [
+            ("申请事项", "失业保险金申领"),
+            ("受理日期", f["received_on"]),
+            ("提交材料", f.get("documents") or "无"),
+        ],
     )
 
 
@@ -123,10 +127,11 @@ def _benefit_approved(f: _Facts, req: NoticeRequest) -> Body:
 
 def _benefit_stopped(f: _Facts, req: NoticeRequest) -> Body:
     paras = [
-        f"经核实，您{f['reason']}，根据《失业保险条例》第十五条的规定，自{f['from_month']}起停止发放失业保险金。",
+        f"经核实，您因{f['reason']}（{f['on']}），依据{f['legal_basis']}，自{f['from_month']}起停止发放失业保险金，"
+        "并停止代缴职工基本医疗保险费。",
     ]
     if f.get("months_left"):
-        paras.append(f"您尚有{f['months_left']}个月失业保险金未领取，再次失业时可按规定合并计算领取期限。")
+        paras.append(f"您尚有{f['months_left']}个月失业保险金未领取，再次失业时可与新核定的期限合并计算。")
     return Body(paras)
 
 
@@ -136,7 +141,12 @@ def _subsidy_approved(f: _Facts, req: NoticeRequest) -> Body:
             f"您于{f['applied_on']}申请的技能提升补贴，经审核符合条件，核定补贴金额{f['amount']}元，"
             "发放至您本人的银行账户。",
         ],
-        [("证书编号", f["certificate"]), ("职业（工种）", f["occupation"]), ("等级", f["level"]), ("补贴金额", f"{f['amount']}元")],
+        [
+            ("证书编号", f["certificate"]),
+            ("职业（工种）", f["occupation"]),
+            ("等级", f["level"]),
+            ("补贴金额", f"{f['amount']}元"),
+        ],
     )
 
 
@@ -200,10 +210,6 @@ def local_day(at: datetime) -> date:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(TZ).date()
 
 
-def date_zh(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
 def verify_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}{VERIFY_PATH}/{code}"
 
@@ -218,7 +224,10 @@ def build_notice(
 ) -> tuple[bytes, NoticeLayout]:
     """The PDF of ``req`` and what it prints (no database; unit-tested per template)."""
     day = local_day(req.issued_at)
-    body = TEMPLATES[req.kind](_Facts(req.facts), req)
+    p = resolve(params)
+    # Figures every notice may quote, from the parameters in force on the issuing day.
+    defaults = {"review_days": str(p.integer("review.working_days", day))}
+    body = TEMPLATES[req.kind](_Facts(defaults | req.facts), req)
     code = check_code(secret, req.case_id, req.issue_key)
     nid = notice_id(req.case_id, req.issue_key)
     layout = NoticeLayout(
@@ -282,7 +291,9 @@ class NoticeActivities:
         except FontMissing as e:
             raise ApplicationError(str(e), type="notice.font_missing", non_retryable=True) from e
         except MissingFact as e:
-            raise ApplicationError(f"notice fact missing: {e}", type="notice.template", non_retryable=True) from e
+            raise ApplicationError(
+                f"notice fact missing: {e}", type="notice.template", non_retryable=True
+            ) from e
         digest, key = await asyncio.to_thread(documents.store, self.settings.effective_documents_dir, data)
         row = Notice(
             id=nid,

@@ -16,6 +16,7 @@ from activities import (
     case_store,
     claim,
     dispute,
+    notices,
     payday,
     payments,
     risk_scan,
@@ -40,6 +41,7 @@ ACTIVITY_CLASSES: list[type] = [
     *archive.ACTIVITY_CLASSES,
     *verification.ACTIVITY_CLASSES,
     *risk_scan.ACTIVITY_CLASSES,
+    *notices.ACTIVITY_CLASSES,
 ]
 
 

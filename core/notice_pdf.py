@@ -182,7 +182,8 @@ def render(layout: NoticeLayout, font: FontFile) -> bytes:
     pdf.multi_cell(
         width,
         4.5,
-        f"扫描二维码或登录{layout.verify_url.rsplit('/', 1)[0]}输入核验码，可查验本文书是否由本机构出具及其内容是否被改动。",
+        f"扫描二维码或登录{layout.verify_url.rsplit('/', 1)[0]}输入核验码，"
+        "可查验本文书是否由本机构出具及其内容是否被改动。",
         new_x="LMARGIN",
         new_y="NEXT",
     )

@@ -12,11 +12,14 @@ each kind's template names the facts it needs and refuses a request that lacks o
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
 from models.enums import StageEnum
+from models.rules import YearMonth
 
 #: Where the public verify page lives (``api/routes/notices.py``); printed on each notice.
 VERIFY_PATH = "/verify"
@@ -58,6 +61,40 @@ class NoticeRow(BaseModel):
     value: str = Field(max_length=200)
 
 
+def date_zh(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def month_zh(m: YearMonth) -> str:
+    return f"{m.year}年{m.month}月"
+
+
+def money_zh(amount: Decimal) -> str:
+    return f"{amount.quantize(Decimal('0.01'))}元"
+
+
+def month_rows(months: Iterable[tuple[YearMonth, Decimal]]) -> list[NoticeRow]:
+    """A schedule as table rows, consecutive months of the same amount on one row
+    (2026年12月至2027年5月（6个月） | 2270.00元), so a 24-month period fits on the page."""
+    rows: list[NoticeRow] = []
+    run: list[tuple[YearMonth, Decimal]] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        first, last, amount = run[0][0], run[-1][0], run[0][1]
+        label = month_zh(first) if len(run) == 1 else f"{month_zh(first)}至{month_zh(last)}（{len(run)}个月）"
+        rows.append(NoticeRow(label=label, value=money_zh(amount)))
+        run.clear()
+
+    for month, amount in months:
+        if run and (amount != run[-1][1] or month != run[-1][0] + 1):
+            flush()
+        run.append((month, amount))
+    flush()
+    return rows
+
+
 class NoticeRequest(BaseModel):
     """What the workflow knows at the deciding step. Carries the person's name and phone: sealed
     by the payload codec like every payload, never logged."""
@@ -88,4 +125,7 @@ class NoticeIssued(BaseModel):
 
     def sms_zh(self) -> str:
         """The sentence appended to the message that tells the person of the decision."""
-        return f"《{self.title}》（文书编号{self.notice_no}）已出具，核验码{self.check_code}，可在{self.verify_url}查验。"
+        return (
+            f"《{self.title}》（文书编号{self.notice_no}）已出具，核验码{self.check_code}，"
+            f"可在{self.verify_url}查验。"
+        )

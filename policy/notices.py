@@ -72,4 +72,5 @@ def remedies(region_code: str, as_of: date, params: ParameterSet | None = None) 
 
 def where_to_ask(region_code: str, as_of: date, params: ParameterSet | None = None) -> str:
     """The line every notice ends with: where to ask in person or by phone."""
-    return f"如有疑问，请到{agency_name(region_code, as_of, params)}服务窗口咨询，或拨打{HOTLINE}人社服务热线。"
+    agency = agency_name(region_code, as_of, params)
+    return f"如有疑问，请到{agency}服务窗口咨询，或拨打{HOTLINE}人社服务热线。"
