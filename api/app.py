@@ -37,6 +37,7 @@ ROUTER_MODULES = [
     "api.routes.risk",
     "api.routes.applicant",
     "api.routes.paydays",
+    "api.routes.notices",
     "api.console",
 ]
 
