@@ -322,4 +322,4 @@ class NoticeActivities:
         return issued(row, base)
 
 
-ACTIVITY_CLASSES: list[type] = [NoticeActivities]
+ACTIVITY_CLASSES = [NoticeActivities]
