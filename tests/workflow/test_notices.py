@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from pypdf import PdfReader
 from sqlmodel import col, select
 
 from core import documents
+from models.benefit import StopEvent, StopReason
 from models.claim import (
     ApproveCommand,
     ClaimStatus,
@@ -24,13 +27,32 @@ from models.claim import (
     RequestDocumentsCommand,
 )
 from models.notice import NoticeKind
+from models.rules import YearMonth
+from models.skill_subsidy import SubsidyDecisionCommand, SubsidyReapply, SubsidyStatus
 from models.tables import Notice
 from sim.testing import SimHandle
-from tests.factories import REVIEWER, CaseEnv, claim_input, sim_person
+from tests.clock import FUTURE_YEAR
+from tests.factories import (
+    REVIEWER,
+    CaseEnv,
+    claim_input,
+    sim_certificate,
+    sim_person,
+    start_subsidy,
+    store_documents,
+    subsidy_application,
+    wait_subsidy,
+)
+from tests.workflow.conftest import period_input, sleep_until, start_period
 from tests.workflow.test_benefit_claim import claim_env, messages, start, state, wait_status
+from tests.workflow.test_skill_subsidy import employee, subsidy_env
 from workflows.benefit_claim import BenefitClaimWorkflow
+from workflows.benefit_period import BenefitPeriodWorkflow
+from workflows.skill_subsidy import SkillSubsidyWorkflow
 
-__all__ = ["claim_env"]  # the fixture, on SQLite and PostgreSQL (``case_db``)
+TZ = ZoneInfo("Asia/Shanghai")
+
+__all__ = ["claim_env", "subsidy_env"]  # fixtures of the claim and subsidy tests
 
 
 def _text(data: bytes) -> str:
@@ -145,3 +167,68 @@ async def test_public_verify_route_answers_for_an_issued_code_and_refuses_others
         assert r.status_code == 422 and r.json()["error"]["code"] == "notice.code_invalid"
         page = await c.get(f"/verify/{tampered}")
         assert page.status_code == 404 and "核验码无效" in page.text
+
+
+async def test_period_stop_issues_the_stop_notice_with_the_remedies(
+    period_env: CaseEnv, sim: SimHandle
+) -> None:
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    inp = period_input(period_env.settings, person, first=YearMonth(FUTURE_YEAR, 1), months=12)
+    h = await start_period(period_env, inp)
+    await sleep_until(period_env, datetime(FUTURE_YEAR, 2, 20, 12, 0, tzinfo=TZ))
+    await h.signal(
+        BenefitPeriodWorkflow.stop_event,
+        StopEvent(
+            reason=StopReason.REEMPLOYED,
+            on=date(FUTURE_YEAR, 2, 18),
+            source="employment-registry",
+            reference="JY-2",
+        ),
+    )
+    await h.result()
+    [sms] = await _sms(sim, inp.case_id, "period_stopped")
+    [n] = await _notices(period_env, inp.case_id)
+    assert n.kind == NoticeKind.BENEFIT_STOPPED.value and n.check_code in sms["text_zh"]
+    text = _pdf(period_env, n)
+    assert "失业保险金停发通知书" in text and f"自{FUTURE_YEAR}年03月起停止发放" in text
+    assert "尚有10个月失业保险金未领取" in text
+    assert "申请行政复议" in text and "提起行政诉讼" in text
+
+
+async def test_subsidy_refusal_and_approval_each_issue_their_decision(
+    subsidy_env: CaseEnv, sim: SimHandle
+) -> None:
+    person = await employee(sim)
+    cert = await sim_certificate(sim, person)
+    h = await start_subsidy(subsidy_env, subsidy_application(person, cert))
+    await wait_subsidy(h, SubsidyStatus.UNDER_REVIEW)
+    await h.execute_update(
+        SkillSubsidyWorkflow.decide_subsidy,
+        SubsidyDecisionCommand(
+            actor=REVIEWER,
+            action="reject",
+            reason="缺少证岗相适材料",
+            remedy="请补充单位盖章的证岗相适材料后重新申请",
+        ),
+    )
+    await wait_subsidy(h, SubsidyStatus.REJECTED)
+    [refusal] = await _notices(subsidy_env, h.id)
+    text = _pdf(subsidy_env, refusal)
+    assert "技能提升补贴不予核准决定书" in text and "缺少证岗相适材料" in text and "申请行政复议" in text
+    [fit] = await store_documents(subsidy_env.db, "job_fit_statement")
+    await h.execute_update(SkillSubsidyWorkflow.reapply, SubsidyReapply(by="applicant", fit_statement=fit))
+    await wait_subsidy(h, SubsidyStatus.UNDER_REVIEW, rounds=2)
+    await h.execute_update(
+        SkillSubsidyWorkflow.decide_subsidy, SubsidyDecisionCommand(actor=REVIEWER, action="approve")
+    )
+    await h.result()
+    approval = [n for n in await _notices(subsidy_env, h.id) if n.kind == NoticeKind.SUBSIDY_APPROVED.value]
+    assert len(approval) == 1
+    text = _pdf(subsidy_env, approval[0])
+    assert "技能提升补贴核定通知书" in text and "核定补贴金额1500.00元" in text and cert["cert_no"] in text
+    [sms] = [
+        m
+        for m in await messages(sim, h.id, wait_for="subsidy_approved")
+        if m["template"] == "subsidy_approved"
+    ]
+    assert approval[0].check_code in sms["text_zh"]
