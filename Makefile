@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install dev test lint typecheck check browser postgres bytecode clean
+.PHONY: install dev test lint typecheck check browser fonts postgres bytecode clean
 
 install: $(STAMP)
 
@@ -23,6 +23,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "chromium or CJK fonts missing: run 'sudo apt-get install chromium fonts-noto-cjk'" >&2; exit 1; fi; }
 
+# The CJK font the official notices embed (activities/notices.py: Noto Serif CJK SC from Debian's
+# fonts-noto-cjk, subset into each PDF by fpdf2). Every machine that runs a worker needs it; elsewhere
+# set UIFLOW_NOTICE_FONT to a TTF/OTF/TTC path (``file.ttc#index`` for one face of a collection).
+fonts:
+	@fc-list 2>/dev/null | grep -qi "Noto Serif CJK SC" || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fontconfig fonts-noto-cjk >/dev/null; \
+	  else echo "CJK fonts missing: run 'sudo apt-get install fonts-noto-cjk'" >&2; exit 1; fi; }
+
 # The PostgreSQL server the tests use (127.0.0.1:5432); started if it is down.
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
@@ -35,10 +43,10 @@ postgres:
 bytecode: install
 	@$(BIN)/python -m compileall -q models policy workflows activities core api cli workers sim >/dev/null
 
-dev: install bytecode
+dev: install fonts bytecode
 	$(BIN)/uiflow dev
 
-test: install browser postgres bytecode
+test: install browser fonts postgres bytecode
 	$(BIN)/python -m pytest -q
 
 lint: install

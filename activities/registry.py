@@ -16,6 +16,7 @@ from activities import (
     case_store,
     claim,
     dispute,
+    notices,
     payday,
     payments,
     period_events,
@@ -44,6 +45,7 @@ ACTIVITY_CLASSES: list[type] = [
     *verification.ACTIVITY_CLASSES,
     *risk_scan.ACTIVITY_CLASSES,
     *period_events.ACTIVITY_CLASSES,
+    *notices.ACTIVITY_CLASSES,
 ]
 
 

@@ -39,6 +39,7 @@ ROUTER_MODULES = [
     "api.routes.applicant",
     "api.routes.paydays",
     "api.routes.periods",
+    "api.routes.notices",
     "api.console",
 ]
 

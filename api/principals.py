@@ -503,6 +503,8 @@ VerificationForSupervisor = Annotated[CaseRecord, case_of(_VERIFICATION, _superv
 VerificationForRepayment = Annotated[CaseRecord, case_of(_VERIFICATION, _risk_staff, "case_id", acting=True)]
 # The console's case page serves every type.
 AnyCaseForStaff = Annotated[CaseRecord, case_of(list(CaseType), _any_staff, "case_id")]
+# The person's own case of any type (their notices).
+AnyCaseForApplicant = Annotated[CaseRecord, case_of(list(CaseType), _applicant, "case_id")]
 
 __all__ = [
     "POLICY_ATTR",

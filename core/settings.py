@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"]
     )
     documents_dir: Path | None = None
+    # Official notices (activities/notices.py): the public address printed on each notice (and in
+    # its QR) where anyone holding it checks its check code; the CJK font embedded (a TTF/OTF/TTC
+    # path, ``file.ttc#index`` for one face of a collection); empty finds Noto Serif CJK SC with
+    # fontconfig (Debian fonts-noto-cjk, installed by ``make fonts``).
+    public_base_url: str = "http://127.0.0.1:8000"
+    notice_font: str = ""
 
     # Operator overrides of the dated rule parameters (YAML files; see docs/operators.md)
     params_dir: Path | None = None

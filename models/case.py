@@ -150,6 +150,7 @@ TIMELINE = TimelineLabels(
     activities={
         "compute_deadline": ("check", "system", "uiflow", "计算办理时限"),
         "notify": ("notification", "system", "notifier", "发送通知"),
+        "issue_notice": ("notification", "system", "uiflow", "出具文书"),
         "project_case": ("bookkeeping", "system", "uiflow", "更新案件台账"),
         "write_audit": ("bookkeeping", "system", "uiflow", "写入审计日志"),
         "archive_closed_cases": ("check", "system", "uiflow-archiver", "归档已办结案件历史"),

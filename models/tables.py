@@ -516,3 +516,29 @@ class PeriodImport(SQLModel, table=True):
     line: int
     imported_by: str = Field(max_length=64)
     imported_at: datetime
+
+
+class Notice(SQLModel, table=True):
+    """An official notice issued on a case (a decision, a receipt), as a PDF stored by its SHA-256
+    (``core/documents``). ``issue_key`` is unique per case, so a retried step never issues twice;
+    the check code printed on the notice (and in its QR) is unique and unguessable, so the public
+    verify page finds exactly this notice and nothing else. No personal data in these columns: the
+    name is only inside the PDF, which staff in scope download."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        UniqueConstraint("case_id", "issue_key", name="uq_notice_issue"),
+        UniqueConstraint("check_code", name="uq_notice_check_code"),
+    )
+    id: str = Field(primary_key=True, max_length=32)
+    case_id: str = Field(max_length=128, index=True)
+    issue_key: str = Field(max_length=64)
+    kind: str = Field(max_length=32)
+    title: str = Field(max_length=64)
+    notice_no: str = Field(max_length=32)
+    check_code: str = Field(max_length=19)
+    region_code: str = Field(max_length=6)
+    sha256: str = Field(max_length=64)
+    size: int
+    storage_key: str = Field(max_length=255)
+    issued_at: datetime

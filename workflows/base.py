@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_store import CaseStoreActivities
+    from activities.notices import NoticeActivities
     from models import search_attributes as sa
     from models.case import (
         AuditEntry,
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         UnblockCommand,
     )
     from models.enums import Role
+    from models.notice import NoticeIssued, NoticeRequest
     from models.staff import StaffActor
     from policy.regions import ancestors
 
@@ -114,6 +116,8 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "payday_next": ACTIVITY_TIMEOUT,
     # the re-check before a pay day: one bulk call per system for a chunk, then its stops (heartbeats)
     "recheck_chunk": timedelta(minutes=5),
+    # an official notice: parsing the CJK font and subsetting it takes seconds on a busy worker
+    "issue_notice": ACTIVITY_TIMEOUT,
 }
 
 
@@ -278,6 +282,21 @@ class CaseWorkflowBase:
             self.record(
                 "system", "notifier", "notification.failed", f"通知发送失败：{n.template}", error=str(e.cause)
             )
+
+    async def issue_notice(self, req: NoticeRequest) -> NoticeIssued:
+        """Issue an official notice (PDF with check code, stored with its hash on the case) at the
+        step that decides; the caller appends ``NoticeIssued.sms_zh()`` to the message it sends the
+        person. Existing workflows call this behind a ``workflow.patched`` id so histories replay."""
+        issued = await self.act(NoticeActivities.issue_notice, req)
+        self.record(
+            "system",
+            "uiflow",
+            "notice.issued",
+            f"出具《{issued.title}》（文书编号{issued.notice_no}）",
+            notice_id=issued.notice_id,
+            sha256=issued.sha256,
+        )
+        return issued
 
     async def notify_person(self, phone: str, name: str, template: str, text_zh: str) -> None:
         """An SMS to the person the case is about (their phone from the encrypted input)."""

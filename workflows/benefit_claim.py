@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         StopReasonChangedEvent,
     )
     from models.enums import CaseType, Channel, Role
+    from models.notice import NoticeKind, NoticeRequest, NoticeRow, date_zh, month_rows, month_zh
     from models.review import DecisionTarget
     from models.rules import RetirementCategory
     from models.staff import StaffActor
@@ -100,6 +101,9 @@ RISK_LEVEL = "risk"  # the risk-verification stage's desk (one finding per round
 RISK_LABEL = "风险核查"
 RISK_DAYS_PARAMETER = "risk.verification.working_days"
 MIN_FINDING = 4
+# Official notices (PDF, check code) at the steps that issue them; one id for every site, so a case
+# started before the change replays without them and issues none (workflows/base.py issue_notice).
+NOTICES_PATCH = "claim-notices"
 
 
 def _authority(case_region: str, _level: str) -> list[str]:
@@ -175,6 +179,8 @@ class BenefitClaimWorkflow(UnblockableCase):
                 LinkDocuments(case_id=self.case_id, documents=inp.application.documents),
             )
         await self.project()
+        if workflow.patched(NOTICES_PATCH):
+            await self._receipt()
 
         await self._lifecycle()
         # Every Update returns its receipt before the case completes (as the other case types do).
@@ -265,10 +271,17 @@ class BenefitClaimWorkflow(UnblockableCase):
             while not reg.registered:
                 remaining = give_up_at - workflow.now()
                 if remaining <= timedelta(0):
+                    notice = ""
+                    if workflow.patched(NOTICES_PATCH):
+                        notice = await self._notice(
+                            NoticeKind.CLAIM_NOT_ACCEPTED,
+                            "registration_timeout",
+                            {"reason": f"自申请之日起{t.registration_wait_days}日内未查到您的失业登记"},
+                        )
                     await self._tell_applicant(
                         "registration_timeout",
                         f"{app.name}您好：因{t.registration_wait_days}日内未办理失业登记，您的申请已办结。"
-                        "办理登记后可重新申请。",
+                        f"办理登记后可重新申请。{notice}",
                     )
                     await self._close(
                         "registration_timeout", f"{t.registration_wait_days}日内未办理失业登记，案件办结"
@@ -811,10 +824,23 @@ class BenefitClaimWorkflow(UnblockableCase):
             )
         await self.project()
         app = self.inp.application
+        notice = ""
+        if workflow.patched(NOTICES_PATCH):
+            notice = await self._notice(
+                NoticeKind.BENEFIT_APPROVED,
+                f"r{rnd.n}:approved",
+                {
+                    "contribution_months": str(rnd.report.contribution.cumulative_months),
+                    "months": str(ent.max_months),
+                    "first_month": month_zh(ent.first_month),
+                    "last_month": month_zh(ent.last_month),
+                },
+                month_rows((m.pay_month, m.amount) for m in ent.schedule),
+            )
         await self._tell_applicant(
             "claim_approved",
             f"{app.name}您好：您的失业保险金申请已审核通过，可领取{ent.max_months}个月，"
-            f"自{ent.first_month}起按月发放至您的银行账户，每月{ent.schedule[0].amount}元。",
+            f"自{ent.first_month}起按月发放至您的银行账户，每月{ent.schedule[0].amount}元。{notice}",
         )
 
     async def _reject(self, rnd: ReviewRound, d: Decision) -> None:
@@ -829,10 +855,21 @@ class BenefitClaimWorkflow(UnblockableCase):
         )
         await self.project()
         app = self.inp.application
+        notice = ""
+        if workflow.patched(NOTICES_PATCH):
+            notice = await self._notice(
+                NoticeKind.CLAIM_NOT_APPROVED,
+                f"r{rnd.n}:rejected",
+                {
+                    "reason": d.reason_label or "",
+                    "remedy": d.remedy or "",
+                    "reapply_days": str(self.inp.timings.reapply_window_days),
+                },
+            )
         await self._tell_applicant(
             "claim_rejected",
             f"{app.name}您好：您的失业保险金申请未通过审核。原因：{d.reason_label}。{d.remedy}"
-            f"如情况变化，可在{self.inp.timings.reapply_window_days}日内重新申请。",
+            f"如情况变化，可在{self.inp.timings.reapply_window_days}日内重新申请。{notice}",
         )
 
     async def _await_documents(self, rnd: ReviewRound, d: Decision) -> str:
@@ -849,10 +886,19 @@ class BenefitClaimWorkflow(UnblockableCase):
         )
         await self.project()
         app = self.inp.application
+        notice = ""
+        if workflow.patched(NOTICES_PATCH):
+            notice = await self._notice(
+                NoticeKind.DOCUMENTS_REQUEST,
+                f"r{rnd.n}:documents:{len(rnd.document_requests)}",
+                {"wait_days": str(self.inp.timings.documents_wait_days)},
+                [NoticeRow(label=str(i), value=doc) for i, doc in enumerate(d.documents, start=1)],
+            )
         await self._tell_applicant(
             "documents_requested",
             f"{app.name}您好：审核您的失业保险金申请需要补正以下材料：{'、'.join(d.documents)}。"
-            f"请在{self.inp.timings.documents_wait_days}日内通过网上办事大厅或到窗口提交，材料齐全后重新计算审核时限。",
+            f"请在{self.inp.timings.documents_wait_days}日内通过网上办事大厅或到窗口提交，材料齐全后重新计算审核时限。"
+            f"{notice}",
         )
         try:
             await workflow.wait_condition(
@@ -924,6 +970,39 @@ class BenefitClaimWorkflow(UnblockableCase):
             documents=[x.sha256 for x in r.documents],
         )
         return "reapplication"
+
+    async def _receipt(self) -> None:
+        """受理回执: the person (or the clerk, to print) gets it as soon as the claim is taken in."""
+        app = self.inp.application
+        notice = await self._notice(
+            NoticeKind.CLAIM_RECEIPT,
+            "received",
+            {
+                "received_on": date_zh(local_date(self.inp.received_at)),
+                "channel": "网上办事大厅" if self.inp.channel == Channel.ONLINE else "服务窗口",
+                "documents": f"{len(app.documents)}份" if app.documents else "",
+            },
+        )
+        await self._tell_applicant("claim_received", f"{app.name}您好：您的失业保险金申请已受理。{notice}")
+
+    async def _notice(
+        self, kind: NoticeKind, key: str, facts: dict[str, str], rows: list[NoticeRow] | None = None
+    ) -> str:
+        """Issue one notice of this claim; returns the sentence the message to the person ends with."""
+        issued = await self.issue_notice(
+            NoticeRequest(
+                case_id=self.case_id,
+                issue_key=key,
+                kind=kind,
+                region_code=self.region_code,
+                issued_at=workflow.now(),
+                person_name=self.inp.application.name,
+                person_id_masked=self.state.applicant_id_masked,
+                facts={"received_on": date_zh(local_date(self.inp.received_at))} | facts,
+                rows=rows or [],
+            )
+        )
+        return issued.sms_zh()
 
     async def _tell_applicant(self, template: str, text_zh: str) -> None:
         """An SMS to the applicant (the phone stays inside the encrypted payloads)."""

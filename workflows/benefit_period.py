@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.case import BUSINESS_TZ, CaseProjection, Notification, UnblockCommand, local_date
     from models.enums import CaseType, Role
+    from models.notice import NoticeKind, NoticeRequest, date_zh
     from models.payday import PeriodLedger, ScheduleMonth, SyncResult, SyncScheduleRequest
     from models.person import DocumentRef
     from models.rules import NearRetirementOutcome, YearMonth
@@ -500,10 +501,14 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 if rec.unused_months and rec.reason is StopReason.REEMPLOYED
                 else ""
             )
+            notice = ""
+            if workflow.patched("period-notices"):
+                # 停发通知书 with the remedies (an adverse decision); ``_notice_stop`` below.
+                notice = await self._notice_stop(rec)
             await self._tell_person(
                 "period_stopped",
                 f"{self.person.name}您好：因{rec.label}，您的失业保险金和代缴的医疗保险费自{ym_zh(eff)}起停止发放"
-                f"（依据{rec.legal_basis}）。{carry}如有异议，请联系经办机构。",
+                f"（依据{rec.legal_basis}）。{carry}如有异议，请联系经办机构。{notice}",
             )
         if rec.overpaid_months:
             await self.notify_staff(
@@ -780,6 +785,29 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         if (self.state.status, self.state.stage) != (status, stage):
             self.state.status, self.state.stage = status, stage
             await self.project()
+
+    async def _notice_stop(self, rec: StopRecord) -> str:
+        issued = await self.issue_notice(
+            NoticeRequest(
+                case_id=self.case_id,
+                issue_key=f"stopped:{rec.reason.value}:{rec.effective_from}",
+                kind=NoticeKind.BENEFIT_STOPPED,
+                region_code=self.region_code,
+                issued_at=workflow.now(),
+                person_name=self.person.name,
+                person_id_masked=mask_resident_id(self.person.id_number),
+                facts={
+                    "reason": rec.label,
+                    "on": date_zh(rec.on),
+                    "legal_basis": rec.legal_basis,
+                    "from_month": ym_zh(rec.effective_from),
+                    "months_left": str(rec.unused_months)
+                    if rec.unused_months and rec.reason is StopReason.REEMPLOYED
+                    else "",
+                },
+            )
+        )
+        return issued.sms_zh()
 
     async def _tell_person(self, template: str, text_zh: str) -> None:
         await self.notify(

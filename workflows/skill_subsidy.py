@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.case import CaseProjection, DecisionReceipt, Notification, local_date
     from models.enums import CaseType, Channel, Role
+    from models.notice import NoticeKind, NoticeRequest, date_zh, money_zh
     from models.rules import ApplicantKind
     from models.skill_subsidy import (
         SUBSIDY_STATUS_LABELS,
@@ -301,9 +302,21 @@ class SkillSubsidyWorkflow(UnblockableCase):
             amount=str(a.amount),
         )
         await self.project()
+        notice = ""
+        if workflow.patched("subsidy-notices"):
+            notice = await self._notice(
+                NoticeKind.SUBSIDY_APPROVED,
+                f"r{len(self.state.rounds)}:approved",
+                {
+                    "amount": money_zh(a.amount).removesuffix("元"),
+                    "certificate": app.cert_no,
+                    "occupation": app.occupation,
+                    "level": app.level.label,
+                },
+            )
         await self._tell_applicant(
             "subsidy_approved",
-            f"{app.name}您好：您的技能提升补贴申请已审核通过，补贴{a.amount}元将发放至您的银行账户。",
+            f"{app.name}您好：您的技能提升补贴申请已审核通过，补贴{a.amount}元将发放至您的银行账户。{notice}",
         )
 
     async def _pay(self, rnd: SubsidyRound) -> None:
@@ -330,10 +343,17 @@ class SkillSubsidyWorkflow(UnblockableCase):
         self.state.status, self.state.stage = SubsidyStatus.REJECTED, SubsidyStage.AWAITING_REAPPLICATION
         self.record("staff", d.by, "review.rejected", f"审核不通过：{d.reason}。处置方式：{d.remedy}")
         await self.project()
+        notice = ""
+        if workflow.patched("subsidy-notices"):
+            notice = await self._notice(
+                NoticeKind.SUBSIDY_NOT_APPROVED,
+                f"r{len(self.state.rounds)}:rejected",
+                {"reason": d.reason, "remedy": d.remedy or "", "certificate": self.inp.application.cert_no},
+            )
         await self._tell_applicant(
             "subsidy_rejected",
             f"{self.inp.application.name}您好：您的技能提升补贴申请未通过审核。原因：{d.reason}。{d.remedy}"
-            f"如情况变化，可在{self.inp.timings.reapply_window_days}日内重新申请。",
+            f"如情况变化，可在{self.inp.timings.reapply_window_days}日内重新申请。{notice}",
         )
 
     async def _wait_reapply(self) -> bool:
@@ -357,6 +377,22 @@ class SkillSubsidyWorkflow(UnblockableCase):
             fit_statement=self.state.fit_statement_sha256,
         )
         return True
+
+    async def _notice(self, kind: NoticeKind, key: str, facts: dict[str, str]) -> str:
+        """Issue the decision's notice; returns the sentence the message to the person ends with."""
+        issued = await self.issue_notice(
+            NoticeRequest(
+                case_id=self.case_id,
+                issue_key=key,
+                kind=kind,
+                region_code=self.region_code,
+                issued_at=workflow.now(),
+                person_name=self.inp.application.name,
+                person_id_masked=self.state.applicant_id_masked,
+                facts={"applied_on": date_zh(local_date(self.state.received_at))} | facts,
+            )
+        )
+        return issued.sms_zh()
 
     async def _tell_applicant(self, template: str, text_zh: str) -> None:
         await self.notify(

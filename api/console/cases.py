@@ -47,6 +47,7 @@ from api.principals import (
 )
 from api.routes import claims as claims_api
 from api.routes import documents as documents_api
+from api.routes import notices as notices_api
 from api.routes.cases import _item, _today
 from api.temporal_ops import Decider
 from models.claim import (
@@ -261,6 +262,8 @@ async def case_view(
         return await service_requests.request_page(request, staff, session, case_id)
     # The consultations and complaints naming this case (``_case_requests.html``).
     request.state.linked_requests = await service_requests.linked_requests(session, staff, case_id)
+    # The official notices issued on the case (``_case_notices.html``), to download and print.
+    request.state.case_notices = await notices_api.notices_of(session, case_id)
     if row.case_type == CaseType.STOP_REASON_DISPUTE.value and disputes.available():
         return await disputes.case_page(request, staff, session, await get_temporal(request), row)
     if row.case_type == CaseType.BENEFIT_CLAIM.value:

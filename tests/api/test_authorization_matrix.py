@@ -186,6 +186,8 @@ def _path(w: World, route: Any) -> str:
         "region_code": INSIDE,
         "pay_date": "2026-12-10",
         "batch_id": "batch-none",
+        "notice_id": "0" * 32,
+        "code": "AAAA-BBBB-CCCC-DDDD",
     }
     path = route.path
     for name in route.param_convertors:

@@ -271,7 +271,8 @@ async def test_unregistered_online_applicant_registers_on_day_3(claim_env: CaseE
     h = await start(claim_env, inp)
     s = await wait_status(h, ClaimStatus.AWAITING_REGISTRATION)
     assert [m["template"] for m in await messages(sim, h.id, wait_for="register_needed")] == [
-        "register_needed"
+        "claim_received",  # the 受理回执 (docs/notices.md)
+        "register_needed",
     ]
     t0 = await claim_env.env.get_current_time()
     await claim_env.env.sleep(timedelta(days=2, hours=3))  # two daily re-checks find nothing
