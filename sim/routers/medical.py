@@ -119,6 +119,23 @@ async def get_premium(idempotency_key: str, state: State) -> dict[str, Any]:
     return _view(p)
 
 
+@router.get("/persons/{id_number}/self-payments")
+async def self_payments(id_number: str, state: State, months: str = "") -> dict[str, Any]:
+    """What the person paid himself as a flexible worker, month by month (the record the refund is
+    checked against). ``months``: comma-separated ``YYYY-MM``; a month he did not pay is absent."""
+    person = require_person(state, id_number)
+    wanted = [m.strip() for m in months.split(",") if m.strip()]
+    if any(not _MONTH.match(m) for m in wanted) or len(wanted) > 60:
+        raise SimError(422, "months.invalid", "月份格式应为YYYY-MM，最多60个月")
+    held = state.self_payments.get(person.id_number, {})
+    items = [
+        {"month": m, "amount": held[m], "receipt_no": f"LH{person.id_number[-6:]}{m.replace('-', '')}"}
+        for m in sorted(set(wanted))
+        if m in held
+    ]
+    return {"id_number": person.id_number, "payments": items}
+
+
 @router.get("/persons/{id_number}")
 async def get_status(id_number: str, state: State) -> dict[str, Any]:
     person = require_person(state, id_number)
