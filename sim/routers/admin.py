@@ -321,22 +321,6 @@ async def medical_premiums(request: Request, id_number: str | None = None) -> di
     return {"count": len(items), "premiums": [p.model_dump(mode="json") for p in items]}
 
 
-class MedicalStatusBody(BaseModel):
-    status: Literal["not_insured", "flexible_worker", "employee"]
-
-
-@router.put("/persons/{id_number}/medical-status")
-async def set_medical_status(id_number: str, body: MedicalStatusBody, request: Request) -> dict[str, Any]:
-    """The person joins or leaves medical insurance as a flexible worker (what changes whether the
-    agency's on-behalf payment is accepted that month)."""
-    state = get_state(request)
-    person = require_person(state, id_number)
-    person.medical_status = body.status
-    state.changed(person.id_number)
-    state.save()
-    return {"id_number": person.id_number, "status": person.medical_status}
-
-
 class SelfPaymentBody(BaseModel):
     id_number: str
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -345,7 +329,8 @@ class SelfPaymentBody(BaseModel):
 
 @router.post("/medical/self-payments")
 async def add_self_payment(body: SelfPaymentBody, request: Request) -> dict[str, Any]:
-    """A month the person paid himself as a flexible worker (the receipt he brings to the counter)."""
+    """A month the person paid himself as a flexible worker (the receipt he brings to the counter);
+    the medical system then refuses the agency's payment for that month (already insured)."""
     state = get_state(request)
     person = require_person(state, body.id_number)
     state.self_payments.setdefault(person.id_number, {})[body.month] = str(body.amount)

@@ -75,7 +75,8 @@ async def pay_premium(body: PremiumRequest, state: State) -> dict[str, Any]:
     refusal: str | None = None
     if person is None:
         refusal = "person_unknown"
-    elif person.medical_status == "flexible_worker":
+    elif person.medical_status == "flexible_worker" or body.month in state.self_payments.get(number, {}):
+        # insured as a flexible worker (that month, when he paid it himself)
         refusal = "already_insured_flexible"
     elif person.medical_status == "employee":
         refusal = "already_insured_employee"
