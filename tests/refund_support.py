@@ -101,7 +101,9 @@ async def wait_refund(
         if s.status == status and len(s.rounds) >= rounds:
             return s
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"refund at {s.status} (blocked: {s.blocked}); {[e.what for e in s.timeline]}")
+            raise AssertionError(
+                f"refund at {s.status} (blocked: {s.blocked}); {[e.what for e in s.timeline]}"
+            )
         await asyncio.sleep(0.05)
 
 
