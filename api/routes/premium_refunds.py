@@ -122,7 +122,7 @@ class DecideBody(DecisionTarget):
 class ReapplyBody(BaseModel):
     claimed: list[ClaimedMonth] | None = None
     receipts: list[DocumentRef] = Field(default_factory=list, max_length=36)
-    note: str = Field(default="", max_length=500)
+    note: str = Field(default="", max_length=500, examples=["补交2月份医保缴费凭证"])
 
 
 class UnblockBody(BaseModel):
