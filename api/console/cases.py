@@ -244,6 +244,10 @@ async def case_view(
         from api.console import subsidies
 
         return await subsidies.case_page(request, staff, await get_temporal(request), row)
+    if row.case_type == CaseType.PREMIUM_REFUND.value:
+        from api.console import premium_refunds
+
+        return await premium_refunds.case_page(request, staff, await get_temporal(request), row)
     return render(
         request,
         "case_generic.html",

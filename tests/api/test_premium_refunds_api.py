@@ -132,6 +132,8 @@ async def test_counter_application_with_receipts_to_payment_once(
     assert r.status_code == 200, r.text
     league = [x for x in r.json()["districts"] if x["region_code"] == "150100"]
     assert r.json()["year"] == year and league[0]["people"] >= 1 and league[0]["months"] >= 2
+    page = await api.get("/console/premium-refunds/overview", headers=sup)
+    assert page.status_code == 200 and "待录入代缴标准的月数" in page.text
 
     clerk = await login(api, "clerk.xc")
     receipts = [await _upload(api, clerk, f"receipt-{m}.pdf") for m in (10, 11)]
@@ -181,6 +183,9 @@ async def test_counter_application_with_receipts_to_payment_once(
     )
     assert retried.status_code == 200 and retried.json() == first.json()
     assert await bank_payments(sim, payment_key(case_id)) == 1
+    page = await api.get(f"/console/cases/{case_id}", headers=reviewer)
+    assert page.status_code == 200 and "医保费返还" in page.text and "已返还" in page.text
+    assert "医保系统记录" in page.text and number not in page.text  # masked on the page
     key_of = applicant_key(ce.settings, number)
     assert await ledger_rows(ce.db, key_of) == [
         (f"{year}-10", case_id, Decimal("200.00")),
