@@ -23,9 +23,11 @@ import pytest_asyncio
 from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
 
 from activities.gov import GovClients, close_all
 from activities.premium_refund import PremiumRefundActivities
+from cli.schedules import REFUND_YEAR_END_SCHEDULE, schedule_refund_year_end
 from core.applicant import applicant_key
 from core.db import Database
 from core.parameters import _load
@@ -381,3 +383,32 @@ async def test_refund_paid_once_across_a_worker_restart_and_a_retried_payment(
     finally:
         await close_all()
         await env.shutdown()
+
+
+# --- the year-end Schedule ------------------------------------------------------------------------------
+
+
+async def test_the_year_end_schedule_runs_the_day_after_the_contribution_year(
+    local_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """What ``uiflow dev`` does on every start: create the yearly schedule, then update it; it fires
+    on the day after ``refund.contribution_year_end`` (an operator may move the year's end)."""
+    client = local_env.client
+    assert await schedule_refund_year_end(client, "refund-q") is True
+    handle = client.get_schedule_handle(REFUND_YEAR_END_SCHEDULE)
+    try:
+        cal = (await handle.describe()).schedule.spec.calendars[0]
+        assert ([r.start for r in cal.month], [r.start for r in cal.day_of_month]) == ([1], [1])
+        (tmp_path / "operator.yaml").write_text(
+            "parameters:\n  refund.contribution_year_end:\n    values:\n"
+            '      - {effective_from: 2020-01-01, value: "06-30", status: unconfirmed, source: test,'
+            " note: 'UNCONFIRMED: test'}\n",
+            encoding="utf-8",
+        )
+        assert await schedule_refund_year_end(client, "refund-q", tmp_path) is False
+        desc = await handle.describe()
+        cal = desc.schedule.spec.calendars[0]
+        assert ([r.start for r in cal.month], [r.start for r in cal.day_of_month]) == ([7], [1])
+        assert desc.schedule.spec.time_zone_name == "Asia/Shanghai"
+    finally:
+        await handle.delete()
