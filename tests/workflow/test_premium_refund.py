@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from models.premium_refund import (
     payment_key,
 )
 from models.rules import YearMonth as YM
-from models.tables import PremiumMonth
+from models.tables import PaymentOrder, PremiumMonth
 from sim.testing import SimHandle
 from tests.clock import FILLER, FUTURE_YEAR
 from tests.conftest import case_env
@@ -337,7 +337,39 @@ async def test_standard_entered_late_pays_the_missing_months_once(
 # --- a paid refund never paid again after a worker restart or a retried payment activity ------------
 
 
-async def test_refund_paid_once_across_a_worker_restart_and_a_retried_payment(
+async def _half_paid(
+    settings: Settings, db: Database, gov: GovClients, case_id: str, person: dict[str, Any]
+) -> str:
+    """What a worker killed mid-payment leaves: the order ``ordered`` and the bank's disbursement
+    under the case's key (the activity's first two steps), nothing recorded as paid."""
+    key = payment_key(case_id)
+    now = datetime.now(UTC)
+    async with db.session() as s:
+        s.add(
+            PaymentOrder(
+                idempotency_key=key,
+                case_id=case_id,
+                period="once",
+                kind="premium_refund",
+                amount=Decimal("250.00"),
+                status="ordered",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await s.commit()
+    d = await gov.bank.disburse(
+        idempotency_key=key,
+        account_no=person["account_no"],
+        account_name=person["name"],
+        amount=Decimal("250.00"),
+        purpose="医保费返还",
+        case_ref=case_id,
+    )
+    return d.bank_ref
+
+
+async def test_refund_paid_once_after_a_worker_died_mid_payment_and_a_restart(
     period_settings: Settings, sqlite_db: Database, sim: SimHandle, tmp_path: Path
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
@@ -358,8 +390,12 @@ async def test_refund_paid_once_across_a_worker_restart_and_a_retried_payment(
                 ce, refund_application(person, "year_end", year=FY), channel=Channel.ONLINE
             )
             await wait_refund(h, RefundStatus.UNDER_REVIEW)
+            # A worker died inside the payment activity after the bank accepted: the order is
+            # written, the money sent, the activity never completed.
+            died = await _half_paid(settings, sqlite_db, gov, h.id, person)
             await h.execute_update(PremiumRefundWorkflow.decide_refund, APPROVE)
-            await wait_refund(h, RefundStatus.PAID)
+            st = await wait_refund(h, RefundStatus.PAID)
+            assert st.payment is not None and st.payment.bank_ref == died  # the bank's first answer
         # The worker is gone; a new one replays the finished case (the query rebuilds it from
         # history): nothing is paid again.
         async with build_worker(env.client, settings, sqlite_db, task_queue=ce.task_queue, gov=gov):
