@@ -34,6 +34,7 @@ ROUTER_MODULES = [
     "api.routes.disputes",
     "api.routes.service_requests",
     "api.routes.subsidies",
+    "api.routes.premium_refunds",
     "api.routes.audit",
     "api.routes.risk",
     "api.routes.applicant",

@@ -267,6 +267,10 @@ def run_dev(*, config_path: str, demo: bool) -> int:
             asyncio.run(_schedule_skill_alerts())
         except Exception as e:
             print(f"技能提升补贴预警计划未能登记：{type(e).__name__}", file=sys.stderr)
+        try:  # the premium refund's year-end run (notice item 4), once a year
+            asyncio.run(_schedule_refund_year_end())
+        except Exception as e:
+            print(f"医保费返还年度告知计划未能登记：{type(e).__name__}", file=sys.stderr)
 
         employers = asyncio.run(seed_employer_logins(sim_url))
         demo_marker = data / "demo-submitted"
@@ -308,6 +312,15 @@ def run_dev(*, config_path: str, demo: bool) -> int:
         print("已全部停止。", flush=True)
     # A child that did not stop cleanly (a non-zero code, or SIGKILL after 30 s) fails the run.
     return outcome if all(rc == 0 for rc in codes.values()) else 1
+
+
+async def _schedule_refund_year_end() -> None:
+    from cli.schedules import schedule_refund_year_end
+    from core.settings import get_settings
+    from core.temporal_client import connect_client
+
+    settings = get_settings()
+    await schedule_refund_year_end(await connect_client(settings), settings.task_queue, settings.params_dir)
 
 
 async def _schedule_skill_alerts() -> None:

@@ -40,6 +40,7 @@ from models import benefit as benefit_models
 from models import case as case_models
 from models import claim as claim_models
 from models import dispute as dispute_models
+from models import premium_refund as refund_models
 from models import service_request as service_request_models
 from models import skill_subsidy as subsidy_models
 from models import verification as verification_models
@@ -123,6 +124,7 @@ _TYPE_LABELS: tuple[TimelineLabels, ...] = (
     service_request_models.TIMELINE,
     verification_models.TIMELINE,
     subsidy_models.TIMELINE,
+    refund_models.TIMELINE,
 )
 
 

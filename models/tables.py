@@ -542,3 +542,24 @@ class Notice(SQLModel, table=True):
     size: int
     storage_key: str = Field(max_length=255)
     issued_at: datetime
+
+
+class PremiumRefundLine(SQLModel, table=True):
+    """The refund ledger (医保费返还台账): one row per person and month refunded, written by the
+    refund case before it pays. The unique (person, month) key means a month is never refunded
+    twice, whichever case asks for it."""
+
+    __tablename__ = "premium_refund_line"
+    __table_args__ = (
+        UniqueConstraint("applicant_key", "month", name="uq_premium_refund_person_month"),
+        Index("ix_premium_refund_case", "case_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    applicant_key: str = Field(max_length=64)
+    month: str = Field(max_length=7)
+    case_id: str = Field(max_length=128)
+    region_code: str = Field(max_length=6)
+    self_paid: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    standard: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    amount: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))
+    created_at: datetime

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from models.rules import YearMonth
@@ -80,3 +81,53 @@ def premium_refund_by_month(
         refund = Decimal(0) if code else premium_refund(paid, standard)
         out.append(RefundLineResult(line.month, paid, standard, refund, code, text))
     return RefundResult(lines=tuple(out), total=sum((x.refund for x in out), Decimal(0)))
+
+
+@dataclass(frozen=True, slots=True)
+class YearEndWindow:
+    """When refunds for a contribution year may be claimed: from the day after the year ends,
+    for ``refund.application_window_months`` months; its months are the year's twelve."""
+
+    year: int
+    year_end: date
+    apply_from: date
+    apply_until: date
+    months: tuple[YearMonth, ...]
+
+
+def contribution_year_end(year: int, params: ParameterSet | None = None) -> date:
+    """The last day of the medical-insurance contribution year ``year`` (parameter
+    ``refund.contribution_year_end``, ``MM-DD``, UNCONFIRMED: assumed to be 31 December)."""
+    p = resolve(params)
+    text = str(p.value("refund.contribution_year_end", date(year, 1, 1)))
+    try:
+        month, day = (int(x) for x in text.split("-"))
+        return date(year, month, day)
+    except ValueError as e:
+        raise PolicyError("params.type", "参数“refund.contribution_year_end”应为MM-DD") from e
+
+
+def year_end_window(year: int, params: ParameterSet | None = None) -> YearEndWindow:
+    p = resolve(params)
+    end = contribution_year_end(year, p)
+    start = contribution_year_end(year - 1, p) + timedelta(days=1)
+    first = YearMonth.of(start)
+    last = YearMonth.of(end)
+    months: list[YearMonth] = []
+    m = first
+    while m <= last:
+        months.append(m)
+        m = m + 1
+    apply_from = end + timedelta(days=1)
+    window = p.integer("refund.application_window_months", apply_from)
+    until = (YearMonth.of(apply_from) + window).first_day() - timedelta(days=1)
+    return YearEndWindow(year, end, apply_from, max(until, apply_from), tuple(months))
+
+
+def last_ended_year(as_of: date, params: ParameterSet | None = None) -> int:
+    """The most recent contribution year that has ended on or before ``as_of``."""
+    p = resolve(params)
+    year = as_of.year
+    while contribution_year_end(year, p) >= as_of:
+        year -= 1
+    return year

@@ -1093,6 +1093,83 @@ async def subsidy_blocked(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     return h
 
 
+# --- medical-premium refund (notice item 4) --------------------------------------------------------
+# A past benefit period (paid at once, today's run) with months the person paid himself as a flexible
+# worker (the medical system refuses the agency's payment for them); the refund is claimed for that
+# contribution year, which has ended.
+
+REFUND = "workflows.premium_refund"
+
+
+async def _refund(ctx: Ctx, *, year_offset: int = 1, receipts: int = 2) -> WorkflowHandle[Any, Any]:
+    from models.rules import YearMonth
+    from tests.factories import sim_person
+    from tests.refund_support import refund_application, self_paid, start_refund
+
+    year = datetime.now(TZ).year - year_offset
+    p = await sim_person(ctx.sim.base_url, ctx.sim.token, scenario="eligible", registered=True)
+    await self_paid(ctx.sim, p["id_number"], YearMonth(year, 10), "200.00")
+    await self_paid(ctx.sim, p["id_number"], YearMonth(year, 11), "450.00")
+    if year_offset:
+        from tests.workflow.conftest import period_input, start_period
+
+        period = await start_period(
+            _case_env(ctx), period_input(ctx.settings, p, first=YearMonth(year, 9), months=3)
+        )
+        await _months_paid(ctx, period, 3)
+    docs = [
+        await stored_document(ctx, "premium_receipt", f"receipt:{p['id_number'][-4:]}:{i}".encode())
+        for i in range(receipts)
+    ]
+    app = refund_application(p, "year_end", year=year, claimed={YearMonth(year, 11): "480.00"}, receipts=docs)
+    return await start_refund(_case_env(ctx), app)
+
+
+async def _refund_decide(h: WorkflowHandle[Any, Any], rounds: int = 1, **cmd: Any) -> None:
+    from models.premium_refund import RefundDecisionCommand
+    from tests.factories import REVIEWER
+    from workflows.premium_refund import PremiumRefundWorkflow
+
+    await wait_for(
+        h,
+        PremiumRefundWorkflow.state_query,
+        lambda s: s.status.value == "under_review" and len(s.rounds) >= rounds,
+    )
+    await h.execute_update(PremiumRefundWorkflow.decide_refund, RefundDecisionCommand(actor=REVIEWER, **cmd))
+
+
+@scenario("premium_refund", "counter_approved_paid", module=REFUND, params=_period_params)
+async def refund_paid(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """At the counter with two receipts for last year: October 200.00 (below the standard), November
+    the standard (paid 450.00, claimed 480.00: the difference shown); approved, paid once."""
+    h = await _refund(ctx)
+    await _refund_decide(h, action="approve")
+    return h
+
+
+@scenario("premium_refund", "rejected_reapplied_paid", module=REFUND, params=_period_params)
+async def refund_reapplied(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """One receipt: refused with reason and remedy; re-applied with the second receipt; paid."""
+    from models.premium_refund import RefundReapply
+    from workflows.premium_refund import PremiumRefundWorkflow
+
+    h = await _refund(ctx, receipts=1)
+    await _refund_decide(
+        h, action="reject", reason="缺少11月份的缴费凭证", remedy="请补交11月份的缴费凭证后重新申请"
+    )
+    await wait_for(h, PremiumRefundWorkflow.state_query, lambda s: s.status.value == "rejected")
+    doc = await stored_document(ctx, "premium_receipt", f"receipt:{h.id}:again".encode())
+    await h.execute_update(PremiumRefundWorkflow.reapply, RefundReapply(by="clerk.xc", receipts=[doc]))
+    await _refund_decide(h, rounds=2, action="approve", round=2)
+    return h
+
+
+@scenario("premium_refund", "year_not_ended_closed", module=REFUND, params=_period_params)
+async def refund_too_early(ctx: Ctx) -> WorkflowHandle[Any, Any]:
+    """This year's refund asked for before the contribution year ends: closed, told the date."""
+    return await _refund(ctx, year_offset=0)
+
+
 @scenario("skill_alerts", "referred_confirmed_recovery", module="workflows.skill_alerts")
 async def alert_confirmed(ctx: Ctx) -> WorkflowHandle[Any, Any]:
     """An out-of-region alert referred to the skill-appraisal department, confirmed: recovery."""

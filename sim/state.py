@@ -195,6 +195,7 @@ DURABLE = (
     "disbursements",
     "ledger",
     "premiums",
+    "self_payments",
     "messages",
     "message_keys",
     "tickets",
@@ -254,6 +255,8 @@ class SimState:
         self.disbursements: dict[str, Disbursement] = {}
         self.ledger: list[LedgerEntry] = []
         self.premiums: dict[str, PremiumPayment] = {}
+        #: What people paid themselves as flexible workers: id number → month → amount (text).
+        self.self_payments: dict[str, dict[str, str]] = {}
         self.messages: list[Message] = []
         self.message_keys: dict[str, Message] = {}
         self.tickets: dict[str, Ticket] = {}

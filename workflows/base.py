@@ -104,6 +104,16 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
     "pay_subsidy": ACTIVITY_TIMEOUT,
     "scan_skill_alerts": ACTIVITY_TIMEOUT,
     "mark_recovery": STEP_TIMEOUT,
+    # the premium refund (notice item 4)
+    "refund_window": STEP_TIMEOUT,
+    "failed_premium_months": STEP_TIMEOUT,
+    "self_payments": LOOKUP_TIMEOUT,
+    "assess_refund": STEP_TIMEOUT,
+    "record_refund": STEP_TIMEOUT,
+    "pay_refund": ACTIVITY_TIMEOUT,
+    # the year-end run and the late standard read everyone: minutes, and they heartbeat
+    "year_end_run": timedelta(minutes=10),
+    "pay_missing_standard": timedelta(minutes=10),
     # payments: the period passes its own limit from settings (payment_activity_timeout_seconds)
     "disburse": ACTIVITY_TIMEOUT,
     "pay_premium": ACTIVITY_TIMEOUT,

@@ -80,3 +80,28 @@ class MedicalClient(GovClient):
         return await self._call(
             "GET", "/medical/persons/{id_number}", MedicalStatus, path={"id_number": id_number}
         )
+
+    async def self_payments(self, id_number: str, months: list[str]) -> SelfPayments:
+        """What the person paid himself as a flexible worker in ``months`` (the refund's check)."""
+        return await _self_payments(self, id_number, months)
+
+
+class SelfPaymentItem(GovModel):
+    month: str = Field(pattern=MONTH_PATTERN)
+    amount: Decimal
+    receipt_no: str
+
+
+class SelfPayments(GovModel):
+    id_number: str
+    payments: list[SelfPaymentItem]
+
+
+async def _self_payments(client: MedicalClient, id_number: str, months: list[str]) -> SelfPayments:
+    return await client._call(
+        "GET",
+        "/medical/persons/{id_number}/self-payments",
+        SelfPayments,
+        path={"id_number": id_number},
+        params={"months": ",".join(months)},
+    )

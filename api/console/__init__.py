@@ -19,6 +19,7 @@ from api.console import (
     intake,
     lists,
     periods,
+    premium_refunds,
     risk,
     service_requests,
     subsidies,
@@ -36,7 +37,19 @@ async def home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/inbox", status_code=303)
 
 
-for _module in (auth, lists, cases, intake, supervisor, disputes, service_requests, risk, subsidies, periods):
+for _module in (
+    auth,
+    lists,
+    cases,
+    intake,
+    supervisor,
+    disputes,
+    service_requests,
+    risk,
+    subsidies,
+    periods,
+    premium_refunds,
+):
     _sub = getattr(_module, "router", None)
     if _sub is not None:
         router.include_router(_sub)

@@ -276,6 +276,16 @@ async def case_view(
         from api.console import subsidies
 
         return await subsidies.case_page(request, staff, await get_temporal(request), row)
+    if row.case_type == CaseType.PREMIUM_REFUND.value:
+        from api.console import premium_refunds
+
+        try:
+            return await premium_refunds.case_page(request, staff, await get_temporal(request), row)
+        except ApiError as e:
+            # No workflow behind the row (synthetic load rows) or Temporal unreachable: the
+            # read-model record below still says where the case stands.
+            if e.status_code not in (404, 503):
+                raise
     return render(
         request,
         "case_generic.html",

@@ -1,7 +1,7 @@
 """operator confirmations of unconfirmed parameters; legacy recipients imported as periods
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 """
 
 from collections.abc import Sequence

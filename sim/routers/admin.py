@@ -321,6 +321,23 @@ async def medical_premiums(request: Request, id_number: str | None = None) -> di
     return {"count": len(items), "premiums": [p.model_dump(mode="json") for p in items]}
 
 
+class SelfPaymentBody(BaseModel):
+    id_number: str
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+
+
+@router.post("/medical/self-payments")
+async def add_self_payment(body: SelfPaymentBody, request: Request) -> dict[str, Any]:
+    """A month the person paid himself as a flexible worker (the receipt he brings to the counter);
+    the medical system then refuses the agency's payment for that month (already insured)."""
+    state = get_state(request)
+    person = require_person(state, body.id_number)
+    state.self_payments.setdefault(person.id_number, {})[body.month] = str(body.amount)
+    state.save()
+    return {"id_number": person.id_number, "month": body.month, "amount": str(body.amount)}
+
+
 # --- what the risk scans read (issue 16) ---------------------------------------------------------
 
 

@@ -75,7 +75,8 @@ async def pay_premium(body: PremiumRequest, state: State) -> dict[str, Any]:
     refusal: str | None = None
     if person is None:
         refusal = "person_unknown"
-    elif person.medical_status == "flexible_worker":
+    elif person.medical_status == "flexible_worker" or body.month in state.self_payments.get(number, {}):
+        # insured as a flexible worker (that month, when he paid it himself)
         refusal = "already_insured_flexible"
     elif person.medical_status == "employee":
         refusal = "already_insured_employee"
@@ -117,6 +118,23 @@ async def get_premium(idempotency_key: str, state: State) -> dict[str, Any]:
     if p.status == "refused":
         _raise_refusal(p)
     return _view(p)
+
+
+@router.get("/persons/{id_number}/self-payments")
+async def self_payments(id_number: str, state: State, months: str = "") -> dict[str, Any]:
+    """What the person paid himself as a flexible worker, month by month (the record the refund is
+    checked against). ``months``: comma-separated ``YYYY-MM``; a month he did not pay is absent."""
+    person = require_person(state, id_number)
+    wanted = [m.strip() for m in months.split(",") if m.strip()]
+    if any(not _MONTH.match(m) for m in wanted) or len(wanted) > 60:
+        raise SimError(422, "months.invalid", "月份格式应为YYYY-MM，最多60个月")
+    held = state.self_payments.get(person.id_number, {})
+    items = [
+        {"month": m, "amount": held[m], "receipt_no": f"LH{person.id_number[-6:]}{m.replace('-', '')}"}
+        for m in sorted(set(wanted))
+        if m in held
+    ]
+    return {"id_number": person.id_number, "payments": items}
 
 
 @router.get("/persons/{id_number}")
