@@ -12,7 +12,18 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import auth, cases, disputes, intake, lists, risk, service_requests, subsidies, supervisor
+from api.console import (
+    auth,
+    cases,
+    disputes,
+    intake,
+    lists,
+    risk,
+    search,
+    service_requests,
+    subsidies,
+    supervisor,
+)
 from api.console.web import PREFIX, STATIC_DIR, ConsoleRoute
 from api.principals import public
 
@@ -25,7 +36,7 @@ async def home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/inbox", status_code=303)
 
 
-for _module in (auth, lists, cases, intake, supervisor, disputes, service_requests, risk, subsidies):
+for _module in (auth, lists, cases, search, intake, supervisor, disputes, service_requests, risk, subsidies):
     _sub = getattr(_module, "router", None)
     if _sub is not None:
         router.include_router(_sub)

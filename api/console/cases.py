@@ -47,9 +47,11 @@ from api.principals import (
 from api.routes import claims as claims_api
 from api.routes import documents as documents_api
 from api.routes.cases import _item, _today
+from core.person_search import SHORT_NO_RE
 from models.claim import (
     CLAIM_STATUS_LABELS,
     REJECT_REASONS,
+    ClaimStage,
     ClaimState,
     ClaimStatus,
     RejectReason,
@@ -126,6 +128,25 @@ def claim_actions(staff: StaffActor, state: ClaimState, done: str) -> ClaimActio
         reapply=staff.has(Role.INTAKE_CLERK) and s == ClaimStatus.REJECTED and done != "reapply",
         supply=staff.has(Role.INTAKE_CLERK) and s == ClaimStatus.AWAITING_DOCUMENTS and done != "supply",
         unblock=staff.has(Role.OPS_ENGINEER) and bool(state.blocked),
+    )
+
+
+#: Stages of a claim in checking that wait for a person, not for the system.
+WAITING_FOR_PERSON = frozenset(
+    {ClaimStage.REGISTRATION, ClaimStage.REGISTRATION_NOT_FOUND, ClaimStage.RISK_VERIFICATION}
+)
+
+
+def in_flight(state: ClaimState, done: str) -> bool:
+    """Whether the system itself is working on the claim, so the page should look again soon.
+    Not when the case waits for a person: blocked (operations), the applicant's unemployment
+    registration (the registration stage), a reviewer or the applicant."""
+    if state.blocked:
+        return False
+    if state.status == ClaimStatus.CHECKING:
+        return state.stage not in WAITING_FOR_PERSON
+    return (done == "reapply" and state.status == ClaimStatus.REJECTED) or (
+        done == "supply" and state.status == ClaimStatus.AWAITING_DOCUMENTS
     )
 
 
@@ -217,9 +238,7 @@ async def claim_page(
             "actor": ACTOR_KIND_LABELS,
         },
         "temporal_link": temporal_ui_link(request, case_id),
-        "auto_refresh": state.status == ClaimStatus.CHECKING
-        or (done == "reapply" and state.status == ClaimStatus.REJECTED)
-        or (done == "supply" and state.status == ClaimStatus.AWAITING_DOCUMENTS),
+        "auto_refresh": in_flight(state, done),
     }
     return render(request, "claim.html", ctx, staff=staff, status=status)
 
@@ -264,10 +283,16 @@ async def go(
     session: Annotated[AsyncSession, Depends(get_session)],
     q: str = "",
 ) -> Response:
-    """Jump to a case by its number (typed or scanned at the counter)."""
+    """Jump to a case by its number or short number (typed or scanned at the counter; a case
+    number is no personal data, unlike what the search page takes, which is POSTed)."""
     case_id = q.strip()
     if not case_id:
         return redirect(request, "/console/inbox")
+    if SHORT_NO_RE.match(case_id):  # the short number read out over the phone
+        found = (await session.exec(select(CaseRecord).where(CaseRecord.short_no == case_id))).first()
+        if found is None:
+            raise ApiError(404, "case.not_found", "未找到该案件，请核对案件编号")
+        case_id = found.case_id
     row = await case_row(session, staff, case_id, check_region=False)  # the case page checks scope
     return redirect(request, f"/console/cases/{quote(row.case_id, safe='')}")
 

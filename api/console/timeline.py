@@ -15,16 +15,19 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import ApiError
+from core.timeline import VIEW_ACTION as TIMELINE_VIEW_ACTION
 from models.case import TimelineEntry
 from models.staff import StaffActor
-from models.tables import CaseRecord
+from models.tables import AuditLog, CaseRecord
 
 log = logging.getLogger("uiflow.console")
 
@@ -125,7 +128,35 @@ def _route() -> Any:
         if e.name != "api.routes.audit":
             raise
         return None
-    return getattr(module, "case_timeline", None)
+    return getattr(module, "build_case_timeline", None)
+
+
+#: A page that reloads itself while the system works is one visit: its reloads (``?auto=1``) record
+#: no further view when this staff member's view of the case was recorded within this window.
+VISIT_WINDOW = timedelta(minutes=15)
+
+
+async def _viewed_this_visit(
+    request: Request, staff: StaffActor, session: AsyncSession, case_id: str
+) -> bool:
+    """True for an automatic reload whose visit already has its view in the audit log. Checked
+    against the log itself, so adding ``auto=1`` by hand never hides a first view."""
+    if request.query_params.get("auto") != "1":
+        return False
+    since = datetime.now(UTC) - VISIT_WINDOW
+    found = (
+        await session.exec(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(
+                AuditLog.case_id == case_id,
+                AuditLog.actor == staff.login,
+                AuditLog.action == TIMELINE_VIEW_ACTION,
+                col(AuditLog.at) >= since,
+            )
+        )
+    ).one()
+    return bool(found)
 
 
 async def entries(
@@ -145,13 +176,14 @@ async def entries(
         return _from_recorded(recorded)
     try:
         out = await case_timeline(
-            case_id=case_id,
-            record=record,
-            staff=staff,
-            request=request,
-            session=session,
+            case_id,
+            record,
+            staff,
+            request,
+            session,
             decrypt=True,
             bookkeeping=False,
+            record_view=not await _viewed_this_visit(request, staff, session, case_id),
         )
     except ApiError as e:
         log.info("timeline route refused (%s); showing the recorded narrative", e.code)

@@ -34,7 +34,13 @@ INBOX_STAGES: dict[Role, list[str]] = {
     Role.SECOND_REVIEWER: ["second_review"],
     Role.FINAL_REVIEWER: ["final_review"],
     Role.RISK_INSPECTOR: ["risk_verification", "verification"],  # flagged claims, verification cases
-    Role.INTAKE_CLERK: ["awaiting_documents", "awaiting_registration", "registration"],
+    # Rejected claims waiting for re-application too: the clerk re-applies for the person.
+    Role.INTAKE_CLERK: [
+        "awaiting_documents",
+        "awaiting_registration",
+        "registration",
+        "awaiting_reapplication",
+    ],
 }
 SORTS = {
     "deadline": CaseRecord.deadline,
@@ -45,6 +51,7 @@ SORTS = {
 
 class CaseItem(BaseModel):
     case_id: str
+    short_no: str | None = None  # the readable number (150102-20261130-0001) read out over the phone
     case_type: str
     case_type_label: str
     status: str
@@ -82,6 +89,7 @@ def _item(r: CaseRecord, today: date) -> CaseItem:
             left = None
     return CaseItem(
         case_id=r.case_id,
+        short_no=r.short_no,
         case_type=r.case_type,
         case_type_label=CaseType(r.case_type).label,
         status=r.status,
