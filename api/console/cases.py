@@ -15,12 +15,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
+from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.console import disputes, service_requests, timeline
 from api.console.forms import ShowPage, act_or_show, attached_documents, doc_kinds, document_refs, text
+from api.console.lists import staff_names
 from api.console.web import (
     ConsoleRoute,
     csrf_protect,
@@ -168,6 +170,28 @@ async def reviewers_in_scope(session: AsyncSession, region_code: str) -> list[St
     return [s for s in rows if Role.REVIEWER.value in s.roles and is_within(s.region_code, region_code)]
 
 
+async def open_workload(session: AsyncSession, logins: list[str]) -> dict[str, tuple[int, int]]:
+    """Login -> (open cases assigned, of which overdue): shown beside each name when assigning."""
+    if not logins:
+        return {}
+    rows = (
+        await session.exec(
+            select(  # type: ignore[call-overload]
+                CaseRecord.assigned_to,
+                func.count(),
+                func.sum(case((col(CaseRecord.overdue).is_(True), 1), else_=0)),
+            )
+            .where(
+                col(CaseRecord.assigned_to).in_(logins),
+                col(CaseRecord.closed_at).is_(None),
+                col(CaseRecord.decided_at).is_(None),
+            )
+            .group_by(CaseRecord.assigned_to)
+        )
+    ).all()
+    return {str(login): (int(n), int(o or 0)) for login, n, o in rows}
+
+
 def temporal_ui_link(request: Request, case_id: str) -> str:
     settings = settings_of(request)
     base = settings.temporal_ui_url.rstrip("/")
@@ -208,6 +232,12 @@ async def claim_page(
         else {}
     )
     reviewers = await reviewers_in_scope(session, row.region_code) if actions.assign else []
+    workload = await open_workload(session, [r.login for r in reviewers])
+    names = await staff_names(session, [state.assigned_to])
+    assignee = names.get(state.assigned_to or "", state.assigned_to or "")
+    done_message = DONE_MESSAGES.get(done)
+    if done == "assign" and state.assigned_to:
+        done_message = f"已分派给 {assignee} 审核"
     entries = await timeline.entries(request, staff, session, case_id, state.timeline)
     ctx = {
         "nav": "",
@@ -225,7 +255,9 @@ async def claim_page(
         "form": form,
         "decision_error": decision_error,
         "field_errors": field_errs or {},
-        "done_message": DONE_MESSAGES.get(done),
+        "done_message": done_message,
+        "assignee": assignee,
+        "workload": workload,
         "doc_rows": doc_rows,
         "doc_kinds": doc_kinds(),
         "reviewers": reviewers,
