@@ -38,7 +38,7 @@ async def next_short_no(s: AsyncSession, region_code: str, received_at: datetime
     the counter row is locked by the upsert until commit, so two intakes never share a number
     (PostgreSQL and SQLite both speak ``ON CONFLICT ... RETURNING``)."""
     prefix = person_search.short_prefix(region_code, received_at)
-    last = (await s.execute(_NEXT_SHORT_NO, {"p": prefix})).scalar_one()
+    last = (await s.exec(_NEXT_SHORT_NO.bindparams(p=prefix))).scalar_one()  # type: ignore[call-overload]
     return person_search.short_no(prefix, int(last))
 
 

@@ -934,6 +934,8 @@ class BenefitClaimWorkflow(UnblockableCase):
             summary["close_reason"] = s.close_reason
         if rnd and rnd.decision and rnd.deadline:
             summary["decided_within_limit"] = local_date(rnd.decision.at) <= rnd.deadline.deadline
+        if rnd and rnd.decision:
+            summary["decided_by"] = rnd.decision.by  # the supervisor's per-reviewer table
         return CaseProjection(
             case_id=self.case_id,
             case_type=CaseType.BENEFIT_CLAIM,

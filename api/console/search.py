@@ -98,9 +98,16 @@ async def find(session: AsyncSession, staff: StaffActor, query: Query) -> list[C
 
 @router.get("/search")
 async def search_form(request: Request, staff: StaffUser) -> Response:
-    return render(
-        request, "search.html", {"nav": "search", "q": "", "birth": "", "results": None}, staff=staff
-    )
+    ctx = {
+        "nav": "search",
+        "q": "",
+        "birth": "",
+        "results": None,
+        "error": None,
+        "kind_label": "",
+        "capped": False,
+    }
+    return render(request, "search.html", ctx, staff=staff)
 
 
 @router.post("/search", dependencies=[Depends(csrf_protect)])

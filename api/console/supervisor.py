@@ -211,7 +211,7 @@ REVIEWER_COLUMNS = (
 async def reviewer_table(
     session: AsyncSession, scope: list[Any], start: date, end: date
 ) -> list[ReviewerRow]:
-    """Per assigned staff member: open and overdue now; decided between ``start`` and ``end``
+    """Per reviewer: open and overdue now (assigned); decided between ``start`` and ``end``
     (business days, inclusive), how many within the limit, and the average working days from
     receipt to decision. The working days come from the holiday calendar in Python (a few
     thousand decisions at most in a range), not from SQL."""
@@ -228,11 +228,15 @@ async def reviewer_table(
                 CaseRecord.received_at,
                 CaseRecord.decided_at,
                 CaseRecord.summary,
-            ).where(*scope, col(CaseRecord.assigned_to).is_not(None), or_(is_open, decided_in))
+            ).where(*scope, or_(and_(col(CaseRecord.assigned_to).is_not(None), is_open), decided_in))
         )
     ).all()
     out: dict[str, ReviewerRow] = {}
-    for login, closed_at, overdue, received_at, decided_at, summary in rows:
+    for assigned_to, closed_at, overdue, received_at, decided_at, summary in rows:
+        # A decided case counts for whoever decided it; an open one for whom it is assigned to.
+        login = (summary or {}).get("decided_by") or assigned_to
+        if not login:
+            continue
         r = out.setdefault(login, ReviewerRow(login=login, name=login))
         decided_now = decided_at is not None and lo <= decided_at.astimezone(BUSINESS_TZ) < hi
         if decided_now:

@@ -163,7 +163,7 @@ async def test_supervisor_reviewer_table_and_xlsx_export(
     async with sup.expect_download() as info:
         await table.locator("a.export").click()
     download = await info.value
-    data = Path(await download.path()).read_bytes()
+    data = await asyncio.to_thread(Path(await download.path()).read_bytes)
     ws = load_workbook(io.BytesIO(data)).active
     assert ws is not None
     rows = list(ws.iter_rows(values_only=True))
@@ -176,7 +176,7 @@ async def test_supervisor_reviewer_table_and_xlsx_export(
     async with sup.expect_download() as info2:
         await sup.goto(f"{console}/console/cases?type=benefit_claim")
         await sup.locator("#case-table a.export").click()
-    data2 = Path(await (await info2.value).path()).read_bytes()
+    data2 = await asyncio.to_thread(Path(await (await info2.value).path()).read_bytes)
     ws2 = load_workbook(io.BytesIO(data2)).active
     assert ws2 is not None
     header = next(ws2.iter_rows(values_only=True))
