@@ -24,10 +24,14 @@ from api.deps import get_session
 from api.params import region_or_blank
 from api.principals import StaffUser
 from api.routes.cases import INBOX_STAGES, CaseItem, _item, _scope, _today, list_cases
+from models.benefit import PERIOD_STATUS_LABELS
 from models.claim import CLAIM_STATUS_LABELS
 from models.enums import CaseType, Role
+from models.service_request import STATUS_LABELS as REQUEST_STATUS_LABELS
+from models.skill_subsidy import ALERT_STATUS_LABELS, SUBSIDY_STATUS_LABELS
 from models.staff import StaffActor
 from models.tables import CaseRecord, Staff
+from models.verification import VerificationStatus
 from policy.regions import Region, descendants, get_region
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -112,9 +116,16 @@ def _int(v: str | None, default: int, lo: int, hi: int) -> int:
 
 
 def status_labels() -> dict[str, str]:
+    """Every case type's statuses in Chinese (chips, the filter, the supervisor's chart): a status
+    of a type missing here showed as its code (``active``)."""
     labels = {s.value: label for s, label in CLAIM_STATUS_LABELS.items()}
     for value, label in disputes.status_labels().items():
         labels.setdefault(value, label)
+    for table in (PERIOD_STATUS_LABELS, SUBSIDY_STATUS_LABELS, REQUEST_STATUS_LABELS, ALERT_STATUS_LABELS):
+        for status, label in table.items():
+            labels.setdefault(str(status.value), label)
+    for v in VerificationStatus:
+        labels.setdefault(v.value, v.label_zh)
     return labels
 
 

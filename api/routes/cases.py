@@ -80,11 +80,17 @@ class CaseList(BaseModel):
     counts_by_status: dict[str, int]
 
 
+#: Statuses whose decision is taken: the review deadline no longer runs, so no days-left (a
+#: rejected claim waiting for re-application kept a green "剩10个工作日" badge).
+DECIDED_STATUSES = frozenset({"rejected", "approved", "closed", "refused", "withdrawn"})
+
+
 def _item(r: CaseRecord, today: date) -> CaseItem:
     left: int | None = None
-    if r.deadline is not None:
+    deadline = None if r.status in DECIDED_STATUSES else r.deadline
+    if deadline is not None:
         try:
-            left = working_days_until(today, r.deadline)
+            left = working_days_until(today, deadline)
         except PolicyError:
             left = None
     return CaseItem(
@@ -100,7 +106,7 @@ def _item(r: CaseRecord, today: date) -> CaseItem:
         applicant_id_masked=r.applicant_id_masked,
         channel=r.channel,
         received_at=r.received_at,
-        deadline=r.deadline,
+        deadline=deadline,
         working_days_left=left,
         overdue=r.overdue,
         escalated=r.escalated,
