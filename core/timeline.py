@@ -356,7 +356,7 @@ def _reason_label(code: str) -> str:
     try:
         from models.claim import REJECT_REASONS, RejectReason
 
-        return f"{REJECT_REASONS[RejectReason(code)][0]}（{code}）"
+        return REJECT_REASONS[RejectReason(code)][0]
     except (KeyError, ValueError):
         return code
 

@@ -100,6 +100,7 @@ ACTOR_KIND_LABELS = {
     "applicant": "申请人",
     "external": "外部系统",
     "employer": "用人单位",
+    "unknown": "操作人",
 }
 
 
@@ -233,7 +234,9 @@ async def claim_page(
     )
     reviewers = await reviewers_in_scope(session, row.region_code) if actions.assign else []
     workload = await open_workload(session, [r.login for r in reviewers])
-    names = await staff_names(session, [state.assigned_to])
+    deciders = [r.decision.by for r in state.rounds if r.decision]
+    requesters = [q.by for r in state.rounds for q in r.document_requests]
+    names = await staff_names(session, [state.assigned_to, *deciders, *requesters])
     assignee = names.get(state.assigned_to or "", state.assigned_to or "")
     done_message = DONE_MESSAGES.get(done)
     if done == "assign" and state.assigned_to:
@@ -257,6 +260,7 @@ async def claim_page(
         "field_errors": field_errs or {},
         "done_message": done_message,
         "assignee": assignee,
+        "names": names,
         "workload": workload,
         "doc_rows": doc_rows,
         "doc_kinds": doc_kinds(),

@@ -65,7 +65,7 @@ async def test_timers_escalation_and_unblock_are_on_the_timeline(settings: Setti
     )
     timers = [e for e in overdue if e.category == "timer"]
     assert len(timers) == 2  # the reminder, then the deadline
-    assert any("Overdue=True" in e.text_zh for e in overdue if e.category == "status")
+    assert any("逾期为是" in e.text_zh for e in overdue if e.category == "status")
     assert [e.actor for e in staff_decisions(overdue)] == ["reviewer.xc"]
     assert staff_decisions(overdue)[0].at > timers[-1].at  # the late approval came after escalation
 
