@@ -229,8 +229,31 @@ async def entries(
     """The case's timeline. Payload details (``detail``, which may hold personal data) are never
     put on the page, only the events' Chinese text, actors, times and evidence hashes."""
     timeline = await _entries(request, staff, session, case_id, recorded)
+    if timeline.from_history:
+        timeline.rows = once_per_decision(timeline.rows)
+        timeline.categories = _categories(timeline.rows)
     await _name_actors(session, timeline.rows)
     return timeline
+
+
+#: How far apart the history's decision and the workflow's own line about it may be.
+_SAME_DECISION = timedelta(seconds=5)
+
+
+def once_per_decision(rows: list[Row]) -> list[Row]:
+    """Every decision once: the history's accepted Update (with its event number, the legal record)
+    stays; the workflow's narrative line about the same decision (same staff member, same moment)
+    is dropped, since it said the same thing a second time."""
+    decisions = [r for r in rows if r.category == "decision" and r.actor_kind == "staff"]
+
+    def duplicate(r: Row) -> bool:
+        return (
+            r.category == "narrative"
+            and r.actor_kind == "staff"
+            and any(d.actor == r.actor and abs(d.at - r.at) <= _SAME_DECISION for d in decisions)
+        )
+
+    return [r for r in rows if not duplicate(r)]
 
 
 async def _entries(
