@@ -1,4 +1,5 @@
 import pytest
+
 from sim.testing import SimHandle
 from tests.browser.conftest import SignIn
 from tests.factories import CaseEnv, rejected_claim, sim_person
