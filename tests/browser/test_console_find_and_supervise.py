@@ -211,3 +211,24 @@ async def test_phone_width_wraps_the_navigation_and_shows_cards(
     a, b = await cells.nth(0).bounding_box(), await cells.nth(1).bounding_box()
     assert a is not None and b is not None and b["y"] >= a["y"] + a["height"] - 1
     await clerk.screenshot(path=str(artifacts / "console-390.png"), full_page=True)
+
+
+async def test_rejected_for_own_will_offers_a_prefilled_dispute(
+    sign_in: SignIn, console: str, sim: SimHandle, pg_case_env: CaseEnv, pg_db: Database
+) -> None:
+    person = await sim_person(sim.base_url, sim.token, scenario="voluntary_resignation", registered=True)
+    h = await rejected_claim(pg_case_env, person)
+    clerk = await sign_in("clerk.xc")
+    await clerk.goto(f"{console}/console/cases/{h.id}")
+    before = await audit_count(pg_db, "clerk.xc", "personal_data.viewed", h.id)
+    await clerk.click("#start-dispute")
+    await clerk.wait_for_url(f"{console}/console/intake/dispute?claim={h.id}")
+    assert person["id_number"] not in clerk.url
+    await expect(clerk.locator("#from-claim")).to_contain_text("个人原因主动辞职")
+    await expect(clerk.locator("#f-name")).to_have_value(person["name"])
+    await expect(clerk.locator("#f-id_number")).to_have_value(person["id_number"])
+    await expect(clerk.locator("#f-employer_credit_code")).to_have_value(person["last_employer"])
+    assert await audit_count(pg_db, "clerk.xc", "personal_data.viewed", h.id) == before + 1
+    # Only reasons that are not the person's own will: no 死亡, 退休 or the reason on record.
+    options = await clerk.locator("#f-requested_reason_code option").all_inner_texts()
+    assert options and not any(x in "".join(options) for x in ("死亡", "退休", "个人原因主动辞职"))
