@@ -349,7 +349,8 @@ def _decision_text(name: str, args: Any) -> str:
         bits.append(f"分派给：{args['reviewer_login']}")
     if args.get("note"):
         bits.append(f"说明：{args['note']}")
-    return label + ("（" + "；".join(bits) + "）" if bits else "")
+    # No doubled punctuation ("。；"): a part that ends a sentence loses its full stop inside the list.
+    return label + ("（" + "；".join(b.rstrip("。；") for b in bits) + "）" if bits else "")
 
 
 def _reason_label(code: str) -> str:

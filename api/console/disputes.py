@@ -358,7 +358,7 @@ async def review(
         )
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
-        message = "；".join(errs.values()) if errs else message
+        message = "；".join(v.rstrip("。") for v in errs.values()) if errs else message
         return await case_page(
             request, staff, session, client, row, form=form, decision_error=message, status=status
         )
