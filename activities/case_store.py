@@ -7,14 +7,15 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.gov import ExternalRefused, GovClients
-from core import audit, benefits
+from core import audit, benefits, person_search
 from core.db import Database
 from core.parameters import calendar_in_force, parameters_in_force
 from core.settings import Settings
@@ -25,6 +26,22 @@ from policy.errors import PolicyError
 from policy.regions import ancestors
 
 log = logging.getLogger("uiflow.activities")
+
+_NEXT_SHORT_NO = text(
+    "INSERT INTO case_number_seq (prefix, last) VALUES (:p, 1) "
+    "ON CONFLICT (prefix) DO UPDATE SET last = case_number_seq.last + 1 RETURNING last"
+)
+
+
+async def next_short_no(s: AsyncSession, region_code: str, received_at: datetime) -> str:
+    """The next short case number of the region and business day, in the caller's transaction:
+    the counter row is locked by the upsert until commit, so two intakes never share a number
+    (PostgreSQL and SQLite both speak ``ON CONFLICT ... RETURNING``)."""
+    prefix = person_search.short_prefix(region_code, received_at)
+    last = (await s.exec(_NEXT_SHORT_NO.bindparams(p=prefix))).scalar_one()  # type: ignore[call-overload]
+    return person_search.short_no(prefix, int(last))
+
+
 TZ = ZoneInfo("Asia/Shanghai")
 REMINDER_HOUR = time(9, 0)
 
@@ -64,8 +81,11 @@ class CaseStoreActivities:
             row = await s.get(CaseRecord, p.case_id, with_for_update=self.db.dialect == "postgresql")
             if row is not None and row.version >= p.version:
                 return
-            data = p.model_dump(mode="python")
+            data = p.model_dump(mode="python", exclude={"applicant_id_number"})
             data["case_type"] = p.case_type.value
+            data.update(self._search_fields(p))
+            if row is None or row.short_no is None:
+                data["short_no"] = await next_short_no(s, p.region_code, p.received_at)
             if row is None:
                 s.add(CaseRecord(**data, updated_at=now))
             else:
@@ -73,6 +93,16 @@ class CaseStoreActivities:
                     setattr(row, k, v)
                 row.updated_at = now
             await s.commit()
+
+    def _search_fields(self, p: CaseProjection) -> dict[str, str | None]:
+        """The masked name and the person-search keys; a key the projection cannot give (a name
+        that came masked, a projection recorded before it carried the ID number) is left as it is."""
+        out: dict[str, str | None] = {"applicant_name": person_search.mask_name(p.applicant_name)}
+        if p.applicant_name and "*" not in p.applicant_name:
+            out["name_key"] = person_search.name_key(self.settings, p.applicant_name)
+        if p.applicant_id_number:
+            out["tail_key"] = person_search.tail_key_of_id(self.settings, p.applicant_id_number)
+        return out
 
     @activity.defn
     async def write_audit(self, e: AuditEntry) -> None:

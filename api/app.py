@@ -80,6 +80,9 @@ def create_app(
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
+        # The Web UI may send the console session to the codec (its "Include cross-origin
+        # credentials" setting) so that a decode is audited under the person who asked.
+        allow_credentials=True,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
     )

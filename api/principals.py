@@ -25,6 +25,7 @@ defined once) and Netflix dispatch (a current-case dependency plus permission de
 # local dependencies (``Depends(who)``), which FastAPI can only see in evaluated annotations.
 
 import hmac
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,12 @@ DECRYPT_ROLES = tuple(r for r in Role if r not in (Role.EMPLOYER, Role.OPS_ENGIN
 # Signing out changes nothing but the caller's own session; the codec only reads (and audits) what
 # the Temporal Web UI shows, which auditors are there to read.
 READ_ONLY_EXEMPT_PATHS = frozenset({"/console/logout", "/codec/encode", "/codec/decode"})
+#: The dev Web UI's codec path (``/codec/ui/<key>/decode``) reads too, whoever's session it carries.
+_READ_ONLY_EXEMPT_RE = re.compile(r"^/codec/ui/[^/]+/(encode|decode)$")
+
+
+def read_only_exempt(path: str) -> bool:
+    return path in READ_ONLY_EXEMPT_PATHS or _READ_ONLY_EXEMPT_RE.match(path) is not None
 
 
 # --- the policy a route declares -------------------------------------------------------------------
@@ -271,7 +278,7 @@ async def refuse_read_only_writes(
     """App-wide guard: a read-only role (auditor) may not write anything, on any route, public
     ones included. Runs before the route's own dependencies and body validation, so the refusal
     is always this one."""
-    if request.method in SAFE_METHODS or request.url.path in READ_ONLY_EXEMPT_PATHS:
+    if request.method in SAFE_METHODS or read_only_exempt(request.url.path):
         return
     token, _ = _token_from(request)
     if not token:
@@ -316,7 +323,7 @@ async def _authenticate(request: Request, settings: Settings, db: Database) -> P
         check_csrf_pair(request, settings, p.subject, request.headers.get(CSRF_HEADER))
     if (
         request.method not in SAFE_METHODS
-        and request.url.path not in READ_ONLY_EXEMPT_PATHS
+        and not read_only_exempt(request.url.path)
         and roles
         and all(r in READ_ONLY_ROLES for r in roles)
     ):

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     jwt_secret: str = DEV_JWT_SECRET
     jwt_ttl_minutes: int = 480
     applicant_key_secret: str = DEV_APPLICANT_SECRET
+    #: The key of the person-search hashes in the read model (``core/person_search.py``): a name or
+    #: an ID tail with a birth date is found by its HMAC, never stored or compared in plain text.
+    #: Empty: derived from ``applicant_key_secret`` (which prod already requires to be strong).
+    search_key_secret: str = ""
 
     # Applicant sign-in: the government portal's real-name identity provider (OIDC). Empty in
     # dev/test means the stand-in under the simulators (``<sim_base_url>/idp``); required in prod.
@@ -133,6 +137,8 @@ class Settings(BaseSettings):
                 problems.append(
                     "UIFLOW_APPLICANT_KEY_SECRET must be set to a secret of at least 32 characters"
                 )
+            if self.search_key_secret and len(self.search_key_secret) < 32:
+                problems.append("UIFLOW_SEARCH_KEY_SECRET, when set, must be at least 32 characters")
             if not self.database_url:
                 problems.append("UIFLOW_DATABASE_URL is required")
             problems.extend(self._callback_key_problems())

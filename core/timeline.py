@@ -45,6 +45,7 @@ from models import service_request as service_request_models
 from models import skill_subsidy as subsidy_models
 from models import verification as verification_models
 from models.case import BUSINESS_TZ, TimelineEntry, TimelineLabels
+from models.enums import Role
 from models.tables import PaymentOrder
 
 T = TypeVar("T")
@@ -143,6 +144,53 @@ UPDATES: dict[str, str] = _merge(t.updates for t in _TYPE_LABELS)
 SIGNALS = cast(dict[str, tuple[ActorKind, str, str]], _merge(t.signals for t in _TYPE_LABELS))
 REVIEW_ACTIONS = {"approve": "通过", "reject": "不予通过", "send_back": "退回"}
 STATUS_KEYS = ("CaseStatus", "CaseStage", "Overdue", "AssignedTo")
+#: The search attributes and their values as staff read them (issue 20: ``CaseStatus=checking``).
+STATUS_KEY_LABELS = {"CaseStatus": "状态", "CaseStage": "环节", "Overdue": "逾期", "AssignedTo": "承办人"}
+
+
+def _labels_of(*tables: Mapping[Any, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for table in tables:
+        for k, v in table.items():
+            out.setdefault(str(getattr(k, "value", k)), v)
+    return out
+
+
+STATUS_ZH = _labels_of(
+    claim_models.CLAIM_STATUS_LABELS,
+    benefit_models.PERIOD_STATUS_LABELS,
+    dispute_models.DISPUTE_STATUS_LABELS,
+    service_request_models.STATUS_LABELS,
+    subsidy_models.SUBSIDY_STATUS_LABELS,
+    {v: v.label_zh for v in verification_models.VerificationStatus},
+)
+STAGE_ZH = _labels_of(
+    *(
+        {v: v.label_zh for v in enum}
+        for enum in (
+            claim_models.ClaimStage,
+            dispute_models.DisputeStage,
+            service_request_models.RequestStage,
+            subsidy_models.SubsidyStage,
+            verification_models.VerificationStage,
+        )
+    )
+)
+
+
+def status_value_zh(key: str, value: Any) -> str:
+    """One search-attribute value in Chinese; a code without a label is left out, not shown."""
+    if value is None or value == "":
+        return "无"
+    if key == "Overdue":
+        return "是" if value else "否"
+    if key == "CaseStatus":
+        return STATUS_ZH.get(str(value), "已更新")
+    if key == "CaseStage":
+        return STAGE_ZH.get(str(value), "已更新")
+    return str(value)
+
+
 VERSION_KEYS = ("parameter_version", "calendar_version", "rule_version", "rules_version")
 # Activities whose latest result counts as evidence for a later staff decision.
 EVIDENCE_CATEGORIES = frozenset({"external", "check"})
@@ -303,14 +351,15 @@ def _decision_text(name: str, args: Any) -> str:
         bits.append(f"分派给：{args['reviewer_login']}")
     if args.get("note"):
         bits.append(f"说明：{args['note']}")
-    return label + ("（" + "；".join(bits) + "）" if bits else "")
+    # No doubled punctuation ("。；"): a part that ends a sentence loses its full stop inside the list.
+    return label + ("（" + "；".join(b.rstrip("。；") for b in bits) + "）" if bits else "")
 
 
 def _reason_label(code: str) -> str:
     try:
         from models.claim import REJECT_REASONS, RejectReason
 
-        return f"{REJECT_REASONS[RejectReason(code)][0]}（{code}）"
+        return REJECT_REASONS[RejectReason(code)][0]
     except (KeyError, ValueError):
         return code
 
@@ -339,7 +388,7 @@ def _result_text(activity: str, result: Any) -> str:
         case "assess_claim":
             el = r.get("eligibility") or {}
             risks = [h.get("code") for h in r.get("risk_hits") or [] if isinstance(h, dict)]
-            text = f"{'符合' if el.get('eligible') else '不符合'}申领条件，最长{el.get('max_months')}个月"
+            text = f"符合申领条件，最长{el.get('max_months')}个月" if el.get("eligible") else "不符合申领条件"
             return text + (f"；风险提示：{'、'.join(map(str, risks))}" if risks else "")
         case "compute_deadline":
             return f"办理时限{r.get('deadline')}（{r.get('working_days')}个工作日）"
@@ -357,14 +406,24 @@ def _result_text(activity: str, result: Any) -> str:
     return "完成"
 
 
+def _role_zh(role: Any) -> str:
+    try:
+        return Role(str(role)).label if role else ""
+    except ValueError:
+        return ""
+
+
 def _input_text(activity: str, arg: Any) -> str:
     a = arg if isinstance(arg, dict) else {}
     if activity == "notify":
         who = {"applicant": "申请人", "staff": "工作人员", "employer": "用人单位"}.get(
             str(a.get("audience")), ""
         )
-        target = a.get("staff_login") or a.get("staff_role") or ""
-        return f"通知{who}{('（' + str(target) + '）') if target else ''}：{a.get('template')}"
+        target = a.get("staff_login") or _role_zh(a.get("staff_role")) or ""
+        # What the message said (without the greeting that names the person), not its template code.
+        said = str(a.get("text_zh") or "").split("您好：", 1)[-1]
+        said = said[:60] + ("…" if len(said) > 60 else "")
+        return f"通知{who}{('（' + str(target) + '）') if target else ''}" + (f"：{said}" if said else "")
     # Bookkeeping entries say what was done, not the internal action or status code (those stay in
     # the audit log and the read model, where auditors read them with their labels).
     if activity == "write_audit":
@@ -604,7 +663,9 @@ async def build_timeline(
                 changed = {k: v for k, v in status_now.items() if last_status.get(k) != v}
                 last_status.update(status_now)
                 if changed:
-                    text = "案件状态：" + "，".join(f"{k}={v}" for k, v in changed.items())
+                    text = "案件状态：" + "，".join(
+                        f"{STATUS_KEY_LABELS.get(k, k)}为{status_value_zh(k, v)}" for k, v in changed.items()
+                    )
                     emit(e, "status", ("system", "uiflow"), "status", text, evidence=Evidence())
 
             elif t == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
@@ -627,7 +688,8 @@ async def build_timeline(
                     "lifecycle",
                     ("system", "uiflow"),
                     f"signal:{se.signal_name}",
-                    f"向案件{se.workflow_execution.workflow_id}发送信号：{se.signal_name}",
+                    f"通知关联案件{se.workflow_execution.workflow_id}："
+                    + (SIGNALS[se.signal_name][2] if se.signal_name in SIGNALS else "情况变化"),
                     evidence=Evidence(),
                 )
 
@@ -691,7 +753,7 @@ async def _emit_close(e: HistoryEvent, dec: _Decoder, emit: Any) -> None:
     if t == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
         res = _first(await dec.values(e.workflow_execution_completed_event_attributes.result) or [])
         status = res.get("status") if isinstance(res, dict) else None
-        text = "案件办结" + (f"（结果：{status}）" if status else "")
+        text = "案件办结" + (f"（结果：{STATUS_ZH.get(str(status), '见案件状态')}）" if status else "")
         emit(
             e,
             "lifecycle",

@@ -57,6 +57,10 @@ class CaseProjection(BaseModel):
     applicant_key: str
     applicant_name: str = ""
     applicant_id_masked: str = ""
+    #: The full ID number, for the activity to derive the person-search key (ID tail + birth date,
+    #: ``core/person_search.py``); never stored. Sealed like every payload; empty in projections
+    #: recorded before it existed (the stored key is then kept).
+    applicant_id_number: str = ""
     employer_credit_code: str | None = None
     channel: str = ""
     received_at: datetime

@@ -112,6 +112,9 @@ class CaseRecord(SQLModel, table=True):
         Index("ix_case_overdue", "overdue", "deadline"),
         Index("ix_case_applicant", "applicant_key", "case_type", "region_code"),
         Index("ix_case_received", "received_at"),
+        Index("uq_case_short_no", "short_no", unique=True),
+        Index("ix_case_name_key", "name_key"),
+        Index("ix_case_tail_key", "tail_key"),
         # One benefit at a time, region-wide (issue 12): the database holds the last line against
         # two racing intakes or two periods of one person. The predicates are in migration 0006.
         *(
@@ -128,8 +131,13 @@ class CaseRecord(SQLModel, table=True):
     stage: str = Field(default="", max_length=32)
     region_code: str = Field(max_length=6)
     applicant_key: str = Field(max_length=64)
-    applicant_name: str = Field(default="", max_length=64)
+    applicant_name: str = Field(default="", max_length=64)  # masked (张**): the full name stays sealed
     applicant_id_masked: str = Field(default="", max_length=32)
+    #: The short readable case number (``core/person_search.py``), assigned on the first projection.
+    short_no: str | None = Field(default=None, max_length=32)
+    #: Person-search keys: HMACs of the normalised name and of ID tail + birth date (never plain).
+    name_key: str | None = Field(default=None, max_length=64)
+    tail_key: str | None = Field(default=None, max_length=64)
     employer_credit_code: str | None = Field(default=None, max_length=18, index=True)
     channel: str = Field(default="", max_length=32)
     received_at: datetime
@@ -147,6 +155,14 @@ class CaseRecord(SQLModel, table=True):
     closed_at: datetime | None = None
     updated_at: datetime
     version: int = 0
+
+
+class CaseNumberSequence(SQLModel, table=True):
+    """The last short case number given per region and business day (``<region>-<yyyymmdd>``)."""
+
+    __tablename__ = "case_number_seq"
+    prefix: str = Field(primary_key=True, max_length=16)
+    last: int = 0
 
 
 class Document(SQLModel, table=True):

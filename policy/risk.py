@@ -109,6 +109,12 @@ def mass_separation(
     return []
 
 
+def _percent(share: Decimal) -> str:
+    """A share as staff read it: 0.3 -> 30%, 0.125 -> 12.5%."""
+    pct = (share * 100).quantize(Decimal("0.1")).normalize()
+    return f"{pct:f}%"
+
+
 def claimant_ratio(
     claimants: int, headcount: int, as_of: date, params: ParameterSet | None = None
 ) -> list[RiskHit]:
@@ -131,7 +137,8 @@ def claimant_ratio(
         return [
             _hit(
                 RiskCode.HIGH_CLAIMANT_RATIO,
-                f"领金人数{claimants}人，占参保总人数{headcount}人的比例达到{threshold}",
+                f"领金人数{claimants}人，占参保总人数{headcount}人的{_percent(ratio)}，"
+                f"达到{_percent(threshold)}的核查标准",
                 claimants=claimants,
                 headcount=headcount,
                 threshold=threshold,

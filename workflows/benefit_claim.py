@@ -1072,6 +1072,8 @@ class BenefitClaimWorkflow(UnblockableCase):
             summary["close_reason"] = s.close_reason
         if rnd and rnd.decision and rnd.deadline:
             summary["decided_within_limit"] = local_date(rnd.decision.at) <= rnd.deadline.deadline
+        if rnd and rnd.decision:
+            summary["decided_by"] = rnd.decision.by  # the supervisor's per-reviewer table
         return CaseProjection(
             case_id=self.case_id,
             case_type=CaseType.BENEFIT_CLAIM,
@@ -1081,6 +1083,7 @@ class BenefitClaimWorkflow(UnblockableCase):
             applicant_key=self.inp.applicant_key,
             applicant_name=s.applicant_name,
             applicant_id_masked=s.applicant_id_masked,
+            applicant_id_number=self.inp.application.id_number,
             employer_credit_code=self.inp.application.employer_credit_code,
             channel=s.channel.value,
             received_at=s.received_at,

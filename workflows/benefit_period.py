@@ -944,6 +944,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             applicant_key=self.inp.applicant_key,
             applicant_name=s.applicant_name,
             applicant_id_masked=s.applicant_id_masked,
+            applicant_id_number=self.inp.person.id_number,
             received_at=self.inp.approved_at,
             deadline=self._projected_deadline,
             overdue=s.status == PeriodStatus.AWAITING_ACCOUNT,

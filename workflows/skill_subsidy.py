@@ -467,6 +467,7 @@ class SkillSubsidyWorkflow(UnblockableCase):
             applicant_key=self.inp.applicant_key,
             applicant_name=s.applicant_name,
             applicant_id_masked=s.applicant_id_masked,
+            applicant_id_number=self.inp.application.id_number,
             employer_credit_code=self.inp.application.employer_credit_code,
             channel=s.channel.value,
             received_at=s.received_at,

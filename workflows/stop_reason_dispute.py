@@ -558,6 +558,7 @@ class StopReasonDisputeWorkflow(UnblockableCase):
             applicant_key=self.inp.applicant_key,
             applicant_name=s.applicant_name,
             applicant_id_masked=s.applicant_id_masked,
+            applicant_id_number=self.inp.application.id_number,
             employer_credit_code=s.employer_credit_code,
             channel=s.channel.value,
             received_at=s.received_at,

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
+from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowQueryFailedError
@@ -22,6 +23,7 @@ from temporalio.service import RPCError
 
 from api.console import disputes, service_requests, timeline
 from api.console.forms import ShowPage, act_or_show, attached_documents, doc_kinds, document_refs, text
+from api.console.lists import staff_names
 from api.console.web import (
     ConsoleRoute,
     csrf_protect,
@@ -50,6 +52,7 @@ from api.routes import documents as documents_api
 from api.routes import notices as notices_api
 from api.routes.cases import _item, _today
 from api.temporal_ops import Decider
+from core.person_search import SHORT_NO_RE
 from models.claim import (
     CLAIM_STATUS_LABELS,
     REJECT_REASONS,
@@ -103,6 +106,7 @@ ACTOR_KIND_LABELS = {
     "applicant": "申请人",
     "external": "外部系统",
     "employer": "用人单位",
+    "unknown": "操作人",
 }
 
 
@@ -150,6 +154,30 @@ def claim_actions(staff: StaffActor, state: ClaimState, done: str) -> ClaimActio
     )
 
 
+#: Stages of a claim in checking that wait for a person, not for the system.
+WAITING_FOR_PERSON = frozenset(
+    {
+        ClaimStage.REGISTRATION,
+        ClaimStage.REGISTRATION_NOT_FOUND,
+        ClaimStage.RISK_VERIFICATION,
+        ClaimStage.AWAITING_CATEGORY,
+    }
+)
+
+
+def in_flight(state: ClaimState, done: str) -> bool:
+    """Whether the system itself is working on the claim, so the page should look again soon.
+    Not when the case waits for a person: blocked (operations), the applicant's unemployment
+    registration (the registration stage), a reviewer or the applicant."""
+    if state.blocked:
+        return False
+    if state.status == ClaimStatus.CHECKING:
+        return state.stage not in WAITING_FOR_PERSON
+    return (done == "reapply" and state.status == ClaimStatus.REJECTED) or (
+        done == "supply" and state.status == ClaimStatus.AWAITING_DOCUMENTS
+    )
+
+
 async def case_row(
     session: AsyncSession, staff: StaffActor, case_id: str, *, check_region: bool = True
 ) -> CaseRecord:
@@ -166,6 +194,28 @@ async def reviewers_in_scope(session: AsyncSession, region_code: str) -> list[St
     the case (the validator refuses anyone else)."""
     rows = (await session.exec(select(Staff).where(Staff.active == True).order_by(col(Staff.login)))).all()  # noqa: E712
     return [s for s in rows if Role.REVIEWER.value in s.roles and is_within(s.region_code, region_code)]
+
+
+async def open_workload(session: AsyncSession, logins: list[str]) -> dict[str, tuple[int, int]]:
+    """Login -> (open cases assigned, of which overdue): shown beside each name when assigning."""
+    if not logins:
+        return {}
+    rows = (
+        await session.exec(
+            select(  # type: ignore[call-overload]
+                CaseRecord.assigned_to,
+                func.count(),
+                func.sum(case((col(CaseRecord.overdue).is_(True), 1), else_=0)),
+            )
+            .where(
+                col(CaseRecord.assigned_to).in_(logins),
+                col(CaseRecord.closed_at).is_(None),
+                col(CaseRecord.decided_at).is_(None),
+            )
+            .group_by(CaseRecord.assigned_to)
+        )
+    ).all()
+    return {str(login): (int(n), int(o or 0)) for login, n, o in rows}
 
 
 def temporal_ui_link(request: Request, case_id: str) -> str:
@@ -208,6 +258,14 @@ async def claim_page(
         else {}
     )
     reviewers = await reviewers_in_scope(session, row.region_code) if actions.assign else []
+    workload = await open_workload(session, [r.login for r in reviewers])
+    deciders = [r.decision.by for r in state.rounds if r.decision]
+    requesters = [q.by for r in state.rounds for q in r.document_requests]
+    names = await staff_names(session, [state.assigned_to, *deciders, *requesters])
+    assignee = names.get(state.assigned_to or "", state.assigned_to or "")
+    done_message = DONE_MESSAGES.get(done)
+    if done == "assign" and state.assigned_to:
+        done_message = f"已分派给 {assignee} 审核"
     entries = await timeline.entries(request, staff, session, case_id, state.timeline)
     ctx = {
         "nav": "",
@@ -225,7 +283,10 @@ async def claim_page(
         "form": form,
         "decision_error": decision_error,
         "field_errors": field_errs or {},
-        "done_message": DONE_MESSAGES.get(done),
+        "done_message": done_message,
+        "assignee": assignee,
+        "names": names,
+        "workload": workload,
         "doc_rows": doc_rows,
         "doc_kinds": doc_kinds(),
         "reviewers": reviewers,
@@ -240,12 +301,7 @@ async def claim_page(
         },
         "temporal_link": temporal_ui_link(request, case_id),
         # While a decision is applied the 处理中 notice polls instead of reloading the page.
-        "auto_refresh": not state.processing
-        and (
-            state.status == ClaimStatus.CHECKING
-            or (done == "reapply" and state.status == ClaimStatus.REJECTED)
-            or (done == "supply" and state.status == ClaimStatus.AWAITING_DOCUMENTS)
-        ),
+        "auto_refresh": not state.processing and in_flight(state, done),
     }
     return render(request, "claim.html", ctx, staff=staff, status=status)
 
@@ -325,10 +381,16 @@ async def go(
     session: Annotated[AsyncSession, Depends(get_session)],
     q: str = "",
 ) -> Response:
-    """Jump to a case by its number (typed or scanned at the counter)."""
+    """Jump to a case by its number or short number (typed or scanned at the counter; a case
+    number is no personal data, unlike what the search page takes, which is POSTed)."""
     case_id = q.strip()
     if not case_id:
         return redirect(request, "/console/inbox")
+    if SHORT_NO_RE.match(case_id):  # the short number read out over the phone
+        found = (await session.exec(select(CaseRecord).where(CaseRecord.short_no == case_id))).first()
+        if found is None:
+            raise ApiError(404, "case.not_found", "未找到该案件，请核对案件编号")
+        case_id = found.case_id
     row = await case_row(session, staff, case_id, check_region=False)  # the case page checks scope
     return redirect(request, f"/console/cases/{quote(row.case_id, safe='')}")
 

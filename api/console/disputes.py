@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,7 +31,8 @@ from api.console.web import (
 from api.deps import get_session, get_temporal
 from api.errors import ApiError
 from api.principals import Clerk, DisputeForConsoleReviewer, DisputeReviewer
-from api.temporal_ops import Decider
+from api.temporal_ops import Decider, call_workflow
+from models.enums import CaseType
 from models.staff import StaffActor
 from models.tables import CaseRecord
 from policy.regions import get_region
@@ -143,7 +144,13 @@ async def _render_intake(
             "errors": errors or {},
             "message": message,
             "counties": _counties(staff),
-            "reasons": await stop_reason_codes(request),
+            # A dispute asks for a reason that is not the person's own will (never 死亡, 退休 or the
+            # reason on the record now).
+            "reasons": [
+                r
+                for r in await stop_reason_codes(request)
+                if r.involuntary and r.code != values.get("current_reason_code")
+            ],
             "required": REQUIRED_DOCUMENTS[Channel.COUNTER],
             "doc_kinds": doc_kinds(),
         },
@@ -153,13 +160,69 @@ async def _render_intake(
 
 
 @router.get("/intake/dispute")
-async def intake_form(request: Request, staff: Clerk) -> Response:
+async def intake_form(
+    request: Request,
+    staff: Clerk,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    claim: Annotated[str, Query(max_length=128)] = "",
+) -> Response:
+    """The counter form; with ``claim`` (a rejected claim of the clerk's region), prefilled from
+    that claim so the person need not say it all again."""
     if not available():
         raise ApiError(404, "http.404", "停保原因争议受理尚未开通")
     own = get_region(staff.region_code)
     values: dict[str, Any] = dict.fromkeys(FIELDS, "") | {"docs": []}
     values["region_code"] = own.code if own.level == "county" else ""
+    if claim:
+        values |= await _from_claim(request, staff, session, claim)
     return await _render_intake(request, staff, values)
+
+
+async def _from_claim(
+    request: Request, staff: StaffActor, session: AsyncSession, case_id: str
+) -> dict[str, Any]:
+    """The person and the stop reason of a rejected claim, for the dispute form. Reading the full
+    personal data is recorded in the audit log, as on the claim page."""
+    from api.console.cases import case_row
+    from api.routes import claims as claims_api
+    from core import audit
+    from workflows.benefit_claim import BenefitClaimWorkflow
+
+    row = await case_row(session, staff, case_id)  # 404 unknown, 403 outside the clerk's region
+    if row.case_type != CaseType.BENEFIT_CLAIM.value:
+        raise ApiError(404, "case.not_found", "未找到该申领案件，请核对案件编号")
+    handle = claims_api._handle(await get_temporal(request), case_id)
+    app = await call_workflow(lambda: handle.query(BenefitClaimWorkflow.applicant_details))
+    state = await call_workflow(lambda: handle.query(BenefitClaimWorkflow.state_query))
+    await audit.append(
+        session,
+        actor=staff.login,
+        action="personal_data.viewed",
+        case_id=case_id,
+        actor_region=staff.region_code,
+        payload={"fields": ["id_number", "phone"], "purpose": "dispute_intake"},
+    )
+    await session.commit()
+    rnd = state.current_round
+    current = rnd.report.stop_reason if rnd and rnd.report else None
+    region = get_region(row.region_code)
+    return {
+        "id_number": app.id_number,
+        "name": app.name,
+        "phone": app.phone,
+        "region_code": region.code if region.level == "county" else "",
+        "employer_credit_code": app.employer_credit_code,
+        "statement": (
+            f"申请人对原单位报送的停保原因“{current.label}”有异议，"
+            "认为系非因本人意愿中断就业，申请变更停保原因。"
+            if current
+            else ""
+        ),
+        "current_reason_code": current.code if current else "",
+        "current_reason_label": current.label if current else "",
+        "claim_id": case_id,
+        "claim_short_no": row.short_no or case_id,
+    }
 
 
 @router.post("/intake/dispute", dependencies=[Depends(csrf_protect)])
@@ -297,7 +360,7 @@ async def review(
         )
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
-        message = "；".join(errs.values()) if errs else message
+        message = "；".join(v.rstrip("。") for v in errs.values()) if errs else message
         return await case_page(
             request, staff, session, client, row, form=form, decision_error=message, status=status
         )

@@ -19,6 +19,7 @@ from sqlalchemy import delete, insert
 from sqlmodel import col
 
 from core.db import Database
+from core.person_search import mask_name
 from models.case import BUSINESS_TZ, local_date
 from models.claim import CLAIM_STATUS_LABELS, ClaimStatus
 from models.enums import CaseType
@@ -117,7 +118,7 @@ def synthetic_rows(
                 "stage": stage,
                 "region_code": county,
                 "applicant_key": f"{rng.getrandbits(96):024x}",
-                "applicant_name": _name(rng),
+                "applicant_name": mask_name(_name(rng)),  # as the read model keeps names
                 "applicant_id_masked": f"{county}********{rng.randint(0, 9999):04d}",
                 "employer_credit_code": None,
                 "channel": rng.choice(("counter", "online", "online")),

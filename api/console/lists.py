@@ -6,6 +6,7 @@ the same cases. The case list calls the API's ``list_cases`` as it is."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -17,15 +18,20 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.console import disputes
+from api.console.export import CASE_COLUMNS, EXPORT_LIMIT, case_rows, xlsx_response
 from api.console.web import ConsoleRoute, render
 from api.deps import get_session
 from api.params import region_or_blank
 from api.principals import StaffUser
 from api.routes.cases import INBOX_STAGES, CaseItem, _item, _scope, _today, list_cases
+from models.benefit import PERIOD_STATUS_LABELS
 from models.claim import CLAIM_STATUS_LABELS
 from models.enums import CaseType, Role
+from models.service_request import STATUS_LABELS as REQUEST_STATUS_LABELS
+from models.skill_subsidy import ALERT_STATUS_LABELS, SUBSIDY_STATUS_LABELS
 from models.staff import StaffActor
-from models.tables import CaseRecord
+from models.tables import CaseRecord, Staff
+from models.verification import VerificationStatus
 from policy.regions import Region, descendants, get_region
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -110,9 +116,16 @@ def _int(v: str | None, default: int, lo: int, hi: int) -> int:
 
 
 def status_labels() -> dict[str, str]:
+    """Every case type's statuses in Chinese (chips, the filter, the supervisor's chart): a status
+    of a type missing here showed as its code (``active``)."""
     labels = {s.value: label for s, label in CLAIM_STATUS_LABELS.items()}
     for value, label in disputes.status_labels().items():
         labels.setdefault(value, label)
+    for table in (PERIOD_STATUS_LABELS, SUBSIDY_STATUS_LABELS, REQUEST_STATUS_LABELS, ALERT_STATUS_LABELS):
+        for status, label in table.items():
+            labels.setdefault(str(status.value), label)
+    for v in VerificationStatus:
+        labels.setdefault(v.value, v.label_zh)
     return labels
 
 
@@ -180,12 +193,24 @@ async def inbox_page(session: AsyncSession, staff: StaffActor, f: Filters) -> Li
     )
 
 
+async def staff_names(session: AsyncSession, logins: Iterable[str | None]) -> dict[str, str]:
+    """Login -> name, for the 承办人 column: staff are named as colleagues know them."""
+    wanted = sorted({x for x in logins if x})
+    if not wanted:
+        return {}
+    rows = (await session.exec(select(Staff).where(col(Staff.login).in_(wanted)))).all()
+    return {r.login: r.name or r.login for r in rows}
+
+
 def _table_only(request: Request) -> bool:
     return request.headers.get("HX-Target") == "case-table"
 
 
-def _list_context(staff: StaffActor, f: Filters, page: ListPage, base: str) -> dict[str, Any]:
+def _list_context(
+    staff: StaffActor, f: Filters, page: ListPage, base: str, names: dict[str, str]
+) -> dict[str, Any]:
     return {
+        "names": names,
         "f": f,
         "page": page,
         "base": base,
@@ -208,7 +233,8 @@ async def inbox_view(
     if page.total and f.page > page.pages:
         f.page = page.pages
         page = await inbox_page(session, staff, f)
-    ctx = _list_context(staff, f, page, "/console/inbox") | {"nav": "inbox", "mode": "inbox"}
+    names = await staff_names(session, (it.assigned_to for it in page.items))
+    ctx = _list_context(staff, f, page, "/console/inbox", names) | {"nav": "inbox", "mode": "inbox"}
     return render(request, "_case_table.html" if _table_only(request) else "inbox.html", ctx, staff=staff)
 
 
@@ -219,6 +245,13 @@ async def cases_view(
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     f = Filters.parse(dict(request.query_params), default_sort="received_at")
+    page = await cases_page(session, staff, f)
+    names = await staff_names(session, (it.assigned_to for it in page.items))
+    ctx = _list_context(staff, f, page, "/console/cases", names) | {"nav": "cases", "mode": "cases"}
+    return render(request, "_case_table.html" if _table_only(request) else "cases.html", ctx, staff=staff)
+
+
+async def cases_page(session: AsyncSession, staff: StaffActor, f: Filters) -> ListPage:
     result = await list_cases(
         staff=staff,
         session=session,
@@ -231,12 +264,50 @@ async def cases_view(
         page=f.page,
         page_size=f.size,
     )
-    page = ListPage(
+    return ListPage(
         items=result.items,
         total=result.total,
         page=result.page,
         page_size=result.page_size,
         counts_by_status=result.counts_by_status,
     )
-    ctx = _list_context(staff, f, page, "/console/cases") | {"nav": "cases", "mode": "cases"}
-    return render(request, "_case_table.html" if _table_only(request) else "cases.html", ctx, staff=staff)
+
+
+@router.get("/inbox/export.xlsx")
+async def inbox_export(
+    request: Request,
+    staff: StaffUser,
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    """The inbox with the filters on screen, as a spreadsheet (at most ``EXPORT_LIMIT`` rows)."""
+    f = Filters.parse(dict(request.query_params))
+    f.page, f.size = 1, EXPORT_LIMIT
+    return await _export(session, staff, "inbox", "我的待办", f, await inbox_page(session, staff, f))
+
+
+@router.get("/cases/export.xlsx")
+async def cases_export(
+    request: Request,
+    staff: StaffUser,
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> Response:
+    """The case list with the filters on screen, as a spreadsheet (at most ``EXPORT_LIMIT`` rows)."""
+    f = Filters.parse(dict(request.query_params), default_sort="received_at")
+    f.page, f.size = 1, EXPORT_LIMIT
+    return await _export(session, staff, "cases", "全部案件", f, await cases_page(session, staff, f))
+
+
+async def _export(
+    session: AsyncSession, staff: StaffActor, list_name: str, title: str, f: Filters, page: ListPage
+) -> Response:
+    names = await staff_names(session, (it.assigned_to for it in page.items))
+    filters = {"type": f.case_type, "status": f.status, "region": f.region, "overdue": f.overdue}
+    return await xlsx_response(
+        session,
+        staff,
+        list_name=list_name,
+        title=title,
+        headers=CASE_COLUMNS,
+        rows=case_rows(page.items, names),
+        filters={k: v for k, v in filters.items() if v},
+    )

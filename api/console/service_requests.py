@@ -108,7 +108,8 @@ async def intake_submit(request: Request, staff: Handler, session: Session) -> R
         created["id"] = out.case_id
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
-        return await _intake_page(request, staff, session, form, "；".join(errs.values()) or message, status)
+        joined = "；".join(v.rstrip("。") for v in errs.values())
+        return await _intake_page(request, staff, session, form, joined or message, status)
 
     return await act_or_show(
         request, call, show, values, lambda: f"/console/requests/{created['id']}?done=intake"
@@ -185,7 +186,7 @@ async def request_act(case_id: str, request: Request, staff: StaffUser, session:
         )
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
-        msg = "；".join(errs.values()) or message
+        msg = "；".join(v.rstrip("。") for v in errs.values()) or message
         return await request_page(request, staff, session, case_id, form=form, error=msg, status=status)
 
     return await act_or_show(

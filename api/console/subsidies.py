@@ -109,7 +109,7 @@ async def decide(
         await api.decide(case_id, row, body, staff, Decider(client, session, None))
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
-        message = "；".join(errs.values()) if errs else message
+        message = "；".join(v.rstrip("。") for v in errs.values()) if errs else message
         return await case_page(request, staff, client, row, form=form, decision_error=message, status=status)
 
     return await act_or_show(request, call, show, values, f"/console/cases/{case_id}?done={values['action']}")

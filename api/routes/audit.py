@@ -45,6 +45,7 @@ from core.timeline import (
 )
 from models.case import BUSINESS_TZ
 from models.enums import Role
+from models.staff import StaffActor
 from models.tables import AuditLog, CaseRecord, HistoryArchive
 from policy.regions import REGION_ROOT, subtree_codes
 
@@ -130,6 +131,47 @@ async def case_timeline(
     decrypt: Annotated[bool, Query(description="解密载荷（仅限有权查看个人信息的岗位）")] = True,
     bookkeeping: Annotated[bool, Query(description="包括台账更新、审计写入等记账事件")] = False,
 ) -> CaseTimelineOut:
+    return await build_case_timeline(
+        case_id, record, staff, request, session, decrypt=decrypt, bookkeeping=bookkeeping, record_view=True
+    )
+
+
+async def _record_view(
+    session: AsyncSession,
+    staff: StaffActor,
+    case_id: str,
+    decrypted: bool,
+    source: str,
+    histories: list[WorkflowHistory],
+    events: int,
+) -> None:
+    await audit.append(
+        session,
+        actor=staff.login,
+        action=TIMELINE_VIEW_ACTION,
+        case_id=case_id,
+        actor_role=",".join(staff.roles),
+        actor_region=staff.region_code,
+        payload={"decrypted": decrypted, "runs": [h.run_id for h in histories], "events": events},
+        detail={"decrypted": decrypted, "source": source, "events": events},
+    )
+    await session.commit()
+
+
+async def build_case_timeline(
+    case_id: str,
+    record: CaseRecord,
+    staff: StaffActor,
+    request: Request,
+    session: AsyncSession,
+    *,
+    decrypt: bool,
+    bookkeeping: bool,
+    record_view: bool,
+) -> CaseTimelineOut:
+    """The timeline, and the audit entry of the view. ``record_view`` is False only for the
+    console's own automatic reloads of a page already viewed (and recorded) in this visit: a case
+    page refreshing while the system works must not write one view per reload."""
     decrypted = decrypt and (staff.has(*DECRYPT_ROLES) or staff.has(Role.ADMIN))
     histories, source, client = await _histories(request, session, case_id)
     recorded = await _recorded(client, case_id) if decrypted and source == "temporal" else []
@@ -138,17 +180,8 @@ async def case_timeline(
     if record.case_type == "benefit_period":
         events = with_ledger(events, await ledger_rows(session, case_id))
     # The view is recorded before the data leaves; a failed write refuses the view.
-    await audit.append(
-        session,
-        actor=staff.login,
-        action=TIMELINE_VIEW_ACTION,
-        case_id=case_id,
-        actor_role=",".join(staff.roles),
-        actor_region=staff.region_code,
-        payload={"decrypted": decrypted, "runs": [h.run_id for h in histories], "events": len(events)},
-        detail={"decrypted": decrypted, "source": source, "events": len(events)},
-    )
-    await session.commit()
+    if record_view:
+        await _record_view(session, staff, case_id, decrypted, source, histories, len(events))
     return CaseTimelineOut(
         case_id=case_id,
         case_type=record.case_type,

@@ -34,7 +34,13 @@ INBOX_STAGES: dict[Role, list[str]] = {
     Role.SECOND_REVIEWER: ["second_review"],
     Role.FINAL_REVIEWER: ["final_review"],
     Role.RISK_INSPECTOR: ["risk_verification", "verification"],  # flagged claims, verification cases
-    Role.INTAKE_CLERK: ["awaiting_documents", "awaiting_registration", "registration"],
+    # Rejected claims waiting for re-application too: the clerk re-applies for the person.
+    Role.INTAKE_CLERK: [
+        "awaiting_documents",
+        "awaiting_registration",
+        "registration",
+        "awaiting_reapplication",
+    ],
 }
 SORTS = {
     "deadline": CaseRecord.deadline,
@@ -45,6 +51,7 @@ SORTS = {
 
 class CaseItem(BaseModel):
     case_id: str
+    short_no: str | None = None  # the readable number (150102-20261130-0001) read out over the phone
     case_type: str
     case_type_label: str
     status: str
@@ -73,15 +80,22 @@ class CaseList(BaseModel):
     counts_by_status: dict[str, int]
 
 
+#: Statuses whose decision is taken: the review deadline no longer runs, so no days-left (a
+#: rejected claim waiting for re-application kept a green "剩10个工作日" badge).
+DECIDED_STATUSES = frozenset({"rejected", "approved", "closed", "refused", "withdrawn"})
+
+
 def _item(r: CaseRecord, today: date) -> CaseItem:
     left: int | None = None
-    if r.deadline is not None:
+    deadline = None if r.status in DECIDED_STATUSES else r.deadline
+    if deadline is not None:
         try:
-            left = working_days_until(today, r.deadline)
+            left = working_days_until(today, deadline)
         except PolicyError:
             left = None
     return CaseItem(
         case_id=r.case_id,
+        short_no=r.short_no,
         case_type=r.case_type,
         case_type_label=CaseType(r.case_type).label,
         status=r.status,
@@ -92,7 +106,7 @@ def _item(r: CaseRecord, today: date) -> CaseItem:
         applicant_id_masked=r.applicant_id_masked,
         channel=r.channel,
         received_at=r.received_at,
-        deadline=r.deadline,
+        deadline=deadline,
         working_days_left=left,
         overdue=r.overdue,
         escalated=r.escalated,

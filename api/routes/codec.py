@@ -18,12 +18,13 @@ from fastapi import APIRouter, Depends, Request
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.deps import get_db, get_settings_dep
+from api.deps import SESSION_COOKIE, get_db, get_settings_dep
 from api.errors import ApiError
 from api.principals import Decryptor
 from core import audit
 from core.codec import CodecError, is_refused
 from core.db import Database
+from core.security import TokenError, decode_token
 from core.settings import Settings
 
 router = APIRouter(prefix="/codec", tags=["codec"])
@@ -98,6 +99,24 @@ async def decode(
     return await _run(request, db, staff.login, "decode")
 
 
+UI_ACTOR = "temporal-web-ui"
+
+
+def _ui_caller(request: Request, settings: Settings) -> str:
+    """Who asked through the Web UI: the staff member whose console session the browser sent
+    (the Web UI's codec setting "Include cross-origin credentials"), so the decode is audited
+    under that person; the Web UI itself only when the browser sent no session. Attribution, not
+    authorisation: the UI key already admitted the call."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return UI_ACTOR
+    try:
+        claims = decode_token(settings, token)
+    except TokenError:
+        return UI_ACTOR
+    return claims.login or UI_ACTOR
+
+
 def _ui_key_ok(settings: Settings, key: str) -> None:
     if not settings.codec_ui_key or not hmac.compare_digest(settings.codec_ui_key, key):
         raise ApiError(404, "http.404", "未找到")
@@ -111,7 +130,7 @@ async def ui_encode(
     db: Annotated[Database, Depends(get_db)],
 ) -> dict[str, Any]:
     _ui_key_ok(settings, key)
-    return await _run(request, db, "temporal-web-ui", "encode")
+    return await _run(request, db, _ui_caller(request, settings), "encode")
 
 
 @router.post("/ui/{key}/decode", include_in_schema=False)
@@ -122,4 +141,4 @@ async def ui_decode(
     db: Annotated[Database, Depends(get_db)],
 ) -> dict[str, Any]:
     _ui_key_ok(settings, key)
-    return await _run(request, db, "temporal-web-ui", "decode")
+    return await _run(request, db, _ui_caller(request, settings), "decode")

@@ -6,10 +6,11 @@ import base64
 
 import httpx
 from google.protobuf import json_format
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.app import create_app
+from api.deps import SESSION_COOKIE
 from core.db import Database
 from core.settings import Settings
 from models.tables import AuditLog
@@ -112,3 +113,15 @@ async def test_ui_key_route_and_cors(settings: Settings, pg_db: Database) -> Non
         assert r.status_code == 200 and r.json() == {}
         r = await c.post("/codec/ui/guess/encode", json={"payloads": []})
         assert r.status_code == 404
+        # With the console session the browser sends along, the decode is the person's.
+        bearer = (await login(c, "auditor.nmg"))["Authorization"].removeprefix("Bearer ")
+        c.cookies.set(SESSION_COOKIE, bearer)
+        r = await c.post("/codec/ui/ui-secret/decode", json={"payloads": []})
+        assert r.status_code == 200, r.text
+    async with pg_db.session() as session:
+        last = (
+            await session.exec(
+                select(AuditLog).where(AuditLog.action == "codec.decode").order_by(col(AuditLog.id).desc())
+            )
+        ).first()
+    assert last is not None and last.actor == "auditor.nmg"

@@ -55,7 +55,7 @@ async def test_every_staff_decision_with_actor_time_and_evidence(settings: Setti
     # Completed updates refer back to their acceptance.
     done = [e for e in events if e.action == "approve" and e.event_type.endswith("COMPLETED")]
     assert [e.refers_to for e in done] == [approve.event_id]
-    assert events[-1].action == "completed" and "approved" in events[-1].text_zh
+    assert events[-1].action == "completed" and "已核准" in events[-1].text_zh
 
 
 async def test_timers_escalation_and_unblock_are_on_the_timeline(settings: Settings) -> None:
@@ -65,7 +65,7 @@ async def test_timers_escalation_and_unblock_are_on_the_timeline(settings: Setti
     )
     timers = [e for e in overdue if e.category == "timer"]
     assert len(timers) == 2  # the reminder, then the deadline
-    assert any("Overdue=True" in e.text_zh for e in overdue if e.category == "status")
+    assert any("逾期为是" in e.text_zh for e in overdue if e.category == "status")
     assert [e.actor for e in staff_decisions(overdue)] == ["reviewer.xc"]
     assert staff_decisions(overdue)[0].at > timers[-1].at  # the late approval came after escalation
 

@@ -19,6 +19,7 @@ from playwright.async_api import Page, expect
 from sqlmodel import select
 
 from core.db import Database
+from core.person_search import mask_name
 from models.claim import REJECT_REASONS, RejectReason
 from models.tables import AuditLog
 from sim.testing import SimHandle
@@ -93,7 +94,8 @@ async def test_claim_intake_review_reject_reapply_approve_in_the_browser(
     row = f'tr:has(a[href="/console/cases/{case_id}"])'
     await reload_until(reviewer, row)
     await expect(reviewer.locator(row).locator(".due")).to_have_text(re.compile(r"剩\d+个工作日|今日到期"))
-    await expect(reviewer.locator(row)).to_contain_text(person["name"])
+    # The read model keeps the name masked (the full name stays in the sealed workflow state).
+    await expect(reviewer.locator(row)).to_contain_text(mask_name(person["name"]))
     await expect(reviewer.locator(row)).to_contain_text("********")
     await reviewer.screenshot(path=str(artifacts / "console-inbox.png"), full_page=True)
     # Keyboard: "/" jumps to the case-number box.

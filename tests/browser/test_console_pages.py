@@ -55,7 +55,7 @@ def csrf_of(html: str) -> str:
 
 
 def row_ids(html: str) -> list[str]:
-    return re.findall(r'<td class="c-id"><a href="/console/cases/([^"]+)"', html)
+    return re.findall(r'<td class="c-id"[^>]*><a href="/console/cases/([^"]+)"', html)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -160,7 +160,8 @@ async def test_inbox_sorted_by_deadline_with_overdue_in_red_filters_and_paging(
     assert row_ids(r.text) == [c.case_id for c in expected[:20]]
     # The most urgent come first and are overdue: marked red, with the working days past due.
     first = re.search(
-        r'<tr class="(due-[a-z]+)" data-row>\s*<td class="c-due"><span class="due [^"]+">([^<]+)<', r.text
+        r'<tr class="(due-[a-z]+)" data-row>\s*<td class="c-due"[^>]*><span class="due [^"]+">([^<]+)<',
+        r.text,
     )
     assert first and first.group(1) == "due-over" and re.fullmatch(r"逾期\d+个工作日", first.group(2))
     overdue = [c for c in expected if c.overdue]

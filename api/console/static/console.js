@@ -162,7 +162,13 @@
 
   // --- pages that wait for the workflow reload themselves ----------------------------------------------------
   document.addEventListener("DOMContentLoaded", function () {
+    // Only while the system is working (the server sets the attribute); the reload says it is one
+    // (auto=1), so the visit's timeline view is recorded once, not once per reload.
     var ms = parseInt(document.body.getAttribute("data-autorefresh") || "0", 10);
-    if (ms > 0) setTimeout(function () { window.location.reload(); }, ms);
+    if (ms > 0) setTimeout(function () {
+      var url = new URL(window.location.href);
+      url.searchParams.set("auto", "1");
+      window.location.replace(url.toString());
+    }, ms);
   });
 })();
