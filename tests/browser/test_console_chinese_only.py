@@ -46,7 +46,8 @@ PAGES = (
 ALLOWED = {"xlsx", "KB", "MB", "B", "PDF", "JPG", "PNG", "Temporal", "Web", "UI", "UTC", "ID", "QR"}
 LATIN = re.compile(r"[A-Za-z][A-Za-z_.=/-]*[A-Za-z]|[A-Za-z]")
 #: Document numbers issued by other systems (登记号DJ150102...) are data, not words.
-DOCUMENT_NO = re.compile(r"(?<![A-Za-z])[A-Z]{1,4}\d{6,}")
+#: Numbers of the agency's own notices (文书编号 150102-20261130-F4FF72: region, day, hex digits).
+DOCUMENT_NO = re.compile(r"(?<![A-Za-z])[A-Z]{1,4}\d{6,}|\d{6}-\d{8}-[0-9A-F]{6}")
 
 #: The page's visible text without code-styled elements (where identifiers belong).
 VISIBLE_TEXT = """() => {
