@@ -121,6 +121,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         self.person = inp.person
         self.case_id = inp.case_id
         self.region_code = inp.region_code
+        self._stops_to_tell: list[tuple[StopRecord, str]] = []  # told once their rows are written
         if inp.carry is not None:
             self.state = inp.carry.state
             self._version = inp.carry.projection_version
@@ -221,6 +222,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
             await self._refresh()
             await self._apply_pending()
             await self._raced(await self._sync())
+            await self._tell_stopped()
             return
         if self._account_changed():
             await self._sync(with_person=True, reschedule_rejected=True)
@@ -501,15 +503,13 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 if rec.unused_months and rec.reason is StopReason.REEMPLOYED
                 else ""
             )
-            notice = ""
             if workflow.patched("period-notices"):
-                # 停发通知书 with the remedies (an adverse decision); ``_notice_stop`` below.
-                notice = await self._notice_stop(rec)
-            await self._tell_person(
-                "period_stopped",
-                f"{self.person.name}您好：因{rec.label}，您的失业保险金和代缴的医疗保险费自{ym_zh(eff)}起停止发放"
-                f"（依据{rec.legal_basis}）。{carry}如有异议，请联系经办机构。{notice}",
-            )
+                # 停发通知书 with the remedies (an adverse decision), told after the stop's rows are
+                # written (``_tell_stopped``): rendering the notice takes seconds, and a stop
+                # registered just before a pay day's cut-off must reach the rows first.
+                self._stops_to_tell.append((rec, carry))
+            else:
+                await self._tell_person("period_stopped", self._stopped_text(rec, carry))
         if rec.overpaid_months:
             await self.notify_staff(
                 Role.SUPERVISOR.value,
@@ -785,6 +785,20 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         if (self.state.status, self.state.stage) != (status, stage):
             self.state.status, self.state.stage = status, stage
             await self.project()
+
+    def _stopped_text(self, rec: StopRecord, carry: str, notice: str = "") -> str:
+        return (
+            f"{self.person.name}您好：因{rec.label}，您的失业保险金和代缴的医疗保险费自{ym_zh(rec.effective_from)}"
+            f"起停止发放（依据{rec.legal_basis}）。{carry}如有异议，请联系经办机构。{notice}"
+        )
+
+    async def _tell_stopped(self) -> None:
+        """The person's 停发通知书 and message for the stops just applied, once their rows are
+        written."""
+        while self._stops_to_tell:
+            rec, carry = self._stops_to_tell.pop(0)
+            notice = await self._notice_stop(rec)
+            await self._tell_person("period_stopped", self._stopped_text(rec, carry, notice))
 
     async def _notice_stop(self, rec: StopRecord) -> str:
         issued = await self.issue_notice(

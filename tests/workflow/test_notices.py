@@ -35,6 +35,7 @@ from tests.clock import FUTURE_YEAR
 from tests.factories import (
     REVIEWER,
     CaseEnv,
+    applied,
     claim_input,
     sim_certificate,
     sim_person,
@@ -212,6 +213,7 @@ async def test_subsidy_refusal_and_approval_each_issue_their_decision(
         ),
     )
     await wait_subsidy(h, SubsidyStatus.REJECTED)
+    await applied(h)  # the decision answers on acceptance; its notice is issued as it is applied
     [refusal] = await _notices(subsidy_env, h.id)
     text = _pdf(subsidy_env, refusal)
     assert "技能提升补贴不予核准决定书" in text and "缺少证岗相适材料" in text and "申请行政复议" in text

@@ -30,6 +30,7 @@ from models.payday import PaydayResult, payday_id
 from models.rules import YearMonth
 from models.tables import PaydayRun, PaymentOrder, PaymentRecovery, PaymentSchedule
 from sim.testing import SimHandle
+from tests.clock import FUTURE_YEAR
 from tests.factories import REVIEWER, CaseEnv, sim_person
 from tests.workflow.conftest import (
     bank_ledger,
@@ -44,6 +45,7 @@ from workflows.base import initial_search_attributes
 from workflows.benefit_period import BenefitPeriodWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")
+Y = FUTURE_YEAR  # a year still ahead of the test clock, laid out like 2027 (tests/clock.py)
 YM = YearMonth
 
 
@@ -59,21 +61,21 @@ async def test_three_months_paid_by_the_region_runs_without_the_period_on_the_pa
     period_env: CaseEnv, sim: SimHandle
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=3)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=3)
     h = await start_period(period_env, inp)
     result = await h.result()
     assert result.status == PeriodStatus.CLOSED and result.close_reason == "expired"
     assert result.months_paid == 3
     s = await period_state(h)
-    # 2027-02-10 falls in the (synthetic) 春节 break: February's run is on the 15th.
+    # Y-02-10 falls in the (synthetic) 春节 break: February's run is on the 15th.
     assert [p.batch_id for p in s.payments] == [
-        payday_id("150102", d) for d in (date(2027, 1, 11), date(2027, 2, 15), date(2027, 3, 10))
+        payday_id("150102", d) for d in (date(Y, 1, 11), date(Y, 2, 15), date(Y, 3, 10))
     ]
     assert ledger_for(await bank_ledger(sim), inp.case_id) == {
-        f"benefit:{inp.case_id}:{YM(2027, 1) + i}": 1 for i in range(3)
+        f"benefit:{inp.case_id}:{YM(Y, 1) + i}": 1 for i in range(3)
     }
     orders = await rows(period_env, PaymentOrder, case_id=inp.case_id)
-    assert sorted(o.period for o in orders) == ["2027-01", "2027-02", "2027-03"]
+    assert sorted(o.period for o in orders) == [f"{Y}-01", f"{Y}-02", f"{Y}-03"]
     assert {o.status for o in orders} == {"paid"} and all(o.bank_batch for o in orders)
     # Not on the path: the period ran no payment activity; it wrote its schedule and read the ledger.
     acts = [
@@ -89,13 +91,13 @@ async def test_three_months_paid_by_the_region_runs_without_the_period_on_the_pa
     ]
     # The pay-day run's history: chunk numbers, counts, bank references; no personal data.
     run = period_env.env.client.get_workflow_handle(
-        payday_id("150102", date(2027, 2, 15)), result_type=PaydayResult
+        payday_id("150102", date(Y, 2, 15)), result_type=PaydayResult
     )
     res = await run.result()
     assert res.totals.paid >= 1 and res.report.mismatches == 0
     history = await run.fetch_history()
     assert person["id_number"] not in history.to_json() and person["account_no"] not in history.to_json()
-    report = await rows(period_env, PaydayRun, payday_id=payday_id("150102", date(2027, 2, 15)))
+    report = await rows(period_env, PaydayRun, payday_id=payday_id("150102", date(Y, 2, 15)))
     assert report[0].status == "reconciled" and report[0].report["mismatches"] == 0
     # The person's timeline shows every payment: the ledger next to the period's history.
     async with period_env.db.session() as session:
@@ -138,29 +140,29 @@ async def test_a_stop_committed_one_second_before_the_cut_off_is_not_paid(
     period_env: CaseEnv, sim: SimHandle
 ) -> None:
     person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    inp = period_input(period_env.settings, person, first=YM(2027, 1), months=2)
+    inp = period_input(period_env.settings, person, first=YM(Y, 1), months=2)
     h = await start_period(period_env, inp)
-    feb_cutoff = datetime(2027, 2, 15, 9, 0, tzinfo=TZ)  # 2027-02-10 is in the 春节 break
+    feb_cutoff = datetime(Y, 2, 15, 9, 0, tzinfo=TZ)  # Y-02-10 is in the 春节 break
     await sleep_until(period_env, feb_cutoff - timedelta(seconds=1))
     await h.execute_update(
         BenefitPeriodWorkflow.stop_by_staff,
         StaffStopCommand(
-            actor=REVIEWER, reason=StopReason.REEMPLOYED, on=date(2027, 1, 20), note="就业登记核实"
+            actor=REVIEWER, reason=StopReason.REEMPLOYED, on=date(Y, 1, 20), note="就业登记核实"
         ),
     )
 
     async def committed() -> bool:
-        r = await row_state(period_env, inp.case_id, YM(2027, 2))
+        r = await row_state(period_env, inp.case_id, YM(Y, 2))
         return r is not None and r.state == "stopped"
 
     await until(committed, "the stop's schedule write")
     assert await period_env.env.get_current_time() < feb_cutoff
     result = await h.result()
     assert result.close_reason == "reemployed" and result.months_paid == 1
-    assert ledger_for(await bank_ledger(sim), inp.case_id) == {f"benefit:{inp.case_id}:2027-01": 1}
-    assert [o.period for o in await rows(period_env, PaymentOrder, case_id=inp.case_id)] == ["2027-01"]
+    assert ledger_for(await bank_ledger(sim), inp.case_id) == {f"benefit:{inp.case_id}:{Y}-01": 1}
+    assert [o.period for o in await rows(period_env, PaymentOrder, case_id=inp.case_id)] == [f"{Y}-01"]
     run = period_env.env.client.get_workflow_handle(
-        payday_id("150102", date(2027, 2, 15)), result_type=PaydayResult
+        payday_id("150102", date(Y, 2, 15)), result_type=PaydayResult
     )
     assert (await run.result()).totals.count == 0  # nothing of this case was even claimed
     assert not await rows(period_env, PaymentRecovery, case_id=inp.case_id)
