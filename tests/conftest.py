@@ -46,9 +46,13 @@ def tmp_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(tmp_data: Path) -> Settings:
+    """The suite's settings. The calendar overlay is the test one everywhere (the API and console
+    too, not only the workers): without it, the console's working days left would fail closed the
+    day the clock enters a year the packaged tables do not have yet (tests/clock.py)."""
     return Settings(
         mode="test",
         data_dir=tmp_data,
+        calendar_dir=synthetic_calendar_dir(tmp_data / "calendar"),
         codec_keys=f"t1:{TEST_KEY}",
         codec_active_key="t1",
         jwt_secret="test-secret-" + "x" * 32,
