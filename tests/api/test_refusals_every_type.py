@@ -1,0 +1,231 @@
+"""Issue 21, "what it must show": a decision refused for the same reason answers the same HTTP
+status and the same stable code on every case type that has staff decisions.
+
+Two halves:
+
+* The refusals a route's declared principals make (a wrong role: 403 ``auth.role``; a staff
+  member of another region: 404 ``case.not_found``) are decided before any workflow is asked, so
+  they are walked over every type on the real app and PostgreSQL with a read-model row of each
+  type (as the authorization matrix does), parametrized by type. (The benefit period's missing
+  reason is refused by its route, 422 ``period.reason_required``: tests/api/test_periods_api.py.)
+* The refusals the workflows make (a missing reason, a decision on a decided case) run on real
+  workflows through the real API: the claim (a one-level review) and the service request.
+
+Which types require a reason for which decision (c): a claim, a dispute level, a skill subsidy
+and a premium refund refuse a *rejection* without one (``review.reason_required``, the review
+kit); a benefit-period operation refuses any operation without one (``period.reason_required``);
+a risk verification's supervisor approval needs none (the inspector's proposal carries the facts,
+``review.note_required``); a service request has no reason, its answer needs its content
+(``service.note_required``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from core.db import Database
+from core.security import Kind, issue_token
+from core.settings import Settings
+from models.benefit import period_id_for
+from models.claim import claim_id_for
+from models.dispute import dispute_id_for
+from models.enums import CaseType, Role
+from models.premium_refund import refund_id_for
+from models.service_request import request_id_for
+from models.skill_subsidy import subsidy_id_for
+from models.tables import CaseRecord, Staff
+from models.verification import verification_id_for
+from sim.testing import SimHandle
+from tests.api.test_claims_api import claim_body, wait_for
+from tests.conftest import login
+from tests.factories import CaseEnv, sim_person
+
+REGION, ELSEWHERE = "150102", "150202"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One staff decision of a case type: where it is posted, with what, and who may make it."""
+
+    case_type: CaseType
+    case_id: str
+    url: str
+    body: dict[str, Any]
+    roles: tuple[Role, ...]  # a role the route admits
+
+
+def _decisions() -> list[Decision]:
+    key = uuid.uuid4().hex[:24]
+    tag = uuid.uuid4().hex[:6]
+    claim = claim_id_for(REGION, key, 1)
+    verification = verification_id_for(REGION, tag)
+    request = request_id_for(REGION, "counter", tag)
+    return [
+        Decision(CaseType.BENEFIT_CLAIM, claim, f"/api/v1/claims/{claim}/approve", {}, (Role.REVIEWER,)),
+        Decision(
+            CaseType.STOP_REASON_DISPUTE,
+            d := dispute_id_for(REGION, key, 1),
+            f"/api/v1/disputes/{d}/reviews/initial/approve",
+            {"note": "同意"},
+            (Role.REVIEWER,),
+        ),
+        Decision(
+            CaseType.BENEFIT_PERIOD,
+            p := period_id_for(claim),
+            f"/api/v1/periods/{p}/suspend",
+            {"reason": "举报线索核查"},
+            (Role.REVIEWER,),
+        ),
+        Decision(
+            CaseType.SKILL_SUBSIDY,
+            s := subsidy_id_for(REGION, key, tag),
+            f"/api/v1/subsidies/{s}/decide",
+            {"action": "approve"},
+            (Role.REVIEWER,),
+        ),
+        Decision(
+            CaseType.RISK_CHECK,
+            verification,
+            f"/api/v1/risk/verifications/{verification}/approval/approve",
+            {},
+            (Role.SUPERVISOR,),
+        ),
+        Decision(
+            CaseType.COMPLAINT,
+            request,
+            f"/api/v1/service-requests/{request}/answer",
+            {"note": "已电话答复诉求人"},
+            (Role.INTAKE_CLERK,),
+        ),
+        Decision(
+            CaseType.PREMIUM_REFUND,
+            r := refund_id_for(REGION, key, tag),
+            f"/api/v1/premium-refunds/{r}/decide",
+            {"action": "approve"},
+            (Role.REVIEWER,),
+        ),
+    ]
+
+
+DECISIONS = _decisions()
+
+
+async def _row(db: Database, d: Decision) -> None:
+    now = datetime.now(UTC)
+    async with db.session() as s:
+        s.add(
+            CaseRecord(
+                case_id=d.case_id,
+                case_type=d.case_type.value,
+                status="under_review",
+                stage="review",
+                region_code=REGION,
+                applicant_key=uuid.uuid4().hex[:24],
+                channel="counter",
+                received_at=now,
+                updated_at=now,
+            )
+        )
+        await s.commit()
+
+
+async def _member(db: Database, settings: Settings, roles: tuple[Role, ...], region: str) -> dict[str, str]:
+    """A staff member of our own (never a demo account another test might lock or change)."""
+    login_name = f"refusal-{uuid.uuid4().hex[:10]}"
+    async with db.session() as s:
+        s.add(
+            Staff(
+                login=login_name,
+                name="测试人员",
+                password_hash="-",
+                roles=[r.value for r in roles],
+                region_code=region,
+                created_at=datetime.now(UTC),
+            )
+        )
+        await s.commit()
+    token, _ = issue_token(
+        settings, login=login_name, roles=[r.value for r in roles], region_code=region, name="测试人员"
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _error(r: httpx.Response) -> tuple[int, str]:
+    return r.status_code, str(r.json()["error"]["code"])
+
+
+@pytest.mark.parametrize("d", DECISIONS, ids=[d.case_type.value for d in DECISIONS])
+async def test_principal_refusals_are_the_same_on_every_type(
+    pg_api: httpx.AsyncClient, pg_db: Database, settings: Settings, d: Decision
+) -> None:
+    await _row(pg_db, d)
+    # (a) A role the decision does not admit (an operations engineer, region-wide): 403 auth.role.
+    ops = await _member(pg_db, settings, (Role.OPS_ENGINEER,), "150000")
+    assert _error(await pg_api.post(d.url, json=d.body, headers=ops)) == (403, "auth.role")
+    # (b) The right role, another region: the case does not exist for them.
+    elsewhere = await _member(pg_db, settings, d.roles, ELSEWHERE)
+    assert _error(await pg_api.post(d.url, json=d.body, headers=elsewhere)) == (404, "case.not_found")
+
+async def test_a_service_request_just_received_is_scoped_by_its_id(
+    pg_api: httpx.AsyncClient, pg_db: Database, settings: Settings
+) -> None:
+    """The create route answers before the workflow's first projection writes the request's row;
+    until then the request's id (which names its region) scopes it: another region's handler
+    gets 404 at once, an in-region one gets past the loader (here: no Temporal server, 503)."""
+    case_id = request_id_for(REGION, "counter", uuid.uuid4().hex[:12])
+    elsewhere = await _member(pg_db, settings, (Role.INTAKE_CLERK,), ELSEWHERE)
+    for method, url in (("GET", ""), ("POST", "/contact")):
+        r = await pg_api.request(method, f"/api/v1/service-requests/{case_id}{url}", headers=elsewhere)
+        assert _error(r) == (404, "case.not_found"), r.text
+    inside = await _member(pg_db, settings, (Role.INTAKE_CLERK,), REGION)
+    r = await pg_api.get(f"/api/v1/service-requests/{case_id}", headers=inside)
+    assert r.status_code not in (403, 404), r.text
+    not_a_request = await pg_api.get(f"/api/v1/service-requests/claim-{REGION}-x-1", headers=inside)
+    assert _error(not_a_request) == (404, "case.not_found")
+
+
+async def test_workflow_refusals_claim_and_service_request(
+    case_api: httpx.AsyncClient, pg_case_env: CaseEnv, sim: SimHandle
+) -> None:
+    """(c) and (d) on real workflows: a missing reason is 422 ``*.reason_required`` (a request's
+    missing answer ``service.note_required``), a decision on a decided case 409."""
+    api = case_api
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    clerk = await login(api, "clerk.xc")
+    r = await api.post("/api/v1/claims", json=claim_body(person), headers=clerk)
+    assert r.status_code == 201, r.text
+    claim = r.json()["case_id"]
+    reviewer = await login(api, "reviewer.xc")
+    await wait_for(api, reviewer, claim, "under_review")
+    r = await api.post(
+        f"/api/v1/claims/{claim}/reject", json={"reason_code": "other", "remedy": " "}, headers=reviewer
+    )
+    assert _error(r) == (422, "review.reason_required"), r.text
+    r = await api.post(f"/api/v1/claims/{claim}/approve", json={"note": "符合条件"}, headers=reviewer)
+    assert r.status_code == 200, r.text
+    await pg_case_env.env.client.get_workflow_handle(claim).result()
+    r = await api.post(f"/api/v1/claims/{claim}/approve", json={}, headers=reviewer)
+    assert _error(r) == (409, "case.decided"), r.text
+
+    # A request created through the API is usable at once (its row may not be written yet).
+    body = {
+        "kind": "consultation",
+        "channel": "counter",
+        "region_code": REGION,
+        "topic": "benefit",
+        "content": "请问失业保险金怎么申领？",
+        "requester_name": "张三",
+        "requester_phone": "13900000001",
+    }
+    r = await api.post("/api/v1/service-requests", json=body, headers=clerk)
+    assert r.status_code == 201, r.text
+    request = r.json()["case_id"]
+    r = await api.get(f"/api/v1/service-requests/{request}", headers=clerk)
+    assert r.status_code == 200, r.text
+    r = await api.post(f"/api/v1/service-requests/{request}/answer", json={"note": ""}, headers=clerk)
+    assert _error(r) == (422, "service.note_required"), r.text
