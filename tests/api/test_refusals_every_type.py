@@ -20,6 +20,7 @@ a risk verification's supervisor approval needs none (the inspector's proposal c
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -225,7 +226,11 @@ async def test_workflow_refusals_claim_and_service_request(
     r = await api.post("/api/v1/service-requests", json=body, headers=clerk)
     assert r.status_code == 201, r.text
     request = r.json()["case_id"]
-    r = await api.get(f"/api/v1/service-requests/{request}", headers=clerk)
-    assert r.status_code == 200, r.text
+    for _ in range(300):  # until it is assigned (answers are taken from then on)
+        r = await api.get(f"/api/v1/service-requests/{request}", headers=clerk)
+        assert r.status_code == 200, r.text
+        if r.json()["request"]["stage"] == "assigned":
+            break
+        await asyncio.sleep(0.05)
     r = await api.post(f"/api/v1/service-requests/{request}/answer", json={"note": ""}, headers=clerk)
     assert _error(r) == (422, "service.note_required"), r.text
