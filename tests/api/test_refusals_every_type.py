@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from core.db import Database
-from core.security import Kind, issue_token
+from core.security import issue_token
 from core.settings import Settings
 from models.benefit import period_id_for
 from models.claim import claim_id_for
@@ -171,6 +171,7 @@ async def test_principal_refusals_are_the_same_on_every_type(
     # (b) The right role, another region: the case does not exist for them.
     elsewhere = await _member(pg_db, settings, d.roles, ELSEWHERE)
     assert _error(await pg_api.post(d.url, json=d.body, headers=elsewhere)) == (404, "case.not_found")
+
 
 async def test_a_service_request_just_received_is_scoped_by_its_id(
     pg_api: httpx.AsyncClient, pg_db: Database, settings: Settings
