@@ -35,7 +35,7 @@ from core.settings import Settings
 from models.benefit import period_id_for
 from models.claim import claim_id_for
 from models.dispute import dispute_id_for
-from models.enums import CaseType, Role
+from models.enums import CaseType, Channel, Role
 from models.premium_refund import refund_id_for
 from models.service_request import request_id_for
 from models.skill_subsidy import subsidy_id_for
@@ -43,8 +43,16 @@ from models.tables import CaseRecord, Staff
 from models.verification import verification_id_for
 from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
+from tests.api.test_subsidies_api import application_body
 from tests.conftest import login
-from tests.factories import CaseEnv, sim_person
+from tests.factories import (
+    CaseEnv,
+    dispute_input,
+    sim_certificate,
+    sim_person,
+    start_dispute,
+    store_documents,
+)
 
 REGION, ELSEWHERE = "150102", "150202"
 
@@ -191,18 +199,35 @@ async def test_a_service_request_just_received_is_scoped_by_its_id(
     assert _error(not_a_request) == (404, "case.not_found")
 
 
-async def test_workflow_refusals_claim_and_service_request(
+async def _until(api: httpx.AsyncClient, url: str, who: dict[str, str], ok: Any) -> dict[str, Any]:
+    """Poll a case page until ``ok(page)`` (a workflow step the test waits for)."""
+    for _ in range(400):
+        r = await api.get(url, headers=who)
+        # 404 until the first projection of a case the test started on the workflow client.
+        assert r.status_code in (200, 404), r.text
+        if r.status_code == 200 and ok(r.json()):
+            return r.json()  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{url}: {r.text[:300]}")
+
+
+async def test_workflow_refusals_are_the_same_on_every_type(
     case_api: httpx.AsyncClient, pg_case_env: CaseEnv, sim: SimHandle
 ) -> None:
-    """(c) and (d) on real workflows: a missing reason is 422 ``*.reason_required`` (a request's
-    missing answer ``service.note_required``), a decision on a decided case 409."""
+    """(c) and (d) on real workflows, one case per type: a missing reason is 422
+    ``review.reason_required`` (a request's missing answer ``service.note_required``); a decision
+    on a decided case is 409 ``case.decided``, whether its workflow still runs (its own code is
+    ``review.closed``, ``review.decided`` or ``service.closed``; tests/api/test_refusal_table.py)
+    or has finished (Temporal's NOT_FOUND)."""
     api = case_api
-    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     clerk = await login(api, "clerk.xc")
+    reviewer = await login(api, "reviewer.xc")
+
+    # The claim (a one-level review).
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
     r = await api.post("/api/v1/claims", json=claim_body(person), headers=clerk)
     assert r.status_code == 201, r.text
     claim = r.json()["case_id"]
-    reviewer = await login(api, "reviewer.xc")
     await wait_for(api, reviewer, claim, "under_review")
     r = await api.post(
         f"/api/v1/claims/{claim}/reject", json={"reason_code": "other", "remedy": " "}, headers=reviewer
@@ -212,9 +237,42 @@ async def test_workflow_refusals_claim_and_service_request(
     assert r.status_code == 200, r.text
     await pg_case_env.env.client.get_workflow_handle(claim).result()
     r = await api.post(f"/api/v1/claims/{claim}/approve", json={}, headers=reviewer)
-    assert _error(r) == (409, "case.decided"), r.text
+    assert _error(r) == (409, "case.decided"), r.text  # finished (Temporal's NOT_FOUND)
 
-    # A request created through the API is usable at once (its row may not be written yet).
+    # The skill subsidy: decided while its payment is still being made, then paid.
+    person = await sim_person(sim.base_url, sim.token, cumulative_months=60)
+    cert = await sim_certificate(sim, person)
+    [fit] = await store_documents(pg_case_env.db, "job_fit_statement")
+    r = await api.post("/api/v1/subsidies", json=application_body(person, cert, fit), headers=clerk)
+    assert r.status_code == 201, r.text
+    subsidy = r.json()["case_id"]
+    page = f"/api/v1/subsidies/{subsidy}"
+    await _until(api, page, reviewer, lambda d: d["status"] == "under_review")
+    url = f"{page}/decide"
+    r = await api.post(url, json={"action": "reject"}, headers=reviewer)
+    assert _error(r) == (422, "review.reason_required"), r.text
+    r = await api.post(url, json={"action": "approve"}, headers=reviewer)
+    assert r.status_code == 200, r.text
+    await _until(api, page, reviewer, lambda d: d["status"] == "paid")
+    r = await api.post(url, json={"action": "reject", "reason": "重复", "remedy": "无"}, headers=reviewer)
+    assert _error(r) == (409, "case.decided"), r.text  # running: the workflow's review.decided
+
+    # The dispute's first level (the review kit's reject needs a reason too).
+    person = await sim_person(sim.base_url, sim.token, scenario="voluntary_resignation", registered=True)
+    inp = await dispute_input(pg_case_env, person, channel=Channel.COUNTER)
+    await start_dispute(pg_case_env, inp)
+    await _until(
+        api,
+        f"/api/v1/disputes/{inp.case_id}",
+        reviewer,
+        lambda d: any(lv["status"] == "open" for lv in d["review"]["levels"]),
+    )
+    r = await api.post(
+        f"/api/v1/disputes/{inp.case_id}/reviews/initial/reject", json={"reason": ""}, headers=reviewer
+    )
+    assert _error(r) == (422, "review.reason_required"), r.text
+
+    # The service request: usable as soon as it is created (its row may not be written yet).
     body = {
         "kind": "consultation",
         "channel": "counter",
@@ -227,11 +285,22 @@ async def test_workflow_refusals_claim_and_service_request(
     r = await api.post("/api/v1/service-requests", json=body, headers=clerk)
     assert r.status_code == 201, r.text
     request = r.json()["case_id"]
-    for _ in range(300):  # until it is assigned (answers are taken from then on)
-        r = await api.get(f"/api/v1/service-requests/{request}", headers=clerk)
-        assert r.status_code == 200, r.text
-        if r.json()["request"]["stage"] == "assigned":
-            break
-        await asyncio.sleep(0.05)
-    r = await api.post(f"/api/v1/service-requests/{request}/answer", json={"note": ""}, headers=clerk)
+    page = f"/api/v1/service-requests/{request}"
+    await _until(api, page, clerk, lambda d: d["request"]["stage"] == "assigned")
+    r = await api.post(f"{page}/answer", json={"note": ""}, headers=clerk)
     assert _error(r) == (422, "service.note_required"), r.text
+    # One answered on the spot is closed: another action is a decision on a decided case.
+    r = await api.post(
+        "/api/v1/service-requests",
+        json=body | {"answer_on_spot": "已当场告知申领流程和所需材料"},
+        headers=clerk,
+    )
+    assert r.status_code == 201, r.text
+    answered = r.json()["case_id"]
+    await _until(
+        api, f"/api/v1/service-requests/{answered}", clerk, lambda d: d["request"]["stage"] == "closed"
+    )
+    r = await api.post(
+        f"/api/v1/service-requests/{answered}/answer", json={"note": "再次答复"}, headers=clerk
+    )
+    assert _error(r) == (409, "case.decided"), r.text
