@@ -9,7 +9,13 @@ Two halves:
   type (as the authorization matrix does), parametrized by type. (The benefit period's missing
   reason is refused by its route, 422 ``period.reason_required``: tests/api/test_periods_api.py.)
 * The refusals the workflows make (a missing reason, a decision on a decided case) run on real
-  workflows through the real API: the claim (a one-level review) and the service request.
+  workflows through the real API, one case per type: claim, skill subsidy, dispute, risk
+  verification, service request. The benefit period's are in tests/api/test_periods_api.py (the
+  same codes: ``period.reason_required`` from its route, ``case.decided`` once finished; its case
+  needs the test clock moved, which the other cases here must not share); the premium refund's
+  missing reason in tests/api/test_premium_refunds_api.py (``review.reason_required``), and its
+  ``review.decided``/``review.closed`` answer ``case.decided`` through the one mapping
+  (tests/api/test_refusal_table.py), as the subsidy's do here.
 
 Which types require a reason for which decision (c): a claim, a dispute level, a skill subsidy
 and a premium refund refuse a *rejection* without one (``review.reason_required``, the review
@@ -40,7 +46,7 @@ from models.premium_refund import refund_id_for
 from models.service_request import request_id_for
 from models.skill_subsidy import subsidy_id_for
 from models.tables import CaseRecord, Staff
-from models.verification import verification_id_for
+from models.verification import VerificationParty, verification_id_for
 from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
 from tests.api.test_subsidies_api import application_body
@@ -51,6 +57,7 @@ from tests.factories import (
     sim_certificate,
     sim_person,
     start_dispute,
+    start_verification,
     store_documents,
 )
 
@@ -260,6 +267,8 @@ async def test_workflow_refusals_are_the_same_on_every_type(
     # The dispute's first level (the review kit's reject needs a reason too).
     person = await sim_person(sim.base_url, sim.token, scenario="voluntary_resignation", registered=True)
     inp = await dispute_input(pg_case_env, person, channel=Channel.COUNTER)
+    number = f"dispute-{REGION}-{inp.applicant_key}-{uuid.uuid4().int % 999_999 + 1}"  # the API's id pattern
+    inp = inp.model_copy(update={"case_id": number})
     await start_dispute(pg_case_env, inp)
     await _until(
         api,
@@ -271,6 +280,31 @@ async def test_workflow_refusals_are_the_same_on_every_type(
         f"/api/v1/disputes/{inp.case_id}/reviews/initial/reject", json={"reason": ""}, headers=reviewer
     )
     assert _error(r) == (422, "review.reason_required"), r.text
+
+    # The risk verification: the inspector's sanction proposal needs the fine's justification, the
+    # supervisor's rejection a reason; once decided, another approval is a decision on a decided case.
+    tag = uuid.uuid4().hex[:8]
+    party = VerificationParty(kind="intermediary", key=f"agent-{tag}", label="同一代办人", claim_ids=[])
+    h = await start_verification(pg_case_env, [party], f"refusals-{tag}")
+    page = f"/api/v1/risk/verifications/{h.id}"
+    inspector, supervisor = await login(api, "inspector.nmg"), await login(api, "supervisor.hhht")
+    await _until(api, page, inspector, lambda d: d["review"]["current"] == "propose")
+    evidence = [d.model_dump(mode="json") for d in await store_documents(pg_case_env.db, "bank_statement")]
+    finding = "经调取银行流水和询问笔录，认定由同一中介代办"
+    sanction = {"outcome": "sanction", "finding": finding, "evidence": evidence, "recovery": True}
+    r = await api.post(f"{page}/proposal", json=sanction | {"fine_multiple": "3"}, headers=inspector)
+    assert _error(r) == (422, "review.reason_required"), r.text
+    cleared = {"outcome": "cleared", "finding": finding + "，经核实无骗保情形", "evidence": evidence}
+    r = await api.post(f"{page}/proposal", json=cleared, headers=inspector)
+    assert r.status_code == 200, r.text
+    await _until(api, page, supervisor, lambda d: d["review"]["current"] == "approve")
+    r = await api.post(f"{page}/approval/reject", json={"reason": ""}, headers=supervisor)
+    assert _error(r) == (422, "review.reason_required"), r.text
+    r = await api.post(f"{page}/approval/approve", json={}, headers=supervisor)
+    assert r.status_code == 200, r.text
+    await _until(api, page, supervisor, lambda d: d["review"]["current"] is None)
+    r = await api.post(f"{page}/approval/approve", json={}, headers=supervisor)
+    assert _error(r) == (409, "case.decided"), r.text
 
     # The service request: usable as soon as it is created (its row may not be written yet).
     body = {
