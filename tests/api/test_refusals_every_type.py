@@ -6,8 +6,7 @@ Two halves:
 * The refusals a route's declared principals make (a wrong role: 403 ``auth.role``; a staff
   member of another region: 404 ``case.not_found``) are decided before any workflow is asked, so
   they are walked over every type on the real app and PostgreSQL with a read-model row of each
-  type (as the authorization matrix does), parametrized by type. (The benefit period's missing
-  reason is refused by its route, 422 ``period.reason_required``: tests/api/test_periods_api.py.)
+  type (as the authorization matrix does), parametrized by type.
 * The refusals the workflows make (a missing reason, a decision on a decided case) run on real
   workflows through the real API, one case per type: claim, skill subsidy, dispute, risk
   verification, service request. The benefit period's are in tests/api/test_periods_api.py (the
@@ -17,12 +16,12 @@ Two halves:
   ``review.decided``/``review.closed`` answer ``case.decided`` through the one mapping
   (tests/api/test_refusal_table.py), as the subsidy's do here.
 
-Which types require a reason for which decision (c): a claim, a dispute level, a skill subsidy
-and a premium refund refuse a *rejection* without one (``review.reason_required``, the review
-kit); a benefit-period operation refuses any operation without one (``period.reason_required``);
-a risk verification's supervisor approval needs none (the inspector's proposal carries the facts,
-``review.note_required``); a service request has no reason, its answer needs its content
-(``service.note_required``)."""
+Which types require a reason for which decision (c): a claim, a dispute level, a skill subsidy,
+a premium refund and a risk verification's supervisor refuse a *rejection* without one
+(``review.reason_required``, the review kit), and a verification's sanction proposal a fine
+without its justification; an approval needs none on any type. A benefit-period operation needs
+one always (``period.reason_required``). A service request has no reason to give: its answer
+needs its content (``service.note_required``, the same 422)."""
 
 from __future__ import annotations
 
