@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
+from sqlmodel import col, delete
 
 from core.db import Database
 from core.security import issue_token
@@ -130,44 +133,74 @@ def _decisions() -> list[Decision]:
 DECISIONS = _decisions()
 
 
-async def _row(db: Database, d: Decision) -> None:
-    now = datetime.now(UTC)
-    async with db.session() as s:
-        s.add(
-            CaseRecord(
-                case_id=d.case_id,
-                case_type=d.case_type.value,
-                status="under_review",
-                stage="review",
-                region_code=REGION,
-                applicant_key=uuid.uuid4().hex[:24],
-                channel="counter",
-                received_at=now,
-                updated_at=now,
+class Seeded:
+    """The read-model rows and staff members a test adds to the shared session database, removed
+    when it ends: a bare row would show in other tests' inboxes and overviews, a member among
+    their reminder recipients."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+        self.cases: list[str] = []
+        self.staff: list[str] = []
+
+    async def row(self, d: Decision) -> None:
+        now = datetime.now(UTC)
+        async with self.db.session() as s:
+            s.add(
+                CaseRecord(
+                    case_id=d.case_id,
+                    case_type=d.case_type.value,
+                    status="under_review",
+                    stage="review",
+                    region_code=REGION,
+                    applicant_key=uuid.uuid4().hex[:24],
+                    channel="counter",
+                    received_at=now,
+                    updated_at=now,
+                )
             )
+            await s.commit()
+        self.cases.append(d.case_id)
+
+    async def member(self, roles: tuple[Role, ...], region: str) -> dict[str, str]:
+        """A staff member of our own (never a demo account another test might lock or change)."""
+        login_name = f"refusal-{uuid.uuid4().hex[:10]}"
+        async with self.db.session() as s:
+            s.add(
+                Staff(
+                    login=login_name,
+                    name="测试人员",
+                    password_hash="-",
+                    roles=[r.value for r in roles],
+                    region_code=region,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            await s.commit()
+        self.staff.append(login_name)
+        token, _ = issue_token(
+            self.settings,
+            login=login_name,
+            roles=[r.value for r in roles],
+            region_code=region,
+            name="测试人员",
         )
-        await s.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    async def remove(self) -> None:
+        async with self.db.session() as s:
+            await s.exec(delete(CaseRecord).where(col(CaseRecord.case_id).in_(self.cases)))  # type: ignore[call-overload]
+            await s.exec(delete(Staff).where(col(Staff.login).in_(self.staff)))  # type: ignore[call-overload]
+            await s.commit()
 
 
-async def _member(db: Database, settings: Settings, roles: tuple[Role, ...], region: str) -> dict[str, str]:
-    """A staff member of our own (never a demo account another test might lock or change)."""
-    login_name = f"refusal-{uuid.uuid4().hex[:10]}"
-    async with db.session() as s:
-        s.add(
-            Staff(
-                login=login_name,
-                name="测试人员",
-                password_hash="-",
-                roles=[r.value for r in roles],
-                region_code=region,
-                created_at=datetime.now(UTC),
-            )
-        )
-        await s.commit()
-    token, _ = issue_token(
-        settings, login=login_name, roles=[r.value for r in roles], region_code=region, name="测试人员"
-    )
-    return {"Authorization": f"Bearer {token}"}
+@pytest_asyncio.fixture
+async def seeded(pg_db: Database, settings: Settings) -> AsyncIterator[Seeded]:
+    seeded = Seeded(pg_db, settings)
+    try:
+        yield seeded
+    finally:
+        await seeded.remove()
 
 
 def _error(r: httpx.Response) -> tuple[int, str]:
@@ -176,29 +209,29 @@ def _error(r: httpx.Response) -> tuple[int, str]:
 
 @pytest.mark.parametrize("d", DECISIONS, ids=[d.case_type.value for d in DECISIONS])
 async def test_principal_refusals_are_the_same_on_every_type(
-    pg_api: httpx.AsyncClient, pg_db: Database, settings: Settings, d: Decision
+    pg_api: httpx.AsyncClient, seeded: Seeded, d: Decision
 ) -> None:
-    await _row(pg_db, d)
+    await seeded.row(d)
     # (a) A role the decision does not admit (an operations engineer, region-wide): 403 auth.role.
-    ops = await _member(pg_db, settings, (Role.OPS_ENGINEER,), "150000")
+    ops = await seeded.member((Role.OPS_ENGINEER,), "150000")
     assert _error(await pg_api.post(d.url, json=d.body, headers=ops)) == (403, "auth.role")
     # (b) The right role, another region: the case does not exist for them.
-    elsewhere = await _member(pg_db, settings, d.roles, ELSEWHERE)
+    elsewhere = await seeded.member(d.roles, ELSEWHERE)
     assert _error(await pg_api.post(d.url, json=d.body, headers=elsewhere)) == (404, "case.not_found")
 
 
 async def test_a_service_request_just_received_is_scoped_by_its_id(
-    pg_api: httpx.AsyncClient, pg_db: Database, settings: Settings
+    pg_api: httpx.AsyncClient, seeded: Seeded
 ) -> None:
     """The create route answers before the workflow's first projection writes the request's row;
     until then the request's id (which names its region) scopes it: another region's handler
     gets 404 at once, an in-region one gets past the loader (here: no Temporal server, 503)."""
     case_id = request_id_for(REGION, "counter", uuid.uuid4().hex[:12])
-    elsewhere = await _member(pg_db, settings, (Role.INTAKE_CLERK,), ELSEWHERE)
+    elsewhere = await seeded.member((Role.INTAKE_CLERK,), ELSEWHERE)
     for method, url in (("GET", ""), ("POST", "/contact")):
         r = await pg_api.request(method, f"/api/v1/service-requests/{case_id}{url}", headers=elsewhere)
         assert _error(r) == (404, "case.not_found"), r.text
-    inside = await _member(pg_db, settings, (Role.INTAKE_CLERK,), REGION)
+    inside = await seeded.member((Role.INTAKE_CLERK,), REGION)
     r = await pg_api.get(f"/api/v1/service-requests/{case_id}", headers=inside)
     assert r.status_code not in (403, 404), r.text
     not_a_request = await pg_api.get(f"/api/v1/service-requests/claim-{REGION}-x-1", headers=inside)
