@@ -41,6 +41,13 @@ REASON_STATUS: dict[str, int] = {
     "not_found": 404,
 }
 UNKNOWN_REASON_STATUS = 409
+# "The decision is already taken / the case is closed" is one refusal whoever says it: a running
+# case's workflow (``review.closed``, ``review.decided``, ``service.closed``, ``period.closed``...)
+# or Temporal once the case has finished (``case.decided`` below). The API answers it with one
+# code, so a client sees the same code on every type and before and after the workflow finishes;
+# the workflow's Chinese message is kept.
+DECIDED_REASONS = frozenset({"closed", "decided"})
+DECIDED_CODE = "case.decided"
 # What a refusal without a stable code (a bare exception type such as "ValueError") is called.
 GENERIC_REFUSAL_CODE = "decision.refused"
 
@@ -64,6 +71,8 @@ def refusal_error(cause: BaseException | None) -> ApiError:
     validator's Chinese message as it was worded."""
     if isinstance(cause, ApplicationError):
         code = cause.type if cause.type and "." in cause.type else GENERIC_REFUSAL_CODE
+        if code.rsplit(".", 1)[-1] in DECIDED_REASONS:
+            code = DECIDED_CODE
         return ApiError(refusal_status(code), code, cause.message or "该操作未被接受")
     return ApiError(UNKNOWN_REASON_STATUS, GENERIC_REFUSAL_CODE, "该操作未被接受，请刷新后重试")
 

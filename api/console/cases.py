@@ -315,7 +315,7 @@ async def case_view(
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
     if row.case_type == CaseType.COMPLAINT.value:
-        return await service_requests.request_page(request, staff, session, case_id)
+        return await service_requests.request_page(request, staff, session, row)
     # The consultations and complaints naming this case (``_case_requests.html``).
     request.state.linked_requests = await service_requests.linked_requests(session, staff, case_id)
     # The official notices issued on the case (``_case_notices.html``), to download and print.

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.console.forms import act_or_show, text
 from api.console.web import ConsoleRoute, csrf_protect, render
 from api.deps import get_session, get_settings_dep, get_temporal
-from api.principals import StaffUser, SupervisorView
+from api.principals import RequestForHandler, RequestForStaff, StaffUser, SupervisorView
 from api.routes import service_requests as api
 from api.temporal_ops import Decider
 from models.service_request import (
@@ -30,6 +30,7 @@ from models.service_request import (
     ServiceChannel,
 )
 from models.staff import StaffActor
+from models.tables import CaseRecord
 
 router = APIRouter(route_class=ConsoleRoute)
 Handler = api.RequestHandler
@@ -120,7 +121,7 @@ async def request_page(
     request: Request,
     staff: StaffActor,
     session: AsyncSession,
-    case_id: str,
+    case: CaseRecord,
     *,
     form: dict[str, Any] | None = None,
     error: str | None = None,
@@ -128,8 +129,9 @@ async def request_page(
 ) -> Response:
     from api.console import timeline
 
+    case_id = case.case_id
     temporal = await get_temporal(request)
-    detail = await api.get_request(case_id, staff, session, temporal)
+    detail = await api.get_request(case_id, case, session, temporal)
     s = detail.request
     entries = await timeline.entries(request, staff, session, case_id, s.timeline)
     allowed = {
@@ -154,12 +156,16 @@ async def request_page(
 
 
 @router.get("/requests/{case_id}")
-async def request_view(case_id: str, request: Request, staff: StaffUser, session: Session) -> Response:
-    return await request_page(request, staff, session, case_id)
+async def request_view(
+    case_id: str, request: Request, case: RequestForStaff, staff: StaffUser, session: Session
+) -> Response:
+    return await request_page(request, staff, session, case)
 
 
 @router.post("/requests/{case_id}/act", dependencies=[Depends(csrf_protect)])
-async def request_act(case_id: str, request: Request, staff: StaffUser, session: Session) -> Response:
+async def request_act(
+    case_id: str, request: Request, case: RequestForHandler, staff: api.RequestHandler, session: Session
+) -> Response:
     form = await request.form()
     values = {
         "action": text(form, "action", 16),
@@ -179,6 +185,7 @@ async def request_act(case_id: str, request: Request, staff: StaffUser, session:
         await api.act(
             case_id,
             values["action"],  # type: ignore[arg-type]  # checked just above
+            case,
             staff,
             temporal,
             Decider(temporal, session, None),
@@ -187,7 +194,7 @@ async def request_act(case_id: str, request: Request, staff: StaffUser, session:
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
         msg = "；".join(v.rstrip("。") for v in errs.values()) or message
-        return await request_page(request, staff, session, case_id, form=form, error=msg, status=status)
+        return await request_page(request, staff, session, case, form=form, error=msg, status=status)
 
     return await act_or_show(
         request, call, show, values, f"/console/requests/{case_id}?done={values['action']}"

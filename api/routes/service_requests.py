@@ -29,7 +29,15 @@ from activities.gov.hotline import HotlineFeedback, HotlineOrder, parse_hotline_
 from api.deps import get_db, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
 from api.params import KnownRegion
-from api.principals import ApplicantUser, StaffUser, SupervisorView, public, staff
+from api.principals import (
+    ApplicantUser,
+    RequestForHandler,
+    RequestForStaff,
+    StaffUser,
+    SupervisorView,
+    public,
+    staff,
+)
 from api.routes.callbacks import record_nonce
 from api.temporal_ops import Decide, call_workflow
 from core.settings import Settings
@@ -288,16 +296,12 @@ async def _detail(session: AsyncSession, handle: WorkflowHandle[Any, Any]) -> Re
 
 
 @router.get("/{case_id}", response_model=RequestDetail, summary="诉求详情（含关联案件、时间线）")
-async def get_request(case_id: str, staff: StaffUser, session: Session, temporal: Temporal) -> RequestDetail:
-    """A request outside the caller's region answers 404, as if it did not exist."""
-    handle = _handle(temporal, case_id)
-    row = await session.get(CaseRecord, case_id)
-    if row is not None and not is_within(staff.region_code, row.region_code):
-        raise ApiError(404, "case.not_found", "未找到该诉求")
-    detail = await _detail(session, handle)
-    if not is_within(staff.region_code, detail.request.region_code):
-        raise ApiError(404, "case.not_found", "未找到该诉求")
-    return detail
+async def get_request(
+    case_id: str, case: RequestForStaff, session: Session, temporal: Temporal
+) -> RequestDetail:
+    """A request outside the caller's region answers 404 (``RequestForStaff``), as if it did not
+    exist; so does one just received whose id names another region."""
+    return await _detail(session, _handle(temporal, case.case_id))
 
 
 class ActionBody(BaseModel):
@@ -323,15 +327,16 @@ _UPDATES = {
 async def act(
     case_id: str,
     action: Literal["contact", "answer", "follow-up"],
-    staff: StaffUser,
+    case: RequestForHandler,
+    staff: RequestHandler,
     temporal: Temporal,
     decide: Decide,
     body: ActionBody | None = None,
 ) -> ActionResponse:
     body = body or ActionBody()
     cmd = RequestAction(actor=staff, note=body.note, satisfaction=body.satisfaction)
-    receipt = await decide(case_id, _UPDATES[action], cmd)
-    handle = _handle(temporal, case_id)
+    receipt = await decide(case.case_id, _UPDATES[action], cmd)
+    handle = _handle(temporal, case.case_id)
     state = await call_workflow(lambda: handle.query(ServiceRequestWorkflow.state_query))
     return ActionResponse(receipt=receipt, request=state)
 

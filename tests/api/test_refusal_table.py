@@ -1,5 +1,7 @@
 """The one table from a workflow refusal to an HTTP status (api/temporal_ops.py): the reason after
-the last dot decides, whichever case type refused; the code is passed through unchanged."""
+the last dot decides, whichever case type refused; the code is passed through unchanged, except
+"already decided / closed", which is ``case.decided`` on every type (as Temporal's answer for a
+finished case is)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ TABLE = {
 def test_same_reason_same_status_and_code_passed_through(area: str, status: int, reason: str) -> None:
     code = f"{area}.{reason}"
     err = refusal_error(ApplicationError("不接受", type=code, non_retryable=True))
-    assert (err.status_code, err.code, err.message_zh) == (status, code, "不接受")
+    expected = "case.decided" if reason in ("closed", "decided") else code
+    assert (err.status_code, err.code, err.message_zh) == (status, expected, "不接受")
 
 
 def test_unknown_reason_is_409_and_a_bare_exception_type_gets_the_generic_code() -> None:
