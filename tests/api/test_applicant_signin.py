@@ -26,6 +26,7 @@ from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
 from tests.conftest import applicant_login, login
 from tests.factories import CaseEnv, sim_person
+from tests.prod_settings import PROD_OK
 
 
 async def _id_token(sim: SimHandle, id_number: str, **form: Any) -> str:
@@ -141,16 +142,7 @@ async def test_a_rotated_key_is_fetched_once_and_cached(sim: SimHandle, settings
 
 
 def test_prod_refuses_to_start_without_the_identity_provider() -> None:
-    base = {
-        "mode": "prod",
-        "codec_keys": "k1:" + "a" * 43 + "=",
-        "jwt_secret": "j" * 40,
-        "applicant_key_secret": "a" * 40,
-        "database_url": "postgresql+asyncpg://u@db/uiflow",
-        "callback_keys_registration": "r1:" + "r" * 40,
-        "callback_keys_demand_platform": "d1:" + "d" * 40,
-        "callback_keys_hotline": "h1:" + "h" * 40,
-    }
+    base = {k: v for k, v in PROD_OK.items() if k != "applicant_oidc_issuer"}
     with pytest.raises(ValueError, match="UIFLOW_APPLICANT_OIDC_ISSUER"):
         Settings(**base)  # type: ignore[arg-type]
     ok = Settings(**base, applicant_oidc_issuer="https://idp.nmg.gov.cn/oidc")  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from core.codec import AesGcmCodec, CodecError
 from core.settings import DEV_APPLICANT_SECRET, DEV_JWT_SECRET, Settings, parse_keyring
 from tests.conftest import TEST_KEY
 from tests.integration.echo_workflow import EchoWorkflow, Person, greet
+from tests.prod_settings import PROD_OK
 
 ID_NUMBER = "150102198005171237"
 NAME = "乌云其其格"
@@ -113,31 +114,8 @@ def test_prod_settings_refuse_unsafe_defaults() -> None:
             codec_keys=f"k:{TEST_KEY}",
             applicant_key_secret="a" * 40,
         )
-    ok = Settings(
-        mode="prod",
-        database_url="postgresql+asyncpg://x/y",
-        codec_keys=f"k:{TEST_KEY}",
-        jwt_secret="j" * 40,
-        applicant_key_secret="a" * 40,
-        callback_keys_registration="r1:" + "r" * 40,
-        callback_keys_demand_platform="d1:" + "d" * 40,
-        callback_keys_hotline="h1:" + "h" * 40,
-        applicant_oidc_issuer="https://idp.example.gov.cn",
-    )
+    ok = Settings(**PROD_OK)
     assert ok.codec_keyring()[1] == "k"
-
-
-PROD_OK: dict[str, Any] = {
-    "mode": "prod",
-    "database_url": "postgresql+asyncpg://x/y",
-    "codec_keys": f"k:{TEST_KEY}",
-    "jwt_secret": "j" * 40,
-    "applicant_key_secret": "a" * 40,
-    "callback_keys_registration": "r1:" + "r" * 40,
-    "callback_keys_demand_platform": "d1:" + "d" * 40,
-    "callback_keys_hotline": "h1:" + "h" * 40,
-    "applicant_oidc_issuer": "https://idp.example.gov.cn",
-}
 
 
 @pytest.mark.parametrize(
