@@ -258,6 +258,7 @@ async def at_review(ce: CaseEnv, h: ClaimHandle, rounds: int = 1) -> ClaimState:
                 actor=INSPECTOR, outcome="cleared", finding="核实无误", evidence=docs
             )
             await h.execute_update(BenefitClaimWorkflow.record_risk_finding, cleared)
+            await applied(h)  # the finding answers on acceptance: never send it twice
         elif asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"claim at {s.status}; timeline: {[e.what for e in s.timeline]}")
         await asyncio.sleep(0.05)
