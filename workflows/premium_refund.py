@@ -458,7 +458,8 @@ class PremiumRefundWorkflow(UnblockableCase):
 
     @workflow.update
     async def decide_refund(self, cmd: RefundDecisionCommand) -> DecisionReceipt:
-        self._check_decision(cmd)
+        """Checked by the validator only (a check here can refuse an accepted decision on replay:
+        ``DecisionDesk.submit``), and answered on acceptance like every decision (issue 19)."""
         d = RefundDecision(
             action=cmd.action,
             by=cmd.actor.login,
@@ -467,7 +468,7 @@ class PremiumRefundWorkflow(UnblockableCase):
             remedy=cmd.remedy.strip(),
             note=cmd.note,
         )
-        await self.desk.processed(self.desk.submit(d, cmd.actor))
+        await self.desk.answer(self.desk.submit(d, cmd.actor))
         return self._receipt(
             "已审核通过，将返还至申请人账户" if cmd.action == "approve" else "已作出不予返还决定并告知申请人"
         )
