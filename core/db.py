@@ -3,6 +3,7 @@ PostgreSQL (asyncpg, production). Column types that behave the same on both live
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,12 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
+def pool_limits() -> tuple[int, int]:
+    """Connections one process may hold on PostgreSQL: ``UIFLOW_DB_POOL_SIZE`` kept open and
+    ``UIFLOW_DB_MAX_OVERFLOW`` more under load (defaults 10 and 20). Read from the environment,
+    as the engine is made before (and without) the settings in some commands. Every process of a
+    deployment counts against the server's ``max_connections`` (100 by default): four processes
+    at the defaults can need 120, so a stack of several workers and APIs on one server sets them
+    lower (``uiflow drill`` does; docs/deployment.md)."""
+    size = int(os.environ.get("UIFLOW_DB_POOL_SIZE", "10"))
+    overflow = int(os.environ.get("UIFLOW_DB_MAX_OVERFLOW", "20"))
+    return max(size, 1), max(overflow, 0)
+
+
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        size, overflow = pool_limits()
+        kwargs.update(pool_size=size, max_overflow=overflow, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

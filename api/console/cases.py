@@ -99,6 +99,9 @@ STAGE_LABELS = {
     "initial_review": "初审",
     "second_review": "复审",
     "final_review": "终审",
+    # the premium refund's stages (models/premium_refund.py) that the claim's do not name
+    "paying": "待发放",
+    "paid": "已返还",
 }
 ACTOR_KIND_LABELS = {
     "staff": "工作人员",

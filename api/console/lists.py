@@ -27,6 +27,7 @@ from api.routes.cases import INBOX_STAGES, CaseItem, _item, _scope, _today, list
 from models.benefit import PERIOD_STATUS_LABELS
 from models.claim import CLAIM_STATUS_LABELS
 from models.enums import CaseType, Role
+from models.premium_refund import REFUND_STATUS_LABELS
 from models.service_request import STATUS_LABELS as REQUEST_STATUS_LABELS
 from models.skill_subsidy import ALERT_STATUS_LABELS, SUBSIDY_STATUS_LABELS
 from models.staff import StaffActor
@@ -126,6 +127,8 @@ def status_labels() -> dict[str, str]:
             labels.setdefault(str(status.value), label)
     for v in VerificationStatus:
         labels.setdefault(v.value, v.label_zh)
+    for r, label in REFUND_STATUS_LABELS.items():
+        labels.setdefault(r.value, label)
     return labels
 
 

@@ -137,13 +137,15 @@ def case_type_label(value: str) -> str:
 
 #: The consultations' channels (the hotline, the 办不成事 window ...) named in Chinese in every list too.
 SERVICE_CHANNEL_LABELS: dict[str, str] = {c.value: label for c, label in _REQUEST_CHANNELS.items()}
+#: How a verification case was opened (workflows/verification.py).
+VERIFICATION_CHANNEL_LABELS = {"risk_scan": "风险扫描发现", "referral": "移交核查"}
 
 
 def channel_label(value: str) -> str:
     try:
         return Channel(value).label
     except ValueError:
-        return SERVICE_CHANNEL_LABELS.get(value, value or "—")
+        return SERVICE_CHANNEL_LABELS.get(value) or VERIFICATION_CHANNEL_LABELS.get(value) or "—"
 
 
 def role_label(value: str) -> str:

@@ -294,7 +294,10 @@ class Drill:
 async def run_drill(opts: DrillOptions, note: Any = print) -> dict[str, Any]:
     out = envelope("drill", {k: v for k, v in opts.__dict__.items()})
     workdir: Path | None = None
-    stack_opts = StackOptions(sim_population=opts.sim_population, keep=opts.keep)
+    # Two workers and two APIs on one PostgreSQL server (beside whatever else uses it, a test
+    # session for one): each process holds at most 12 connections (core/db.py ``pool_limits``).
+    pool = {"UIFLOW_DB_POOL_SIZE": "4", "UIFLOW_DB_MAX_OVERFLOW": "8"}
+    stack_opts = StackOptions(sim_population=opts.sim_population, keep=opts.keep, env=pool)
     stack = Stack(stack_opts)
     if opts.sqlite:
         workdir = stack.workdir
