@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,20 +25,15 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.gov import GovClients, close_all
-from activities.premium_refund import PremiumRefundActivities
 from cli.schedules import REFUND_YEAR_END_SCHEDULE, schedule_refund_year_end
 from core.applicant import applicant_key
 from core.db import Database
 from core.parameters import _load
 from core.settings import Settings
-from core.temporal_client import make_data_converter
 from models.benefit import premium_key
 from models.case import BUSINESS_TZ
-from models.enums import Channel
 from models.premium_refund import (
     MissingStandardRequest,
-    PayRefundRequest,
     RefundDecisionCommand,
     RefundReapply,
     RefundStatus,
@@ -46,11 +41,11 @@ from models.premium_refund import (
     payment_key,
 )
 from models.rules import YearMonth as YM
-from models.tables import PaymentOrder, PremiumMonth
+from models.tables import PremiumMonth
 from sim.testing import SimHandle
 from tests.clock import FILLER, FUTURE_YEAR
 from tests.conftest import case_env
-from tests.factories import REVIEWER, CaseEnv, messages, sim_person, store_documents, time_skipping_env
+from tests.factories import REVIEWER, CaseEnv, messages, sim_person, store_documents
 from tests.refund_support import (
     bank_payments,
     ledger_rows,
@@ -60,7 +55,6 @@ from tests.refund_support import (
     wait_refund,
 )
 from tests.workflow.conftest import period_input, period_state, start_period
-from workers.main import build_worker
 from workflows.premium_refund import (
     MissingStandardWorkflow,
     PremiumRefundWorkflow,
@@ -332,93 +326,6 @@ async def test_standard_entered_late_pays_the_missing_months_once(
         ]
         assert len(told) == 2
     _load.cache_clear()
-
-
-# --- a paid refund never paid again after a worker restart or a retried payment activity ------------
-
-
-async def _half_paid(
-    settings: Settings, db: Database, gov: GovClients, case_id: str, person: dict[str, Any]
-) -> str:
-    """What a worker killed mid-payment leaves: the order ``ordered`` and the bank's disbursement
-    under the case's key (the activity's first two steps), nothing recorded as paid."""
-    key = payment_key(case_id)
-    now = datetime.now(UTC)
-    async with db.session() as s:
-        s.add(
-            PaymentOrder(
-                idempotency_key=key,
-                case_id=case_id,
-                period="once",
-                kind="premium_refund",
-                amount=Decimal("250.00"),
-                status="ordered",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await s.commit()
-    d = await gov.bank.disburse(
-        idempotency_key=key,
-        account_no=person["account_no"],
-        account_name=person["name"],
-        amount=Decimal("250.00"),
-        purpose="医保费返还",
-        case_ref=case_id,
-    )
-    return d.bank_ref
-
-
-async def test_refund_paid_once_after_a_worker_died_mid_payment_and_a_restart(
-    period_settings: Settings, sqlite_db: Database, sim: SimHandle, tmp_path: Path
-) -> None:
-    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-    await self_paid(sim, person["id_number"], YM(FY, 11), "250.00")
-    settings = with_next_year(period_settings, tmp_path / "calendar").model_copy(
-        update={"task_queue": f"refund-kill-{tmp_path.name[-8:]}", "worker_shutdown_grace_seconds": 0}
-    )
-    env = await time_skipping_env(make_data_converter(settings))
-    gov = GovClients.from_settings(settings)
-    ce = CaseEnv(env=env, task_queue=settings.task_queue, settings=settings, db=sqlite_db)
-    try:
-        async with build_worker(env.client, settings, sqlite_db, task_queue=ce.task_queue, gov=gov):
-            period = await start_period(ce, period_input(settings, person, first=YM(FY, 11), months=1))
-            await _until_premiums(ce, period, 1)
-            now = await env.get_current_time()
-            await env.sleep(datetime(FY + 1, 1, 5, 10, tzinfo=BUSINESS_TZ) - now)
-            h = await start_refund(
-                ce, refund_application(person, "year_end", year=FY), channel=Channel.ONLINE
-            )
-            await wait_refund(h, RefundStatus.UNDER_REVIEW)
-            # A worker died inside the payment activity after the bank accepted: the order is
-            # written, the money sent, the activity never completed.
-            died = await _half_paid(settings, sqlite_db, gov, h.id, person)
-            await h.execute_update(PremiumRefundWorkflow.decide_refund, APPROVE)
-            st = await wait_refund(h, RefundStatus.PAID)
-            assert st.payment is not None and st.payment.bank_ref == died  # the bank's first answer
-        # The worker is gone; a new one replays the finished case (the query rebuilds it from
-        # history): nothing is paid again.
-        async with build_worker(env.client, settings, sqlite_db, task_queue=ce.task_queue, gov=gov):
-            result = await h.result()
-            first = (await h.query(PremiumRefundWorkflow.state_query)).payment
-        assert result.status == RefundStatus.PAID and result.amount == Decimal("250.00")
-        assert await bank_payments(sim, payment_key(h.id)) == 1
-        assert len(await ledger_rows(sqlite_db, applicant_key(settings, person["id_number"]))) == 1
-        # The activity run again by hand (as a retry would be): the first result, nothing paid.
-        assert first is not None
-        again = await PremiumRefundActivities(settings, sqlite_db, gov).pay_refund(
-            PayRefundRequest(
-                case_id=h.id,
-                amount=Decimal("999"),
-                account_no=person["account_no"],
-                account_name=person["name"],
-            )
-        )
-        assert (again.bank_ref, again.amount) == (first.bank_ref, Decimal("250.00"))
-        assert await bank_payments(sim, payment_key(h.id)) == 1
-    finally:
-        await close_all()
-        await env.shutdown()
 
 
 # --- the year-end Schedule ------------------------------------------------------------------------------
