@@ -69,6 +69,7 @@ from models.payday import (
     SyncScheduleRequest,
     payday_id,
 )
+from models.period_events import HOLD_SYSTEM, PeriodEventStatus
 from models.rules import YearMonth
 from models.tables import (
     PaydayRun,
@@ -76,6 +77,7 @@ from models.tables import (
     PaymentOrder,
     PaymentRecovery,
     PaymentSchedule,
+    PeriodEvent,
     PremiumMonth,
     Staff,
 )
@@ -959,6 +961,27 @@ class PaydayActivities:
                     )
                 )
             ).one()
+            # A person held by the re-check has no month "scheduled" (the hold suspended the
+            # period), yet the next run's re-check is what lifts the hold: a region whose only
+            # unpaid months are held still gets its next month's run.
+            held = (
+                await s.exec(
+                    select(func.min(PaymentSchedule.due_date)).where(
+                        PaymentSchedule.region_code == req.region_code,
+                        PaymentSchedule.state == "held",
+                        col(PaymentSchedule.case_id).in_(
+                            select(PeriodEvent.case_id).where(
+                                PeriodEvent.system == HOLD_SYSTEM,
+                                PeriodEvent.status == PeriodEventStatus.HELD.value,
+                                PeriodEvent.region_code == req.region_code,
+                            )
+                        ),
+                    )
+                )
+            ).one()
+        if held is not None:
+            again = nominal_due(YearMonth.of(req.pay_date) + 1, held.day, req.pay_date)
+            nxt = again if nxt is None else min(nxt, again)
         if nxt is None:
             return None
         return await start_payday(

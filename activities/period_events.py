@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -47,10 +47,11 @@ from core import audit
 from core.db import Database
 from core.sealed import Sealer
 from core.settings import Settings
-from models.benefit import PaymentDetails, StopEvent, SuspendEvent
+from models.benefit import PaymentDetails, ResumeEvent, StopEvent, SuspendEvent
 from models.case import local_date
 from models.enums import CaseType, Role
 from models.period_events import (
+    HOLD_SYSTEM,
     OutsideEventType,
     PeriodEventStatus,
     RecheckChunkRequest,
@@ -65,7 +66,6 @@ from policy.regions import ancestors
 log = logging.getLogger("uiflow.activities.period_events")
 
 UNPAID = ("scheduled", "held", "claimed")
-HOLD_SYSTEM = "recheck"  # period_event.system of a hold (no outside system said anything)
 
 
 def ym_zh(month: str) -> str:
@@ -314,25 +314,45 @@ class PeriodEventActivities:
         recorded acts on nothing, a hold already recorded is not repeated."""
         res = RecheckChunkResult()
         async with self.db.session() as s:
-            ids = list(
-                (
-                    await s.exec(
-                        select(PaymentSchedule.case_id)
-                        .where(
-                            PaymentSchedule.region_code == req.region_code,
-                            PaymentSchedule.state == "scheduled",
-                            col(PaymentSchedule.due_date) <= req.pay_date,
-                            *([col(PaymentSchedule.case_id) > req.after] if req.after else []),
-                        )
-                        .distinct()
-                        .order_by(col(PaymentSchedule.case_id))
-                        .limit(req.chunk_size)
-                    )
-                ).all()
+            after = [col(PaymentSchedule.case_id) > req.after] if req.after else []
+            due_q = select(PaymentSchedule.case_id).where(
+                PaymentSchedule.region_code == req.region_code,
+                PaymentSchedule.state == "scheduled",
+                col(PaymentSchedule.due_date) <= req.pay_date,
+                *after,
             )
+            # People held by an earlier re-check are asked again, so a hold ends by itself once
+            # every system answers (issue 14: a held period waited for staff even then).
+            held_q = select(PeriodEvent.case_id).where(
+                PeriodEvent.system == HOLD_SYSTEM,
+                PeriodEvent.status == PeriodEventStatus.HELD.value,
+                PeriodEvent.region_code == req.region_code,
+                *([col(PeriodEvent.case_id) > req.after] if req.after else []),
+            )
+            both = union(due_q, held_q).subquery()
+            ids = [
+                c
+                for c in (
+                    await s.exec(select(both.c.case_id).order_by(both.c.case_id).limit(req.chunk_size))
+                ).all()
+                if c is not None
+            ]
             if not ids:
                 return res
             res.last = ids[-1]
+            due = set((await s.exec(due_q.where(col(PaymentSchedule.case_id).in_(ids)).distinct())).all())
+            holds: dict[str, list[str]] = {}
+            for case_id, payday_id in (
+                await s.exec(
+                    select(PeriodEvent.case_id, PeriodEvent.payday_id).where(
+                        PeriodEvent.system == HOLD_SYSTEM,
+                        PeriodEvent.status == PeriodEventStatus.HELD.value,
+                        col(PeriodEvent.case_id).in_(ids),
+                    )
+                )
+            ).all():
+                if case_id is not None and payday_id is not None:
+                    holds.setdefault(case_id, []).append(payday_id)
             starts = dict(
                 (
                     await s.exec(
@@ -374,9 +394,56 @@ class PeriodEventActivities:
             if events:
                 if await self._stop(client, case_id, events[0], req):
                     res.stopped += 1
-            elif (down or case_id not in people) and await self._hold(client, case_id, down, req):
-                res.held += 1
+            elif down or case_id not in people:
+                # Held again only where months are due and unheld (staff may have resumed it).
+                if case_id in due and await self._hold(client, case_id, down, req):
+                    res.held += 1
+            elif case_id in holds and await self._release(client, case_id, req):
+                res.released += 1
         return res
+
+    async def _release(self, client: Client, case_id: str, req: RecheckChunkRequest) -> bool:
+        """Every system answered and none knows a stop: the earlier re-check holds end. The hold's
+        suspension is lifted with the period's own ``resume`` signal (reference ``recheck-<run>``,
+        ignored if staff lifted it already), so the held months move on and are paid as any
+        resumed month, once. Safe to run again: a released hold is not released twice."""
+        now = datetime.now(UTC)
+        async with self.db.session() as s:
+            events = (
+                await s.exec(
+                    select(PeriodEvent)
+                    .where(
+                        PeriodEvent.system == HOLD_SYSTEM,
+                        PeriodEvent.status == PeriodEventStatus.HELD.value,
+                        PeriodEvent.case_id == case_id,
+                    )
+                    .with_for_update()
+                )
+            ).all()
+            if not events:
+                return False
+            for ev in events:
+                ev.status = PeriodEventStatus.RELEASED.value
+                ev.note_zh = (ev.note_zh + f"；{local_date(now).isoformat()}发放前核查已通过，恢复发放")[:500]
+                s.add(ev)
+            await audit.append(
+                s,
+                actor="system:recheck",
+                action="period.recheck_released",
+                case_id=case_id,
+                payload={"payday_id": req.payday_id, "holds": [ev.event_id for ev in events]},
+                at=now,
+            )
+            for ev in events:
+                await signal(
+                    client,
+                    case_id,
+                    "resume",
+                    ResumeEvent(ref=f"recheck-{ev.payday_id}", on=local_date(now), note="发放前核查已通过"),
+                )
+            await s.commit()
+        log.info("recheck released case %s (%d hold(s))", case_id, len(events))
+        return True
 
     async def _stop(self, client: Client, case_id: str, ev: FoundEvent, req: RecheckChunkRequest) -> bool:
         async with self.db.session() as s:

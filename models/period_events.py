@@ -66,12 +66,16 @@ _LABEL = {
 EVENT_OF_SYSTEM = {t.system: t.value for t in OutsideEventType}
 
 
+HOLD_SYSTEM = "recheck"  # period_event.system of a re-check hold (no outside system said anything)
+
+
 class PeriodEventStatus(StrEnum):
     """What became of one outside event (``period_event.status``)."""
 
     DELIVERED = "delivered"  # the person's open period was told (a stop)
     NO_OPEN_PERIOD = "no_open_period"  # nobody with an open period here: recorded, not acted on
     HELD = "held"  # the re-check could not ask a system: the person's due months wait
+    RELEASED = "released"  # a later re-check cleared the person: the hold lifted
 
     @property
     def label_zh(self) -> str:
@@ -79,6 +83,7 @@ class PeriodEventStatus(StrEnum):
             PeriodEventStatus.DELIVERED: "已停发",
             PeriodEventStatus.NO_OPEN_PERIOD: "无在发案件",
             PeriodEventStatus.HELD: "暂缓发放（核查未完成）",
+            PeriodEventStatus.RELEASED: "核查通过，已恢复发放",
         }[self]
 
 
@@ -105,6 +110,7 @@ class RecheckChunkResult(BaseModel):
     checked: int = 0
     stopped: int = 0
     held: int = 0
+    released: int = 0  # earlier holds lifted: every system answered, none knew a stop
     recoveries: int = 0
     last: str | None = None  # None: nothing after this chunk
 
@@ -115,4 +121,5 @@ class RecheckResult(BaseModel):
     checked: int = 0
     stopped: int = 0
     held: int = 0
+    released: int = 0
     recoveries: int = 0

@@ -494,7 +494,7 @@ class PeriodEvent(SQLModel, table=True):
     occurred_on: date | None = None
     case_id: str | None = Field(default=None, max_length=128, index=True)
     region_code: str | None = Field(default=None, max_length=6)
-    status: str = Field(max_length=16)  # delivered | no_open_period | held
+    status: str = Field(max_length=16)  # delivered | no_open_period | held | released
     effective_from: str | None = Field(default=None, max_length=7)  # first month not paid
     recovery_months: list[str] = Field(default_factory=list, sa_column=Column(json_type(), nullable=False))
     recovery_amount: Decimal = Field(default=Decimal("0"), sa_column=Column(ExactDecimal(), nullable=False))

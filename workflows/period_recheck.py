@@ -48,6 +48,7 @@ class PeriodRecheckWorkflow:
             out.checked += r.checked
             out.stopped += r.stopped
             out.held += r.held
+            out.released += r.released
             after = r.last
 
 

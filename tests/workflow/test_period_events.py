@@ -8,7 +8,9 @@ systems push their signed events to it):
   supervisors see it, the audit log has it;
 - the re-check before the pay day stops a period whose person draws a pension;
 - a system down during the re-check holds the payment (the period suspended, the reason in
-  Chinese for supervisors) instead of paying."""
+  Chinese for supervisors) instead of paying;
+- the next re-check, with every system answering, lifts that hold by itself: the held months move
+  on and are each paid once."""
 
 from __future__ import annotations
 
@@ -264,3 +266,40 @@ async def test_a_system_down_during_the_recheck_holds_the_payment(stack: Stack, 
         ).all()
     assert len(held) == 1
     await h.terminate("test over")
+
+
+async def test_the_next_recheck_lifts_a_hold_once_every_system_answers(stack: Stack, sim: SimHandle) -> None:
+    person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
+    first = this_month() + 1
+    inp = period_input(stack.ce.settings, person, first=first, months=2, region=REGION)
+    assert (await stack.sim.put("/faults/civil-affairs", json={"error_rate": 1.0})).status_code == 200
+    h = await start_period(stack.ce, inp)
+    pay_day = datetime(*first.first_day().timetuple()[:3], 12, tzinfo=BUSINESS_TZ) + timedelta(days=24)
+    await sleep_until(stack.ce, pay_day)
+    await wait_period(h, PeriodStatus.SUSPENDED)
+    assert ledger_for(await bank_ledger(sim), inp.case_id) == {}
+    # The system answers again; nobody resumes the period by hand.
+    assert (await stack.sim.delete("/faults")).status_code in (200, 204)
+    nxt = datetime(*(first + 1).first_day().timetuple()[:3], 12, tzinfo=BUSINESS_TZ) + timedelta(days=24)
+    await sleep_until(stack.ce, nxt)
+    s = await period_state(h)
+    assert "period.resumed" in [e.what for e in s.timeline], "the hold was not lifted"
+    [event] = await rows(stack.ce.db, PeriodEvent, inp.case_id)
+    assert event.status == "released" and "核查已通过" in event.note_zh
+    async with stack.ce.db.session() as session:
+        entries = (
+            await session.exec(
+                select(AuditLog).where(
+                    AuditLog.case_id == inp.case_id, AuditLog.action == "period.recheck_released"
+                )
+            )
+        ).all()
+    assert len(entries) == 1
+    # Both months are still paid, each once, after the months moved on.
+    last = datetime(*(first + 2).first_day().timetuple()[:3], 12, tzinfo=BUSINESS_TZ) + timedelta(days=24)
+    if await stack.ce.env.get_current_time() < last:
+        await sleep_until(stack.ce, last)
+    result = await asyncio.wait_for(h.result(), 60)
+    assert result.months_paid == 2
+    paid = ledger_for(await bank_ledger(sim), inp.case_id)
+    assert len(paid) == 2 and set(paid.values()) == {1}
