@@ -61,6 +61,7 @@ from models.staff import StaffActor
 from models.tables import CaseRecord, Document, SkillSubsidyGrant, Staff
 from models.verification import HitBatch, HitRecord, VerificationInput, VerificationParty, verification_id_for
 from sim.testing import SimHandle
+from tests.waiting import WAIT_S, polls
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.service_request import ServiceRequestWorkflow
@@ -138,7 +139,7 @@ async def history_length(handle: WorkflowHandle[Any, Any]) -> int:
     return len((await handle.fetch_history()).events)
 
 
-async def settled_history_length(handle: WorkflowHandle[Any, Any], limit: float = 10.0) -> int:
+async def settled_history_length(handle: WorkflowHandle[Any, Any], limit: float = WAIT_S) -> int:
     """The history length once the workflow is idle (no activity pending, length stable)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + limit
@@ -211,7 +212,7 @@ async def store_documents(db: Database, *kinds: str) -> list[DocumentRef]:
     return refs
 
 
-async def applied(h: WorkflowHandle[Any, Any], limit: float = 15.0) -> None:
+async def applied(h: WorkflowHandle[Any, Any], limit: float = WAIT_S) -> None:
     """Until the case has applied the decision it accepted last: a decision's Update answers on
     acceptance (issue 19), and the case refuses the next one ``review.busy`` until then."""
     deadline = asyncio.get_running_loop().time() + limit
@@ -221,7 +222,7 @@ async def applied(h: WorkflowHandle[Any, Any], limit: float = 15.0) -> None:
 
 
 async def wait_claim(h: ClaimHandle, status: ClaimStatus, rounds: int = 1) -> ClaimState:
-    deadline = asyncio.get_running_loop().time() + 15
+    deadline = asyncio.get_running_loop().time() + WAIT_S
     while True:
         s = await h.query(BenefitClaimWorkflow.state_query)
         if s.status == status and len(s.rounds) >= rounds:
@@ -247,7 +248,7 @@ async def at_review(ce: CaseEnv, h: ClaimHandle, rounds: int = 1) -> ClaimState:
     """The claim before its reviewer. A claim a risk rule flagged (other tests' claims from the same
     employer share this database) is first cleared by the inspector, as at the agency; the risk
     tests themselves (tests/workflow/test_risk_verification.py) check that stage."""
-    deadline = asyncio.get_running_loop().time() + 15
+    deadline = asyncio.get_running_loop().time() + WAIT_S
     while True:
         s = await h.query(BenefitClaimWorkflow.state_query)
         if len(s.rounds) >= rounds and s.status == ClaimStatus.UNDER_REVIEW:
@@ -295,7 +296,7 @@ async def claim_paid_after_change(ce: CaseEnv, claim: ClaimHandle, dispute_id: s
 
 
 async def messages(sim: SimHandle, case_id: str, wait_for: str | None = None) -> list[dict[str, Any]]:
-    for _ in range(100):
+    for _ in polls():
         async with httpx.AsyncClient(base_url=sim.base_url) as c:
             r = await c.get("/admin/notifier/messages", params={"case_ref": case_id})
             msgs: list[dict[str, Any]] = r.json()["messages"]
@@ -454,7 +455,7 @@ async def start_subsidy(
 async def wait_subsidy(
     h: SubsidyHandle, status: SubsidyStatus, rounds: int = 1, *, blocked: bool = False
 ) -> SubsidyState:
-    deadline = asyncio.get_running_loop().time() + 30
+    deadline = asyncio.get_running_loop().time() + WAIT_S
     while True:
         s = await h.query(SkillSubsidyWorkflow.state_query)
         if s.blocked is not None if blocked else s.status == status and len(s.rounds) >= rounds:
@@ -592,7 +593,7 @@ async def start_request(ce: CaseEnv, inp: ServiceRequestInput) -> RequestHandle:
     )
 
 
-async def wait_request(h: RequestHandle, stage: str, limit: float = 15.0) -> ServiceRequestState:
+async def wait_request(h: RequestHandle, stage: str, limit: float = WAIT_S) -> ServiceRequestState:
     deadline = asyncio.get_running_loop().time() + limit
     while True:
         s = await h.query(ServiceRequestWorkflow.state_query)

@@ -32,6 +32,7 @@ from models.rules import YearMonth
 from models.tables import PremiumRefundLine
 from sim.testing import SimHandle
 from tests.factories import CaseEnv
+from tests.waiting import WAIT_S
 from workflows.base import initial_search_attributes
 from workflows.premium_refund import PremiumRefundWorkflow
 
@@ -93,7 +94,7 @@ async def start_refund(
 
 
 async def wait_refund(
-    h: RefundHandle, status: RefundStatus, rounds: int = 1, limit: float = 30.0
+    h: RefundHandle, status: RefundStatus, rounds: int = 1, limit: float = WAIT_S
 ) -> RefundState:
     deadline = asyncio.get_running_loop().time() + limit
     while True:

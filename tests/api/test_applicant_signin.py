@@ -27,6 +27,7 @@ from tests.api.test_claims_api import claim_body, wait_for
 from tests.conftest import applicant_login, login
 from tests.factories import CaseEnv, sim_person
 from tests.prod_settings import PROD_OK
+from tests.waiting import polls
 
 
 async def _id_token(sim: SimHandle, id_number: str, **form: Any) -> str:
@@ -60,7 +61,7 @@ async def test_online_intake_needs_the_identity_providers_sign_in(
     r = await case_api.post("/api/v1/claims", json=claim_body(person), headers=me)
     assert r.status_code == 201, r.text
     case_id = r.json()["case_id"]
-    for _ in range(100):
+    for _ in polls():
         mine = (await case_api.get("/api/v1/applicant/cases", headers=me)).json()
         if mine:
             break

@@ -16,6 +16,7 @@ from models.tables import AuditLog
 from sim.testing import SimHandle, serve_app
 from tests.conftest import applicant_login, login
 from tests.factories import CaseEnv, sim_person
+from tests.waiting import polls
 
 PDF = b"%PDF-1.4\n% termination agreement\n"
 
@@ -38,7 +39,7 @@ def claim_body(person: dict[str, Any], **over: Any) -> dict[str, Any]:
 async def wait_for(
     api: httpx.AsyncClient, headers: dict[str, str], case_id: str, status: str
 ) -> dict[str, Any]:
-    for _ in range(300):
+    for _ in polls():
         r = await api.get(f"/api/v1/claims/{case_id}", headers=headers)
         if r.status_code == 200 and r.json()["status"] == status:
             return r.json()  # type: ignore[no-any-return]
@@ -80,7 +81,7 @@ async def test_counter_claim_reject_reapply_approve_through_the_api(
     assert report["eligibility"]["suggested_reject_reason"] == "voluntary_separation"
     # The read model is written by the workflow right after its state changes: poll briefly.
     mine: list[dict[str, Any]] = []
-    for _ in range(100):
+    for _ in polls():
         inbox = (await case_api.get("/api/v1/cases/inbox", headers=reviewer)).json()
         mine = [i for i in inbox["items"] if i["case_id"] == case_id]
         if mine:
@@ -229,7 +230,7 @@ async def test_the_clerk_states_a_missing_retirement_category_through_the_api(
     r = await case_api.post("/api/v1/claims", json=claim_body(person), headers=clerk)
     assert r.status_code == 201, r.text
     case_id = r.json()["case_id"]
-    for _ in range(300):
+    for _ in polls():
         d = (await case_api.get(f"/api/v1/claims/{case_id}", headers=clerk)).json()
         if d["state"]["stage"] == "awaiting_category":
             break

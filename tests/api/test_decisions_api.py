@@ -18,6 +18,7 @@ from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
 from tests.conftest import login
 from tests.factories import CaseEnv, dispute_input, sim_person, start_dispute
+from tests.waiting import polls
 
 
 async def _claim_under_review(api: httpx.AsyncClient, sim: SimHandle) -> tuple[str, dict[str, str]]:
@@ -116,7 +117,7 @@ async def test_wrong_role_is_403_with_the_same_code_on_claim_and_dispute(
     dispute_id = f"dispute-150102-{inp.applicant_key}-{random.randint(1, 999_999)}"
     await start_dispute(pg_case_env, inp.model_copy(update={"case_id": dispute_id}))
     viewer = await login(case_api, "reviewer.xc")
-    for _ in range(200):
+    for _ in polls():
         r = await case_api.get(f"/api/v1/disputes/{dispute_id}", headers=viewer)
         if r.status_code == 200 and any(lv["status"] == "open" for lv in r.json()["review"]["levels"]):
             break

@@ -41,6 +41,7 @@ from tests.factories import (
     rejected_claim,
     sim_person,
 )
+from tests.waiting import polls
 from workers.main import build_worker
 
 pytestmark = pytest.mark.postgres
@@ -113,7 +114,7 @@ class Logins:
 async def poll(
     api: httpx.AsyncClient, dispute_id: str, headers: dict[str, str], **want: str
 ) -> dict[str, Any]:
-    for _ in range(300):
+    for _ in polls():
         r = await api.get(f"/api/v1/disputes/{dispute_id}", headers=headers)
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()

@@ -28,6 +28,7 @@ from sim.testing import SimHandle
 from tests.conftest import applicant_login, case_env, login
 from tests.factories import CaseEnv, sim_person
 from tests.refund_support import bank_payments, ledger_rows, self_paid
+from tests.waiting import polls
 from tests.workflow.conftest import period_input, start_period
 
 STANDARD = Decimal("368.50")
@@ -78,7 +79,7 @@ async def _upload(api: httpx.AsyncClient, headers: dict[str, str], name: str) ->
 async def _detail(
     api: httpx.AsyncClient, case_id: str, headers: dict[str, str], status: str
 ) -> dict[str, Any]:
-    for _ in range(400):
+    for _ in polls():
         r = await api.get(f"/api/v1/premium-refunds/{case_id}", headers=headers)
         assert r.status_code == 200, r.text
         if r.json()["status"] == status:
@@ -88,7 +89,7 @@ async def _detail(
 
 
 async def _failed_months(db: Database, case_id: str, n: int) -> list[str]:
-    for _ in range(400):
+    for _ in polls():
         async with db.session() as s:
             rows = (await s.exec(select(PremiumMonth).where(PremiumMonth.case_id == case_id))).all()
         if len(rows) >= n:

@@ -62,6 +62,7 @@ from tests.factories import (
     start_verification,
     store_documents,
 )
+from tests.waiting import polls
 
 REGION, ELSEWHERE = "150102", "150202"
 
@@ -240,7 +241,7 @@ async def test_a_service_request_just_received_is_scoped_by_its_id(
 
 async def _until(api: httpx.AsyncClient, url: str, who: dict[str, str], ok: Any) -> dict[str, Any]:
     """Poll a case page until ``ok(page)`` (a workflow step the test waits for)."""
-    for _ in range(400):
+    for _ in polls():
         r = await api.get(url, headers=who)
         # 404 until the first projection of a case the test started on the workflow client.
         assert r.status_code in (200, 404), r.text

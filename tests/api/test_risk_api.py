@@ -14,6 +14,7 @@ from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
 from tests.conftest import login
 from tests.factories import CaseEnv, sim_person, store_documents
+from tests.waiting import polls
 
 
 def docs_json(refs: list[Any]) -> list[dict[str, Any]]:
@@ -63,7 +64,7 @@ async def test_flagged_claim_referred_then_cleared_by_inspector_and_supervisor(
     await wait_for(case_api, inspector, case_id, "rejected")
 
     items: list[dict[str, Any]] = []
-    for _ in range(200):
+    for _ in polls():
         r = await case_api.get("/api/v1/risk/verifications", headers=inspector)
         assert r.status_code == 200, r.text
         items = [i for i in r.json() if i["stage"] == "verification"]
@@ -91,7 +92,7 @@ async def test_flagged_claim_referred_then_cleared_by_inspector_and_supervisor(
     r = await case_api.post(f"/api/v1/risk/verifications/{vid}/approval/approve", headers=supervisor)
     assert r.status_code == 200, r.text
 
-    for _ in range(200):
+    for _ in polls():
         r = await case_api.get("/api/v1/risk/rules/report", headers=supervisor)
         rows = [x for x in r.json() if x["rule"] == "risk.short_contribution" and x["cleared"]]
         if rows:

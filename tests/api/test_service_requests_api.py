@@ -27,6 +27,7 @@ from models.tables import CaseRecord
 from sim.testing import SimHandle, serve_app
 from tests.conftest import login
 from tests.factories import time_skipping_env
+from tests.waiting import WAIT_S
 from workers.main import build_worker
 
 pytestmark = pytest.mark.postgres
@@ -72,7 +73,7 @@ def _signed(system: str, body: bytes) -> dict[str, str]:
     return signed_headers(system, kid, secret, "POST", CALLBACK, body)
 
 
-async def _poll(fn: Any, what: str, limit: float = 15.0) -> Any:
+async def _poll(fn: Any, what: str, limit: float = WAIT_S) -> Any:
     end = asyncio.get_running_loop().time() + limit
     while True:
         value = await fn()

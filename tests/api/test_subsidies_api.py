@@ -23,6 +23,7 @@ from sim.testing import SimHandle
 from tests.browser.test_console_pages import console_login, csrf_of
 from tests.conftest import applicant_login, login
 from tests.factories import CaseEnv, sim_certificate, sim_person, store_documents
+from tests.waiting import polls
 
 EMPLOYER_PASSWORD = "employer-demo-pass"
 
@@ -58,7 +59,7 @@ def application_body(person: dict[str, Any], cert: dict[str, Any], fit: Document
 async def _detail(
     api: httpx.AsyncClient, case_id: str, headers: dict[str, str], status: str
 ) -> dict[str, Any]:
-    for _ in range(300):
+    for _ in polls():
         r = await api.get(f"/api/v1/subsidies/{case_id}", headers=headers)
         assert r.status_code == 200, r.text
         if r.json()["status"] == status:
@@ -166,7 +167,7 @@ async def test_employer_batch_of_50_with_5_bad_rows(
         "/api/v1/subsidies/batches", json={"fit_statement": fit.model_dump(), "csv": lines[0]}, headers=staff
     )
     assert r.status_code == 403
-    for _ in range(600):
+    for _ in polls():
         page = (await api.get(f"/api/v1/subsidies/batches/{batch['batch_id']}", headers=emp)).json()
         states = [row["status"] for row in page["rows"] if row["case_id"]]
         if states.count("under_review") == 45:
@@ -244,7 +245,7 @@ async def test_console_counter_intake_and_decision(
     case_id = case_url.rsplit("/", 1)[-1]
 
     await console_login(api, "reviewer.xc")
-    for _ in range(300):
+    for _ in polls():
         page = await api.get(case_url)
         if "提交审核决定" in page.text:
             break

@@ -21,6 +21,7 @@ from models.claim import ApproveCommand
 from models.tables import AuditLog, CaseRecord, HistoryArchive, Staff
 from tests.audit.chain_workflow import ChainedCaseWorkflow, ChainInput
 from tests.factories import LEAGUE_REVIEWER, REVIEWER
+from tests.waiting import polls
 from workers.main import sandbox_runner
 
 
@@ -69,7 +70,7 @@ async def chained_case(tskip_env: WorkflowEnvironment) -> str:
         h = await client.start_workflow(ChainedCaseWorkflow.run, ChainInput(), id=wid, task_queue=queue)
         await h.execute_update(ChainedCaseWorkflow.decide, ApproveCommand(actor=REVIEWER))
         latest = client.get_workflow_handle(wid)
-        for _ in range(200):  # wait for the second run to start
+        for _ in polls():  # wait for the second run to start
             if (await latest.describe()).run_id != h.result_run_id:
                 break
             await asyncio.sleep(0.02)

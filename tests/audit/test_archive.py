@@ -35,6 +35,7 @@ from models.tables import AuditLog, HistoryArchive
 from tests.audit.chain_workflow import ChainedCaseWorkflow, ChainInput
 from tests.factories import LEAGUE_REVIEWER, REVIEWER
 from tests.replay.conftest import HISTORIES
+from tests.waiting import polls
 from workers.main import sandbox_runner
 from workflows.archiver import SCHEDULE_ID, ArchiverWorkflow
 
@@ -242,14 +243,14 @@ async def test_the_daily_schedule_archives_closed_cases_from_visibility(
         h = await client.start_workflow(ChainedCaseWorkflow.run, ChainInput(), id=wid, task_queue=queue)
         await h.execute_update(ChainedCaseWorkflow.decide, ApproveCommand(actor=REVIEWER))
         latest = client.get_workflow_handle(wid)
-        for _ in range(200):  # until the second run has started
+        for _ in polls():  # until the second run has started
             if (await latest.describe()).run_id != h.result_run_id:
                 break
             await asyncio.sleep(0.05)
         await latest.execute_update("decide", ApproveCommand(actor=LEAGUE_REVIEWER))
         await latest.result()
         closed = f"WorkflowId = '{wid}' AND ExecutionStatus != 'Running'"
-        for _ in range(100):  # visibility is eventually consistent
+        for _ in polls():  # visibility is eventually consistent
             if (await client.count_workflows(closed)).count == 2:
                 break
             await asyncio.sleep(0.1)
@@ -269,7 +270,7 @@ async def test_the_daily_schedule_archives_closed_cases_from_visibility(
             assert desc.schedule.spec.time_zone_name == "Asia/Shanghai"
             await schedule.trigger()
             run_id = None
-            for _ in range(100):
+            for _ in polls():
                 actions = (await schedule.describe()).info.recent_actions
                 if actions:
                     run_id = actions[-1].action.workflow_id  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from tests.audit.conftest import bearer, ensure_staff
 from tests.conftest import login
 from tests.factories import REVIEWER, CaseEnv, claim_input, sim_person
 from tests.replay.conftest import HISTORIES
+from tests.waiting import polls
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
 
@@ -54,7 +55,7 @@ async def approved_claim(ce: CaseEnv, sim: SimHandle) -> WorkflowHandle[Any, Any
         search_attributes=initial_search_attributes("benefit_claim", "150102", "checking"),
         execution_timeout=timedelta(days=400),
     )
-    for _ in range(300):
+    for _ in polls():
         if (await h.query(BenefitClaimWorkflow.state_query)).status == ClaimStatus.UNDER_REVIEW:
             break
         await asyncio.sleep(0.05)

@@ -39,6 +39,7 @@ from core.settings import Settings
 from sim.testing import running_sim, serve_app
 from tests.conftest import FIXTURES, case_env
 from tests.factories import sim_person
+from tests.waiting import polls
 
 PG_ADMIN_URL = os.environ.get("UIFLOW_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REGION = "150102"
@@ -142,7 +143,7 @@ async def main(args: argparse.Namespace) -> None:
                 reviewer = await signed_in(base, "reviewer.xc")
                 supervisor = await signed_in(base, "supervisor.hhht")
                 case_id = await claim_for(sim.base_url, sim.token, clerk)
-                for _ in range(200):
+                for _ in polls():
                     page = await reviewer.get(f"/console/cases/{case_id}")
                     if 'id="case-status">待审核' in page.text:
                         break

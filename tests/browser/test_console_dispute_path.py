@@ -13,6 +13,7 @@ from playwright.async_api import Page, expect
 from sim.testing import SimHandle
 from tests.browser.conftest import SignIn
 from tests.factories import sim_person
+from tests.waiting import polls
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -30,7 +31,7 @@ async def decide(page: Page, action: str, note: str = "", reason: str = "") -> N
 async def open_from_inbox(page: Page, console: str, case_id: str) -> None:
     await page.goto(f"{console}/console/inbox?type=stop_reason_dispute")
     link = f'a[href="/console/cases/{case_id}"]'
-    for _ in range(60):
+    for _ in polls():
         if await page.locator(link).count():
             break
         await page.wait_for_timeout(250)
@@ -100,7 +101,7 @@ async def test_dispute_counter_intake_and_three_levels_with_send_back(
     await expect(final.locator("#case-level")).to_have_text("终审")
     await decide(final, "approve", note="同意变更")
     await final.wait_for_url(f"{console}/console/cases/{case_id}?done=approve")
-    for _ in range(60):
+    for _ in polls():
         if (await final.locator("#case-status").text_content()) == "已变更停保原因":
             break
         await final.wait_for_timeout(250)

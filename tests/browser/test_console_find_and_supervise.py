@@ -25,6 +25,7 @@ from models.tables import AuditLog, CaseRecord
 from sim.testing import SimHandle
 from tests.browser.conftest import SignIn
 from tests.factories import CaseEnv, claim_input, rejected_claim, sim_person, start_claim
+from tests.waiting import polls
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -116,7 +117,7 @@ async def test_blocked_case_page_does_not_reload_and_records_one_view_per_visit(
         assert r.status_code == 200, r.text
     try:
         h = await start_claim(pg_case_env, claim_input(pg_case_env.settings, person))
-        for _ in range(400):
+        for _ in polls():
             if await _blocked(pg_db, h.id):
                 break
             await asyncio.sleep(0.05)

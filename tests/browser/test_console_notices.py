@@ -48,6 +48,7 @@ from tests.factories import (
     subsidy_application,
     wait_subsidy,
 )
+from tests.waiting import polls
 from tests.workflow.test_benefit_claim import start, state, wait_status
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.benefit_period import BenefitPeriodWorkflow
@@ -160,7 +161,7 @@ async def _download_and_verify(
 
 async def _issued(ce: CaseEnv, case_id: str, kind: NoticeKind) -> None:
     """Wait (bounded) until the workflow has issued ``kind`` on the case: it runs on its own."""
-    for _ in range(600):
+    for _ in polls():
         async with ce.db.session() as s:
             if (
                 await s.exec(select(Notice).where(Notice.case_id == case_id, Notice.kind == kind.value))

@@ -15,6 +15,7 @@ from playwright.async_api import Page, expect
 from sim.testing import SimHandle
 from tests.browser.conftest import SignIn
 from tests.factories import CaseEnv, rejected_claim, sim_person
+from tests.waiting import polls
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -56,7 +57,7 @@ async def test_unresolved_window_complaint_linked_to_claim(
         re.compile(r"/console/requests/request-150102-unresolved_window-[0-9a-f]{12}\?done=intake$")
     )
     request_id = clerk.url.split("/requests/")[1].split("?")[0]
-    for _ in range(60):
+    for _ in polls():
         if await clerk.locator("#case-stage").inner_text() == "主管督办":
             break
         await clerk.wait_for_timeout(250)
@@ -92,7 +93,7 @@ async def test_unresolved_window_complaint_linked_to_claim(
     await supervisor.select_option("#f-satisfaction", "satisfied")
     await supervisor.click('#decision-panel button[type="submit"]')
     await supervisor.wait_for_url(f"{console}/console/requests/{request_id}?done=follow-up")
-    for _ in range(60):
+    for _ in polls():
         if await supervisor.locator("#case-status").inner_text() == "已办结":
             break
         await supervisor.wait_for_timeout(250)

@@ -22,6 +22,7 @@ from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body, wait_for
 from tests.conftest import login
 from tests.factories import history_length, settled_history_length, sim_person
+from tests.waiting import polls
 from workers.main import build_worker
 from workflows.benefit_claim import BenefitClaimWorkflow
 
@@ -63,7 +64,7 @@ async def test_claim_from_intake_to_approval_on_the_dev_server(
     assert await history_length(handle) == before  # the real server records nothing for a refusal
 
     found: list[Any] = []
-    for _ in range(100):
+    for _ in polls():
         found = [
             w.id
             async for w in local_env.client.list_workflows(

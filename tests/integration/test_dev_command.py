@@ -17,6 +17,7 @@ import httpx
 import yaml
 
 from tests.api.test_claims_api import claim_body
+from tests.waiting import WAIT_S, polls
 
 BIN = Path(sys.executable).parent
 
@@ -63,7 +64,7 @@ def _start(tmp: Path) -> subprocess.Popen[str]:
     )
 
 
-def _wait_ready(proc: subprocess.Popen[str], ports: dict[str, int], limit: float = 60.0) -> float:
+def _wait_ready(proc: subprocess.Popen[str], ports: dict[str, int], limit: float = WAIT_S) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
@@ -205,7 +206,7 @@ def test_a_killed_worker_comes_back_and_the_next_claim_is_processed(tmp_path: Pa
         case_id = r.json()["case_id"]
         token = _staff_token(api, "reviewer.xc")
         status = ""
-        for _ in range(150):  # the checks run on the restarted worker
+        for _ in polls():  # the checks run on the restarted worker
             r = httpx.get(
                 f"{api}/api/v1/claims/{case_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
             )

@@ -41,6 +41,7 @@ from core.applicant import applicant_key
 from core.migrate import ROOT
 from models.case import local_date
 from models.payday import PAYDAY_PREFIX
+from tests.waiting import polls
 
 #: Declared plaintext: none. The read model keeps the applicant's name masked (张**) and finds a
 #: person by keyed hashes (``core/person_search.py``, issue 20).
@@ -128,7 +129,7 @@ async def _pay_day(stack: Stack, n: int) -> list[str]:
     periods = ["period-" + cid.removeprefix("claim-") for cid in ids]
     engine = create_async_engine(stack.db_url)
     try:
-        for _ in range(240):
+        for _ in polls():
             async with engine.connect() as c:
                 paid = {
                     row[0]

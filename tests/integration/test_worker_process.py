@@ -15,6 +15,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from tests.waiting import polls
 
 BIN = Path(sys.executable).parent
 
@@ -56,7 +57,7 @@ async def test_worker_metrics_and_graceful_stop(
     try:
         body = ""
         async with httpx.AsyncClient() as c:
-            for _ in range(100):
+            for _ in polls():
                 try:
                     r = await c.get(f"http://127.0.0.1:{port}/metrics")
                     body = r.text

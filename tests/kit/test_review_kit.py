@@ -38,6 +38,7 @@ from models.review import ReviewAction, ReviewCommand, ReviewLevelSpec
 from models.staff import StaffActor
 from tests.factories import HeldAudit, time_skipping_env
 from tests.kit.host_workflow import HostInput, KitHostWorkflow
+from tests.waiting import WAIT_S
 from workers.main import sandbox_runner
 
 BIN = Path(sys.executable).parent
@@ -142,7 +143,7 @@ async def kit() -> AsyncIterator[Kit]:
 
 
 async def at_level(h: Host, key: str | None, passes: int | None = None) -> None:
-    end = asyncio.get_running_loop().time() + 15
+    end = asyncio.get_running_loop().time() + WAIT_S
     while True:
         c = await h.query(KitHostWorkflow.chain)
         lv = c.open_level
@@ -155,7 +156,7 @@ async def at_level(h: Host, key: str | None, passes: int | None = None) -> None:
 async def settled(h: Host) -> None:
     """Until the decision the chain accepted last is applied: its Update answers on acceptance
     (issue 19), the next decision is refused ``review.busy`` until then."""
-    end = asyncio.get_running_loop().time() + 15
+    end = asyncio.get_running_loop().time() + WAIT_S
     while await h.query("decision_processing", result_type=bool):
         assert asyncio.get_running_loop().time() < end, "decision still being applied"
         await asyncio.sleep(0.05)

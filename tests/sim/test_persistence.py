@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from sim.state import DEFAULT_TOKEN
+from tests.waiting import polls
 
 UIFLOW = str(Path(sys.executable).parent / "uiflow")
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
@@ -34,7 +35,7 @@ def _start(state_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    for _ in range(300):
+    for _ in polls():
         assert proc.poll() is None, log.read_text()[-2000:]
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

@@ -45,6 +45,7 @@ from sim.population import luhn_digit
 from sim.testing import SimHandle
 from tests.clock import FUTURE_YEAR
 from tests.factories import CaseEnv
+from tests.waiting import WAIT_S, polls
 from workers.main import build_worker
 from workflows.base import initial_search_attributes
 from workflows.benefit_period import BenefitPeriodWorkflow
@@ -217,7 +218,7 @@ async def period_state(h: WorkflowHandle[BenefitPeriodWorkflow, Any]) -> PeriodS
 
 
 async def wait_period(
-    h: WorkflowHandle[BenefitPeriodWorkflow, Any], status: PeriodStatus, limit: float = 30.0
+    h: WorkflowHandle[BenefitPeriodWorkflow, Any], status: PeriodStatus, limit: float = WAIT_S
 ) -> PeriodState:
     deadline = asyncio.get_running_loop().time() + limit
     while True:
@@ -247,7 +248,7 @@ async def sim_messages(sim: SimHandle, case_id: str, *, wait_for: str | None = N
     """Messages the simulated notifier received for a case; with ``wait_for``, poll briefly until
     one of that template has arrived."""
     msgs: list[dict[str, Any]] = []
-    for _ in range(100):
+    for _ in polls():
         async with httpx.AsyncClient(base_url=sim.base_url) as c:
             r = await c.get("/admin/notifier/messages", params={"case_ref": case_id})
             r.raise_for_status()

@@ -56,6 +56,7 @@ from tests.factories import (
     settled_history_length,
     sim_person,
 )
+from tests.waiting import WAIT_S, polls
 from tests.workflow.conftest import domain_amount
 from workflows.base import initial_search_attributes
 from workflows.benefit_claim import BenefitClaimWorkflow
@@ -80,7 +81,7 @@ async def state(h: WorkflowHandle[BenefitClaimWorkflow, Any]) -> ClaimState:
 
 
 async def wait_status(
-    h: WorkflowHandle[BenefitClaimWorkflow, Any], status: ClaimStatus, limit: float = 15.0
+    h: WorkflowHandle[BenefitClaimWorkflow, Any], status: ClaimStatus, limit: float = WAIT_S
 ) -> ClaimState:
     return await wait_until(h, lambda s: s.status == status, limit, f"wanted {status}")
 
@@ -88,7 +89,7 @@ async def wait_status(
 async def wait_until(
     h: WorkflowHandle[BenefitClaimWorkflow, Any],
     ok: Callable[[ClaimState], bool],
-    limit: float = 15.0,
+    limit: float = WAIT_S,
     what: str = "condition",
 ) -> ClaimState:
     deadline = asyncio.get_running_loop().time() + limit
@@ -106,7 +107,7 @@ async def wait_until(
 async def messages(sim: SimHandle, case_id: str, *, wait_for: str | None = None) -> list[dict[str, Any]]:
     """Messages the simulated notifier received for a case; with ``wait_for``, poll briefly until
     a message of that template has arrived (notifications are sent right after a state change)."""
-    for _ in range(100):
+    for _ in polls():
         async with httpx.AsyncClient(base_url=sim.base_url) as c:
             r = await c.get("/admin/notifier/messages", params={"case_ref": case_id})
             r.raise_for_status()
@@ -451,7 +452,7 @@ async def test_permanent_failure_blocks_the_case_until_ops_unblock(
         assert r.status_code == 200, r.text
     try:
         h = await start(claim_env, claim_input(claim_env.settings, person))
-        for _ in range(200):
+        for _ in polls():
             s = await state(h)
             if s.blocked:
                 break

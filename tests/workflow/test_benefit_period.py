@@ -48,6 +48,7 @@ from tests.factories import (
     sim_person,
 )
 from tests.factories import settled_history_length as settled
+from tests.waiting import polls
 from tests.workflow.conftest import (
     MW_CHANGE,
     PREMIUM_STANDARD,
@@ -447,7 +448,7 @@ async def test_approved_claim_starts_its_benefit_period(period_env: CaseEnv, sim
         task_queue=period_env.task_queue,
         execution_timeout=timedelta(days=400),
     )
-    for _ in range(300):
+    for _ in polls():
         cs = await claim.query(BenefitClaimWorkflow.state_query)
         if cs.status == ClaimStatus.UNDER_REVIEW:
             break

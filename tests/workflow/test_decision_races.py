@@ -41,6 +41,7 @@ from tests.factories import (
     start_dispute,
     time_skipping_env,
 )
+from tests.waiting import WAIT_S
 from workers import registry
 from workers.main import sandbox_runner
 from workflows.base import initial_search_attributes
@@ -89,7 +90,7 @@ async def code_of(h: WorkflowHandle[Any, Any], update: Any, arg: Any) -> str:
 
 
 async def claim_at(h: WorkflowHandle[Any, Any], status: ClaimStatus, rounds: int) -> ClaimState:
-    end = asyncio.get_running_loop().time() + 15
+    end = asyncio.get_running_loop().time() + WAIT_S
     while True:
         s: ClaimState = await h.query(BenefitClaimWorkflow.state_query)
         if s.status == status and len(s.rounds) == rounds:
@@ -149,7 +150,7 @@ async def test_dispute_decision_in_the_gap_never_becomes_the_next_levels(
     ce, audit = held.case, held.audit
     person = await sim_person(sim.base_url, sim.token, scenario="voluntary_resignation", registered=True)
     h = await start_dispute(ce, await dispute_input(ce, person, channel=Channel.EMPLOYER_WEBSITE))
-    end = asyncio.get_running_loop().time() + 15
+    end = asyncio.get_running_loop().time() + WAIT_S
     while (await h.query(StopReasonDisputeWorkflow.state_query)).stage != "initial_review":
         assert asyncio.get_running_loop().time() < end
         await asyncio.sleep(0.05)

@@ -27,6 +27,7 @@ from policy.errors import PolicyError
 from sim.testing import SimHandle
 from tests.conftest import case_env
 from tests.factories import CaseEnv, sim_person
+from tests.waiting import polls
 from tests.workflow.conftest import period_input, start_period
 
 MW = "minimum_wage.category1_monthly"
@@ -42,7 +43,7 @@ async def gated_env(wf_settings: Settings, sqlite_db: Database) -> AsyncIterator
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(600):
+    for _ in polls():
         if await check():
             return
         await asyncio.sleep(0.05)

@@ -32,6 +32,7 @@ from models.tables import PaydayRun, PaymentOrder, PaymentRecovery, PaymentSched
 from sim.testing import SimHandle
 from tests.clock import FUTURE_YEAR
 from tests.factories import REVIEWER, CaseEnv, sim_person
+from tests.waiting import polls
 from tests.workflow.conftest import (
     bank_ledger,
     ledger_for,
@@ -124,7 +125,7 @@ class HandOverBank(BankClient):
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(400):
+    for _ in polls():
         if await check():
             return
         await asyncio.sleep(0.05)

@@ -45,6 +45,7 @@ from policy.money import format_amount
 from sim.testing import SimHandle, serve_app
 from tests.conftest import login
 from tests.factories import CaseEnv, sim_person
+from tests.waiting import WAIT_S
 from tests.workflow.conftest import (
     bank_ledger,
     domain_amount,
@@ -113,7 +114,7 @@ async def rows(db: Database, table: Any, case_id: str) -> list[Any]:
         return list((await s.exec(select(table).where(table.case_id == case_id))).all())
 
 
-async def projected(ce: CaseEnv, case_id: str, limit: float = 30.0) -> None:
+async def projected(ce: CaseEnv, case_id: str, limit: float = WAIT_S) -> None:
     """Until the period's read model and schedule rows are written (its first turn)."""
     deadline = asyncio.get_running_loop().time() + limit
     while True:

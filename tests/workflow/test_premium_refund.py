@@ -54,6 +54,7 @@ from tests.refund_support import (
     start_refund,
     wait_refund,
 )
+from tests.waiting import polls
 from tests.workflow.conftest import period_input, period_state, start_period
 from workflows.premium_refund import (
     MissingStandardWorkflow,
@@ -96,7 +97,7 @@ async def refund_env(
 async def _until_premiums(ce: CaseEnv, h: Any, n: int) -> list[tuple[YM, str]]:
     """Advance the test clock pay day by pay day until the pay day has recorded ``n`` of the
     period's premiums (``premium_month``, what the refund reads); returns (month, status)."""
-    for _ in range(40):
+    for _ in polls():
         async with ce.db.session() as s:
             rows = (await s.exec(select(PremiumMonth).where(PremiumMonth.case_id == h.id))).all()
         if len(rows) >= n:

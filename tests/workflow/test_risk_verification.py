@@ -34,6 +34,7 @@ from tests.factories import (
     store_documents,
     wait_claim,
 )
+from tests.waiting import polls
 from workflows.benefit_claim import BenefitClaimWorkflow
 from workflows.verification import VerificationWorkflow
 
@@ -175,7 +176,7 @@ async def test_confirmed_and_referred_opens_a_verification_case(claim_env: CaseE
     d = s.rounds[0].decision
     assert d is not None and d.reason_code == RejectReason.FRAUD_VERIFIED and d.remedy
     v = claim_env.env.client.get_workflow_handle(f.verification_case_id)
-    for _ in range(200):
+    for _ in polls():
         try:
             vs = await v.query(VerificationWorkflow.state_query)
             if vs.review.current == "propose":

@@ -44,6 +44,7 @@ from tests.factories import (
     start_request,
     wait_request,
 )
+from tests.waiting import polls
 from workflows.service_request import ServiceRequestWorkflow
 
 
@@ -57,7 +58,7 @@ async def refused(h: RequestHandle, update: Any, command: RequestAction) -> Appl
 
 async def hotline_replies(sim: SimHandle, order_id: str) -> list[dict[str, Any]]:
     """The replies the simulated hotline recorded (sent just after the answer's Update returns)."""
-    for _ in range(200):
+    for _ in polls():
         replies: list[dict[str, Any]] = sim.state.hotline_orders[order_id]["replies"]
         if replies:
             return replies

@@ -49,6 +49,7 @@ from tests.factories import (
     sim_person,
     start_dispute,
 )
+from tests.waiting import WAIT_S
 from workflows.stop_reason_dispute import StopReasonDisputeWorkflow
 
 REGION_ALL_ROUNDER = StaffActor(
@@ -72,7 +73,7 @@ async def dstate(h: DisputeHandle) -> DisputeState:
 async def wait_dispute(
     h: DisputeHandle, *, stage: str | None = None, status: DisputeStatus | None = None
 ) -> DisputeState:
-    deadline = asyncio.get_running_loop().time() + 15
+    deadline = asyncio.get_running_loop().time() + WAIT_S
     while True:
         s = await dstate(h)
         if (stage is None or s.stage == stage) and (status is None or s.status == status):
@@ -98,7 +99,7 @@ async def decide(h: DisputeHandle, update: Any, command: ReviewCommand) -> Dispu
     """One decision, and the dispute once it has applied it: a decision's Update answers on
     acceptance (issue 19), and the next decision is refused ``review.busy`` until then."""
     await h.execute_update(update, command)
-    end = asyncio.get_running_loop().time() + 15
+    end = asyncio.get_running_loop().time() + WAIT_S
     while await h.query("decision_processing", result_type=bool):
         assert asyncio.get_running_loop().time() < end, "decision still being applied"
         await asyncio.sleep(0.05)

@@ -44,6 +44,7 @@ from tests.factories import (
     start_verification,
     store_documents,
 )
+from tests.waiting import WAIT_S
 from tests.workflow.conftest import period_input, start_period, wait_period
 from workflows.verification import VerificationWorkflow
 
@@ -56,7 +57,7 @@ async def state(h: VHandle) -> VerificationState:
     return await h.query(VerificationWorkflow.state_query)
 
 
-async def wait_v(h: VHandle, ok: Any, limit: float = 20.0) -> VerificationState:
+async def wait_v(h: VHandle, ok: Any, limit: float = WAIT_S) -> VerificationState:
     end = asyncio.get_running_loop().time() + limit
     while True:
         s = await state(h)
