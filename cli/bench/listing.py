@@ -173,6 +173,9 @@ async def populate(stack: Stack, rows: int, reporter: Reporter) -> dict[str, Any
 
 QUERIES: list[tuple[str, str, str, dict[str, Any]]] = [
     # name, staff login, path, params
+    # The floor: an authenticated request that reads one staff row (token check, JSON, the
+    # in-process server): what every list pays before its own queries, on this machine now.
+    ("api_floor_me", "bench.reviewer.banner", "/api/v1/auth/me", {}),
     ("reviewer_inbox_banner", "bench.reviewer.banner", "/api/v1/cases/inbox", {}),
     ("league_overdue_list", "bench.supervisor.league", "/api/v1/cases", {"overdue": "true"}),
     ("league_status_counts", "bench.supervisor.league", "/api/v1/cases", {"page_size": 1}),
@@ -228,7 +231,7 @@ async def explain_all(db: Database, captured: list[tuple[str, Any]]) -> list[dic
     out = []
     async with db.engine.connect() as conn:
         for stmt, params in captured:
-            if "case_record" not in stmt:
+            if "case_record" not in stmt and "case_count" not in stmt:
                 continue
             rows = (await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + stmt, params)).all()
             plan = "\n".join(r[0] for r in rows)

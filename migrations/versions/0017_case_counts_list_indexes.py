@@ -10,7 +10,8 @@ projections moving cases in opposite directions between the same two keys do not
 
 Indexes: ``(received_at, case_id)`` and ``(updated_at, case_id)`` serve the keyset pages sorted by
 those columns (``(deadline, case_id)`` is 0004's); ``(region_code, received_at)`` and
-``(region_code, decided_at)`` serve the statistics page's per-day counts over a recent window.
+``(region_code, decided_at)`` serve the statistics page's per-day counts over a recent window,
+``(decided_at)`` finds where that window ends.
 
 Revision ID: 0017
 Revises: 0016
@@ -43,6 +44,9 @@ INDEXES = [
     ("ix_case_updated_order", ["updated_at", "case_id"], None),
     ("ix_case_region_received", ["region_code", "received_at"], None),
     ("ix_case_region_decided", ["region_code", "decided_at"], "decided_at IS NOT NULL"),
+    # The latest decision in scope (where the statistics window ends): a backward scan that stops
+    # at the first row of the scope, instead of every decision of the scope (73 ms at a league).
+    ("ix_case_decided_order", ["decided_at"], "decided_at IS NOT NULL"),
 ]
 
 
