@@ -6,6 +6,7 @@ deletes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -249,3 +250,36 @@ async def test_count_table_equals_a_group_by_after_every_kind_of_write(
         await api.get("/api/v1/cases", params={"region": REGION, "assigned_to": "nobody"}, headers=admin)
     ).json()
     assert by_assignee["total"] == 0 and by_assignee["counts_exact"]
+
+
+async def test_concurrent_projections_moving_cases_both_ways_keep_exact_counts(pg_db: Database) -> None:
+    """Two writers at once, one moving cases under_review → checking, the other checking →
+    under_review, each case in its own transaction as a projection does: the trigger locks the two
+    count rows in one order (the smaller key first), so neither waits for the other in a cycle
+    (PostgreSQL would abort one with a deadlock), and the counts stay exact."""
+    ids = [f"{PREFIX}c{i:03d}" for i in range(40)]
+    async with pg_db.session() as s:
+        await s.exec(delete(CaseRecord).where(col(CaseRecord.case_id).like(f"{PREFIX}%")))  # type: ignore[call-overload]
+        s.add_all(
+            [
+                _row(2000 + i, case_id=c, status="under_review" if i % 2 else "checking")
+                for i, c in enumerate(ids)
+            ]
+        )
+        await s.commit()
+
+    async def writer(mine: list[str], to: str) -> None:
+        for _ in range(5):
+            for c in mine:
+                async with pg_db.session() as s:
+                    await s.exec(update(CaseRecord).where(col(CaseRecord.case_id) == c).values(status=to))  # type: ignore[call-overload]
+                    await s.commit()
+            to = "checking" if to == "under_review" else "under_review"
+
+    await asyncio.gather(writer(ids[0::2], "under_review"), writer(ids[1::2], "checking"))
+    try:
+        assert await _table(pg_db) == await _truth(pg_db)
+    finally:
+        async with pg_db.session() as s:
+            await s.exec(delete(CaseRecord).where(col(CaseRecord.case_id).like(f"{PREFIX}%")))  # type: ignore[call-overload]
+            await s.commit()
