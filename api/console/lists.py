@@ -1,8 +1,9 @@
 """The inbox (what waits for me, by deadline) and the case list (everything in my region).
 
-The inbox is the API's ``inbox`` (same stages per role, same region scope, same ordering) plus a
-status filter, which the API's inbox does not offer; ``tests/browser`` checks that both return
-the same cases. The case list calls the API's ``list_cases`` as it is."""
+The inbox is the API's ``inbox`` (``inbox_spec``: same stages per role, same region scope, same
+ordering); ``tests/browser`` checks that both return the same cases. The case list is the API's
+``list_cases`` rule with the filter bar. Both page by keyset cursor for 上一页/下一页 and by
+number for the numbered links, and count from ``case_count`` (``api/case_lists.py``)."""
 
 from __future__ import annotations
 
