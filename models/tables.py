@@ -115,6 +115,11 @@ class CaseRecord(SQLModel, table=True):
         Index("uq_case_short_no", "short_no", unique=True),
         Index("ix_case_name_key", "name_key"),
         Index("ix_case_tail_key", "tail_key"),
+        # Keyset pages and the statistics window (migrations 0004 and 0017).
+        Index("ix_case_deadline_order", "deadline", "case_id"),
+        Index("ix_case_received_order", "received_at", "case_id"),
+        Index("ix_case_updated_order", "updated_at", "case_id"),
+        Index("ix_case_region_received", "region_code", "received_at"),
         # One benefit at a time, region-wide (issue 12): the database holds the last line against
         # two racing intakes or two periods of one person. The predicates are in migration 0006.
         *(
@@ -155,6 +160,24 @@ class CaseRecord(SQLModel, table=True):
     closed_at: datetime | None = None
     updated_at: datetime
     version: int = 0
+
+
+class CaseCount(SQLModel, table=True):
+    """How many cases per key, kept exact by triggers on ``case_record`` (migration 0017), so a
+    list's total, its status chips and the statistics page's totals never count a million rows."""
+
+    __tablename__ = "case_count"
+    region_code: str = Field(primary_key=True, max_length=6)
+    case_type: str = Field(primary_key=True, max_length=32)
+    status: str = Field(primary_key=True, max_length=32)
+    stage: str = Field(primary_key=True, max_length=32)
+    is_open: bool = Field(primary_key=True)
+    overdue: bool = Field(primary_key=True)
+    escalated: bool = Field(primary_key=True)
+    blocked: bool = Field(primary_key=True)
+    decided: bool = Field(primary_key=True)
+    late: bool = Field(primary_key=True)  # decided, and not within the time limit
+    n: int = 0
 
 
 class CaseNumberSequence(SQLModel, table=True):

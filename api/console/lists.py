@@ -1,8 +1,9 @@
 """The inbox (what waits for me, by deadline) and the case list (everything in my region).
 
-The inbox is the API's ``inbox`` (same stages per role, same region scope, same ordering) plus a
-status filter, which the API's inbox does not offer; ``tests/browser`` checks that both return
-the same cases. The case list calls the API's ``list_cases`` as it is."""
+The inbox is the API's ``inbox`` (``inbox_spec``: same stages per role, same region scope, same
+ordering); ``tests/browser`` checks that both return the same cases. The case list is the API's
+``list_cases`` rule with the filter bar. Both page by keyset cursor for 上一页/下一页 and by
+number for the numbered links, and count from ``case_count`` (``api/case_lists.py``)."""
 
 from __future__ import annotations
 
@@ -13,25 +14,27 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.case_lists import ListSpec, facet_counts, keyset_page, offset_page
+from api.case_lists import Page as KeysetPage
 from api.console import disputes
 from api.console.export import CASE_COLUMNS, EXPORT_LIMIT, case_rows, xlsx_response
 from api.console.web import ConsoleRoute, render
 from api.deps import get_session
+from api.errors import ApiError
 from api.params import region_or_blank
 from api.principals import StaffUser
-from api.routes.cases import INBOX_STAGES, CaseItem, _item, _scope, _today, list_cases
+from api.routes.cases import CaseItem, _item, _scope, _today, inbox_spec
 from models.benefit import PERIOD_STATUS_LABELS
 from models.claim import CLAIM_STATUS_LABELS
-from models.enums import CaseType, Role
+from models.enums import CaseType
 from models.premium_refund import REFUND_STATUS_LABELS
 from models.service_request import STATUS_LABELS as REQUEST_STATUS_LABELS
 from models.skill_subsidy import ALERT_STATUS_LABELS, SUBSIDY_STATUS_LABELS
 from models.staff import StaffActor
-from models.tables import CaseRecord, Staff
+from models.tables import Staff
 from models.verification import VerificationStatus
 from policy.regions import Region, descendants, get_region
 
@@ -53,6 +56,9 @@ class Filters:
     size: int = 50
     sort: str = "deadline"
     default_sort: str = "deadline"
+    #: Keyset positions from the pager's 上一页/下一页 (the numbered links page by offset).
+    after: str = ""
+    before: str = ""
 
     @classmethod
     def parse(cls, q: dict[str, str], default_sort: str = "deadline") -> Filters:
@@ -66,6 +72,8 @@ class Filters:
         size = _int(q.get("size"), 50, 1, 200)
         f.size = size if size in PAGE_SIZES else 50
         f.sort = q.get("sort", default_sort) if q.get("sort", default_sort) in SORTS else default_sort
+        f.after = q.get("after", "")[:512]
+        f.before = "" if f.after else q.get("before", "")[:512]
         return f
 
     def query(self, **over: Any) -> str:
@@ -78,7 +86,7 @@ class Filters:
             "size": str(self.size) if self.size != 50 else "",
             "sort": self.sort if self.sort != self.default_sort else "",
             "page": str(self.page),
-        } | {k: str(v) for k, v in over.items()}
+        } | {k: str(v) for k, v in over.items() if v is not None}
         return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == "1")})
 
     @property
@@ -94,6 +102,9 @@ class ListPage:
     page_size: int
     counts_by_status: dict[str, int] = field(default_factory=dict)
     overdue_total: int | None = None
+    counts_exact: bool = True
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
 
     @property
     def pages(self) -> int:
@@ -136,64 +147,49 @@ def region_options(staff: StaffActor) -> list[Region]:
     return [get_region(staff.region_code), *descendants(staff.region_code)]
 
 
-def inbox_filters(staff: StaffActor, region: str | None) -> list[Any]:
-    """The API inbox's rule: which cases wait for this person's level, in their region."""
-    filters: list[Any] = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
-    if staff.has(Role.OPS_ENGINEER):
-        filters.append(CaseRecord.blocked == True)  # noqa: E712 (SQL expression)
-    elif staff.has(Role.SUPERVISOR):
-        filters.append(CaseRecord.escalated == True)  # noqa: E712
-    else:
-        stages = sorted({s for r in staff.roles for s in INBOX_STAGES.get(r, [])})
-        filters.append(col(CaseRecord.stage).in_(stages or ["-"]))
-        filters.append(col(CaseRecord.closed_at).is_(None))
-    return filters
-
-
 async def inbox_page(session: AsyncSession, staff: StaffActor, f: Filters) -> ListPage:
-    filters = inbox_filters(staff, f.region or None)
+    """The API inbox's rule (``inbox_spec``) with the filter bar; counts from ``case_count``."""
+    spec = inbox_spec(staff, f.region or None)
     if f.case_type:
-        filters.append(CaseRecord.case_type == f.case_type)
+        spec.case_types = [f.case_type]
     if f.overdue:
-        filters.append(CaseRecord.overdue == (f.overdue == "1"))
-    # One grouped query gives the status chips, the total and the overdue count.
-    counts_rows = (
-        await session.exec(
-            select(  # type: ignore[call-overload]
-                CaseRecord.status,
-                func.count(),
-                func.sum(case((col(CaseRecord.overdue).is_(True), 1), else_=0)),
-            )
-            .where(*filters)
-            .group_by(CaseRecord.status)
-        )
-    ).all()
-    counts = {str(s): int(n) for s, n, _ in counts_rows}
-    overdue_by_status = {str(s): int(o or 0) for s, _, o in counts_rows}
-    overdue_total = overdue_by_status.get(f.status, 0) if f.status else sum(overdue_by_status.values())
-    if f.status:
-        filters.append(CaseRecord.status == f.status)
-        total = counts.get(f.status, 0)
-    else:
-        total = sum(counts.values())
-    rows = (
-        await session.exec(
-            select(CaseRecord)
-            .where(*filters)
-            .order_by(col(CaseRecord.deadline).asc().nulls_last(), col(CaseRecord.case_id))
-            .offset((f.page - 1) * f.size)
-            .limit(f.size)
-        )
-    ).all()
+        spec.overdue = f.overdue == "1"
+    counts = await facet_counts(session, spec)
+    statuses = [f.status] if f.status else None
+    spec.statuses = statuses
+    got = await _rows(session, spec.record_filters(), f, "deadline", "asc")
     today = _today()
     return ListPage(
-        items=[_item(r, today) for r in rows],
-        total=total,
+        items=[_item(r, today) for r in got.rows],
+        total=counts.total(statuses),
         page=f.page,
         page_size=f.size,
-        counts_by_status=counts,
-        overdue_total=overdue_total,
+        counts_by_status=counts.by_status,
+        overdue_total=counts.overdue(statuses),
+        counts_exact=counts.exact,
+        next_cursor=got.next_cursor,
+        prev_cursor=got.prev_cursor,
     )
+
+
+async def _rows(session: AsyncSession, filters: list[Any], f: Filters, sort: str, order: Any) -> KeysetPage:
+    """By cursor from 上一页/下一页 and on the first page; by offset from a numbered link. A cursor
+    that does not decode (an old bookmark) starts again at the first page."""
+    try:
+        if f.after or f.before or f.page == 1:
+            return await keyset_page(
+                session,
+                filters,
+                sort=sort,
+                order=order,
+                size=f.size,
+                after=f.after or None,
+                before=f.before or None,
+            )
+    except ApiError:
+        f.page, f.after, f.before = 1, "", ""
+        return await keyset_page(session, filters, sort=sort, order=order, size=f.size)
+    return await offset_page(session, filters, sort=sort, order=order, size=f.size, page=f.page)
 
 
 async def staff_names(session: AsyncSession, logins: Iterable[str | None]) -> dict[str, str]:
@@ -255,24 +251,25 @@ async def cases_view(
 
 
 async def cases_page(session: AsyncSession, staff: StaffActor, f: Filters) -> ListPage:
-    result = await list_cases(
-        staff=staff,
-        session=session,
-        case_type=[CaseType(f.case_type)] if f.case_type else None,
-        status=[f.status] if f.status else None,
-        region=f.region or None,
+    """The API list's rule (scope and filters) with the console's pager."""
+    spec = ListSpec(
+        regions=sorted(_scope(staff, f.region or None)),
+        case_types=[f.case_type] if f.case_type else None,
         overdue={"1": True, "0": False}.get(f.overdue),
-        sort=f.sort,  # type: ignore[arg-type]  # checked against SORTS above
-        order="asc" if f.sort == "deadline" else "desc",
+    )
+    counts = await facet_counts(session, spec)
+    spec.statuses = [f.status] if f.status else None
+    got = await _rows(session, spec.record_filters(), f, f.sort, "asc" if f.sort == "deadline" else "desc")
+    today = _today()
+    return ListPage(
+        items=[_item(r, today) for r in got.rows],
+        total=counts.total(spec.statuses),
         page=f.page,
         page_size=f.size,
-    )
-    return ListPage(
-        items=result.items,
-        total=result.total,
-        page=result.page,
-        page_size=result.page_size,
-        counts_by_status=result.counts_by_status,
+        counts_by_status=counts.by_status,
+        counts_exact=counts.exact,
+        next_cursor=got.next_cursor,
+        prev_cursor=got.prev_cursor,
     )
 
 
@@ -284,7 +281,7 @@ async def inbox_export(
 ) -> Response:
     """The inbox with the filters on screen, as a spreadsheet (at most ``EXPORT_LIMIT`` rows)."""
     f = Filters.parse(dict(request.query_params))
-    f.page, f.size = 1, EXPORT_LIMIT
+    f.page, f.size, f.after, f.before = 1, EXPORT_LIMIT, "", ""
     return await _export(session, staff, "inbox", "我的待办", f, await inbox_page(session, staff, f))
 
 
@@ -296,7 +293,7 @@ async def cases_export(
 ) -> Response:
     """The case list with the filters on screen, as a spreadsheet (at most ``EXPORT_LIMIT`` rows)."""
     f = Filters.parse(dict(request.query_params), default_sort="received_at")
-    f.page, f.size = 1, EXPORT_LIMIT
+    f.page, f.size, f.after, f.before = 1, EXPORT_LIMIT, "", ""
     return await _export(session, staff, "cases", "全部案件", f, await cases_page(session, staff, f))
 
 

@@ -5,7 +5,7 @@ consistent, the read model is written by the workflow before it moves on."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -13,15 +13,15 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
 
+from api.case_lists import ListSpec, facet_counts, keyset_page, offset_page
 from api.deps import ensure_region, get_session
 from api.errors import ApiError
 from api.params import AwareTime, Page, PageSize, RegionQuery
 from api.principals import StaffUser
 from models.enums import CaseType, Role
 from models.staff import StaffActor
-from models.tables import CaseRecord
+from models.tables import CaseCount, CaseRecord
 from policy.calendar import working_days_until
 from policy.errors import PolicyError
 from policy.regions import subtree_codes
@@ -41,11 +41,6 @@ INBOX_STAGES: dict[Role, list[str]] = {
         "registration",
         "awaiting_reapplication",
     ],
-}
-SORTS = {
-    "deadline": CaseRecord.deadline,
-    "received_at": CaseRecord.received_at,
-    "updated_at": CaseRecord.updated_at,
 }
 
 
@@ -78,6 +73,12 @@ class CaseList(BaseModel):
     page: int
     page_size: int
     counts_by_status: dict[str, int]
+    #: False when a filter outside the count table capped the count at ``COUNT_CAP``: ``total``
+    #: and ``counts_by_status`` are then lower bounds.
+    counts_exact: bool = True
+    #: Opaque positions for the next/previous page (``after=`` / ``before=``); None at the ends.
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
 
 
 #: Statuses whose decision is taken: the review deadline no longer runs, so no days-left (a
@@ -132,36 +133,43 @@ def _today() -> date:
 
 async def _page(
     session: AsyncSession,
-    q: SelectOfScalar[CaseRecord],
-    base_filters: list[Any],
-    facet_filters: list[Any],
+    spec: ListSpec,
+    *,
     page: int,
     page_size: int,
     sort: str,
-    order: str,
+    order: Literal["asc", "desc"],
+    after: str | None,
+    before: str | None,
 ) -> CaseList:
-    total = (await session.exec(select(func.count()).select_from(CaseRecord).where(*base_filters))).one()
-    counts_rows = (
-        await session.exec(
-            select(CaseRecord.status, func.count()).where(*facet_filters).group_by(CaseRecord.status)  # type: ignore[call-overload]
+    counts = await facet_counts(session, spec)
+    filters = spec.record_filters()
+    if after or before or page == 1:
+        got = await keyset_page(
+            session, filters, sort=sort, order=order, size=page_size, after=after, before=before
         )
-    ).all()
-    column = SORTS[sort]
-    ordering = col(column).desc() if order == "desc" else col(column).asc()
-    q = (
-        q.order_by(ordering.nulls_last(), col(CaseRecord.case_id))
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    rows = (await session.exec(q)).all()
+    else:
+        got = await offset_page(session, filters, sort=sort, order=order, size=page_size, page=page)
     today = _today()
     return CaseList(
-        items=[_item(r, today) for r in rows],
-        total=int(total),
+        items=[_item(r, today) for r in got.rows],
+        total=counts.total(spec.statuses),
         page=page,
         page_size=page_size,
-        counts_by_status={str(s): int(n) for s, n in counts_rows},
+        counts_by_status=counts.by_status,
+        counts_exact=counts.exact,
+        next_cursor=got.next_cursor,
+        prev_cursor=got.prev_cursor,
     )
+
+
+After = Annotated[
+    str | None,
+    Query(max_length=512, description="游标：上一次结果的 next_cursor，取其后的一页（优先于 page）"),
+]
+Before = Annotated[
+    str | None, Query(max_length=512, description="游标：上一次结果的 prev_cursor，取其前的一页")
+]
 
 
 @router.get("", response_model=CaseList, summary="案件列表（全部类型，按地区范围）")
@@ -182,32 +190,46 @@ async def list_cases(
     order: Literal["asc", "desc"] = "asc",
     page: Page = 1,
     page_size: PageSize = 50,
+    after: After = None,
+    before: Before = None,
 ) -> CaseList:
-    filters: list[Any] = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
-    if case_type:
-        filters.append(col(CaseRecord.case_type).in_([t.value for t in case_type]))
-    if overdue is not None:
-        filters.append(CaseRecord.overdue == overdue)
-    if blocked is not None:
-        filters.append(CaseRecord.blocked == blocked)
+    extra: list[Any] = []
     if assigned_to:
-        filters.append(CaseRecord.assigned_to == assigned_to)
+        extra.append(CaseRecord.assigned_to == assigned_to)
     if deadline_from:
-        filters.append(col(CaseRecord.deadline) >= deadline_from)
+        extra.append(col(CaseRecord.deadline) >= deadline_from)
     if deadline_to:
-        filters.append(col(CaseRecord.deadline) <= deadline_to)
+        extra.append(col(CaseRecord.deadline) <= deadline_to)
     if received_from:
-        filters.append(col(CaseRecord.received_at) >= received_from)
+        extra.append(col(CaseRecord.received_at) >= received_from)
     if received_to:
-        filters.append(col(CaseRecord.received_at) <= received_to)
+        extra.append(col(CaseRecord.received_at) <= received_to)
     if deadline_from and deadline_to and deadline_to < deadline_from:
         raise ApiError(422, "filter.range", "截止日期范围不正确")
-    facet = list(filters)  # the per-status counts ignore the status filter (a facet)
-    if status:
-        filters.append(col(CaseRecord.status).in_(status))
-    return await _page(
-        session, select(CaseRecord).where(*filters), filters, facet, page, page_size, sort, order
+    spec = ListSpec(
+        regions=sorted(_scope(staff, region)),
+        case_types=[t.value for t in case_type] if case_type else None,
+        statuses=status or None,
+        overdue=overdue,
+        blocked=blocked,
+        extra=extra,
     )
+    return await _page(
+        session, spec, page=page, page_size=page_size, sort=sort, order=order, after=after, before=before
+    )
+
+
+def inbox_spec(staff: StaffActor, region: str | None) -> ListSpec:
+    """Which cases wait for this person's level, in their region (the API's and the console's)."""
+    spec = ListSpec(regions=sorted(_scope(staff, region)))
+    if staff.has(Role.OPS_ENGINEER):
+        spec.blocked = True
+    elif staff.has(Role.SUPERVISOR):
+        spec.escalated = True
+    else:
+        spec.stages = sorted({s for r in staff.roles for s in INBOX_STAGES.get(r, [])})
+        spec.open_only = True
+    return spec
 
 
 @router.get("/inbox", response_model=CaseList, summary="我的待办（按本人岗位与地区，按办理时限排序）")
@@ -220,25 +242,23 @@ async def inbox(
     overdue: bool | None = None,
     page: Page = 1,
     page_size: PageSize = 50,
+    after: After = None,
+    before: Before = None,
 ) -> CaseList:
-    stages = sorted({s for r in staff.roles for s in INBOX_STAGES.get(r, [])})
-    filters: list[Any] = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
-    if staff.has(Role.OPS_ENGINEER):
-        filters.append(CaseRecord.blocked == True)  # noqa: E712 (SQL expression)
-    elif staff.has(Role.SUPERVISOR):
-        filters.append(col(CaseRecord.escalated).is_(True))
-    else:
-        filters.append(col(CaseRecord.stage).in_(stages or ["-"]))
-        filters.append(col(CaseRecord.closed_at).is_(None))
+    spec = inbox_spec(staff, region)
     if case_type:
-        filters.append(col(CaseRecord.case_type).in_([t.value for t in case_type]))
-    if overdue is not None:
-        filters.append(CaseRecord.overdue == overdue)
-    facet = list(filters)
-    if status:
-        filters.append(col(CaseRecord.status).in_(status))
+        spec.case_types = [t.value for t in case_type]
+    spec.overdue = overdue
+    spec.statuses = status or None
     return await _page(
-        session, select(CaseRecord).where(*filters), filters, facet, page, page_size, "deadline", "asc"
+        session,
+        spec,
+        page=page,
+        page_size=page_size,
+        sort="deadline",
+        order="asc",
+        after=after,
+        before=before,
     )
 
 
@@ -260,12 +280,6 @@ def _local_day(column: Any, dialect: str) -> Any:
     return func.date(column, "+8 hours")
 
 
-def _within_limit(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return CaseRecord.summary["decided_within_limit"].as_boolean()  # type: ignore[index]
-    return func.json_extract(CaseRecord.summary, "$.decided_within_limit")
-
-
 @router.get("/stats", response_model=Stats, summary="统计（按状态、地区、逾期、每日受理与办结）")
 async def stats(
     staff: StaffUser,
@@ -273,47 +287,46 @@ async def stats(
     region: RegionQuery = None,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> Stats:
-    """Grouped in the database (no row is loaded into Python), so it stays fast at any size."""
+    """Totals from ``case_count`` (a few thousand rows, never the cases); the per-day counts over
+    the last ``days`` days up to the latest day with a case in scope, each an index range over
+    ``(region_code, received_at)`` / ``(region_code, decided_at)``."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    scope = [col(CaseRecord.region_code).in_(sorted(_scope(staff, region)))]
+    codes = sorted(_scope(staff, region))
+    in_scope = col(CaseCount.region_code).in_(codes)
 
-    async def grouped(column: Any, *extra: Any) -> dict[str, int]:
-        rows = (await session.exec(select(column, func.count()).where(*scope, *extra).group_by(column))).all()
-        return {str(k): int(v) for k, v in rows if k is not None}
-
-    received_day = _local_day(CaseRecord.received_at, dialect)
-    decided_day = _local_day(CaseRecord.decided_at, dialect)
-    received = await grouped(received_day)
-    decided = await grouped(decided_day, col(CaseRecord.decided_at).is_not(None))
-    decided_total = sum(decided.values())
-    late = (
-        await session.exec(
-            select(func.count())
-            .select_from(CaseRecord)
-            .where(
-                *scope,
-                col(CaseRecord.decided_at).is_not(None),
-                _within_limit(dialect).is_(False),
+    async def summed(column: Any, *extra: Any) -> dict[str, int]:
+        rows = (
+            await session.exec(
+                select(column, func.sum(CaseCount.n)).where(in_scope, *extra).group_by(column)  # type: ignore[call-overload]
             )
-        )
-    ).one()
-    overdue = (
-        await session.exec(
-            select(func.count()).select_from(CaseRecord).where(*scope, col(CaseRecord.overdue).is_(True))
-        )
-    ).one()
-    escalated = (
-        await session.exec(
-            select(func.count()).select_from(CaseRecord).where(*scope, col(CaseRecord.escalated).is_(True))
-        )
-    ).one()
+        ).all()
+        return {str(k): int(v) for k, v in rows if v}
+
+    async def per_day(column: Any) -> dict[str, int]:
+        scope = [col(CaseRecord.region_code).in_(codes), col(column).is_not(None)]
+        latest = (await session.exec(select(func.max(column)).where(*scope))).one()
+        if latest is None:
+            return {}
+        since = latest - timedelta(days=days + 1)  # a day more: the local day starts 8 h earlier
+        day = _local_day(column, dialect)
+        rows = (
+            await session.exec(
+                select(day, func.count()).where(*scope, col(column) >= since).group_by(day)  # type: ignore[call-overload]
+            )
+        ).all()
+        got = {str(k): int(v) for k, v in rows if k is not None}
+        return {d: got[d] for d in sorted(got)[-days:]}
+
+    flags = await summed(CaseCount.decided, CaseCount.decided == True)  # noqa: E712
+    late = await summed(CaseCount.late, CaseCount.late == True)  # noqa: E712
+    decided_total = sum(flags.values())
     return Stats(
-        by_status=await grouped(CaseRecord.status),
-        by_region=await grouped(CaseRecord.region_code),
-        overdue=int(overdue),
-        escalated=int(escalated),
-        received_per_day={d: received[d] for d in sorted(received)[-days:]},
-        decided_per_day={d: decided[d] for d in sorted(decided)[-days:]},
+        by_status=await summed(CaseCount.status),
+        by_region=await summed(CaseCount.region_code),
+        overdue=sum((await summed(CaseCount.overdue, CaseCount.overdue == True)).values()),  # noqa: E712
+        escalated=sum((await summed(CaseCount.escalated, CaseCount.escalated == True)).values()),  # noqa: E712
+        received_per_day=await per_day(CaseRecord.received_at),
+        decided_per_day=await per_day(CaseRecord.decided_at),
         decided_total=decided_total,
-        decided_within_limit=decided_total - int(late),
+        decided_within_limit=decided_total - sum(late.values()),
     )

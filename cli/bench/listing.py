@@ -17,6 +17,7 @@ with the indexes it used. ``--index-ddl`` measures candidate indexes before/afte
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import time
 from collections.abc import AsyncIterator
@@ -115,6 +116,18 @@ def generate_sql(rows: int, counties: list[str]) -> str:
     """
 
 
+def count_backfill_sql() -> str:
+    """Migration 0017's own statement that fills ``case_count`` from ``case_record``."""
+    from core.migrate import ROOT
+
+    path = ROOT / "migrations" / "versions" / "0017_case_counts_list_indexes.py"
+    spec = importlib.util.spec_from_file_location("_m0017", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.backfill_sql("postgresql"))
+
+
 async def populate(stack: Stack, rows: int, reporter: Reporter) -> dict[str, Any]:
     counties = sorted(r.code for r in descendants(REGION_ROOT) if r.level == "county")
     conn = await stack.pg_conn()
@@ -123,13 +136,25 @@ async def populate(stack: Stack, rows: int, reporter: Reporter) -> dict[str, Any
         if existing == rows:
             return {"rows": rows, "generated": False, "seconds": 0.0}
         await conn.execute("delete from case_record where case_id like 'bench-%'")
-        with reporter.phase(f"list: generating {rows:,} cases in PostgreSQL", 2) as adv:
+        with reporter.phase(f"list: generating {rows:,} cases in PostgreSQL", 3) as adv:
             t0 = time.perf_counter()
-            await conn.execute("select setseed(0.42)")
-            await conn.execute(generate_sql(rows, counties))
+            # A bulk load without the count triggers (a million calls on a few hundred count
+            # rows in one transaction), then the count table rebuilt as migration 0017 fills it.
+            async with conn.transaction():
+                await conn.execute("alter table case_record disable trigger user")
+                await conn.execute("select setseed(0.42)")
+                await conn.execute(generate_sql(rows, counties))
+                await conn.execute("alter table case_record enable trigger user")
             adv()
             t1 = time.perf_counter()
+            async with conn.transaction():
+                await conn.execute("lock table case_record in share mode")
+                await conn.execute("delete from case_count")
+                await conn.execute(count_backfill_sql())
+            adv()
+            t_counts = time.perf_counter()
             await conn.execute("vacuum analyze case_record")
+            await conn.execute("vacuum analyze case_count")
             adv()
             t2 = time.perf_counter()
         size = await conn.fetchval("select pg_size_pretty(pg_total_relation_size('case_record'))")
@@ -139,7 +164,8 @@ async def populate(stack: Stack, rows: int, reporter: Reporter) -> dict[str, Any
         "rows": rows,
         "generated": True,
         "insert_s": round(t1 - t0, 2),
-        "vacuum_analyze_s": round(t2 - t1, 2),
+        "count_table_rebuild_s": round(t_counts - t1, 2),
+        "vacuum_analyze_s": round(t2 - t_counts, 2),
         "rows_per_s": round(rows / (t1 - t0)),
         "table_size_with_indexes": size,
     }
@@ -147,13 +173,35 @@ async def populate(stack: Stack, rows: int, reporter: Reporter) -> dict[str, Any
 
 QUERIES: list[tuple[str, str, str, dict[str, Any]]] = [
     # name, staff login, path, params
+    # The floor: an authenticated request that reads one staff row (token check, JSON, the
+    # in-process server): what every list pays before its own queries, on this machine now.
+    ("api_floor_me", "bench.reviewer.banner", "/api/v1/auth/me", {}),
     ("reviewer_inbox_banner", "bench.reviewer.banner", "/api/v1/cases/inbox", {}),
     ("league_overdue_list", "bench.supervisor.league", "/api/v1/cases", {"overdue": "true"}),
     ("league_status_counts", "bench.supervisor.league", "/api/v1/cases", {"page_size": 1}),
     ("supervisor_inbox_league", "bench.supervisor.league", "/api/v1/cases/inbox", {}),
     ("league_stats_page", "bench.supervisor.league", "/api/v1/cases/stats", {}),
     ("province_first_page", "bench.admin", "/api/v1/cases", {}),
+    # Keyset pages (issue 19): the next page by the first page's cursor, the console's default
+    # order (newest first), and a filter the count table does not have (a capped count).
+    ("province_next_page", "bench.admin", "/api/v1/cases", {"after": "@next:province_first_page"}),
+    (
+        "league_newest_first",
+        "bench.supervisor.league",
+        "/api/v1/cases",
+        {"sort": "received_at", "order": "desc"},
+    ),
+    (
+        "league_newest_next_page",
+        "bench.supervisor.league",
+        "/api/v1/cases",
+        {"sort": "received_at", "order": "desc", "after": "@next:league_newest_first"},
+    ),
+    ("league_by_assignee", "bench.supervisor.league", "/api/v1/cases", {"assigned_to": "reviewer.7"}),
 ]
+
+
+RESULT_KEYS = ("total", "counts_exact", "counts_by_status", "by_status", "overdue", "escalated")
 
 
 @asynccontextmanager
@@ -183,7 +231,7 @@ async def explain_all(db: Database, captured: list[tuple[str, Any]]) -> list[dic
     out = []
     async with db.engine.connect() as conn:
         for stmt, params in captured:
-            if "case_record" not in stmt:
+            if "case_record" not in stmt and "case_count" not in stmt:
                 continue
             rows = (await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + stmt, params)).all()
             plan = "\n".join(r[0] for r in rows)
@@ -204,8 +252,12 @@ async def measure(
         with reporter.phase(
             f"list ({label}): {len(QUERIES)} queries × {iterations}", len(QUERIES) * iterations
         ) as adv:
+            cursors: dict[str, str | None] = {}
             for name, who, path, params in QUERIES:
-                params = dict(params)
+                params = {
+                    k: cursors.get(v.split(":", 1)[1]) if isinstance(v, str) and v.startswith("@next:") else v
+                    for k, v in params.items()
+                }
                 if path.endswith("/cases") or path.endswith("/stats"):
                     params.setdefault("region", LEAGUE if who != "bench.admin" else None)
                 params = {k: v for k, v in params.items() if v is not None}
@@ -230,6 +282,7 @@ async def measure(
                 if first.status_code != 200:
                     raise RuntimeError(f"{name}: HTTP {first.status_code} {first.text[:200]}")
                 body = first.json()
+                cursors[name] = body.get("next_cursor")
                 times: list[float] = []
                 for _ in range(iterations):
                     t0 = time.perf_counter()
@@ -243,11 +296,7 @@ async def measure(
                     "path": path,
                     "params": params,
                     "latency": latency_summary(times),
-                    "result": {
-                        k: body[k]
-                        for k in ("total", "counts_by_status", "by_status", "overdue", "escalated")
-                        if k in body
-                    },
+                    "result": {k: body[k] for k in RESULT_KEYS if k in body},
                     "explain": await explain_all(db, captured),
                 }
     return results

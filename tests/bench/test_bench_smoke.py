@@ -150,7 +150,7 @@ def test_list_with_plans_and_an_index_before_after(tmp_path: Path) -> None:
     for phase in ("before", "after"):
         for name, q in r[phase].items():
             _latency_ok(q["latency"], 2)
-            assert q["explain"], name
+            assert q["explain"] or name == "api_floor_me", name  # the floor reads no case
             for e in q["explain"]:
                 assert any("Execution Time" in line for line in e["plan"])
             res = q["result"]

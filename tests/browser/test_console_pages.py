@@ -5,6 +5,7 @@ itself."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -184,7 +185,17 @@ async def test_inbox_sorted_by_deadline_with_overdue_in_red_filters_and_paging(
     page2 = await console_http.get("/console/inbox?size=20&page=2")
     assert row_ids(page2.text) == [c.case_id for c in expected[20:40]]
     assert "第 21–40 件" in page2.text
-    assert 'data-pager="next" href="/console/inbox?size=20&amp;page=3"' in page2.text
+    # 下一页/上一页 carry a keyset cursor (issue 19): page 3 by cursor is page 3 by number, and
+    # its 上一页 is page 2 again.
+    nxt = re.search(
+        r'data-pager="next" href="(/console/inbox\?size=20&amp;page=3&amp;after=[^"]+)"', page2.text
+    )
+    assert nxt, "the next link carries the cursor"
+    page3 = await console_http.get(html.unescape(nxt.group(1)))
+    assert row_ids(page3.text) == [c.case_id for c in expected[40:60]] and "第 41–60 件" in page3.text
+    prv = re.search(r'data-pager="prev" href="([^"]+)"', page3.text)
+    assert prv and "before=" in prv.group(1)
+    assert row_ids((await console_http.get(html.unescape(prv.group(1)))).text) == row_ids(page2.text)
 
     # htmx asks for the table only.
     part = await console_http.get(
