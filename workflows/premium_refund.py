@@ -114,7 +114,8 @@ class PremiumRefundWorkflow(UnblockableCase):
     async def run(self, inp: RefundInput) -> RefundResult:
         self.state.timeline = self.timeline
         app = inp.application
-        how = "网上申请" if inp.channel == Channel.ONLINE else f"窗口受理（{inp.submitted_by}）"
+        # Who took it in is the entry's actor (shown as an identifier), not words in its text.
+        how = "网上申请" if inp.channel == Channel.ONLINE else "窗口受理"
         self.record(
             "applicant" if inp.channel == Channel.ONLINE else "staff",
             inp.submitted_by,
