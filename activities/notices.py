@@ -161,6 +161,22 @@ def _subsidy_not_approved(f: _Facts, req: NoticeRequest) -> Body:
     )
 
 
+def _refund_receipt(f: _Facts, req: NoticeRequest) -> Body:
+    return Body(
+        [
+            f"您于{f['received_on']}通过{f['channel']}提出的职工医疗保险费返还申请（{f['basis']}），本机构已受理。"
+            "本机构将与医疗保险经办机构核对您的个人缴费记录后审核，并将审核结果书面告知您。",
+            "每月返还金额按您实际缴纳的金额与当月代缴标准中较低者核定；本机构已为您代缴的月份不予返还。",
+        ],
+        [
+            ("申请事项", "职工医疗保险费返还"),
+            ("受理日期", f["received_on"]),
+            ("申报月份", f.get("months") or "以医保记录为准"),
+            ("缴费凭证", f"{f['receipts']}份"),
+        ],
+    )
+
+
 def _refund_approved(f: _Facts, req: NoticeRequest) -> Body:
     return Body(
         [
@@ -176,6 +192,12 @@ def _refund_not_approved(f: _Facts, req: NoticeRequest) -> Body:
         [
             f"您于{f['applied_on']}申请返还职工医疗保险费，经审核，不予返还。",
             f"理由：{f['reason']}。",
+            *([f"处置方式：{f['remedy']}"] if f.get("remedy") else []),
+            *(
+                [f"如补齐材料，可在{f['reapply_days']}日内重新申请，本机构将重新审核。"]
+                if f.get("reapply_days")
+                else []
+            ),
         ]
     )
 
@@ -189,6 +211,7 @@ TEMPLATES: dict[NoticeKind, Callable[[_Facts, NoticeRequest], Body]] = {
     NoticeKind.BENEFIT_STOPPED: _benefit_stopped,
     NoticeKind.SUBSIDY_APPROVED: _subsidy_approved,
     NoticeKind.SUBSIDY_NOT_APPROVED: _subsidy_not_approved,
+    NoticeKind.REFUND_RECEIPT: _refund_receipt,
     NoticeKind.REFUND_APPROVED: _refund_approved,
     NoticeKind.REFUND_NOT_APPROVED: _refund_not_approved,
 }

@@ -23,6 +23,7 @@ from activities.gov.bank import ACCOUNT_INVALID
 from activities.gov.medical import PremiumItem
 from activities.payments import BASIC_STANDARD, STANDARD_MISSING, SUPPLEMENTARY_STANDARD, standard
 from core.db import Database
+from core.param_confirmation import UNCONFIRMED, Confirmed, awaiting, confirmations
 from core.parameters import parameters_in_force
 from core.sealed import Sealer
 from core.settings import Settings
@@ -413,10 +414,12 @@ class PremiumRefundActivities:
             rows = (
                 await s.exec(
                     select(PremiumMonth).where(
-                        PremiumMonth.status == "failed", PremiumMonth.reason_code == STANDARD_MISSING
+                        PremiumMonth.status == "failed", col(PremiumMonth.reason_code).in_(HELD_REASONS)
                     )
                 )
             ).all()
+            # A month held for an UNCONFIRMED standard waits until an operator confirms it (prod).
+            confirmed = await confirmations(s) if self.settings.confirmation_required else None
         people = await self._payees(sorted({r.case_id for r in rows}))
         res = MissingStandardResult()
         for r in rows:
@@ -427,7 +430,7 @@ class PremiumRefundActivities:
                 continue
             basic = standard(params, BASIC_STANDARD, month)
             p = people.get(r.case_id)
-            if basic is None or p is None:
+            if basic is None or p is None or _unconfirmed(params, confirmed, month):
                 res.still_waiting += 1
                 continue
             supplementary = standard(params, SUPPLEMENTARY_STANDARD, month)
@@ -542,13 +545,29 @@ async def refundable_by_person(
     return out
 
 
+#: Why a month's premium waits for the standard: not entered, or entered but not yet confirmed by
+#: an operator (prod mode); either is paid by the backfill once the standard is there and confirmed.
+HELD_REASONS = (STANDARD_MISSING, UNCONFIRMED)
+
+
+def _unconfirmed(params: ParameterSet, confirmed: Confirmed | None, month: YearMonth) -> bool:
+    """The month's basic standard is marked UNCONFIRMED and no operator has confirmed it (only
+    when confirmation is required: ``confirmed`` is None otherwise)."""
+    if confirmed is None:
+        return False
+    try:
+        return bool(awaiting([params.entry(BASIC_STANDARD, month.first_day())], confirmed))
+    except PolicyError:
+        return True
+
+
 async def waiting_for_standard(db: Database) -> dict[str, int]:
     """How many months wait for a standard to be entered, by district (the supervisors' view)."""
     async with db.session() as s:
         rows = (
             await s.exec(
                 select(PremiumMonth.region_code).where(
-                    PremiumMonth.status == "failed", PremiumMonth.reason_code == STANDARD_MISSING
+                    PremiumMonth.status == "failed", col(PremiumMonth.reason_code).in_(HELD_REASONS)
                 )
             )
         ).all()

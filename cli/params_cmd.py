@@ -125,6 +125,36 @@ def confirm_cmd(
     if regions:
         started = asyncio.run(_start_paydays(regions))
         typer.echo(json.dumps({"paydays_started": started}, ensure_ascii=False))
+    from activities.payments import BASIC_STANDARD, SUPPLEMENTARY_STANDARD
+
+    if name in (BASIC_STANDARD, SUPPLEMENTARY_STANDARD):
+        # Months held for this standard are paid on the person's behalf now (issue 15), by the same
+        # backfill an operator starts when a missing standard is entered.
+        run = asyncio.run(_start_standard_backfill())
+        typer.echo(json.dumps({"premium_backfill_started": run}, ensure_ascii=False))
+
+
+async def _start_standard_backfill() -> str:
+    """The run ``POST /api/v1/premium-refunds/standard-entered`` starts, under its id prefix."""
+    import uuid
+
+    from core.settings import get_settings
+    from core.temporal_client import connect_client
+    from models.case import BUSINESS_TZ
+    from models.premium_refund import MISSING_STANDARD_PREFIX, MissingStandardRequest
+    from workflows.premium_refund import MissingStandardWorkflow
+
+    settings = get_settings()
+    client = await connect_client(settings)
+    today = datetime.now(BUSINESS_TZ).date()
+    run_id = f"{MISSING_STANDARD_PREFIX}{today.isoformat()}-{uuid.uuid4().hex[:6]}"
+    await client.start_workflow(
+        MissingStandardWorkflow.run,
+        MissingStandardRequest(as_of=today),
+        id=run_id,
+        task_queue=settings.task_queue,
+    )
+    return run_id
 
 
 async def _start_paydays(regions: list[str]) -> list[str]:

@@ -38,6 +38,7 @@ class NoticeKind(StageEnum):
     BENEFIT_STOPPED = "benefit_stopped", "失业保险金停发通知书"
     SUBSIDY_APPROVED = "subsidy_approved", "技能提升补贴核定通知书"
     SUBSIDY_NOT_APPROVED = "subsidy_not_approved", "技能提升补贴不予核准决定书"
+    REFUND_RECEIPT = "refund_receipt", "职工医疗保险费返还申请受理回执"
     REFUND_APPROVED = "refund_approved", "职工医疗保险费返还决定书"
     REFUND_NOT_APPROVED = "refund_not_approved", "职工医疗保险费不予返还决定书"
 

@@ -95,6 +95,9 @@ class SimConfig(BaseModel):
     record_change_refused: bool = False
     #: Seconds after acceptance before a disbursement shows as paid (0: paid at once).
     bank_settle_seconds: float = Field(default=0.0, ge=0.0)
+    #: While true, a single disbursement is booked (ledger written) but its answer is withheld:
+    #: the payer's process can be killed after the bank accepted and before it heard so.
+    bank_withhold_answers: bool = False
 
 
 class Disbursement(BaseModel):

@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +30,7 @@ from models.premium_refund import (
     refund_id_for,
 )
 from models.rules import YearMonth
-from models.tables import PremiumRefundLine
+from models.tables import PremiumMonth, PremiumRefundLine
 from sim.testing import SimHandle
 from tests.factories import CaseEnv
 from tests.waiting import WAIT_S
@@ -125,3 +126,49 @@ async def bank_payments(sim: SimHandle, key: str) -> int:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+#: The on-behalf medical standard the refund tests enter as an operator's parameter overlay (the
+#: packaged standards are empty until the medical-insurance bureau publishes them).
+STANDARD = Decimal("368.50")
+STANDARD_OVERLAY = f"""\
+parameters:
+  medical.proxy_standard_monthly:
+    values:
+      - effective_from: 2020-01-01
+        value: "{STANDARD}"
+        status: unconfirmed
+        source: "test: the 医保 bureau's on-behalf standard"
+"""
+
+
+def params_with_standard(root: Path) -> Path:
+    """A parameters directory holding the standard's overlay."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "operator.yaml").write_text(STANDARD_OVERLAY, encoding="utf-8")
+    return root
+
+
+async def seed_failed_months(db: Database, key: str, months: list[YearMonth]) -> str:
+    """What the pay day leaves for a flexible worker: each month's on-behalf premium refused for a
+    refundable reason (tests that need the failed months without running a benefit period)."""
+    now, case_id = datetime.now(UTC), f"period-{uuid.uuid4().hex[:8]}"
+    async with db.session() as s:
+        for m in months:
+            s.add(
+                PremiumMonth(
+                    idempotency_key=f"premium:{case_id}:{m}",
+                    case_id=case_id,
+                    applicant_key=key,
+                    region_code="150102",
+                    month=str(m),
+                    status="failed",
+                    total=STANDARD,
+                    reason_code="already_insured_flexible",
+                    reason_zh="已以灵活就业人员身份参保",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        await s.commit()
+    return case_id

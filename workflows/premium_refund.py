@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.case import CaseProjection, DecisionReceipt, Notification, local_date
     from models.enums import CaseType, Channel, Role
+    from models.notice import NoticeKind, NoticeRequest, date_zh, month_rows, month_zh
     from models.premium_refund import (
         BASIS_LABELS,
         REFUND_STATUS_LABELS,
@@ -61,6 +62,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.review_levels import MIN_REASON, DecisionDesk
 
 NOUN = "医保费返还申请"
+#: The official notices at each step (issue 15); histories recorded before them replay without.
+NOTICES_PATCH = "refund-notices"
 LEVEL = "review"
 LEVEL_LABEL = "审核"
 
@@ -111,7 +114,8 @@ class PremiumRefundWorkflow(UnblockableCase):
     async def run(self, inp: RefundInput) -> RefundResult:
         self.state.timeline = self.timeline
         app = inp.application
-        how = "网上申请" if inp.channel == Channel.ONLINE else f"窗口受理（{inp.submitted_by}）"
+        # Who took it in is the entry's actor (shown as an identifier), not words in its text.
+        how = "网上申请" if inp.channel == Channel.ONLINE else "窗口受理"
         self.record(
             "applicant" if inp.channel == Channel.ONLINE else "staff",
             inp.submitted_by,
@@ -120,9 +124,12 @@ class PremiumRefundWorkflow(UnblockableCase):
             receipts=self.state.receipts,
         )
         await self.project()
+        notice = ""
+        if workflow.patched(NOTICES_PATCH):
+            notice = await self._notice(NoticeKind.REFUND_RECEIPT, "received", self._receipt_facts())
         await self._tell(
             "premium_refund_received",
-            f"{app.name}您好：您的医保费返还申请已收到，我们将与医保系统核对您的个人缴费记录后作出决定。",
+            f"{app.name}您好：您的医保费返还申请已收到，我们将与医保系统核对您的个人缴费记录后作出决定。{notice}",
         )
         while True:
             outcome = await self._round()
@@ -305,20 +312,39 @@ class PremiumRefundWorkflow(UnblockableCase):
             "external", "bank", "refund.paid", f"医保费返还{paid.amount}元已发放", bank_ref=paid.bank_ref
         )
         await self.project()
+        notice = ""
+        if workflow.patched(NOTICES_PATCH):
+            notice = await self._notice(
+                NoticeKind.REFUND_APPROVED,
+                f"r{len(self.state.rounds)}:paid",
+                {"amount": str(paid.amount)},
+                month_rows((x.month, x.refund) for x in lines),
+            )
         await self._tell(
             "premium_refund_paid",
             f"{app.name}您好：您申请的医保费返还共{paid.amount}元已发放至尾号{app.bank_account[-4:]}的银行账户，"
-            f"其中{_months_text(lines)}（每月按您实际缴纳金额与当地代缴标准中较低者返还）。",
+            f"其中{_months_text(lines)}（每月按您实际缴纳金额与当地代缴标准中较低者返还）。{notice}",
         )
 
     async def _reject(self, d: RefundDecision) -> None:
         self.state.status, self.state.stage = RefundStatus.REJECTED, RefundStage.AWAITING_REAPPLICATION
         self.record("staff", d.by, "review.rejected", f"审核不通过：{d.reason}。处置方式：{d.remedy}")
         await self.project()
+        notice = ""
+        if workflow.patched(NOTICES_PATCH):
+            notice = await self._notice(
+                NoticeKind.REFUND_NOT_APPROVED,
+                f"r{len(self.state.rounds)}:rejected",
+                {
+                    "reason": d.reason,
+                    "remedy": d.remedy,
+                    "reapply_days": str(self.inp.timings.reapply_window_days),
+                },
+            )
         await self._tell(
             "premium_refund_rejected",
             f"{self.inp.application.name}您好：您的医保费返还申请未通过审核。原因：{d.reason}。{d.remedy}"
-            f"如补齐材料，可在{self.inp.timings.reapply_window_days}日内重新申请。",
+            f"如补齐材料，可在{self.inp.timings.reapply_window_days}日内重新申请。{notice}",
         )
 
     async def _wait_reapply(self) -> bool:
@@ -360,6 +386,38 @@ class PremiumRefundWorkflow(UnblockableCase):
         self.state.close_reason = reason
         self.record("system", "uiflow", "refund.closed", text_zh, reason=reason)
         await self.project()
+
+    # --- official notices (受理回执, 不予返还决定书, 返还决定书), behind NOTICES_PATCH -----------------
+
+    def _receipt_facts(self) -> dict[str, str]:
+        app = self.inp.application
+        basis = BASIS_LABELS[app.basis] + (f"，{app.year}年度" if app.year else "")
+        return {
+            "received_on": date_zh(local_date(self.inp.received_at)),
+            "channel": "网上办事大厅" if self.inp.channel == Channel.ONLINE else "服务窗口",
+            "basis": f"{basis}申请",
+            "months": "、".join(f"{month_zh(c.month)}{c.amount}元" for c in self._claimed),
+            "receipts": str(len(app.receipts)),
+        }
+
+    async def _notice(
+        self, kind: NoticeKind, key: str, facts: dict[str, str], rows: list[Any] | None = None
+    ) -> str:
+        """Issue the step's notice; returns the sentence the message to the person ends with."""
+        issued = await self.issue_notice(
+            NoticeRequest(
+                case_id=self.case_id,
+                issue_key=key,
+                kind=kind,
+                region_code=self.region_code,
+                issued_at=workflow.now(),
+                person_name=self.inp.application.name,
+                person_id_masked=self.state.applicant_id_masked,
+                facts={"applied_on": date_zh(local_date(self.state.received_at))} | facts,
+                rows=rows or [],
+            )
+        )
+        return issued.sms_zh()
 
     def _receipt(self, message_zh: str) -> DecisionReceipt:
         return DecisionReceipt(

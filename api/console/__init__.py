@@ -19,6 +19,7 @@ from api.console import (
     intake,
     lists,
     periods,
+    premium_refund_intake,
     premium_refunds,
     risk,
     search,
@@ -51,6 +52,7 @@ for _module in (
     subsidies,
     periods,
     premium_refunds,
+    premium_refund_intake,
 ):
     _sub = getattr(_module, "router", None)
     if _sub is not None:

@@ -22,7 +22,15 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from api.console import disputes, service_requests, timeline
-from api.console.forms import ShowPage, act_or_show, attached_documents, doc_kinds, document_refs, text
+from api.console.forms import (
+    ShowPage,
+    act_or_show,
+    attached_documents,
+    doc_kinds,
+    document_refs,
+    text,
+    upload_kinds,
+)
 from api.console.lists import staff_names
 from api.console.web import (
     ConsoleRoute,
@@ -602,7 +610,7 @@ async def upload_document(
 ) -> Response:
     """Upload one file at the counter (the API's ``upload``); the answer is the chip that the form
     submits with the claim, so a re-shown form never loses an upload."""
-    kinds = doc_kinds()
+    kinds = upload_kinds()
     if kind not in kinds:
         raise ApiError(422, "document.kind", "请先选择材料类型")
     if file is None or not file.filename:

@@ -31,6 +31,19 @@ CLAIM_DOC_KINDS: dict[str, str] = {
 }
 
 
+#: Kinds a counter upload accepts beyond those offered on the claim form: each is offered only on
+#: its own intake page (the refund's receipts, the subsidy's job-fit statement).
+UPLOAD_ONLY_KINDS: dict[str, str] = {
+    "premium_receipt": "医保缴费凭证（票据）",
+    "job_fit_statement": "证岗相适材料（用人单位盖章）",
+}
+
+
+def upload_kinds() -> dict[str, str]:
+    """Every kind the console's upload accepts, with its label for the uploaded file's chip."""
+    return doc_kinds() | UPLOAD_ONLY_KINDS
+
+
 def doc_kinds() -> dict[str, str]:
     kinds = dict(CLAIM_DOC_KINDS)
     try:

@@ -35,6 +35,7 @@ PAGES = (
     "/console/intake",
     "/console/intake/dispute",
     "/console/intake/subsidy",
+    "/console/intake/premium-refund",
     "/console/requests/new",
     "/console/requests",
     "/console/supervisor",

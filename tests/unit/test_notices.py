@@ -118,12 +118,27 @@ FACTS: dict[NoticeKind, tuple[dict[str, str], list[NoticeRow]]] = {
         {"applied_on": "2026年11月2日", "reason": "证书在技能人才评价工作网查询不到", "certificate": "S0001"},
         [],
     ),
+    NoticeKind.REFUND_RECEIPT: (
+        {
+            "received_on": "2027年1月10日",
+            "channel": "服务窗口",
+            "basis": "医保缴费年度结束后申请，2026年度",
+            "months": "2026年3月406.20元、2026年4月420.00元",
+            "receipts": "2",
+        },
+        [],
+    ),
     NoticeKind.REFUND_APPROVED: (
         {"applied_on": "2027年1月10日", "amount": "812.40"},
         [NoticeRow(label="2026年3月", value="406.20元"), NoticeRow(label="2026年4月", value="406.20元")],
     ),
     NoticeKind.REFUND_NOT_APPROVED: (
-        {"applied_on": "2027年1月10日", "reason": "未提供本人实际缴费的票据"},
+        {
+            "applied_on": "2027年1月10日",
+            "reason": "未提供本人实际缴费的票据",
+            "remedy": "请携带缴费票据到窗口补交",
+            "reapply_days": "60",
+        },
         [],
     ),
 }
@@ -143,8 +158,14 @@ EXPECTED: dict[NoticeKind, list[str]] = {
     NoticeKind.BENEFIT_STOPPED: ["重新就业", "自2027年04月起停止发放", "14个月"],
     NoticeKind.SUBSIDY_APPROVED: ["核定补贴金额1500.00元", "S000015010200123", "电工", "中级（四级）"],
     NoticeKind.SUBSIDY_NOT_APPROVED: ["不予核准", "证书在技能人才评价工作网查询不到"],
+    NoticeKind.REFUND_RECEIPT: ["本机构已受理", "2026年度", "2026年4月420.00元", "2份", "较低者"],
     NoticeKind.REFUND_APPROVED: ["核定返还812.40元", "2026年3月406.20元"],
-    NoticeKind.REFUND_NOT_APPROVED: ["不予返还", "未提供本人实际缴费的票据"],
+    NoticeKind.REFUND_NOT_APPROVED: [
+        "不予返还",
+        "未提供本人实际缴费的票据",
+        "处置方式：请携带缴费票据到窗口补交",
+        "60日内重新申请",
+    ],
 }
 
 REMEDIES = [

@@ -32,6 +32,7 @@ from core.parameters import _load
 from core.settings import Settings
 from models.benefit import premium_key
 from models.case import BUSINESS_TZ
+from models.notice import NoticeKind
 from models.premium_refund import (
     MissingStandardRequest,
     RefundDecisionCommand,
@@ -56,6 +57,7 @@ from tests.refund_support import (
 )
 from tests.waiting import polls
 from tests.workflow.conftest import period_input, period_state, start_period
+from tests.workflow.test_notices import _notices, _pdf
 from workflows.premium_refund import (
     MissingStandardWorkflow,
     PremiumRefundWorkflow,
@@ -218,6 +220,24 @@ async def test_refunds_across_the_year_boundary(refund_env: CaseEnv, sim: SimHan
         and f"{FY + 1}年2月368.50元" in paid[0]["text_zh"]
         and f"{FY + 1}年3月368.50元" in paid[0]["text_zh"]
     )
+
+    # The official notices of each step: 受理回执, 不予返还决定书 (reason, remedy, 行政复议 and
+    # 行政诉讼 with their limits), 返还决定书 with the amount per month; each quoted in the message.
+    notices = {n.kind: n for n in await _notices(ce, new.id)}
+    assert sorted(notices) == sorted(
+        k.value
+        for k in (NoticeKind.REFUND_RECEIPT, NoticeKind.REFUND_NOT_APPROVED, NoticeKind.REFUND_APPROVED)
+    )
+    assert "受理回执" in _pdf(ce, notices[NoticeKind.REFUND_RECEIPT.value])
+    refusal = _pdf(ce, notices[NoticeKind.REFUND_NOT_APPROVED.value])
+    assert REJECT.reason in refusal and REJECT.remedy in refusal
+    assert "行政复议" in refusal and "60日" in refusal and "行政诉讼" in refusal and "6个月" in refusal
+    assert notices[NoticeKind.REFUND_NOT_APPROVED.value].check_code in told[0]["text_zh"]
+    decision = _pdf(ce, notices[NoticeKind.REFUND_APPROVED.value])
+    assert "737.00" in decision and f"{FY + 1}年2月至{FY + 1}年3月（2个月）" in decision
+    assert "368.50元" in decision
+    assert notices[NoticeKind.REFUND_APPROVED.value].check_code in paid[0]["text_zh"]
+    assert "行政复议" not in decision
 
     # Exactly one ledger row per person and month; each case paid once.
     assert await ledger_rows(ce.db, key) == [
