@@ -13,8 +13,8 @@ Two halves:
   same codes: ``period.reason_required`` from its route, ``case.decided`` once finished; its case
   needs the test clock moved, which the other cases here must not share); the premium refund's
   missing reason in tests/api/test_premium_refunds_api.py (``review.reason_required``), and its
-  ``review.decided``/``review.closed`` answer ``case.decided`` through the one mapping
-  (tests/api/test_refusal_table.py), as the subsidy's do here.
+  decided/closed refusal is the review kit desk's ``case.decided`` (``check_undecided``), as the
+  subsidy's here.
 
 Which types require a reason for which decision (c): a claim, a dispute level, a skill subsidy,
 a premium refund and a risk verification's supervisor refuse a *rejection* without one
@@ -255,9 +255,8 @@ async def test_workflow_refusals_are_the_same_on_every_type(
 ) -> None:
     """(c) and (d) on real workflows, one case per type: a missing reason is 422
     ``review.reason_required`` (a request's missing answer ``service.note_required``); a decision
-    on a decided case is 409 ``case.decided``, whether its workflow still runs (its own code is
-    ``review.closed``, ``review.decided`` or ``service.closed``; tests/api/test_refusal_table.py)
-    or has finished (Temporal's NOT_FOUND)."""
+    on a decided case is 409 ``case.decided``, whether its workflow still runs (the desk's own
+    code, ``DecisionDesk.check_undecided``) or has finished (Temporal's NOT_FOUND)."""
     api = case_api
     clerk = await login(api, "clerk.xc")
     reviewer = await login(api, "reviewer.xc")
@@ -294,7 +293,7 @@ async def test_workflow_refusals_are_the_same_on_every_type(
     assert r.status_code == 200, r.text
     await _until(api, page, reviewer, lambda d: d["status"] == "paid")
     r = await api.post(url, json={"action": "reject", "reason": "重复", "remedy": "无"}, headers=reviewer)
-    assert _error(r) == (409, "case.decided"), r.text  # running: the workflow's review.decided
+    assert _error(r) == (409, "case.decided"), r.text  # running: the desk's case.decided
 
     # The dispute's first level (the review kit's reject needs a reason too).
     person = await sim_person(sim.base_url, sim.token, scenario="voluntary_resignation", registered=True)
