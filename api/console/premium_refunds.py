@@ -18,9 +18,7 @@ from api.console.review_once import decide_from_form, decision_context
 from api.console.web import ConsoleRoute, csrf_protect, render, settings_of
 from api.deps import get_db, get_session
 from api.principals import Reviewer, Supervisor
-from api.review_once import OnceDecideBody
 from api.routes import premium_refunds as api
-from api.temporal_ops import Decider
 from core.db import Database
 from models.premium_refund import BASIS_LABELS
 from models.staff import StaffActor
@@ -59,22 +57,16 @@ async def decide(
     case_id: str, request: Request, row: api.RefundForReviewer, staff: Reviewer, session: Session
 ) -> Response:
     """The reviewer's decision for the round the page showed (a later round refuses it)."""
-
-    async def send(body: OnceDecideBody, decider: Decider) -> None:
-        await api.decide(case_id, row, api.DecideBody.model_validate(body.model_dump()), staff, decider)
-
-    async def show(client: Client, form: dict[str, Any], message: str, status: int) -> Response:
-        return await case_page(request, staff, client, row, form=form, decision_error=message, status=status)
-
     return await decide_from_form(
         request,
-        case_id,
+        row,
+        staff,
         session,
         body_type=api.DecideBody,
-        send=send,
+        route=api.decide,
+        page=case_page,
         done=DONE,
         choose_zh="请选择审核决定：通过或不予返还",
-        show=show,
     )
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
 
 from api.console.forms import act_or_show, text
 from api.deps import get_temporal
@@ -20,11 +19,12 @@ from api.review_once import OnceDecideBody
 from api.temporal_ops import Decider
 from models.enums import Role
 from models.staff import StaffActor
+from models.tables import CaseRecord
 
-#: The route function that sends the decision: ``(body, decider) -> receipt``.
-SendDecision = Callable[[OnceDecideBody, Decider], Awaitable[Any]]
-#: The case page shown again with the form and the refusal: ``(client, form, message, status)``.
-ShowAgain = Callable[[Client, dict[str, Any], str, int], Awaitable[Response]]
+#: The type's API decision route: ``(case_id, row, body, staff, decider) -> receipt``.
+DecideRoute = Callable[[str, CaseRecord, Any, StaffActor, Decider], Awaitable[Any]]
+#: The type's console case page: ``(request, staff, client, row, *, form, decision_error, status)``.
+CasePage = Callable[..., Awaitable[Response]]
 
 
 def decision_context(
@@ -53,16 +53,18 @@ def decision_context(
 
 async def decide_from_form(
     request: Request,
-    case_id: str,
+    row: CaseRecord,
+    staff: StaffActor,
     session: AsyncSession,
     *,
     body_type: type[OnceDecideBody],
-    send: SendDecision,
+    route: DecideRoute,
+    page: CasePage,
     done: Mapping[str, str],
     choose_zh: str,
-    show: ShowAgain,
 ) -> Response:
-    """The reviewer's decision for the round the page showed (a later round refuses it)."""
+    """The reviewer's decision for the round the page showed (a later round refuses it), sent
+    through the type's API route; a refusal shows the page again with the form and the message."""
     client = await get_temporal(request)
     form = await request.form()
     values = {k: text(form, k, 1200) for k in ("action", "reason", "remedy", "note", "round")}
@@ -74,12 +76,11 @@ async def decide_from_form(
             {k: values[k] for k in ("action", "reason", "remedy", "note")}
             | {"round": values["round"] or None}
         )
-        await send(body, Decider(client, session, None))
+        await route(row.case_id, row, body, staff, Decider(client, session, None))
 
     async def again(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
         message = "；".join(v.rstrip("。") for v in errs.values()) if errs else message
-        return await show(client, form, message, status)
+        return await page(request, staff, client, row, form=form, decision_error=message, status=status)
 
-    return await act_or_show(
-        request, call, again, values, f"/console/cases/{case_id}?done={values['action']}"
-    )
+    done_url = f"/console/cases/{row.case_id}?done={values['action']}"
+    return await act_or_show(request, call, again, values, done_url)

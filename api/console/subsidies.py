@@ -23,9 +23,7 @@ from api.console.web import ConsoleRoute, csrf_protect, redirect, render, settin
 from api.deps import get_session, get_temporal
 from api.errors import ApiError
 from api.principals import Clerk, Reviewer, StaffUser
-from api.review_once import OnceDecideBody
 from api.routes import subsidies as api
-from api.temporal_ops import Decider
 from models.staff import StaffActor
 from models.tables import CaseRecord
 
@@ -86,22 +84,16 @@ async def decide(
     case_id: str, request: Request, row: api.SubsidyForReviewer, staff: Reviewer, session: Session
 ) -> Response:
     """The reviewer's decision for the round the page showed (a later round refuses it)."""
-
-    async def send(body: OnceDecideBody, decider: Decider) -> None:
-        await api.decide(case_id, row, api.DecideBody.model_validate(body.model_dump()), staff, decider)
-
-    async def show(client: Client, form: dict[str, Any], message: str, status: int) -> Response:
-        return await case_page(request, staff, client, row, form=form, decision_error=message, status=status)
-
     return await decide_from_form(
         request,
-        case_id,
+        row,
+        staff,
         session,
         body_type=api.DecideBody,
-        send=send,
+        route=api.decide,
+        page=case_page,
         done=DONE,
         choose_zh="请选择审核决定：通过或不予通过",
-        show=show,
     )
 
 
