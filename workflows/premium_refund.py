@@ -57,7 +57,6 @@ with workflow.unsafe.imports_passed_through():
         YearEndRequest,
     )
     from models.review_once import OnceDecision
-    from policy.identity import mask_resident_id
     from workflows.base import refuse, timeout_for
     from workflows.review_once import ReviewOnceCase, RoundOutcome
 
@@ -82,25 +81,11 @@ class PremiumRefundWorkflow(ReviewOnceCase):
 
     @workflow.init
     def __init__(self, inp: RefundInput) -> None:
-        self._init_base()
-        self.inp = inp
-        self.case_id = inp.case_id
+        common = self._init_case(inp)
         app = inp.application
-        self.region_code = app.region_code
         self.state = RefundState(
-            case_id=inp.case_id,
-            status=RefundStatus.CHECKING,
-            stage=RefundStage.CHECKS,
-            region_code=app.region_code,
-            channel=inp.channel,
-            basis=app.basis,
-            year=app.year,
-            received_at=inp.received_at,
-            applicant_name=app.name,
-            applicant_id_masked=mask_resident_id(app.id_number),
-            receipts=[d.sha256 for d in app.receipts],
+            **common, basis=app.basis, year=app.year, receipts=[d.sha256 for d in app.receipts]
         )
-        self._init_review(app.region_code)
         self._claimed = list(app.claimed)
 
     # --- run -----------------------------------------------------------------------------------------

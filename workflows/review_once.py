@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from models.case import CaseProjection, DecisionReceipt, Notification
     from models.enums import CaseType, LabelledEnum, Role, StageEnum
     from models.review_once import OnceDecision, OnceDecisionCommand
+    from policy.identity import mask_resident_id
     from workflows.base import UnblockableCase, refuse, region_path
     from workflows.review_levels import MIN_REASON, DecisionDesk
 
@@ -64,6 +65,26 @@ class ReviewOnceCase(UnblockableCase):
     inp: Any
     desk: DecisionDesk[OnceDecision]
     _reapply: Any
+
+    def _init_case(self, inp: Any) -> dict[str, Any]:
+        """In the host's ``@workflow.init``: the base, the input, the desk; returns the state fields
+        every review-once case starts with (the host adds its own and builds its state)."""
+        self._init_base()
+        self.inp = inp
+        self.case_id = inp.case_id
+        app = inp.application
+        self.region_code = app.region_code
+        self._init_review(app.region_code)
+        return {
+            "case_id": inp.case_id,
+            "status": self.STATUS("checking"),
+            "stage": self.STAGE("checks"),
+            "region_code": app.region_code,
+            "channel": inp.channel,
+            "received_at": inp.received_at,
+            "applicant_name": app.name,
+            "applicant_id_masked": mask_resident_id(app.id_number),
+        }
 
     def _init_review(self, region_code: str) -> None:
         self.desk = DecisionDesk(

@@ -52,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
         SubsidyState,
         SubsidyStatus,
     )
-    from policy.identity import mask_resident_id
     from workflows.base import refuse
     from workflows.review_once import ReviewOnceCase, RoundOutcome
 
@@ -75,20 +74,10 @@ class SkillSubsidyWorkflow(ReviewOnceCase):
 
     @workflow.init
     def __init__(self, inp: SubsidyInput) -> None:
-        self._init_base()
-        self.inp = inp
-        self.case_id = inp.case_id
+        common = self._init_case(inp)
         app = inp.application
-        self.region_code = app.region_code
         self.state = SubsidyState(
-            case_id=inp.case_id,
-            status=SubsidyStatus.CHECKING,
-            stage=SubsidyStage.CHECKS,
-            region_code=app.region_code,
-            channel=inp.channel,
-            received_at=inp.received_at,
-            applicant_name=app.name,
-            applicant_id_masked=mask_resident_id(app.id_number),
+            **common,
             applicant_kind=app.applicant_kind,
             cert_no=app.cert_no,
             occupation_code=app.occupation_code,
@@ -98,7 +87,6 @@ class SkillSubsidyWorkflow(ReviewOnceCase):
             batch_id=inp.batch_id,
             fit_statement_sha256=app.fit_statement.sha256 if app.fit_statement else None,
         )
-        self._init_review(app.region_code)
 
     # --- run -----------------------------------------------------------------------------------------
 
