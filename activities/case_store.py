@@ -46,6 +46,40 @@ TZ = ZoneInfo("Asia/Shanghai")
 REMINDER_HOUR = time(9, 0)
 
 
+async def write_case_row(settings: Settings, db: Database, p: CaseProjection) -> None:
+    """Upsert a case's read-model row unless the stored one is as new (``version``): the
+    projection activity, and an intake route that writes a case's first row before answering
+    (a service request: ``api/routes/service_requests.py``)."""
+    now = datetime.now(UTC)
+    async with db.session() as s:
+        row = await s.get(CaseRecord, p.case_id, with_for_update=db.dialect == "postgresql")
+        if row is not None and row.version >= p.version:
+            return
+        data = p.model_dump(mode="python", exclude={"applicant_id_number"})
+        data["case_type"] = p.case_type.value
+        data.update(_search_fields(settings, p))
+        if row is None or row.short_no is None:
+            data["short_no"] = await next_short_no(s, p.region_code, p.received_at)
+        if row is None:
+            s.add(CaseRecord(**data, updated_at=now))
+        else:
+            for k, v in data.items():
+                setattr(row, k, v)
+            row.updated_at = now
+        await s.commit()
+
+
+def _search_fields(settings: Settings, p: CaseProjection) -> dict[str, str | None]:
+    """The masked name and the person-search keys; a key the projection cannot give (a name
+    that came masked, a projection recorded before it carried the ID number) is left as it is."""
+    out: dict[str, str | None] = {"applicant_name": person_search.mask_name(p.applicant_name)}
+    if p.applicant_name and "*" not in p.applicant_name:
+        out["name_key"] = person_search.name_key(settings, p.applicant_name)
+    if p.applicant_id_number:
+        out["tail_key"] = person_search.tail_key_of_id(settings, p.applicant_id_number)
+    return out
+
+
 class CaseStoreActivities:
     def __init__(self, settings: Settings, db: Database, gov: GovClients) -> None:
         self.settings = settings
@@ -76,33 +110,7 @@ class CaseStoreActivities:
             ) from None
 
     async def _upsert_case(self, p: CaseProjection) -> None:
-        now = datetime.now(UTC)
-        async with self.db.session() as s:
-            row = await s.get(CaseRecord, p.case_id, with_for_update=self.db.dialect == "postgresql")
-            if row is not None and row.version >= p.version:
-                return
-            data = p.model_dump(mode="python", exclude={"applicant_id_number"})
-            data["case_type"] = p.case_type.value
-            data.update(self._search_fields(p))
-            if row is None or row.short_no is None:
-                data["short_no"] = await next_short_no(s, p.region_code, p.received_at)
-            if row is None:
-                s.add(CaseRecord(**data, updated_at=now))
-            else:
-                for k, v in data.items():
-                    setattr(row, k, v)
-                row.updated_at = now
-            await s.commit()
-
-    def _search_fields(self, p: CaseProjection) -> dict[str, str | None]:
-        """The masked name and the person-search keys; a key the projection cannot give (a name
-        that came masked, a projection recorded before it carried the ID number) is left as it is."""
-        out: dict[str, str | None] = {"applicant_name": person_search.mask_name(p.applicant_name)}
-        if p.applicant_name and "*" not in p.applicant_name:
-            out["name_key"] = person_search.name_key(self.settings, p.applicant_name)
-        if p.applicant_id_number:
-            out["tail_key"] = person_search.tail_key_of_id(self.settings, p.applicant_id_number)
-        return out
+        await write_case_row(self.settings, self.db, p)
 
     @activity.defn
     async def write_audit(self, e: AuditEntry) -> None:

@@ -19,8 +19,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.gov import ExternalRefused, GovClients
-from activities.gov.bank import ACCOUNT_INVALID
 from activities.gov.medical import PremiumItem
+from activities.pay_once import pay_once
 from activities.payments import BASIC_STANDARD, STANDARD_MISSING, SUPPLEMENTARY_STANDARD, standard
 from core.db import Database
 from core.param_confirmation import UNCONFIRMED, Confirmed, awaiting, confirmations
@@ -52,7 +52,7 @@ from models.premium_refund import (
     payment_key,
 )
 from models.rules import YearMonth
-from models.tables import CaseRecord, Payee, PaymentOrder, PremiumMonth, PremiumRefundLine
+from models.tables import CaseRecord, Payee, PremiumMonth, PremiumRefundLine
 from policy.errors import PolicyError
 from policy.parameters import ParameterSet
 from policy.refund import RefundLine, last_ended_year, premium_refund_by_month, year_end_window
@@ -296,52 +296,11 @@ class PremiumRefundActivities:
 
     @activity.defn
     async def pay_refund(self, req: PayRefundRequest) -> RefundPayment:
-        """One payment order and one bank disbursement under ``premium-refund:<case>``: a retried
-        or replayed activity finds the order and the bank answers the original result."""
-        key = payment_key(req.case_id)
-        now = datetime.now(UTC)
-        async with self.db.session() as s:
-            row = (await s.exec(select(PaymentOrder).where(PaymentOrder.idempotency_key == key))).first()
-            if row is None:
-                s.add(
-                    PaymentOrder(
-                        idempotency_key=key,
-                        case_id=req.case_id,
-                        period="once",
-                        kind=ORDER_KIND,
-                        amount=req.amount,
-                        status="ordered",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                try:
-                    await s.commit()
-                except IntegrityError:
-                    await s.rollback()
-                row = (await s.exec(select(PaymentOrder).where(PaymentOrder.idempotency_key == key))).one()
-            if row.status == "paid" and row.bank_ref:
-                return RefundPayment(
-                    key=key, amount=row.amount, bank_ref=row.bank_ref, paid_at=row.updated_at
-                )
-            amount = row.amount
-        try:
-            d = await self.gov.bank.disburse(
-                idempotency_key=key,
-                account_no=req.account_no,
-                account_name=req.account_name,
-                amount=amount,
-                purpose="医保费返还",
-                case_ref=req.case_id,
-            )
-        except ExternalRefused as e:
-            kind = "account_rejected" if e.code == ACCOUNT_INVALID else e.code
-            raise ApplicationError(str(e), type=f"ExternalRefused:bank:{kind}", non_retryable=True) from e
-        async with self.db.session() as s:
-            order = (await s.exec(select(PaymentOrder).where(PaymentOrder.idempotency_key == key))).one()
-            order.status, order.bank_ref, order.updated_at = "paid", d.bank_ref, datetime.now(UTC)
-            await s.commit()
-        return RefundPayment(key=key, amount=amount, bank_ref=d.bank_ref, paid_at=d.accepted_at)
+        """The one payment under ``premium-refund:<case>`` (``activities.pay_once``)."""
+        p = await pay_once(
+            self.db, self.gov, req, key=payment_key(req.case_id), kind=ORDER_KIND, purpose_zh="医保费返还"
+        )
+        return RefundPayment(key=p.key, amount=p.amount, bank_ref=p.bank_ref, paid_at=p.paid_at)
 
     # --- the year-end run ------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.gov import ExternalRefused, ExternalUnavailable, GovClients
-from activities.gov.bank import ACCOUNT_INVALID
+from activities.pay_once import pay_once
 from core.db import Database
 from core.parameters import parameters_in_force
 from core.settings import Settings
@@ -37,7 +37,7 @@ from models.skill_subsidy import (
     SubsidyPayment,
     payment_key,
 )
-from models.tables import CaseRecord, PaymentOrder, SkillSubsidyGrant
+from models.tables import CaseRecord, SkillSubsidyGrant
 from policy.errors import PolicyError
 from policy.parameters import ParameterSet
 from policy.skill_subsidy import PriorSkillClaim, SkillSubsidyApplication, assess_skill_subsidy
@@ -239,52 +239,11 @@ class SkillSubsidyActivities:
 
     @activity.defn
     async def pay_subsidy(self, req: PayRequest) -> SubsidyPayment:
-        """One payment order under ``subsidy:<case>`` and one bank disbursement under the same key:
-        a retried or replayed activity finds the order and the bank answers the original result."""
-        key = payment_key(req.case_id)
-        now = datetime.now(UTC)
-        async with self.db.session() as s:
-            row = (await s.exec(select(PaymentOrder).where(PaymentOrder.idempotency_key == key))).first()
-            if row is None:
-                s.add(
-                    PaymentOrder(
-                        idempotency_key=key,
-                        case_id=req.case_id,
-                        period="once",
-                        kind=ORDER_KIND,
-                        amount=req.amount,
-                        status="ordered",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                try:
-                    await s.commit()
-                except IntegrityError:
-                    await s.rollback()
-                row = (await s.exec(select(PaymentOrder).where(PaymentOrder.idempotency_key == key))).one()
-            if row.status == "paid" and row.bank_ref:
-                return SubsidyPayment(
-                    key=key, amount=row.amount, bank_ref=row.bank_ref, paid_at=row.updated_at
-                )
-            amount = row.amount
-        try:
-            d = await self.gov.bank.disburse(
-                idempotency_key=key,
-                account_no=req.account_no,
-                account_name=req.account_name,
-                amount=amount,
-                purpose="技能提升补贴",
-                case_ref=req.case_id,
-            )
-        except ExternalRefused as e:
-            kind = "account_rejected" if e.code == ACCOUNT_INVALID else e.code
-            raise ApplicationError(str(e), type=f"ExternalRefused:bank:{kind}", non_retryable=True) from e
-        async with self.db.session() as s:
-            order = (await s.exec(select(PaymentOrder).where(PaymentOrder.idempotency_key == key))).one()
-            order.status, order.bank_ref, order.updated_at = "paid", d.bank_ref, datetime.now(UTC)
-            await s.commit()
-        return SubsidyPayment(key=key, amount=amount, bank_ref=d.bank_ref, paid_at=d.accepted_at)
+        """The one payment under ``subsidy:<case>`` (``activities.pay_once``)."""
+        p = await pay_once(
+            self.db, self.gov, req, key=payment_key(req.case_id), kind=ORDER_KIND, purpose_zh="技能提升补贴"
+        )
+        return SubsidyPayment(key=p.key, amount=p.amount, bank_ref=p.bank_ref, paid_at=p.paid_at)
 
 
 def _rule(params: ParameterSet, name: str, as_of: date) -> RuleUsed:

@@ -29,7 +29,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -44,7 +43,6 @@ from core.db import Database
 from core.security import Kind, TokenClaims, TokenError, decode_token
 from core.settings import Settings
 from models.enums import READ_ONLY_ROLES, CaseType, Role
-from models.service_request import region_of_request_id
 from models.staff import StaffActor
 from models.tables import CaseRecord, EmployerAccount, Staff
 from policy.regions import dispute_reviewer_regions, is_within
@@ -461,15 +459,12 @@ def case_of(
     param: str,
     *,
     acting: bool = False,
-    region_of_id: Callable[[str], str | None] | None = None,
 ) -> Any:
     """The dependency loading the case named by path parameter ``param``, for callers ``who``
     admits, answering 404 for another type or a case outside their scope. ``acting``: the caller
     changes the case, so a staff member who is its applicant is refused (recusal, 403); the
-    workflow validators check it again. ``region_of_id``: for a type whose id names its region
-    and whose create route answers before the workflow's first projection, a case without its
-    row yet is scoped by the id's region (an unsaved stand-in row; Temporal answers 404 if there
-    is no such workflow)."""
+    workflow validators check it again. A case's row exists when its create route answers (a
+    service request's intake writes it before answering: ``api/routes/service_requests.py``)."""
     types = frozenset(t.value for t in case_types)
     label = "未找到该案件" if len(types) > 1 else f"未找到该{CaseType(next(iter(types))).label}案件"
 
@@ -481,8 +476,6 @@ def case_of(
         p: Principal = request.state.principal
         case_id = str(request.path_params.get(param, ""))
         row = await session.get(CaseRecord, case_id) if len(case_id) <= 128 else None
-        if row is None and region_of_id is not None and p.kind is Kind.STAFF:
-            row = _not_projected_yet(case_id, next(iter(types)), region_of_id(case_id))
         if row is None or row.case_type not in types or not in_scope(p, row):
             raise ApiError(404, "case.not_found", label)
         if (
@@ -496,23 +489,6 @@ def case_of(
 
     setattr(_case, CASE_SCOPE_ATTR, True)
     return Depends(_case)
-
-
-def _not_projected_yet(case_id: str, case_type: str, region_code: str | None) -> CaseRecord | None:
-    """A stand-in for a case whose read-model row is not written yet (never saved)."""
-    if region_code is None:
-        return None
-    now = datetime.now(UTC)
-    return CaseRecord(
-        case_id=case_id,
-        case_type=case_type,
-        status="open",
-        region_code=region_code,
-        applicant_key="",
-        channel="",
-        received_at=now,
-        updated_at=now,
-    )
 
 
 _CLAIM = [CaseType.BENEFIT_CLAIM]
@@ -539,12 +515,8 @@ VerificationForSupervisor = Annotated[CaseRecord, case_of(_VERIFICATION, _superv
 VerificationForRepayment = Annotated[CaseRecord, case_of(_VERIFICATION, _risk_staff, "case_id", acting=True)]
 _REQUEST = [CaseType.COMPLAINT]
 _request_handler = staff(Role.INTAKE_CLERK, Role.REVIEWER, Role.SUPERVISOR)  # the workflow's HANDLER_ROLES
-RequestForStaff = Annotated[
-    CaseRecord, case_of(_REQUEST, _any_staff, "case_id", region_of_id=region_of_request_id)
-]
-RequestForHandler = Annotated[
-    CaseRecord, case_of(_REQUEST, _request_handler, "case_id", region_of_id=region_of_request_id)
-]
+RequestForStaff = Annotated[CaseRecord, case_of(_REQUEST, _any_staff, "case_id")]
+RequestForHandler = Annotated[CaseRecord, case_of(_REQUEST, _request_handler, "case_id")]
 # The console's case page serves every type.
 AnyCaseForStaff = Annotated[CaseRecord, case_of(list(CaseType), _any_staff, "case_id")]
 # The person's own case of any type (their notices).

@@ -42,11 +42,8 @@ REASON_STATUS: dict[str, int] = {
 }
 UNKNOWN_REASON_STATUS = 409
 # "The decision is already taken / the case is closed" is one refusal whoever says it: a running
-# case's workflow (``review.closed``, ``review.decided``, ``service.closed``, ``period.closed``...)
-# or Temporal once the case has finished (``case.decided`` below). The API answers it with one
-# code, so a client sees the same code on every type and before and after the workflow finishes;
-# the workflow's Chinese message is kept.
-DECIDED_REASONS = frozenset({"closed", "decided"})
+# case's workflow (the review kit's desk, ``DecisionDesk.check_undecided``, on every type) and the
+# API once the case has finished (``_finished_case_error`` below) both answer ``case.decided``.
 DECIDED_CODE = "case.decided"
 # What a refusal without a stable code (a bare exception type such as "ValueError") is called.
 GENERIC_REFUSAL_CODE = "decision.refused"
@@ -71,8 +68,6 @@ def refusal_error(cause: BaseException | None) -> ApiError:
     validator's Chinese message as it was worded."""
     if isinstance(cause, ApplicationError):
         code = cause.type if cause.type and "." in cause.type else GENERIC_REFUSAL_CODE
-        if code.rsplit(".", 1)[-1] in DECIDED_REASONS:
-            code = DECIDED_CODE
         return ApiError(refusal_status(code), code, cause.message or "该操作未被接受")
     return ApiError(UNKNOWN_REASON_STATUS, GENERIC_REFUSAL_CODE, "该操作未被接受，请刷新后重试")
 
@@ -189,7 +184,7 @@ async def _finished_case_error(handle: WorkflowHandle[Any, Any], session: AsyncS
         return ApiError(409, "case.closed", "该案件已不接受此项操作，请刷新后查看")
     row = await session.get(CaseRecord, handle.id)
     label = str(row.summary.get("status_label") or row.status) if row is not None else _FINISHED[desc.status]
-    return ApiError(409, "case.decided", f"该案件已办结（{label}），不能再作决定")
+    return ApiError(409, DECIDED_CODE, f"该案件已办结（{label}），不能再作决定")
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,8 @@ from pydantic import BaseModel, Field, field_validator
 from models.case import DeadlineInfo, TimelineEntry, TimelineLabels
 from models.enums import CaseType, Channel, LabelledEnum, StageEnum
 from models.person import ACCOUNT_RE, DocumentRef, PersonFields
-from models.review import DecisionTarget
+from models.review_once import OnceDecision, OnceDecisionCommand, OncePayment, OncePayRequest
 from models.rules import YearMonth
-from models.staff import StaffActor
 
 # --- the case type's contract -------------------------------------------------------------------
 
@@ -228,12 +227,8 @@ class RefundCheckReport(BaseModel):
 # --- staff decisions ----------------------------------------------------------------------------
 
 
-class RefundDecisionCommand(DecisionTarget):
-    actor: StaffActor
-    action: Literal["approve", "reject"]
+class RefundDecisionCommand(OnceDecisionCommand):
     reason: str = Field(default="", max_length=500, description="不予返还的理由")
-    remedy: str = Field(default="", max_length=1000, description="处置方式：告知申请人下一步怎么办")
-    note: str = Field(default="", max_length=500)
 
 
 class RefundReapply(BaseModel):
@@ -243,13 +238,8 @@ class RefundReapply(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-class RefundDecision(BaseModel):
-    action: Literal["approve", "reject"]
-    by: str
-    at: datetime
-    reason: str = ""
-    remedy: str = ""
-    note: str = ""
+class RefundDecision(OnceDecision):
+    pass
 
 
 class RefundRound(BaseModel):
@@ -269,19 +259,12 @@ class LedgerRequest(BaseModel):
     lines: list[RefundLineView]
 
 
-class RefundPayment(BaseModel):
-    key: str
-    amount: Decimal
-    bank_ref: str
-    paid_at: datetime
+class RefundPayment(OncePayment):
     months: list[RefundLineView] = Field(default_factory=list)
 
 
-class PayRefundRequest(BaseModel):
-    case_id: str
-    amount: Decimal
-    account_no: str
-    account_name: str
+class PayRefundRequest(OncePayRequest):
+    pass
 
 
 class RefundState(BaseModel):

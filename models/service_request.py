@@ -41,13 +41,6 @@ def request_id_for(region_code: str, channel: str, ref: str) -> str:
     return f"{REQUEST_PREFIX}{region_code}-{channel}-{ref}"
 
 
-def region_of_request_id(case_id: str) -> str | None:
-    """The region a request id names (``request_id_for`` puts it there and a request never moves),
-    or None for anything that is not a request id: the scope of a request whose read-model row the
-    workflow has not written yet (the create route answers before the first projection)."""
-    return case_id[len(REQUEST_PREFIX) : len(REQUEST_PREFIX) + 6] if REQUEST_ID_RE.match(case_id) else None
-
-
 class RequestKind(StrEnum):
     CONSULTATION = "consultation"
     COMPLAINT = "complaint"

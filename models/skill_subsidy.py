@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from models.case import DeadlineInfo, TimelineEntry, TimelineLabels
 from models.enums import CaseType, Channel, LabelledEnum, StageEnum
 from models.person import ACCOUNT_RE, DocumentRef, PersonFields
-from models.review import DecisionTarget
+from models.review_once import OnceDecision, OnceDecisionCommand, OncePayment, OncePayRequest
 from models.rules import ApplicantKind, CertificateLevel
 from models.staff import StaffActor
 
@@ -196,12 +196,8 @@ class SubsidyCheckReport(BaseModel):
 # --- staff decisions (one Update, like the dispute's levels) ------------------------------------
 
 
-class SubsidyDecisionCommand(DecisionTarget):
-    actor: StaffActor
-    action: Literal["approve", "reject"]
-    reason: str = Field(default="", max_length=500, description="不予通过的理由")
-    remedy: str = Field(default="", max_length=1000, description="处置方式：告知申请人下一步怎么办")
-    note: str = Field(default="", max_length=500)
+class SubsidyDecisionCommand(OnceDecisionCommand):
+    pass
 
 
 class SubsidyReapply(BaseModel):
@@ -212,13 +208,8 @@ class SubsidyReapply(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-class SubsidyDecision(BaseModel):
-    action: Literal["approve", "reject"]
-    by: str
-    at: datetime
-    reason: str = ""
-    remedy: str = ""
-    note: str = ""
+class SubsidyDecision(OnceDecision):
+    pass
 
 
 class SubsidyRound(BaseModel):
@@ -231,11 +222,8 @@ class SubsidyRound(BaseModel):
     decision: SubsidyDecision | None = None
 
 
-class SubsidyPayment(BaseModel):
-    key: str
-    amount: Decimal
-    bank_ref: str
-    paid_at: datetime
+class SubsidyPayment(OncePayment):
+    pass
 
 
 class SubsidyState(BaseModel):
@@ -324,11 +312,8 @@ class GrantRecord(BaseModel):
     region_code: str
 
 
-class PayRequest(BaseModel):
-    case_id: str
-    amount: Decimal
-    account_no: str
-    account_name: str
+class PayRequest(OncePayRequest):
+    pass
 
 
 # --- anomaly alerts (notice item 6) -------------------------------------------------------------

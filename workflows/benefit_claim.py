@@ -1134,12 +1134,11 @@ class BenefitClaimWorkflow(UnblockableCase):
     def _check_decision(self, cmd: DecisionTarget, actor: StaffActor) -> None:
         """The checks every claim decision shares; run by the validators (never again by the handler)."""
         s = self.state
-        if s.status in DECIDED:
-            raise refuse(
-                "review.decided", f"该申领已作出决定（{CLAIM_STATUS_LABELS[s.status]}），不能再作审核决定"
-            )
-        if s.status == ClaimStatus.CLOSED:
-            raise refuse("review.closed", "该申领已办结，不能再作审核决定")
+        self.desk.check_undecided(
+            decided=s.status in DECIDED,
+            closed=s.status == ClaimStatus.CLOSED,
+            status_zh=CLAIM_STATUS_LABELS[s.status],
+        )
         if s.status != ClaimStatus.UNDER_REVIEW:
             raise refuse(
                 "review.stage", f"该申领当前状态为“{CLAIM_STATUS_LABELS[s.status]}”，不能作出审核决定"

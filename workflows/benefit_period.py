@@ -121,6 +121,15 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         self.person = inp.person
         self.case_id = inp.case_id
         self.region_code = inp.region_code
+        # Staff operations (below) are checked and held busy by one desk, against the period's
+        # current district (a transfer moves it).
+        self.desk: DecisionDesk[None] = DecisionDesk(
+            case_noun_zh="发放案件",
+            case_region=inp.region_code,
+            applicant_key=inp.applicant_key,
+            authority=_staff_authority,
+            area="period",
+        )
         self._stops_to_tell: list[tuple[StopRecord, str]] = []  # told once their rows are written
         if inp.carry is not None:
             self.state = inp.carry.state
@@ -1012,25 +1021,10 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     # the bank's holder check, the notice) run them behind ``STAFF_KIT``, so periods recorded
     # before still replay.
 
-    _staff_busy = 0  # staff operations whose own steps (evidence, the bank's check) are running
-
-    def _desk(self) -> DecisionDesk[None]:
-        """The kit's checks for one staff operation, against the period's current district (a
-        transfer moves it)."""
-        return DecisionDesk(
-            case_noun_zh="发放案件",
-            case_region=self.region_code,
-            applicant_key=self.inp.applicant_key,
-            authority=_staff_authority,
-            area="period",
-        )
-
     def _check_staff(self, actor: StaffActor, what: str, *roles: Role) -> None:
-        if self.state.status == PeriodStatus.CLOSED:
-            raise refuse("period.closed", "该发放案件已办结，不能再办理")
-        if self._staff_busy:
-            raise refuse("period.busy", "该发放案件正在办理另一项业务，请稍后刷新再试")
-        self._desk().check_staff(actor, "period", what, *roles)
+        self.desk.check_undecided(closed=self.state.status == PeriodStatus.CLOSED)
+        self.desk.check_free()
+        self.desk.check_staff(actor, "period", what, *roles)
 
     @staticmethod
     def _check_reason(text: str, what: str) -> None:
@@ -1057,11 +1051,8 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
 
     @workflow.update
     async def stop_by_staff(self, cmd: StaffStopCommand) -> PeriodReceipt:
-        self._staff_busy += 1
-        try:
+        with self.desk.occupied():
             await self._staff_step(cmd.evidence)
-        finally:
-            self._staff_busy -= 1
         rec = self._stop_record(cmd.reason, cmd.on, source=cmd.actor.login, by_staff=True, note=cmd.note)
         self.state.pending_stops.append(rec)
         await self.audit(
@@ -1089,11 +1080,8 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
 
     @workflow.update
     async def suspend_by_staff(self, cmd: StaffSuspendCommand) -> PeriodReceipt:
-        self._staff_busy += 1
-        try:
+        with self.desk.occupied():
             await self._staff_step(cmd.evidence)
-        finally:
-            self._staff_busy -= 1
         ref = f"staff-{len(self.state.suspensions) + len(self.state.pending_suspensions) + 1}"
         self.state.pending_suspensions.append(
             Suspension(
@@ -1118,11 +1106,8 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
 
     @workflow.update
     async def resume_by_staff(self, cmd: StaffResumeCommand) -> PeriodReceipt:
-        self._staff_busy += 1
-        try:
+        with self.desk.occupied():
             await self._staff_step(cmd.evidence)
-        finally:
-            self._staff_busy -= 1
         refs = [cmd.ref] if cmd.ref else sorted(self._open_refs())
         for ref in refs:
             self.state.pending_resumptions.append(
@@ -1148,21 +1133,19 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     @workflow.update
     async def change_account(self, cmd: AccountChangeCommand) -> PeriodReceipt:
         check: AccountHolderResult | None = None
-        self._staff_busy += 1
-        try:
-            kit = await self._staff_step(cmd.evidence)
-            if kit:
-                # The bank's holder-name check: the account must be open and the person's own.
-                check = await workflow.execute_activity_method(
-                    PeriodOpsActivities.verify_account_holder,
-                    AccountHolderCheck(account_no=cmd.account_no, name=self.person.name),
-                    start_to_close_timeout=timeout_for(PeriodOpsActivities.verify_account_holder),
-                    retry_policy=STAFF_RETRY,
-                )
-        except ActivityError as e:
-            raise refuse("period.unavailable", "银行账户核验暂时无法完成，请稍后重试") from e
-        finally:
-            self._staff_busy -= 1
+        with self.desk.occupied():
+            try:
+                kit = await self._staff_step(cmd.evidence)
+                if kit:
+                    # The bank's holder-name check: the account must be open and the person's own.
+                    check = await workflow.execute_activity_method(
+                        PeriodOpsActivities.verify_account_holder,
+                        AccountHolderCheck(account_no=cmd.account_no, name=self.person.name),
+                        start_to_close_timeout=timeout_for(PeriodOpsActivities.verify_account_holder),
+                        retry_policy=STAFF_RETRY,
+                    )
+            except ActivityError as e:
+                raise refuse("period.unavailable", "银行账户核验暂时无法完成，请稍后重试") from e
         if check is not None and not check.match:
             self.record(
                 "external",
@@ -1216,11 +1199,8 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     async def apply_transitional(self, app: TransitionalApplication) -> PeriodReceipt:
         kit = False
         if app.actor is not None:
-            self._staff_busy += 1
-            try:
+            with self.desk.occupied():
                 kit = await self._staff_step(app.evidence)
-            finally:
-                self._staff_busy -= 1
         self.state.transitional_application = app
         if app.actor is not None:
             await self.audit(
@@ -1240,8 +1220,7 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     @apply_transitional.validator
     def _validate_transitional(self, app: TransitionalApplication) -> None:
         s = self.state
-        if s.status == PeriodStatus.CLOSED:
-            raise refuse("period.closed", "该发放案件已办结，不能再办理")
+        self.desk.check_undecided(closed=s.status == PeriodStatus.CLOSED)
         nr = s.near_retirement
         if (
             s.status != PeriodStatus.AWAITING_APPLICATION
@@ -1259,11 +1238,8 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
         """续发 (C6 Rule 1) needs no application; a person who applies is recorded and told where
         the case stands: before expiry, that 续发 is decided at expiry by the rules; after it, to
         which month it runs."""
-        self._staff_busy += 1
-        try:
+        with self.desk.occupied():
             await self._staff_step(app.evidence)
-        finally:
-            self._staff_busy -= 1
         self.state.continuation_application = app
         nr = self.state.near_retirement
         if nr is not None and nr.outcome is CONTINUATION and nr.pay_through is not None:
@@ -1316,11 +1292,10 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
     async def transfer_region(self, cmd: TransferCommand) -> PeriodReceipt:
         """The person moved within Inner Mongolia: the one period moves (its district, its open
         schedule rows and payee row, the region's pay day), never a second period."""
-        self._staff_busy += 1
-        try:
+        with self.desk.occupied():
             await self._staff_step(cmd.evidence)
             old = self.region_code
-            self.region_code = cmd.to_region
+            self.region_code = self.desk.case_region = cmd.to_region
             self.state.region_code = cmd.to_region
             self.state.transfers.append(
                 TransferRecord(
@@ -1363,8 +1338,6 @@ class BenefitPeriodWorkflow(CaseWorkflowBase):
                 },
             )
             await self.project()
-        finally:
-            self._staff_busy -= 1
         await self._tell_person(
             "period_transferred",
             f"{self.person.name}您好：您的失业保险金发放地已转移至{full_name(cmd.to_region)}，"

@@ -10,8 +10,10 @@ month once, then one payment under ``premium-refund:<case>``) or reject with rea
 after which a re-application within the window starts a new round, as for the claim. A notice
 goes to the person at each step.
 
-Staff decide through the review kit's ``DecisionDesk`` (one level, ``review``; one Update
-``decide_refund``). An approval with nothing to refund is refused (``review.invalid``).
+Built on the case kit's "review once, then pay once" piece (``workflows/review_once.py``: the desk,
+the round's review with reminder and escalation, the decision's checks and hand-off, the wait for a
+re-application, closing, the projection's common fields); one Update ``decide_refund``. An
+approval with nothing to refund is refused (``review.invalid``).
 
 Deterministic: time from ``workflow.now()``; everything else through activities."""
 
@@ -22,13 +24,11 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from activities.premium_refund import PremiumRefundActivities
-    from models import search_attributes as sa
-    from models.case import CaseProjection, DecisionReceipt, Notification, local_date
-    from models.enums import CaseType, Channel, Role
+    from models.case import CaseProjection, DecisionReceipt, local_date
+    from models.enums import CaseType, Channel
     from models.notice import NoticeKind, NoticeRequest, date_zh, month_rows, month_zh
     from models.premium_refund import (
         BASIS_LABELS,
@@ -57,19 +57,12 @@ with workflow.unsafe.imports_passed_through():
         YearEndReport,
         YearEndRequest,
     )
-    from policy.identity import mask_resident_id
-    from workflows.base import UnblockableCase, refuse, region_path, timeout_for
-    from workflows.review_levels import MIN_REASON, DecisionDesk
+    from models.review_once import OnceDecision
+    from workflows.base import refuse, timeout_for
+    from workflows.review_once import ReviewOnceCase, RoundOutcome
 
-NOUN = "医保费返还申请"
 #: The official notices at each step (issue 15); histories recorded before them replay without.
 NOTICES_PATCH = "refund-notices"
-LEVEL = "review"
-LEVEL_LABEL = "审核"
-
-
-def _authority(case_region: str, _level: str) -> list[str]:
-    return region_path(case_region)
 
 
 def _months_text(lines: list[RefundLineView]) -> str:
@@ -77,35 +70,26 @@ def _months_text(lines: list[RefundLineView]) -> str:
 
 
 @workflow.defn
-class PremiumRefundWorkflow(UnblockableCase):
+class PremiumRefundWorkflow(ReviewOnceCase):
+    NOUN = "医保费返还申请"
+    STAFF_NOUN = "医保费返还申请"
+    AUDIT_AREA = "premium_refund"
+    AREA = "refund"
+    CASE_TYPE = CaseType.PREMIUM_REFUND
+    REMIND_TEMPLATE = "premium_refund_deadline_near"
+    OVERDUE_TEMPLATE = "premium_refund_overdue"
+    STATUS = RefundStatus
+    STAGE = RefundStage
+    STATUS_LABELS = REFUND_STATUS_LABELS
+    REASON_REQUIRED_ZH = "不予返还时必须写明理由和处置方式（将告知申请人）"
+
     @workflow.init
     def __init__(self, inp: RefundInput) -> None:
-        self._init_base()
-        self.inp = inp
-        self.case_id = inp.case_id
+        common = self._init_case(inp)
         app = inp.application
-        self.region_code = app.region_code
         self.state = RefundState(
-            case_id=inp.case_id,
-            status=RefundStatus.CHECKING,
-            stage=RefundStage.CHECKS,
-            region_code=app.region_code,
-            channel=inp.channel,
-            basis=app.basis,
-            year=app.year,
-            received_at=inp.received_at,
-            applicant_name=app.name,
-            applicant_id_masked=mask_resident_id(app.id_number),
-            receipts=[d.sha256 for d in app.receipts],
+            **common, basis=app.basis, year=app.year, receipts=[d.sha256 for d in app.receipts]
         )
-        self.desk: DecisionDesk[RefundDecision] = DecisionDesk(
-            case_noun_zh=NOUN,
-            case_region=app.region_code,
-            applicant_key=inp.applicant_key,
-            authority=_authority,
-            excluded_logins=(inp.submitted_by,),
-        )
-        self._reapply: RefundReapply | None = None
         self._claimed = list(app.claimed)
 
     # --- run -----------------------------------------------------------------------------------------
@@ -131,14 +115,7 @@ class PremiumRefundWorkflow(UnblockableCase):
             "premium_refund_received",
             f"{app.name}您好：您的医保费返还申请已收到，我们将与医保系统核对您的个人缴费记录后作出决定。{notice}",
         )
-        while True:
-            outcome = await self._round()
-            if outcome != "rejected":
-                break
-            if not await self._wait_reapply():
-                await self._close("reapply_window_expired", "重新申请期限已过，案件办结")
-                break
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._rounds()
         return RefundResult(
             case_id=self.case_id,
             status=self.state.status,
@@ -149,13 +126,9 @@ class PremiumRefundWorkflow(UnblockableCase):
 
     # --- one round --------------------------------------------------------------------------------------
 
-    async def _round(self) -> str:
+    async def _round(self) -> RoundOutcome:
         """One application round: ``paid``, ``closed`` or ``rejected``."""
-        rnd = RefundRound(n=len(self.state.rounds) + 1, started_at=workflow.now())
-        self.state.rounds.append(rnd)
-        self.state.status, self.state.stage = RefundStatus.CHECKING, RefundStage.CHECKS
-        self.state.overdue = self.state.escalated = False
-        await self.project()
+        rnd: RefundRound = await self._open_round(RefundRound)
         applied_on = local_date(rnd.started_at)
         window = await self.act(
             PremiumRefundActivities.refund_window,
@@ -174,33 +147,16 @@ class PremiumRefundWorkflow(UnblockableCase):
         rnd.deadline = await self.deadline(
             rnd.started_at, window.reminder_working_days, window.review_working_days
         )
-        self.state.status, self.state.stage = RefundStatus.UNDER_REVIEW, RefundStage.REVIEW
         a = rnd.report.assessment
-        self.record(
-            "system",
-            "uiflow",
+        d = await self._review(
+            rnd,
+            window.review_working_days,
             "refund.checked",
             f"核对完成：可返还{a.total}元（{sum(1 for x in a.lines if x.refund > 0)}个月），"
             f"申报与医保记录不一致{a.differences}处；审核时限{rnd.deadline.deadline.isoformat()}",
             total=str(a.total),
             differences=a.differences,
             parameter_version=a.parameter_version,
-        )
-        await self.project()
-        await self.wait_with_deadline(
-            lambda: self.desk.waiting,
-            rnd.deadline,
-            reminded=lambda: rnd.reminded_at is not None,
-            overdue=lambda: rnd.overdue_at is not None,
-            on_reminder=lambda: self._remind(rnd),
-            on_overdue=lambda: self._escalate(rnd, window),
-        )
-        d, actor = self.desk.take()
-        rnd.decision = d
-        await self.audit(
-            actor,
-            f"premium_refund.{d.action}",
-            {"round": rnd.n, "reason": d.reason, "remedy": d.remedy, "note": d.note},
         )
         if d.action == "reject":
             await self._reject(d)
@@ -243,33 +199,6 @@ class PremiumRefundWorkflow(UnblockableCase):
         await self._tell(
             "premium_refund_too_early",
             f"{self.inp.application.name}您好：您的医保费返还申请暂不能受理。{window.reason_zh}。",
-        )
-
-    async def _remind(self, rnd: RefundRound) -> None:
-        rnd.reminded_at = workflow.now()
-        self.record("system", "uiflow", "review.reminder", "审核时限即将届满，已提醒审核员")
-        await self.notify_staff(
-            Role.REVIEWER.value,
-            self.region_code,
-            "premium_refund_deadline_near",
-            f"医保费返还申请{self.case_id}即将到期，请尽快审核。",
-        )
-
-    async def _escalate(self, rnd: RefundRound, window: RefundWindow) -> None:
-        rnd.overdue_at = workflow.now()
-        self.state.overdue = self.state.escalated = True
-        self.record(
-            "system",
-            "uiflow",
-            "review.escalated",
-            f"已超过{window.review_working_days}个工作日审核时限，已报告业务主管",
-        )
-        await self.project()
-        await self.notify_staff(
-            Role.SUPERVISOR.value,
-            self.region_code,
-            "premium_refund_overdue",
-            f"医保费返还申请{self.case_id}已超过审核时限。",
         )
 
     async def _approve(self, rnd: RefundRound) -> list[RefundLineView]:
@@ -326,7 +255,7 @@ class PremiumRefundWorkflow(UnblockableCase):
             f"其中{_months_text(lines)}（每月按您实际缴纳金额与当地代缴标准中较低者返还）。{notice}",
         )
 
-    async def _reject(self, d: RefundDecision) -> None:
+    async def _reject(self, d: OnceDecision) -> None:
         self.state.status, self.state.stage = RefundStatus.REJECTED, RefundStage.AWAITING_REAPPLICATION
         self.record("staff", d.by, "review.rejected", f"审核不通过：{d.reason}。处置方式：{d.remedy}")
         await self.project()
@@ -347,17 +276,7 @@ class PremiumRefundWorkflow(UnblockableCase):
             f"如补齐材料，可在{self.inp.timings.reapply_window_days}日内重新申请。{notice}",
         )
 
-    async def _wait_reapply(self) -> bool:
-        try:
-            await workflow.wait_condition(
-                lambda: self._reapply is not None,
-                timeout=timedelta(days=self.inp.timings.reapply_window_days),
-            )
-        except TimeoutError:
-            return False
-        r = self._reapply
-        assert r is not None
-        self._reapply = None
+    def _reapplied(self, r: RefundReapply) -> None:
         if r.claimed is not None:
             self._claimed = list(r.claimed)
         self.state.receipts.extend(d.sha256 for d in r.receipts)
@@ -368,24 +287,6 @@ class PremiumRefundWorkflow(UnblockableCase):
             "重新提出申请" + (f"：{r.note}" if r.note else ""),
             receipts=[d.sha256 for d in r.receipts],
         )
-        return True
-
-    async def _tell(self, template: str, text_zh: str) -> None:
-        await self.notify(
-            Notification(
-                case_id=self.case_id,
-                audience="applicant",
-                phone=self.inp.application.phone,
-                template=template,
-                text_zh=text_zh,
-            )
-        )
-
-    async def _close(self, reason: str, text_zh: str) -> None:
-        self.state.status, self.state.stage = RefundStatus.CLOSED, RefundStage.CLOSED
-        self.state.close_reason = reason
-        self.record("system", "uiflow", "refund.closed", text_zh, reason=reason)
-        await self.project()
 
     # --- official notices (受理回执, 不予返还决定书, 返还决定书), behind NOTICES_PATCH -----------------
 
@@ -419,24 +320,13 @@ class PremiumRefundWorkflow(UnblockableCase):
         )
         return issued.sms_zh()
 
-    def _receipt(self, message_zh: str) -> DecisionReceipt:
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self.state.stage,
-            round=len(self.state.rounds),
-            message_zh=message_zh,
-        )
-
     # --- projection ----------------------------------------------------------------------------------
 
     def projection(self) -> CaseProjection:
         s = self.state
         rnd = s.current_round
         report = rnd.report if rnd else None
-        terminal = s.status in (RefundStatus.PAID, RefundStatus.CLOSED)
         summary: dict[str, Any] = {
-            "status_label": REFUND_STATUS_LABELS[s.status],
             "basis": s.basis,
             "year": s.year,
             "receipts": len(s.receipts),
@@ -460,38 +350,7 @@ class PremiumRefundWorkflow(UnblockableCase):
                     for x in a.lines
                 ],
             )
-        if s.payment is not None:
-            summary["paid_amount"] = str(s.payment.amount)
-        if s.close_reason:
-            summary["close_reason"] = s.close_reason
-        return CaseProjection(
-            case_id=self.case_id,
-            case_type=CaseType.PREMIUM_REFUND,
-            status=s.status.value,
-            stage=s.stage,
-            region_code=s.region_code,
-            applicant_key=self.inp.applicant_key,
-            applicant_name=s.applicant_name,
-            applicant_id_masked=s.applicant_id_masked,
-            channel=s.channel.value,
-            received_at=s.received_at,
-            deadline=rnd.deadline.deadline
-            if rnd and rnd.deadline and s.status == RefundStatus.UNDER_REVIEW
-            else None,
-            overdue=s.overdue,
-            escalated=s.escalated,
-            rounds=len(s.rounds),
-            summary=summary,
-            decided_at=rnd.decision.at if rnd and rnd.decision else None,
-            closed_at=workflow.now() if terminal else None,
-            version=0,
-        )
-
-    def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
-        rnd = self.state.current_round
-        if rnd and rnd.deadline and self.state.status == RefundStatus.UNDER_REVIEW:
-            return [sa.DEADLINE.value_set(rnd.deadline.deadline_at)]
-        return []
+        return self._case_projection(summary)
 
     # --- queries and Updates -------------------------------------------------------------------------
 
@@ -500,35 +359,10 @@ class PremiumRefundWorkflow(UnblockableCase):
         self.state.blocked = self.blocked
         return self.state
 
-    def _check_decision(self, cmd: RefundDecisionCommand) -> None:
-        s = self.state
-        if s.status in (RefundStatus.APPROVED, RefundStatus.PAID):
-            raise refuse("review.decided", "该医保费返还申请已审核通过，不能再作审核决定")
-        if s.status == RefundStatus.CLOSED:
-            raise refuse("review.closed", "该医保费返还申请已办结，不能再作审核决定")
-        if s.status != RefundStatus.UNDER_REVIEW:
-            raise refuse(
-                "review.stage", f"该申请当前状态为“{REFUND_STATUS_LABELS[s.status]}”，不能作出审核决定"
-            )
-        self.desk.check_free()
-        self.desk.check_target(cmd, LEVEL, LEVEL_LABEL, len(s.rounds))
-        self.desk.check_staff(cmd.actor, LEVEL, "审核决定", Role.REVIEWER)
-
     @workflow.update
     async def decide_refund(self, cmd: RefundDecisionCommand) -> DecisionReceipt:
-        """Checked by the validator only (a check here can refuse an accepted decision on replay:
-        ``DecisionDesk.submit``), and answered on acceptance like every decision (issue 19)."""
-        d = RefundDecision(
-            action=cmd.action,
-            by=cmd.actor.login,
-            at=workflow.now(),
-            reason=cmd.reason.strip(),
-            remedy=cmd.remedy.strip(),
-            note=cmd.note,
-        )
-        await self.desk.answer(self.desk.submit(d, cmd.actor))
-        return self._receipt(
-            "已审核通过，将返还至申请人账户" if cmd.action == "approve" else "已作出不予返还决定并告知申请人"
+        return await self._decide(
+            cmd, RefundDecision, "已审核通过，将返还至申请人账户", "已作出不予返还决定并告知申请人"
         )
 
     @decide_refund.validator
@@ -538,20 +372,14 @@ class PremiumRefundWorkflow(UnblockableCase):
         a = rnd.report.assessment if rnd and rnd.report else None
         if cmd.action == "approve" and (a is None or a.total <= 0):
             raise refuse("review.invalid", "核对结果没有可返还的月份，不能审核通过")
-        if cmd.action == "reject" and (
-            len(cmd.reason.strip()) < MIN_REASON or len(cmd.remedy.strip()) < MIN_REASON
-        ):
-            raise refuse("review.reason_required", "不予返还时必须写明理由和处置方式（将告知申请人）")
 
     @workflow.update
     def reapply(self, ev: RefundReapply) -> DecisionReceipt:
-        self._reapply = ev
-        return self._receipt("已收到重新申请，将重新核对和审核")
+        return self._take_reapply(ev, "已收到重新申请，将重新核对和审核")
 
     @reapply.validator
     def _validate_reapply(self, ev: RefundReapply) -> None:
-        if self.state.status != RefundStatus.REJECTED or self._reapply is not None:
-            raise refuse("review.stage", "只有未通过且在重新申请期限内的申请可以重新申请")
+        self._check_reapply()
 
 
 @workflow.defn

@@ -49,16 +49,19 @@ second check in the handler saw "checking" and refused what had been accepted).
 
 Refusals are ``ApplicationError`` whose ``type`` is a stable code (``review.wrong_level``,
 ``review.wrong_round``, ``review.unknown_level``, ``review.role``, ``review.region``,
-``review.separation``, ``review.own_case``, ``review.intake``, ``review.busy``, ``review.closed``,
+``review.separation``, ``review.own_case``, ``review.intake``, ``review.busy``,
 ``review.stage``, ``review.conflict``, ``review.reason_required``, ``review.note_required``,
 ``review.invalid``, ``review.cannot_send_back``) and whose message is the Chinese text for staff,
-so the API can return a structured refusal. Raised in a validator, they leave no trace in history.
+so the API can return a structured refusal. A decision on a case already decided or closed is
+refused by the desk (``check_undecided``) with the one code ``case.decided`` on every type.
+Raised in a validator, they leave no trace in history.
 
 Deterministic: time from ``workflow.now()``; deadlines come from the host's deadline activity."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Generic, Literal, TypeVar
 
 from temporalio import workflow
@@ -88,10 +91,13 @@ D = TypeVar("D")
 MIN_REASON = 4
 MIN_NOTE = 2
 
+#: The one code of "the decision is taken / the case is closed", on every case type.
+DECIDED_CODE = "case.decided"
+
 #: The patch under which a decision's Update answers when accepted, not when processed.
 ANSWER_ON_ACCEPTANCE = "decision-answer-on-acceptance"
 
-__all__ = ["ANSWER_ON_ACCEPTANCE", "DecisionDesk", "MultiLevelReview", "Outcome", "refuse"]
+__all__ = ["ANSWER_ON_ACCEPTANCE", "DECIDED_CODE", "DecisionDesk", "MultiLevelReview", "Outcome", "refuse"]
 
 
 class DecisionDesk(Generic[D]):
@@ -122,17 +128,41 @@ class DecisionDesk(Generic[D]):
         self._pending: tuple[D, StaffActor] | None = None
         self._seen = 0
         self._done = 0
+        self._held = 0
 
     # --- checks every decision shares (validators: no state change) ---------------------------------
 
     @property
     def busy(self) -> bool:
-        """A decision was taken and is not processed yet (its audit, the next level)."""
-        return self._seen > self._done
+        """A decision was taken and is not processed yet (its audit, the next level), or a staff
+        operation that runs its own steps in its handler holds the desk (``occupied``)."""
+        return self._seen > self._done or self._held > 0
 
     def check_free(self) -> None:
         if self.busy:
-            raise refuse("review.busy", "已有一个审核决定正在处理，请刷新后查看")
+            raise refuse(f"{self.area}.busy", f"该{self.noun}正在处理另一项决定或业务，请稍后刷新再试")
+
+    @contextmanager
+    def occupied(self) -> Iterator[None]:
+        """For an operation whose handler runs its own steps (the benefit period's staff
+        operations: evidence, the bank's check) instead of handing them to ``run``: the desk is
+        busy meanwhile, so every other decision is refused (``<area>.busy``), as while ``run``
+        applies a submitted one. State only, no command: replay-safe."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+
+    def check_undecided(self, *, decided: bool = False, closed: bool = False, status_zh: str = "") -> None:
+        """The one refusal of a decision on a case whose decision is taken or that is closed, for
+        every case type and before and after its workflow finishes: ``case.decided`` (what the API
+        answers for a finished case too), with the Chinese message naming the case's state."""
+        if closed:
+            raise refuse(DECIDED_CODE, f"该{self.noun}已办结，不能再作决定")
+        if decided:
+            state = f"（{status_zh}）" if status_zh else ""
+            raise refuse(DECIDED_CODE, f"该{self.noun}已作出决定{state}，不能再作决定")
 
     def check_target(self, cmd: DecisionTarget, level_key: str, level_label: str, round_no: int) -> None:
         if cmd.level is not None and cmd.level != level_key:
@@ -253,8 +283,7 @@ class MultiLevelReview:
         if level is None:
             raise refuse("review.unknown_level", f"{self.noun}没有“{key}”这一审核层级")
         current = self.state.open_level
-        if self.state.outcome != "pending":
-            raise refuse("review.closed", f"该{self.noun}的审核已经结束")
+        self.desk.check_undecided(closed=self.state.outcome != "pending")
         if current is None or current.key != key:
             where = f"当前处于{current.label_zh}阶段" if current else "尚未进入审核阶段"
             raise refuse("review.wrong_level", f"该{self.noun}{where}，不能进行{level.label_zh}")

@@ -17,7 +17,7 @@ kit's ``DecisionDesk`` (busy, role, region, own case); a refused action never to
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -72,6 +72,69 @@ def _authority(case_region: str, _level: str) -> frozenset[str]:
     return frozenset(region_path(case_region))
 
 
+def received_state(inp: ServiceRequestInput) -> ServiceRequestState:
+    """A request as it stands when received: the workflow's first state, and what the intake
+    route writes as the request's first read-model row before it answers."""
+    return ServiceRequestState(
+        case_id=inp.case_id,
+        kind=inp.kind,
+        channel=inp.channel,
+        status=RequestStatus.OPEN,
+        stage=RequestStage.RECEIVED,
+        region_code=inp.region_code,
+        topic=inp.topic,
+        content=inp.content,
+        requester_masked=mask_name(inp.requester.name),
+        linked_case_id=inp.linked_case_id,
+        problem=inp.problem,
+        hotline_order_id=inp.hotline_order_id,
+        received_at=inp.received_at,
+    )
+
+
+def request_projection(
+    inp: ServiceRequestInput, s: ServiceRequestState, closed_at: datetime | None
+) -> CaseProjection:
+    """The request's read-model row (pure: the workflow passes its clock's time of closing)."""
+    summary: dict[str, Any] = {
+        "status_label": STATUS_LABELS[s.status],
+        "stage_label": s.stage.label_zh,
+        "kind": s.kind.value,
+        "kind_label": KIND_LABELS[s.kind],
+        "channel_label": CHANNEL_LABELS[s.channel],
+        "topic": s.topic,
+        "linked_case_id": s.linked_case_id,
+        "hotline_order_id": s.hotline_order_id,
+        "answered_at_once": s.answered_at_once,
+        "within_limit": s.within_limit,
+        "satisfaction": s.satisfaction.value if s.satisfaction else None,
+        "reopened": s.reopened,
+        "problem": s.problem,
+        "first_contact_due": s.first_contact_due.isoformat() if s.first_contact_due else None,
+        "reported_to_hotline": s.reported_to_hotline,
+    }
+    return CaseProjection(
+        case_id=s.case_id,
+        case_type=CASE_TYPE,
+        status=s.status.value,
+        stage=s.stage.value,
+        region_code=s.region_code,
+        applicant_key=inp.requester.applicant_key,
+        applicant_name=s.requester_masked,
+        channel=s.channel.value,
+        received_at=s.received_at,
+        deadline=s.resolution_due,
+        overdue=s.overdue,
+        escalated=s.escalated,
+        assigned_to=None,
+        rounds=s.reopened,
+        summary=summary,
+        decided_at=s.answered_at,
+        closed_at=closed_at,
+        version=0,
+    )
+
+
 @workflow.defn
 class ServiceRequestWorkflow(UnblockableCase):
     @workflow.init
@@ -86,21 +149,7 @@ class ServiceRequestWorkflow(UnblockableCase):
             applicant_key=inp.requester.applicant_key,
             authority=_authority,
         )
-        self.state = ServiceRequestState(
-            case_id=inp.case_id,
-            kind=inp.kind,
-            channel=inp.channel,
-            status=RequestStatus.OPEN,
-            stage=RequestStage.RECEIVED,
-            region_code=inp.region_code,
-            topic=inp.topic,
-            content=inp.content,
-            requester_masked=mask_name(inp.requester.name),
-            linked_case_id=inp.linked_case_id,
-            problem=inp.problem,
-            hotline_order_id=inp.hotline_order_id,
-            received_at=inp.received_at,
-        )
+        self.state = received_state(inp)
         self._marks: set[str] = set()
         self._feedback: FeedbackEvent | None = None
         self._resolution: DeadlineInfo | None = None
@@ -500,8 +549,7 @@ class ServiceRequestWorkflow(UnblockableCase):
 
     def _validate(self, kind: ActionKind, cmd: RequestAction) -> None:
         s = self.state
-        if s.stage == RequestStage.CLOSED:
-            raise refuse("service.closed", f"该{NOUN}已办结")
+        self.desk.check_undecided(closed=s.stage == RequestStage.CLOSED)
         allowed: dict[ActionKind, tuple[RequestStage, ...]] = {
             "contact": (RequestStage.ASSIGNED, RequestStage.SUPERVISOR),
             "answer": (
@@ -588,45 +636,8 @@ class ServiceRequestWorkflow(UnblockableCase):
         await self.notify_person(r.phone, r.name, template, text_zh)
 
     def projection(self) -> CaseProjection:
-        s = self.state
-        summary: dict[str, Any] = {
-            "status_label": STATUS_LABELS[s.status],
-            "stage_label": s.stage.label_zh,
-            "kind": s.kind.value,
-            "kind_label": KIND_LABELS[s.kind],
-            "channel_label": CHANNEL_LABELS[s.channel],
-            "topic": s.topic,
-            "linked_case_id": s.linked_case_id,
-            "hotline_order_id": s.hotline_order_id,
-            "answered_at_once": s.answered_at_once,
-            "within_limit": s.within_limit,
-            "satisfaction": s.satisfaction.value if s.satisfaction else None,
-            "reopened": s.reopened,
-            "problem": s.problem,
-            "first_contact_due": s.first_contact_due.isoformat() if s.first_contact_due else None,
-            "reported_to_hotline": s.reported_to_hotline,
-        }
-        terminal = s.status == RequestStatus.CLOSED
-        return CaseProjection(
-            case_id=self.case_id,
-            case_type=CASE_TYPE,
-            status=s.status.value,
-            stage=s.stage.value,
-            region_code=s.region_code,
-            applicant_key=self.inp.requester.applicant_key,
-            applicant_name=s.requester_masked,
-            channel=s.channel.value,
-            received_at=s.received_at,
-            deadline=s.resolution_due,
-            overdue=s.overdue,
-            escalated=s.escalated,
-            assigned_to=None,
-            rounds=s.reopened,
-            summary=summary,
-            decided_at=s.answered_at,
-            closed_at=workflow.now() if terminal else None,
-            version=0,
-        )
+        closed = self.state.status == RequestStatus.CLOSED
+        return request_projection(self.inp, self.state, workflow.now() if closed else None)
 
     def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
         if self._resolution is not None and self.state.status == RequestStatus.OPEN:

@@ -8,29 +8,30 @@ reminder and an escalation → approve (grant recorded, then one payment under `
 reject with reason and remedy, after which a re-application within the window starts a new round,
 as for the claim. A notice goes to the applicant at each step.
 
-Staff decide through the review kit's ``DecisionDesk`` (one level, ``review``; one Update
-``decide_subsidy``). An approval is refused (``review.invalid``) while the checks list a failing
-condition: the subsidy's conditions are rules, not judgement. The assessment records the
-parameter version and each deciding rule with its status, so the case says which (possibly
-unconfirmed) 2026 rule decided it.
+Built on the case kit's "review once, then pay once" piece (``workflows/review_once.py``: the desk,
+the round's review with reminder and escalation, the decision's checks and hand-off, the wait for a
+re-application, closing, the projection's common fields); one Update ``decide_subsidy``. An
+approval is refused (``review.invalid``) while the checks list a failing condition: the
+subsidy's conditions are rules, not judgement. The assessment records the parameter version and
+each deciding rule with its status, so the case says which (possibly unconfirmed) 2026 rule
+decided it.
 
 Deterministic: time from ``workflow.now()``; everything else through activities."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from activities.skill_subsidy import SkillSubsidyActivities
-    from models import search_attributes as sa
-    from models.case import CaseProjection, DecisionReceipt, Notification, local_date
-    from models.enums import CaseType, Channel, Role
+    from models.case import CaseProjection, DecisionReceipt, local_date
+    from models.enums import CaseType, Channel
     from models.notice import NoticeKind, NoticeRequest, date_zh, money_zh
+    from models.review_once import OnceDecision
     from models.rules import ApplicantKind
     from models.skill_subsidy import (
         SUBSIDY_STATUS_LABELS,
@@ -51,38 +52,32 @@ with workflow.unsafe.imports_passed_through():
         SubsidyState,
         SubsidyStatus,
     )
-    from policy.identity import mask_resident_id
-    from workflows.base import UnblockableCase, refuse, region_path
-    from workflows.review_levels import MIN_REASON, DecisionDesk
+    from workflows.base import refuse
+    from workflows.review_once import ReviewOnceCase, RoundOutcome
 
-NOUN = "技能提升补贴申请"
-LEVEL = "review"
-LEVEL_LABEL = "审核"
 LEVEL_TEXT = {"junior": "初级（五级）", "intermediate": "中级（四级）", "senior": "高级（三级）"}
 
 
-def _authority(case_region: str, _level: str) -> list[str]:
-    return region_path(case_region)
-
-
 @workflow.defn
-class SkillSubsidyWorkflow(UnblockableCase):
+class SkillSubsidyWorkflow(ReviewOnceCase):
+    NOUN = "技能提升补贴申请"
+    STAFF_NOUN = "技能提升补贴"
+    AUDIT_AREA = "skill_subsidy"
+    AREA = "subsidy"
+    CASE_TYPE = CaseType.SKILL_SUBSIDY
+    REMIND_TEMPLATE = "subsidy_deadline_near"
+    OVERDUE_TEMPLATE = "subsidy_overdue"
+    STATUS = SubsidyStatus
+    STAGE = SubsidyStage
+    STATUS_LABELS = SUBSIDY_STATUS_LABELS
+    REASON_REQUIRED_ZH = "不予通过时必须写明理由和处置方式（将告知申请人）"
+
     @workflow.init
     def __init__(self, inp: SubsidyInput) -> None:
-        self._init_base()
-        self.inp = inp
-        self.case_id = inp.case_id
+        common = self._init_case(inp)
         app = inp.application
-        self.region_code = app.region_code
         self.state = SubsidyState(
-            case_id=inp.case_id,
-            status=SubsidyStatus.CHECKING,
-            stage=SubsidyStage.CHECKS,
-            region_code=app.region_code,
-            channel=inp.channel,
-            received_at=inp.received_at,
-            applicant_name=app.name,
-            applicant_id_masked=mask_resident_id(app.id_number),
+            **common,
             applicant_kind=app.applicant_kind,
             cert_no=app.cert_no,
             occupation_code=app.occupation_code,
@@ -92,14 +87,6 @@ class SkillSubsidyWorkflow(UnblockableCase):
             batch_id=inp.batch_id,
             fit_statement_sha256=app.fit_statement.sha256 if app.fit_statement else None,
         )
-        self.desk: DecisionDesk[SubsidyDecision] = DecisionDesk(
-            case_noun_zh=NOUN,
-            case_region=app.region_code,
-            applicant_key=inp.applicant_key,
-            authority=_authority,
-            excluded_logins=(inp.submitted_by,),
-        )
-        self._reapply: SubsidyReapply | None = None
 
     # --- run -----------------------------------------------------------------------------------------
 
@@ -122,18 +109,12 @@ class SkillSubsidyWorkflow(UnblockableCase):
             fit_statement=self.state.fit_statement_sha256,
         )
         await self.project()
-        await self._tell_applicant(
+        await self._tell(
             "subsidy_received",
             f"{app.name}您好：您的技能提升补贴申请已收到，我们将自动核验证书和参保情况，"
             f"并在材料齐全之日起{inp.timings.review_working_days}个工作日内作出决定。",
         )
-        while True:
-            if await self._round():
-                break
-            if not await self._wait_reapply():
-                await self._close("reapply_window_expired", "重新申请期限已过，案件办结")
-                break
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._rounds()
         return SubsidyResult(
             case_id=self.case_id,
             status=self.state.status,
@@ -144,24 +125,19 @@ class SkillSubsidyWorkflow(UnblockableCase):
 
     # --- one round: checks, review, decision ------------------------------------------------------------
 
-    async def _round(self) -> bool:
-        """One application round; True when the case is finished (paid), False when rejected."""
-        rnd = SubsidyRound(n=len(self.state.rounds) + 1, started_at=workflow.now())
-        self.state.rounds.append(rnd)
-        self.state.status, self.state.stage = SubsidyStatus.CHECKING, SubsidyStage.CHECKS
-        self.state.overdue = self.state.escalated = False
-        await self.project()
+    async def _round(self) -> RoundOutcome:
+        """One application round: ``paid`` or ``rejected``."""
+        rnd: SubsidyRound = await self._open_round(SubsidyRound)
         applied_on = local_date(self.state.received_at if rnd.n == 1 else rnd.started_at)
         rnd.report = await self._checks(applied_on)
         rnd.deadline = await self.deadline(
             rnd.started_at, self.inp.timings.reminder_working_days, self.inp.timings.review_working_days
         )
-        self.state.status, self.state.stage = SubsidyStatus.UNDER_REVIEW, SubsidyStage.REVIEW
         a = rnd.report.assessment
         summary = "符合条件" if a.eligible else "不符合：" + "；".join(text for _, text in a.reasons)
-        self.record(
-            "system",
-            "uiflow",
+        d = await self._review(
+            rnd,
+            self.inp.timings.review_working_days,
             "subsidy.checked",
             f"自动核验完成（{summary}），第{rnd.n}轮审核时限{rnd.deadline.deadline.isoformat()}",
             eligible=a.eligible,
@@ -170,30 +146,14 @@ class SkillSubsidyWorkflow(UnblockableCase):
             parameter_version=a.parameter_version,
             rules={r.name: f"{r.value}（{r.status}，自{r.effective_from.isoformat()}）" for r in a.rules},
         )
-        await self.project()
-        await self.wait_with_deadline(
-            lambda: self.desk.waiting,
-            rnd.deadline,
-            reminded=lambda: rnd.reminded_at is not None,
-            overdue=lambda: rnd.overdue_at is not None,
-            on_reminder=lambda: self._remind(rnd),
-            on_overdue=lambda: self._escalate(rnd),
-        )
-        d, actor = self.desk.take()
-        rnd.decision = d
-        await self.audit(
-            actor,
-            f"skill_subsidy.{d.action}",
-            {"round": rnd.n, "reason": d.reason, "remedy": d.remedy, "note": d.note},
-        )
         if d.action == "reject":
             await self._reject(d)
             self.desk.done()
-            return False
+            return "rejected"
         await self._approve(rnd)
         self.desk.done()
         await self._pay(rnd)
-        return True
+        return "paid"
 
     async def _checks(self, applied_on: date) -> SubsidyCheckReport:
         app = self.inp.application
@@ -253,28 +213,6 @@ class SkillSubsidyWorkflow(UnblockableCase):
             assessment=assessment,
         )
 
-    async def _remind(self, rnd: SubsidyRound) -> None:
-        rnd.reminded_at = workflow.now()
-        self.record("system", "uiflow", "review.reminder", "审核时限即将届满，已提醒审核员")
-        await self.notify_staff(
-            Role.REVIEWER.value,
-            self.region_code,
-            "subsidy_deadline_near",
-            f"技能提升补贴{self.case_id}即将到期，请尽快审核。",
-        )
-
-    async def _escalate(self, rnd: SubsidyRound) -> None:
-        rnd.overdue_at = workflow.now()
-        self.state.overdue = self.state.escalated = True
-        self.record("system", "uiflow", "review.escalated", "已超过10个工作日审核时限，已报告业务主管")
-        await self.project()
-        await self.notify_staff(
-            Role.SUPERVISOR.value,
-            self.region_code,
-            "subsidy_overdue",
-            f"技能提升补贴{self.case_id}已超过审核时限。",
-        )
-
     async def _approve(self, rnd: SubsidyRound) -> None:
         assert rnd.report is not None and rnd.decision is not None
         a = rnd.report.assessment
@@ -314,7 +252,7 @@ class SkillSubsidyWorkflow(UnblockableCase):
                     "level": app.level.label,
                 },
             )
-        await self._tell_applicant(
+        await self._tell(
             "subsidy_approved",
             f"{app.name}您好：您的技能提升补贴申请已审核通过，补贴{a.amount}元将发放至您的银行账户。{notice}",
         )
@@ -335,11 +273,11 @@ class SkillSubsidyWorkflow(UnblockableCase):
         self.state.status, self.state.stage = SubsidyStatus.PAID, SubsidyStage.PAID
         self.record("external", "bank", "subsidy.paid", f"补贴{paid.amount}元已发放", bank_ref=paid.bank_ref)
         await self.project()
-        await self._tell_applicant(
+        await self._tell(
             "subsidy_paid", f"{app.name}您好：技能提升补贴{paid.amount}元已发放至您的银行账户，请查收。"
         )
 
-    async def _reject(self, d: SubsidyDecision) -> None:
+    async def _reject(self, d: OnceDecision) -> None:
         self.state.status, self.state.stage = SubsidyStatus.REJECTED, SubsidyStage.AWAITING_REAPPLICATION
         self.record("staff", d.by, "review.rejected", f"审核不通过：{d.reason}。处置方式：{d.remedy}")
         await self.project()
@@ -350,23 +288,13 @@ class SkillSubsidyWorkflow(UnblockableCase):
                 f"r{len(self.state.rounds)}:rejected",
                 {"reason": d.reason, "remedy": d.remedy or "", "certificate": self.inp.application.cert_no},
             )
-        await self._tell_applicant(
+        await self._tell(
             "subsidy_rejected",
             f"{self.inp.application.name}您好：您的技能提升补贴申请未通过审核。原因：{d.reason}。{d.remedy}"
             f"如情况变化，可在{self.inp.timings.reapply_window_days}日内重新申请。{notice}",
         )
 
-    async def _wait_reapply(self) -> bool:
-        try:
-            await workflow.wait_condition(
-                lambda: self._reapply is not None,
-                timeout=timedelta(days=self.inp.timings.reapply_window_days),
-            )
-        except TimeoutError:
-            return False
-        r = self._reapply
-        assert r is not None
-        self._reapply = None
+    def _reapplied(self, r: SubsidyReapply) -> None:
         if r.fit_statement is not None:
             self.state.fit_statement_sha256 = r.fit_statement.sha256
         self.record(
@@ -376,7 +304,6 @@ class SkillSubsidyWorkflow(UnblockableCase):
             "重新提出申请" + (f"：{r.note}" if r.note else ""),
             fit_statement=self.state.fit_statement_sha256,
         )
-        return True
 
     async def _notice(self, kind: NoticeKind, key: str, facts: dict[str, str]) -> str:
         """Issue the decision's notice; returns the sentence the message to the person ends with."""
@@ -394,45 +321,13 @@ class SkillSubsidyWorkflow(UnblockableCase):
         )
         return issued.sms_zh()
 
-    async def _tell_applicant(self, template: str, text_zh: str) -> None:
-        await self.notify(
-            Notification(
-                case_id=self.case_id,
-                audience="applicant",
-                phone=self.inp.application.phone,
-                template=template,
-                text_zh=text_zh,
-            )
-        )
-
-    async def _close(self, reason: str, text_zh: str) -> None:
-        self.state.status, self.state.stage = SubsidyStatus.CLOSED, SubsidyStage.CLOSED
-        self.state.close_reason = reason
-        self.record("system", "uiflow", "subsidy.closed", text_zh, reason=reason)
-        await self.project()
-
-    def _receipt(self, message_zh: str) -> DecisionReceipt:
-        return DecisionReceipt(
-            case_id=self.case_id,
-            status=self.state.status.value,
-            stage=self.state.stage,
-            round=len(self.state.rounds),
-            message_zh=message_zh,
-            processing=self.desk.busy,
-        )
-
-    def processing(self) -> bool:
-        return self.desk.busy
-
     # --- projection ----------------------------------------------------------------------------------
 
     def projection(self) -> CaseProjection:
         s = self.state
         rnd = s.current_round
         report = rnd.report if rnd else None
-        terminal = s.status in (SubsidyStatus.PAID, SubsidyStatus.CLOSED)
         summary: dict[str, Any] = {
-            "status_label": SUBSIDY_STATUS_LABELS[s.status],
             "occupation_code": s.occupation_code,
             "occupation": s.occupation,
             "level": s.level.value,
@@ -452,42 +347,13 @@ class SkillSubsidyWorkflow(UnblockableCase):
                 issuer_region=report.certificate.issuer_region,
                 insured_region=report.insurance.insured_region or report.insurance.benefit_region,
             )
-        if s.payment is not None:
-            summary["paid_amount"] = str(s.payment.amount)
-        if s.close_reason:
-            summary["close_reason"] = s.close_reason
         if rnd and rnd.decision and rnd.deadline:
             summary["decided_within_limit"] = local_date(rnd.decision.at) <= rnd.deadline.deadline
-        return CaseProjection(
-            case_id=self.case_id,
-            case_type=CaseType.SKILL_SUBSIDY,
-            status=s.status.value,
-            stage=s.stage,
-            region_code=s.region_code,
-            applicant_key=self.inp.applicant_key,
-            applicant_name=s.applicant_name,
-            applicant_id_masked=s.applicant_id_masked,
+        return self._case_projection(
+            summary,
             applicant_id_number=self.inp.application.id_number,
             employer_credit_code=self.inp.application.employer_credit_code,
-            channel=s.channel.value,
-            received_at=s.received_at,
-            deadline=rnd.deadline.deadline
-            if rnd and rnd.deadline and s.status == SubsidyStatus.UNDER_REVIEW
-            else None,
-            overdue=s.overdue,
-            escalated=s.escalated,
-            rounds=len(s.rounds),
-            summary=summary,
-            decided_at=rnd.decision.at if rnd and rnd.decision else None,
-            closed_at=workflow.now() if terminal else None,
-            version=0,
         )
-
-    def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
-        rnd = self.state.current_round
-        if rnd and rnd.deadline and self.state.status == SubsidyStatus.UNDER_REVIEW:
-            return [sa.DEADLINE.value_set(rnd.deadline.deadline_at)]
-        return []
 
     # --- queries and Updates -------------------------------------------------------------------------
 
@@ -496,34 +362,10 @@ class SkillSubsidyWorkflow(UnblockableCase):
         self.state.blocked = self.blocked
         return self.state
 
-    def _check_decision(self, cmd: SubsidyDecisionCommand) -> None:
-        s = self.state
-        if s.status in (SubsidyStatus.APPROVED, SubsidyStatus.PAID):
-            raise refuse("review.decided", "该技能提升补贴申请已审核通过，不能再作审核决定")
-        if s.status == SubsidyStatus.CLOSED:
-            raise refuse("review.closed", "该技能提升补贴申请已办结，不能再作审核决定")
-        if s.status != SubsidyStatus.UNDER_REVIEW:
-            raise refuse(
-                "review.stage", f"该申请当前状态为“{SUBSIDY_STATUS_LABELS[s.status]}”，不能作出审核决定"
-            )
-        self.desk.check_free()
-        self.desk.check_target(cmd, LEVEL, LEVEL_LABEL, len(s.rounds))
-        self.desk.check_staff(cmd.actor, LEVEL, "审核决定", Role.REVIEWER)
-
     @workflow.update
     async def decide_subsidy(self, cmd: SubsidyDecisionCommand) -> DecisionReceipt:
-        # Validated by the validator only (``DecisionDesk.submit``: a second check here broke replay).
-        d = SubsidyDecision(
-            action=cmd.action,
-            by=cmd.actor.login,
-            at=workflow.now(),
-            reason=cmd.reason.strip(),
-            remedy=cmd.remedy.strip(),
-            note=cmd.note,
-        )
-        await self.desk.answer(self.desk.submit(d, cmd.actor))
-        return self._receipt(
-            "已审核通过，补贴将发放" if cmd.action == "approve" else "已作出不予通过决定并告知申请人"
+        return await self._decide(
+            cmd, SubsidyDecision, "已审核通过，补贴将发放", "已作出不予通过决定并告知申请人"
         )
 
     @decide_subsidy.validator
@@ -533,20 +375,14 @@ class SkillSubsidyWorkflow(UnblockableCase):
         report = rnd.report if rnd else None
         if cmd.action == "approve" and report is not None and not report.assessment.eligible:
             raise refuse("review.invalid", "自动核验显示不符合技能提升补贴条件，不能审核通过")
-        if cmd.action == "reject" and (
-            len(cmd.reason.strip()) < MIN_REASON or len(cmd.remedy.strip()) < MIN_REASON
-        ):
-            raise refuse("review.reason_required", "不予通过时必须写明理由和处置方式（将告知申请人）")
 
     @workflow.update
     def reapply(self, ev: SubsidyReapply) -> DecisionReceipt:
-        self._reapply = ev
-        return self._receipt("已收到重新申请，将重新核验和审核")
+        return self._take_reapply(ev, "已收到重新核验和审核")
 
     @reapply.validator
     def _validate_reapply(self, ev: SubsidyReapply) -> None:
-        if self.state.status != SubsidyStatus.REJECTED or self._reapply is not None:
-            raise refuse("review.stage", "只有未通过且在重新申请期限内的申请可以重新申请")
+        self._check_reapply()
 
 
 WORKFLOWS = [SkillSubsidyWorkflow]

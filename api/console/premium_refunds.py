@@ -14,14 +14,12 @@ from fastapi.responses import Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.console.forms import act_or_show, text
+from api.console.review_once import decide_from_form, decision_context
 from api.console.web import ConsoleRoute, csrf_protect, render, settings_of
-from api.deps import get_db, get_session, get_temporal
-from api.errors import ApiError
+from api.deps import get_db, get_session
 from api.principals import Reviewer, Supervisor
 from api.routes import premium_refunds as api
 from core.db import Database
-from models.enums import Role
 from models.premium_refund import BASIS_LABELS
 from models.staff import StaffActor
 from models.tables import CaseRecord
@@ -45,20 +43,11 @@ async def case_page(
     status: int = 200,
 ) -> Response:
     detail = await api.refund_detail(row.case_id, row, staff, client)
-    state = detail.state
-    rnd = state.current_round
-    ctx = {
+    ctx = decision_context(request, staff, detail.state, DONE, form) | {
         "row": row,
-        "state": state,
-        "rnd": rnd,
-        "report": rnd.report if rnd else None,
         "status_label": detail.status_label,
-        "basis": BASIS_LABELS.get(state.basis, state.basis),
-        "may_decide": state.status.value == "under_review" and staff.has(Role.REVIEWER),
-        "form": {"action": "", "reason": "", "remedy": "", "note": ""} | (form or {}),
+        "basis": BASIS_LABELS.get(detail.state.basis, detail.state.basis),
         "decision_error": decision_error,
-        "done_message": DONE.get(request.query_params.get("done", "")),
-        "auto_refresh": state.status.value in ("checking", "approved"),
     }
     return render(request, "premium_refund.html", ctx, staff=staff, status=status)
 
@@ -68,24 +57,17 @@ async def decide(
     case_id: str, request: Request, row: api.RefundForReviewer, staff: Reviewer, session: Session
 ) -> Response:
     """The reviewer's decision for the round the page showed (a later round refuses it)."""
-    client = await get_temporal(request)
-    form = await request.form()
-    values = {k: text(form, k, 1200) for k in ("action", "reason", "remedy", "note", "round")}
-
-    async def call() -> None:
-        if values["action"] not in DONE:
-            raise ApiError(422, "review.invalid", "请选择审核决定：通过或不予返还")
-        body = api.DecideBody.model_validate(
-            {k: values[k] for k in ("action", "reason", "remedy", "note")}
-            | {"round": values["round"] or None}
-        )
-        await api.decide(case_id, row, body, staff, session, client)
-
-    async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
-        message = "；".join(errs.values()) if errs else message
-        return await case_page(request, staff, client, row, form=form, decision_error=message, status=status)
-
-    return await act_or_show(request, call, show, values, f"/console/cases/{case_id}?done={values['action']}")
+    return await decide_from_form(
+        request,
+        row,
+        staff,
+        session,
+        body_type=api.DecideBody,
+        route=api.decide,
+        page=case_page,
+        done=DONE,
+        choose_zh="请选择审核决定：通过或不予返还",
+    )
 
 
 @router.get("/premium-refunds/overview")

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.console.forms import act_or_show, text
 from api.console.web import ConsoleRoute, csrf_protect, render
-from api.deps import get_session, get_settings_dep, get_temporal
+from api.deps import get_db, get_session, get_settings_dep, get_temporal
 from api.principals import RequestForHandler, RequestForStaff, StaffUser, SupervisorView
 from api.routes import service_requests as api
 from api.temporal_ops import Decider
@@ -105,7 +105,9 @@ async def intake_submit(request: Request, staff: Handler, session: Session) -> R
         body = api.StaffIntake.model_validate(
             {k: (v or None) if k in ("requester_phone", "linked_case_id") else v for k, v in values.items()}
         )
-        out = await api.create_request(body, staff, get_settings_dep(request), await get_temporal(request))
+        out = await api.create_request(
+            body, staff, get_settings_dep(request), await get_temporal(request), get_db(request)
+        )
         created["id"] = out.case_id
 
     async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:

@@ -16,15 +16,14 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.console.forms import act_or_show, attached_documents, doc_kinds, field_errors, text
+from api.console.forms import attached_documents, doc_kinds, field_errors, text
 from api.console.intake import counties, wait_for_projection
+from api.console.review_once import decide_from_form, decision_context
 from api.console.web import ConsoleRoute, csrf_protect, redirect, render, settings_of
 from api.deps import get_session, get_temporal
 from api.errors import ApiError
 from api.principals import Clerk, Reviewer, StaffUser
 from api.routes import subsidies as api
-from api.temporal_ops import Decider
-from models.enums import Role
 from models.staff import StaffActor
 from models.tables import CaseRecord
 
@@ -69,23 +68,13 @@ async def case_page(
 
     detail = await api.subsidy_detail(row.case_id, row, staff, client)
     processing = await still_processing(client, row.case_id)
-    state = detail.state
-    rnd = state.current_round
-    ctx = {
+    ctx = decision_context(request, staff, detail.state, DONE, form, processing=processing) | {
         "row": row,
-        "state": state,
-        "rnd": rnd,
-        "report": rnd.report if rnd else None,
         "status_label": detail.status_label,
-        "processing": processing,
-        "may_decide": not processing and state.status.value == "under_review" and staff.has(Role.REVIEWER),
-        "form": {"action": "", "reason": "", "remedy": "", "note": ""} | (form or {}),
         "decision_error": decision_error,
-        "done_message": DONE.get(request.query_params.get("done", "")),
         "levels": LEVELS,
         "kinds": KINDS,
         "certificate": CERTIFICATE,
-        "auto_refresh": not processing and state.status.value in ("checking", "approved"),
     }
     return render(request, "subsidy.html", ctx, staff=staff, status=status)
 
@@ -95,24 +84,17 @@ async def decide(
     case_id: str, request: Request, row: api.SubsidyForReviewer, staff: Reviewer, session: Session
 ) -> Response:
     """The reviewer's decision for the round the page showed (a later round refuses it)."""
-    client = await get_temporal(request)
-    form = await request.form()
-    values = {k: text(form, k, 1200) for k in ("action", "reason", "remedy", "note", "round")}
-
-    async def call() -> None:
-        if values["action"] not in DONE:
-            raise ApiError(422, "review.invalid", "请选择审核决定：通过或不予通过")
-        body = api.DecideBody.model_validate(
-            {k: values[k] for k in ("action", "reason", "remedy", "note")}
-            | {"round": values["round"] or None}
-        )
-        await api.decide(case_id, row, body, staff, Decider(client, session, None))
-
-    async def show(form: dict[str, Any], message: str, errs: dict[str, str], status: int) -> Response:
-        message = "；".join(v.rstrip("。") for v in errs.values()) if errs else message
-        return await case_page(request, staff, client, row, form=form, decision_error=message, status=status)
-
-    return await act_or_show(request, call, show, values, f"/console/cases/{case_id}?done={values['action']}")
+    return await decide_from_form(
+        request,
+        row,
+        staff,
+        session,
+        body_type=api.DecideBody,
+        route=api.decide,
+        page=case_page,
+        done=DONE,
+        choose_zh="请选择审核决定：通过或不予通过",
+    )
 
 
 @router.get("/subsidies/batches/{batch_id}")

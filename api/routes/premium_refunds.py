@@ -6,11 +6,10 @@ run found) and the operator's "standard entered" hook that pays the months that 
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, field_validator
@@ -21,11 +20,9 @@ from temporalio.client import Client, WorkflowHandle
 from activities.premium_refund import district_of, refundable_by_person, waiting_for_standard
 from api.deps import ensure_region, get_db, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
-from api.params import IdempotencyKey
 from api.principals import (
     ClerkOrApplicant,
     Operations,
-    Principal,
     Reviewer,
     StaffUser,
     Supervisor,
@@ -33,14 +30,15 @@ from api.principals import (
     case_of,
     staff,
 )
-from api.temporal_ops import call_workflow, execute_update
+from api.review_once import OnceDecideBody, UnblockBody, own_person, unblock_case
+from api.temporal_ops import Decide, call_workflow
 from core import audit
 from core.applicant import applicant_key
 from core.db import Database
 from core.parameters import parameters_in_force
 from core.security import Kind
 from core.settings import Settings
-from models.case import BUSINESS_TZ, DecisionReceipt, UnblockCommand
+from models.case import BUSINESS_TZ, DecisionReceipt
 from models.enums import CaseType, Channel, Role
 from models.person import DocumentRef
 from models.premium_refund import (
@@ -55,7 +53,6 @@ from models.premium_refund import (
     RefundState,
     refund_id_for,
 )
-from models.review import DecisionTarget
 from models.tables import CaseRecord, Document
 from policy.errors import PolicyError
 from policy.identity import parse_resident_id
@@ -112,21 +109,14 @@ class RefundDetail(BaseModel):
     state: RefundState
 
 
-class DecideBody(DecisionTarget):
-    action: Literal["approve", "reject"]
+class DecideBody(OnceDecideBody):
     reason: str = Field(default="", max_length=500, examples=["未提供2025年11月的医保缴费凭证"])
-    remedy: str = Field(default="", max_length=1000, examples=["请补交缴费凭证后重新申请"])
-    note: str = Field(default="", max_length=500)
 
 
 class ReapplyBody(BaseModel):
     claimed: list[ClaimedMonth] | None = None
     receipts: list[DocumentRef] = Field(default_factory=list, max_length=36)
     note: str = Field(default="", max_length=500, examples=["补交2月份医保缴费凭证"])
-
-
-class UnblockBody(BaseModel):
-    note: str = Field(min_length=1, max_length=500, examples=["医保系统已恢复"])
 
 
 class DistrictFigures(BaseModel):
@@ -150,12 +140,6 @@ class StandardEntered(BaseModel):
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-
-
-def _own(who: Principal, key: str) -> None:
-    """An applicant applies only for himself (the identity provider's person, by applicant key)."""
-    if who.applicant_key is None or not hmac.compare_digest(who.applicant_key, key):
-        raise ApiError(403, "auth.applicant", "身份证号码与登录人不符，只能为本人办理")
 
 
 def _handle(client: Client, case_id: str) -> WorkflowHandle[PremiumRefundWorkflow, Any]:
@@ -210,7 +194,7 @@ async def create_refund(
         if not body.receipts:
             raise ApiError(422, "refund.receipts_required", "窗口申请须上传医保缴费凭证")
     else:
-        _own(who, key)
+        own_person(who, key)
         today = datetime.now(BUSINESS_TZ).date()
         if not parameters_in_force(settings.params_dir).flag("refund.online_allowed", today):
             raise ApiError(
@@ -348,25 +332,10 @@ async def refund_detail(case_id: str, case: RefundForStaff, who: StaffUser, clie
     summary="审核决定（通过，或不予返还并写明理由和处置方式）",
 )
 async def decide(
-    case_id: str,
-    case: RefundForReviewer,
-    body: DecideBody,
-    who: Reviewer,
-    session: Session,
-    client: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    case_id: str, case: RefundForReviewer, body: DecideBody, who: Reviewer, decide: Decide
 ) -> DecisionReceipt:
     cmd = RefundDecisionCommand(actor=who, **body.model_dump())
-    result: DecisionReceipt = await execute_update(
-        client,
-        case_id,
-        PremiumRefundWorkflow.decide_refund,
-        cmd,
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
-    )
-    return result
+    return await decide(case_id, PremiumRefundWorkflow.decide_refund, cmd)
 
 
 @router.post(
@@ -378,41 +347,16 @@ async def reapply(
     who: ClerkOrApplicant,
     body: ReapplyBody,
     session: Session,
-    client: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    decide: Decide,
 ) -> DecisionReceipt:
     await _receipts_stored(session, body.receipts)
     by = who.subject if who.kind is Kind.STAFF else "applicant"
     cmd = RefundReapply(by=by, claimed=body.claimed, receipts=body.receipts, note=body.note)
-    result: DecisionReceipt = await execute_update(
-        client,
-        case_id,
-        PremiumRefundWorkflow.reapply,
-        cmd,
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=DecisionReceipt,
-    )
-    return result
+    return await decide(case_id, PremiumRefundWorkflow.reapply, cmd)
 
 
 @router.post("/{case_id}/unblock", summary="运维解除案件阻塞")
 async def unblock(
-    case_id: str,
-    case: RefundForOperations,
-    body: UnblockBody,
-    who: Operations,
-    session: Session,
-    client: Temporal,
-    idempotency_key: IdempotencyKey = None,
+    case_id: str, case: RefundForOperations, body: UnblockBody, who: Operations, decide: Decide
 ) -> dict[str, str]:
-    msg: str = await execute_update(
-        client,
-        case_id,
-        PremiumRefundWorkflow.unblock_case,
-        UnblockCommand(actor=who, note=body.note),
-        session=session,
-        idempotency_key=idempotency_key,
-        result_type=str,
-    )
-    return {"message": msg}
+    return await unblock_case(decide, case_id, PremiumRefundWorkflow.unblock_case, who, body)

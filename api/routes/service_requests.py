@@ -24,6 +24,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.case_store import write_case_row
 from activities.gov.callbacks import CallbackRefused, verify
 from activities.gov.hotline import HotlineFeedback, HotlineOrder, parse_hotline_event
 from api.deps import get_db, get_session, get_settings_dep, get_temporal
@@ -40,6 +41,7 @@ from api.principals import (
 )
 from api.routes.callbacks import record_nonce
 from api.temporal_ops import Decide, call_workflow
+from core.db import Database
 from core.settings import Settings
 from models.case import DecisionReceipt, local_date
 from models.enums import Role
@@ -63,12 +65,13 @@ from models.staff import StaffActor
 from models.tables import CaseRecord, PolicyAnswer, ServiceRequestLink
 from policy.regions import is_within, subtree_codes
 from workflows.base import initial_search_attributes
-from workflows.service_request import ServiceRequestWorkflow
+from workflows.service_request import ServiceRequestWorkflow, received_state, request_projection
 
 log = logging.getLogger("uiflow.api.service_requests")
 router = APIRouter(prefix="/api/v1/service-requests", tags=["service-requests"])
 Session = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+Db = Annotated[Database, Depends(get_db)]
 Temporal = Annotated[Client, Depends(get_temporal)]
 
 HANDLERS = (Role.INTAKE_CLERK, Role.REVIEWER, Role.SUPERVISOR)
@@ -115,13 +118,16 @@ class RequestCreated(BaseModel):
 async def _start(
     client: Client,
     settings: Settings,
+    db: Database,
     *,
     channel: ServiceChannel,
     ref: str | None = None,
     **fields: Any,
 ) -> ServiceRequestInput:
     """Start a request received now through ``channel`` (``ref``: the hotline's order number, else
-    a random token); ``fields`` are the rest of its input."""
+    a random token); ``fields`` are the rest of its input. Its first read-model row is written
+    before the route answers (``received_state``, the workflow's own first state; the workflow's
+    first projection, a later version, replaces it), so the request is scoped by its row at once."""
     inp = ServiceRequestInput(
         case_id=request_id_for(fields["region_code"], channel.value, ref or uuid.uuid4().hex[:12]),
         channel=channel,
@@ -139,6 +145,7 @@ async def _start(
         )
     except WorkflowAlreadyStartedError as e:
         raise ApiError(409, "service.conflict", "该诉求已受理，请勿重复提交") from e
+    await write_case_row(settings, db, request_projection(inp, received_state(inp), None))
     return inp
 
 
@@ -146,7 +153,7 @@ async def _start(
     "", status_code=201, response_model=RequestCreated, summary="受理咨询投诉（窗口、电话、办不成事窗口）"
 )
 async def create_request(
-    body: StaffIntake, staff: RequestHandler, settings: SettingsDep, temporal: Temporal
+    body: StaffIntake, staff: RequestHandler, settings: SettingsDep, temporal: Temporal, db: Db
 ) -> RequestCreated:
     if not is_within(staff.region_code, body.region_code):
         raise ApiError(
@@ -158,6 +165,7 @@ async def create_request(
     inp = await _start(
         temporal,
         settings,
+        db,
         channel=channel,
         submitted_by=staff,
         requester=Requester(name=body.requester_name, phone=body.requester_phone),
@@ -171,12 +179,13 @@ async def create_request(
 
 @router.post("/online", status_code=201, response_model=RequestCreated, summary="网上提交咨询投诉（本人）")
 async def create_online(
-    body: OnlineIntake, applicant: ApplicantUser, settings: SettingsDep, temporal: Temporal
+    body: OnlineIntake, applicant: ApplicantUser, settings: SettingsDep, temporal: Temporal, db: Db
 ) -> RequestCreated:
     key = applicant.applicant_key or applicant.subject
     inp = await _start(
         temporal,
         settings,
+        db,
         channel=ServiceChannel.ONLINE,
         submitted_by=StaffActor(login="applicant", name="本人", roles=[], region_code=body.region_code),
         requester=Requester(name=applicant.name[:32], phone=body.phone, applicant_key=key),
@@ -216,13 +225,13 @@ async def hotline_callback(request: Request, settings: SettingsDep, temporal: Te
             event = parse_hotline_event(body)
         except ValidationError:
             raise ApiError(422, "callback.invalid", "回调内容格式不正确") from None
-        ack = await _hotline_event(event, settings, temporal)
+        ack = await _hotline_event(event, settings, temporal, get_db(request))
         await session.commit()
     return ack
 
 
 async def _hotline_event(
-    event: HotlineOrder | HotlineFeedback, settings: Settings, temporal: Client
+    event: HotlineOrder | HotlineFeedback, settings: Settings, temporal: Client, db: Database
 ) -> HotlineAck:
     if isinstance(event, HotlineFeedback):
         return await _feedback(temporal, event)
@@ -231,6 +240,7 @@ async def _hotline_event(
         await _start(
             temporal,
             settings,
+            db,
             channel=ServiceChannel.HOTLINE,
             ref=event.order_id,
             submitted_by=HOTLINE_ACTOR,
@@ -300,7 +310,7 @@ async def get_request(
     case_id: str, case: RequestForStaff, session: Session, temporal: Temporal
 ) -> RequestDetail:
     """A request outside the caller's region answers 404 (``RequestForStaff``), as if it did not
-    exist; so does one just received whose id names another region."""
+    exist; a request just received too (its row is written before the create route answers)."""
     return await _detail(session, _handle(temporal, case.case_id))
 
 

@@ -5,7 +5,6 @@ re-application, and the batch page."""
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -24,7 +23,6 @@ from api.principals import (
     ClerkOrApplicant,
     EmployerUser,
     Operations,
-    Principal,
     Reviewer,
     StaffOrEmployer,
     StaffUser,
@@ -32,16 +30,16 @@ from api.principals import (
     case_of,
     staff,
 )
+from api.review_once import OnceDecideBody, UnblockBody, own_person, unblock_case
 from api.subsidy_batch import BatchIn, rows_of, validate_row
 from api.temporal_ops import Decide, call_workflow
 from core import audit
 from core.applicant import applicant_key
 from core.security import Kind
 from core.settings import Settings
-from models.case import DecisionReceipt, UnblockCommand
+from models.case import DecisionReceipt
 from models.enums import CaseType, Channel, Role
 from models.person import DocumentRef
-from models.review import DecisionTarget
 from models.skill_subsidy import (
     SUBSIDY_STATUS_LABELS,
     AlertStatus,
@@ -118,15 +116,8 @@ class SubsidyDetail(BaseModel):
     state: SubsidyState
 
 
-class DecideBody(DecisionTarget):
-    action: Literal["approve", "reject"]
+class DecideBody(OnceDecideBody):
     reason: str = Field(default="", max_length=500, examples=["证书超过核发之日起12个月的申领期限"])
-    remedy: str = Field(default="", max_length=1000, examples=["如有其他符合条件的证书，可另行申请"])
-    note: str = Field(default="", max_length=500)
-
-
-class UnblockBody(BaseModel):
-    note: str = Field(min_length=1, max_length=500, examples=["证书查询系统已恢复"])
 
 
 class ReapplyBody(BaseModel):
@@ -211,7 +202,7 @@ async def create_subsidy(
     if staff is not None:
         ensure_region(staff, body.region_code)
     else:
-        _own(who, applicant_key(settings, body.id_number))
+        own_person(who, applicant_key(settings, body.id_number))
     channel = Channel.COUNTER if staff else Channel.ONLINE
     by = staff.login if staff else "applicant"
     app = SubsidyApplication.model_validate(body.model_dump())
@@ -438,12 +429,6 @@ async def alert_response(
 # --- the case --------------------------------------------------------------------------------------------
 
 
-def _own(who: Principal, key: str) -> None:
-    """An applicant applies only for themselves (the identity provider's person, by applicant key)."""
-    if who.applicant_key is None or not hmac.compare_digest(who.applicant_key, key):
-        raise ApiError(403, "auth.applicant", "身份证号码与登录人不符，只能为本人办理")
-
-
 def _handle(client: Client, case_id: str) -> WorkflowHandle[SkillSubsidyWorkflow, Any]:
     return client.get_workflow_handle_for(SkillSubsidyWorkflow.run, case_id)
 
@@ -487,10 +472,7 @@ async def unblock(
     staff: Operations,
     decide: Decide,
 ) -> dict[str, str]:
-    msg = await decide.returning(
-        case_id, SkillSubsidyWorkflow.unblock_case, UnblockCommand(actor=staff, note=body.note), str
-    )
-    return {"message": msg}
+    return await unblock_case(decide, case_id, SkillSubsidyWorkflow.unblock_case, staff, body)
 
 
 @router.post("/{case_id}/reapply", response_model=DecisionReceipt, summary="未通过后重新申请")

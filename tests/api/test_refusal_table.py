@@ -1,7 +1,7 @@
 """The one table from a workflow refusal to an HTTP status (api/temporal_ops.py): the reason after
-the last dot decides, whichever case type refused; the code is passed through unchanged, except
-"already decided / closed", which is ``case.decided`` on every type (as Temporal's answer for a
-finished case is)."""
+the last dot decides, whichever case type refused; the code is passed through unchanged. "Already
+decided / closed" is refused by the review kit's desk itself as ``case.decided`` on every type (as
+the API's answer for a finished case is), so no code is rewritten here."""
 
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ TABLE = {
 def test_same_reason_same_status_and_code_passed_through(area: str, status: int, reason: str) -> None:
     code = f"{area}.{reason}"
     err = refusal_error(ApplicationError("不接受", type=code, non_retryable=True))
-    expected = "case.decided" if reason in ("closed", "decided") else code
-    assert (err.status_code, err.code, err.message_zh) == (status, expected, "不接受")
+    assert (err.status_code, err.code, err.message_zh) == (status, code, "不接受")
+
+
+def test_the_desks_decided_code_is_409_and_passed_through() -> None:
+    err = refusal_error(ApplicationError("该申领已办结，不能再作决定", type="case.decided"))
+    assert (err.status_code, err.code) == (409, "case.decided")
 
 
 def test_unknown_reason_is_409_and_a_bare_exception_type_gets_the_generic_code() -> None:

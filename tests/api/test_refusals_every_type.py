@@ -13,8 +13,8 @@ Two halves:
   same codes: ``period.reason_required`` from its route, ``case.decided`` once finished; its case
   needs the test clock moved, which the other cases here must not share); the premium refund's
   missing reason in tests/api/test_premium_refunds_api.py (``review.reason_required``), and its
-  ``review.decided``/``review.closed`` answer ``case.decided`` through the one mapping
-  (tests/api/test_refusal_table.py), as the subsidy's do here.
+  decided/closed refusal is the review kit desk's ``case.decided`` (``check_undecided``), as the
+  subsidy's here.
 
 Which types require a reason for which decision (c): a claim, a dispute level, a skill subsidy,
 a premium refund and a risk verification's supervisor refuse a *rejection* without one
@@ -221,22 +221,18 @@ async def test_principal_refusals_are_the_same_on_every_type(
     assert _error(await pg_api.post(d.url, json=d.body, headers=elsewhere)) == (404, "case.not_found")
 
 
-async def test_a_service_request_just_received_is_scoped_by_its_id(
+async def test_a_service_request_without_its_row_is_not_found_whatever_its_id_says(
     pg_api: httpx.AsyncClient, seeded: Seeded
 ) -> None:
-    """The create route answers before the workflow's first projection writes the request's row;
-    until then the request's id (which names its region) scopes it: another region's handler
-    gets 404 at once, an in-region one gets past the loader (here: no Temporal server, 503)."""
+    """A request is scoped by its read-model row only: intake writes the row before it answers
+    (tests/api/test_service_requests_api.py), so the loader no longer reads a region out of the
+    id; an id naming the caller's own region but without a row is 404 for everyone."""
     case_id = request_id_for(REGION, "counter", uuid.uuid4().hex[:12])
-    elsewhere = await seeded.member((Role.INTAKE_CLERK,), ELSEWHERE)
-    for method, url in (("GET", ""), ("POST", "/contact")):
-        r = await pg_api.request(method, f"/api/v1/service-requests/{case_id}{url}", headers=elsewhere)
-        assert _error(r) == (404, "case.not_found"), r.text
-    inside = await seeded.member((Role.INTAKE_CLERK,), REGION)
-    r = await pg_api.get(f"/api/v1/service-requests/{case_id}", headers=inside)
-    assert r.status_code not in (403, 404), r.text
-    not_a_request = await pg_api.get(f"/api/v1/service-requests/claim-{REGION}-x-1", headers=inside)
-    assert _error(not_a_request) == (404, "case.not_found")
+    for region in (ELSEWHERE, REGION):
+        who = await seeded.member((Role.INTAKE_CLERK,), region)
+        for method, url in (("GET", ""), ("POST", "/contact")):
+            r = await pg_api.request(method, f"/api/v1/service-requests/{case_id}{url}", headers=who)
+            assert _error(r) == (404, "case.not_found"), r.text
 
 
 async def _until(api: httpx.AsyncClient, url: str, who: dict[str, str], ok: Any) -> dict[str, Any]:
@@ -256,9 +252,8 @@ async def test_workflow_refusals_are_the_same_on_every_type(
 ) -> None:
     """(c) and (d) on real workflows, one case per type: a missing reason is 422
     ``review.reason_required`` (a request's missing answer ``service.note_required``); a decision
-    on a decided case is 409 ``case.decided``, whether its workflow still runs (its own code is
-    ``review.closed``, ``review.decided`` or ``service.closed``; tests/api/test_refusal_table.py)
-    or has finished (Temporal's NOT_FOUND)."""
+    on a decided case is 409 ``case.decided``, whether its workflow still runs (the desk's own
+    code, ``DecisionDesk.check_undecided``) or has finished (Temporal's NOT_FOUND)."""
     api = case_api
     clerk = await login(api, "clerk.xc")
     reviewer = await login(api, "reviewer.xc")
@@ -295,7 +290,7 @@ async def test_workflow_refusals_are_the_same_on_every_type(
     assert r.status_code == 200, r.text
     await _until(api, page, reviewer, lambda d: d["status"] == "paid")
     r = await api.post(url, json={"action": "reject", "reason": "重复", "remedy": "无"}, headers=reviewer)
-    assert _error(r) == (409, "case.decided"), r.text  # running: the workflow's review.decided
+    assert _error(r) == (409, "case.decided"), r.text  # running: the desk's case.decided
 
     # The dispute's first level (the review kit's reject needs a reason too).
     person = await sim_person(sim.base_url, sim.token, scenario="voluntary_resignation", registered=True)

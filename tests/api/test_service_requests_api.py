@@ -22,7 +22,7 @@ from core.db import Database
 from core.security import Kind, issue_token
 from core.settings import Settings
 from core.temporal_client import make_data_converter
-from models.service_request import ServiceRequestResult
+from models.service_request import CASE_TYPE, ServiceRequestResult
 from models.tables import CaseRecord
 from sim.testing import SimHandle, serve_app
 from tests.conftest import login
@@ -175,6 +175,36 @@ async def test_hotline_order_in_reply_and_closing_report_out(request_api: Reques
     assert v["resolved_within_limit"]["count"] >= 1
     r = await api.get("/api/v1/service-requests/supervisor/overview", headers=rx)
     assert r.status_code == 403
+
+
+async def test_a_request_just_created_is_scoped_by_its_row_at_once(request_api: RequestApi) -> None:
+    """Intake writes the request's first read-model row before it answers: right after the 201,
+    with no waiting, the row is there with its region, an in-region handler opens the request and
+    another region's handler gets 404 (the loader scopes by the row only)."""
+    api = request_api.client
+    clerk = await login(api, "clerk.xc")
+    r = await api.post(
+        "/api/v1/service-requests",
+        json={
+            "kind": "consultation",
+            "channel": "counter",
+            "region_code": "150102",
+            "topic": "claim",
+            "content": "申领需要哪些材料",
+            "requester_phone": "13900000004",
+        },
+        headers=clerk,
+    )
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+    async with request_api.db.session() as s:
+        row = await s.get(CaseRecord, case_id)
+    assert row is not None and (row.region_code, row.case_type) == ("150102", CASE_TYPE.value)
+    elsewhere = await login(api, "clerk.dh")
+    r = await api.get(f"/api/v1/service-requests/{case_id}", headers=elsewhere)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "case.not_found", r.text
+    r = await api.get(f"/api/v1/service-requests/{case_id}", headers=await login(api, "reviewer.xc"))
+    assert r.status_code == 200 and r.json()["request"]["case_id"] == case_id, r.text
 
 
 async def test_unresolved_window_linked_to_case_and_catalogue(

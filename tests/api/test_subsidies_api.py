@@ -251,6 +251,12 @@ async def test_console_counter_intake_and_decision(
             break
         await asyncio.sleep(0.05)
     assert "已确认" in page.text and "未确认" in page.text  # the rule versions that decide it
+    # A rejection without its reason: the page again, with the validator's words and the form.
+    r = await api.post(
+        f"/console/subsidies/{case_id}/decide",
+        data={CSRF_FIELD: csrf_of(page.text), "action": "reject", "round": "1"},
+    )
+    assert r.status_code == 422 and "必须写明理由和处置方式" in r.text and "不予通过的理由" in r.text
     r = await api.post(
         f"/console/subsidies/{case_id}/decide",
         data={CSRF_FIELD: csrf_of(page.text), "action": "approve", "round": "1"},

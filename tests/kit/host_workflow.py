@@ -56,7 +56,7 @@ class KitHostWorkflow(UnblockableCase):
     async def run(self, inp: HostInput) -> str:
         await self.review.run(self._finished)
         # The case stays open after its review (as a dispute does while it applies the change),
-        # until the test closes it: decisions then are refused as ``review.closed``.
+        # until the test closes it: decisions then are refused as ``case.decided`` (the desk).
         await workflow.wait_condition(lambda: self.closing)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.outcome

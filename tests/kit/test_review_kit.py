@@ -211,7 +211,7 @@ async def test_reject_ends_the_chain(kit: Kit) -> None:
         h = await kit.start()
         await h.execute_update(KitHostWorkflow.first, cmd(A, ReviewAction.REJECT, reason="不符合条件"))
         await settled(h)
-        assert await refused(h, KitHostWorkflow.first, cmd(A2)) == "review.closed"
+        assert await refused(h, KitHostWorkflow.first, cmd(A2)) == "case.decided"
         await h.signal(KitHostWorkflow.close)
         assert await h.result() == "rejected"
 
@@ -263,7 +263,7 @@ async def test_every_refusal_code(kit: Kit) -> None:
         kit.fakes.audit.close_gap()
         await pending.result()
         await settled(h)
-        seen.add(await refused(h, second, cmd(B)))  # review.closed
+        seen.add(await refused(h, second, cmd(B)))  # case.decided (the desk, closed)
         await h.signal(KitHostWorkflow.close)
         assert await h.result() == "approved"
     assert seen == {
@@ -279,7 +279,7 @@ async def test_every_refusal_code(kit: Kit) -> None:
         "review.separation",
         "review.note_required",
         "review.busy",
-        "review.closed",
+        "case.decided",
     }
 
 

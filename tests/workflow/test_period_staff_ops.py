@@ -177,7 +177,7 @@ async def test_account_in_another_name_is_refused_by_the_bank_check(
         BenefitPeriodWorkflow.stop_by_staff,
         StaffStopCommand(actor=REVIEWER, reason=StopReason.DEATH, on=date(Y, 2, 19), note="重复登记"),
     )
-    assert cause.type in ("period.stage", "period.closed")
+    assert cause.type in ("period.stage", "case.decided")
     result = await h.result()
     assert result.close_reason == "emigrated"
 

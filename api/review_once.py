@@ -1,0 +1,45 @@
+"""What the API of a "review once, then pay once" case (the premium refund, the skill subsidy;
+``workflows/review_once.py``) shares: the reviewer's decision body, the operations engineer's
+unblock body, the applicant's own-person check, and the unblock call. Each type's routes keep their
+own paths, summaries and principals (who may call a route is declared in its signature)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.errors import ApiError
+from api.principals import Principal
+from api.temporal_ops import Decider
+from models.case import UnblockCommand
+from models.review import DecisionTarget
+from models.staff import StaffActor
+
+
+class OnceDecideBody(DecisionTarget):
+    """The reviewer's decision: approve, or reject with the reason and the remedy told to the person."""
+
+    action: Literal["approve", "reject"]
+    reason: str = Field(default="", max_length=500)
+    remedy: str = Field(default="", max_length=1000, description="处置方式：告知申请人下一步怎么办")
+    note: str = Field(default="", max_length=500)
+
+
+class UnblockBody(BaseModel):
+    note: str = Field(min_length=1, max_length=500, examples=["外部系统已恢复"])
+
+
+def own_person(who: Principal, key: str) -> None:
+    """An applicant applies only for themselves (the identity provider's person, by applicant key)."""
+    if who.applicant_key is None or not hmac.compare_digest(who.applicant_key, key):
+        raise ApiError(403, "auth.applicant", "身份证号码与登录人不符，只能为本人办理")
+
+
+async def unblock_case(
+    decide: Decider, case_id: str, update: Any, who: StaffActor, body: UnblockBody
+) -> dict[str, str]:
+    """The operations engineer's release of a blocked case (the workflow's ``unblock_case``)."""
+    msg = await decide.returning(case_id, update, UnblockCommand(actor=who, note=body.note), str)
+    return {"message": msg}
