@@ -64,5 +64,6 @@ async def rendered(session: AsyncSession, settings: Settings, n: Notice) -> Noti
         .values(sha256=digest, size=len(data), storage_key=key)
     )
     await session.commit()
-    await session.refresh(n)
-    return n
+    row = await session.get(Notice, n.id, populate_existing=True)
+    assert row is not None
+    return row
