@@ -227,6 +227,9 @@ def decide(
     repeat: int = RepeatOpt,
     json_path: Path | None = JsonOpt,
     quiet: bool = QuietOpt,
+    profile_dir: Path | None = typer.Option(
+        None, "--profile-dir", help="用 py-spy 采样 worker 与 API（最后一轮的决定阶段）"
+    ),
     temporal_address: str | None = TemporalOpt,
     database_url: str | None = DbOpt,
     api_url: str | None = ApiOpt,
@@ -236,9 +239,16 @@ def decide(
 ) -> None:
     """工作人员经 API 作出审核决定（通过与不予通过 3:1），并发 C：延迟 p50/p99 与错误数。"""
     from cli.bench.claims import scenario_decide
+    from cli.bench.profiling import Profiler
 
     async def body(stack: Any, out: dict[str, Any], reporter: Any) -> None:
-        await scenario_decide(stack, out, n=n, concurrency=concurrency, repeat=repeat, reporter=reporter)
+        profiler = None
+        if profile_dir is not None:
+            pids = {k: stack.procs[k].pid for k in ("worker", "api") if k in stack.procs}
+            profiler = Profiler(profile_dir, pids)
+        await scenario_decide(
+            stack, out, n=n, concurrency=concurrency, repeat=repeat, reporter=reporter, profiler=profiler
+        )
 
     _run(
         "decide",

@@ -576,8 +576,13 @@ async def _clear_flagged(stack: Stack, case_ids: list[str]) -> None:
             r.raise_for_status()
 
 
-async def run_decide_once(stack: Stack, n: int, concurrency: int, reporter: Reporter) -> dict[str, Any]:
+async def run_decide_once(
+    stack: Stack, n: int, concurrency: int, reporter: Reporter, profiler: Profiler | None = None
+) -> dict[str, Any]:
+    """``profiler``: sampled while the decisions are in flight (not while the claims are brought
+    to review, nor while the read model settles)."""
     ids = await _bring_to_review(stack, n, concurrency, reporter)
+    profile: dict[str, Any] | None = None
     lat: dict[str, list[float]] = {"approve": [], "reject": []}
     errors: dict[str, int] = {}
     sem = asyncio.Semaphore(concurrency)
@@ -607,9 +612,13 @@ async def run_decide_once(stack: Stack, n: int, concurrency: int, reporter: Repo
                     adv()
 
             meter.start()
+            if profiler is not None:
+                profiler.start()
             t0 = time.perf_counter()
             await asyncio.gather(*(one(i, c) for i, c in enumerate(ids)))
             wall = time.perf_counter() - t0
+            if profiler is not None:
+                profile = profiler.stop()
             # A decision answers on acceptance (issue 19): the entitlement, the child, the
             # projection and the notice follow. Wait (untimed for the latency) until the read model
             # shows every acknowledged decision, and report how long after the first call it did.
@@ -632,6 +641,7 @@ async def run_decide_once(stack: Stack, n: int, concurrency: int, reporter: Repo
         "consistent": by_status.get("approved", 0) == len(lat["approve"])
         and by_status.get("rejected", 0) == len(lat["reject"]),
         "resources": cpu,
+        **({"profile": profile} if profile is not None else {}),
     }
 
 
@@ -656,9 +666,19 @@ async def _read_model_settles(stack: Stack, ids: list[str], approved: int, rejec
 
 
 async def scenario_decide(
-    stack: Stack, out: dict[str, Any], *, n: int, concurrency: int, repeat: int, reporter: Reporter
+    stack: Stack,
+    out: dict[str, Any],
+    *,
+    n: int,
+    concurrency: int,
+    repeat: int,
+    reporter: Reporter,
+    profiler: Profiler | None = None,
 ) -> None:
-    runs = [await run_decide_once(stack, n, concurrency, reporter) for _ in range(repeat)]
+    runs = [
+        await run_decide_once(stack, n, concurrency, reporter, profiler if i == repeat - 1 else None)
+        for i in range(repeat)
+    ]
     out["runs"] = runs
     out["summary"] = {
         "decision_latency_p50_ms": median_of(r["latency"]["p50_ms"] for r in runs),
