@@ -172,6 +172,15 @@ def floor(
     )
 
 
+def _profiler(stack: Any, profile_dir: Path | None) -> Any:
+    """py-spy on the stack's worker and API, when ``--profile-dir`` asks for it."""
+    if profile_dir is None:
+        return None
+    from cli.bench.profiling import Profiler
+
+    return Profiler(profile_dir, {k: stack.procs[k].pid for k in ("worker", "api") if k in stack.procs})
+
+
 @app.command()
 def claims(
     n: int = typer.Option(200, "--n", min=1, help="申领数量"),
@@ -191,13 +200,9 @@ def claims(
 ) -> None:
     """N 件申领端到端（API 受理、登记、核验、模拟审核员经 API 通过、待遇核定），与同次运行的引擎下限对照。"""
     from cli.bench.claims import scenario_claims
-    from cli.bench.profiling import Profiler
 
     async def body(stack: Any, out: dict[str, Any], reporter: Any) -> None:
-        profiler = None
-        if profile_dir is not None:
-            pids = {k: stack.procs[k].pid for k in ("worker", "api") if k in stack.procs}
-            profiler = Profiler(profile_dir, pids)
+        profiler = _profiler(stack, profile_dir)
         await scenario_claims(
             stack, out, n=n, concurrency=concurrency, repeat=repeat, reporter=reporter, profiler=profiler
         )
@@ -239,13 +244,9 @@ def decide(
 ) -> None:
     """工作人员经 API 作出审核决定（通过与不予通过 3:1），并发 C：延迟 p50/p99 与错误数。"""
     from cli.bench.claims import scenario_decide
-    from cli.bench.profiling import Profiler
 
     async def body(stack: Any, out: dict[str, Any], reporter: Any) -> None:
-        profiler = None
-        if profile_dir is not None:
-            pids = {k: stack.procs[k].pid for k in ("worker", "api") if k in stack.procs}
-            profiler = Profiler(profile_dir, pids)
+        profiler = _profiler(stack, profile_dir)
         await scenario_decide(
             stack, out, n=n, concurrency=concurrency, repeat=repeat, reporter=reporter, profiler=profiler
         )
