@@ -8,7 +8,10 @@ are the same mechanics for a claim, a period, a subsidy or a refund. A new case 
 notices with ``CaseWorkflowBase.issue_notice`` and, for a new kind, one template function below.
 
 Idempotent: the notice's id is a hash of (case, issue key). A retried activity, or a replayed
-workflow, finds the row it wrote and returns it; the same request renders the same bytes."""
+workflow, finds the row it wrote and returns it; the same request renders the same bytes.
+
+Rendered on first use: the activity records the worded layout (a snapshot, fixed at the deciding
+step) and the PDF is made from it when first downloaded or verified (``core.notice_store.rendered``)."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from activities.gov import GovClients
 from core import documents
 from core.db import Database
 from core.notice_pdf import FontMissing, NoticeLayout, find_font, render
+from core.notice_store import layout_json
 from core.parameters import parameters_in_force
 from core.settings import Settings
 from models.notice import ADVERSE_KINDS, VERIFY_PATH, NoticeIssued, NoticeKind, NoticeRequest, date_zh
@@ -237,15 +241,15 @@ def verify_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}{VERIFY_PATH}/{code}"
 
 
-def build_notice(
+def build_layout(
     req: NoticeRequest,
     *,
     secret: str,
     base_url: str,
-    font_setting: str = "",
     params: ParameterSet | None = None,
-) -> tuple[bytes, NoticeLayout]:
-    """The PDF of ``req`` and what it prints (no database; unit-tested per template)."""
+) -> NoticeLayout:
+    """What ``req`` prints, worded with the parameters in force on the issuing day (cheap: no PDF).
+    This is the snapshot kept at decision time; the PDF is made from it, later, unchanged."""
     day = local_day(req.issued_at)
     p = resolve(params)
     # Figures every notice may quote, from the parameters in force on the issuing day.
@@ -253,7 +257,7 @@ def build_notice(
     body = TEMPLATES[req.kind](_Facts(defaults | req.facts), req)
     code = check_code(secret, req.case_id, req.issue_key)
     nid = notice_id(req.case_id, req.issue_key)
-    layout = NoticeLayout(
+    return NoticeLayout(
         agency=agency_name(req.region_code, day, params),
         title=req.kind.label_zh,
         notice_no=f"{req.region_code}-{day:%Y%m%d}-{nid[:6].upper()}",
@@ -268,6 +272,18 @@ def build_notice(
         check_code=code,
         verify_url=verify_url(base_url, code),
     )
+
+
+def build_notice(
+    req: NoticeRequest,
+    *,
+    secret: str,
+    base_url: str,
+    font_setting: str = "",
+    params: ParameterSet | None = None,
+) -> tuple[bytes, NoticeLayout]:
+    """The PDF of ``req`` and what it prints (no database; unit-tested per template)."""
+    layout = build_layout(req, secret=secret, base_url=base_url, params=params)
     return render(layout, find_font(font_setting)), layout
 
 
@@ -279,8 +295,8 @@ def issued(row: Notice, base_url: str) -> NoticeIssued:
         title=row.title,
         notice_no=row.notice_no,
         check_code=row.check_code,
-        sha256=row.sha256,
-        size=row.size,
+        sha256=row.sha256 or "",
+        size=row.size or 0,
         verify_url=verify_url(base_url, row.check_code),
     )
 
@@ -293,8 +309,12 @@ class NoticeActivities:
 
     @activity.defn
     async def issue_notice(self, req: NoticeRequest) -> NoticeIssued:
-        """Render, store and record one notice; a second call for the same (case, key) returns the
-        first. A missing font or fact fails for good: the case waits for operations."""
+        """Word, snapshot and record one notice; a second call for the same (case, key) returns the
+        first. The PDF is not made here: fpdf2 with the CJK subset costs about a second of CPU,
+        which the case's path does not need (the person is sent the check code, not the file); it
+        is made from the snapshot on first download or verification (``core.notice_store``). So
+        ``sha256`` and ``size`` of the answer are empty. A missing font or fact still fails here,
+        for good: the case waits for operations rather than issue a notice that cannot be printed."""
         base = self.settings.public_base_url
         nid = notice_id(req.case_id, req.issue_key)
         async with self.db.session() as s:
@@ -303,21 +323,18 @@ class NoticeActivities:
                 return issued(row, base)
         params = parameters_in_force(self.settings.params_dir)
         try:
-            data, layout = await asyncio.to_thread(
-                build_notice,
-                req,
-                secret=self.settings.applicant_key_secret,
-                base_url=base,
-                font_setting=self.settings.notice_font,
-                params=params,
-            )
+            find_font(self.settings.notice_font)
+            secret = self.settings.applicant_key_secret
+            layout = build_layout(req, secret=secret, base_url=base, params=params)
         except FontMissing as e:
             raise ApplicationError(str(e), type="notice.font_missing", non_retryable=True) from e
         except MissingFact as e:
             raise ApplicationError(
                 f"notice fact missing: {e}", type="notice.template", non_retryable=True
             ) from e
-        digest, key = await asyncio.to_thread(documents.store, self.settings.effective_documents_dir, data)
+        _, layout_key = await asyncio.to_thread(
+            documents.store, self.settings.effective_documents_dir, layout_json(layout)
+        )
         row = Notice(
             id=nid,
             case_id=req.case_id,
@@ -327,9 +344,7 @@ class NoticeActivities:
             notice_no=layout.notice_no,
             check_code=layout.check_code,
             region_code=req.region_code,
-            sha256=digest,
-            size=len(data),
-            storage_key=key,
+            layout_key=layout_key,
             issued_at=req.issued_at,
         )
         async with self.db.session() as s:

@@ -172,6 +172,15 @@ def floor(
     )
 
 
+def _profiler(stack: Any, profile_dir: Path | None) -> Any:
+    """py-spy on the stack's worker and API, when ``--profile-dir`` asks for it."""
+    if profile_dir is None:
+        return None
+    from cli.bench.profiling import Profiler
+
+    return Profiler(profile_dir, {k: stack.procs[k].pid for k in ("worker", "api") if k in stack.procs})
+
+
 @app.command()
 def claims(
     n: int = typer.Option(200, "--n", min=1, help="申领数量"),
@@ -191,13 +200,9 @@ def claims(
 ) -> None:
     """N 件申领端到端（API 受理、登记、核验、模拟审核员经 API 通过、待遇核定），与同次运行的引擎下限对照。"""
     from cli.bench.claims import scenario_claims
-    from cli.bench.profiling import Profiler
 
     async def body(stack: Any, out: dict[str, Any], reporter: Any) -> None:
-        profiler = None
-        if profile_dir is not None:
-            pids = {k: stack.procs[k].pid for k in ("worker", "api") if k in stack.procs}
-            profiler = Profiler(profile_dir, pids)
+        profiler = _profiler(stack, profile_dir)
         await scenario_claims(
             stack, out, n=n, concurrency=concurrency, repeat=repeat, reporter=reporter, profiler=profiler
         )
@@ -227,6 +232,9 @@ def decide(
     repeat: int = RepeatOpt,
     json_path: Path | None = JsonOpt,
     quiet: bool = QuietOpt,
+    profile_dir: Path | None = typer.Option(
+        None, "--profile-dir", help="用 py-spy 采样 worker 与 API（最后一轮的决定阶段）"
+    ),
     temporal_address: str | None = TemporalOpt,
     database_url: str | None = DbOpt,
     api_url: str | None = ApiOpt,
@@ -238,7 +246,10 @@ def decide(
     from cli.bench.claims import scenario_decide
 
     async def body(stack: Any, out: dict[str, Any], reporter: Any) -> None:
-        await scenario_decide(stack, out, n=n, concurrency=concurrency, repeat=repeat, reporter=reporter)
+        profiler = _profiler(stack, profile_dir)
+        await scenario_decide(
+            stack, out, n=n, concurrency=concurrency, repeat=repeat, reporter=reporter, profiler=profiler
+        )
 
     _run(
         "decide",

@@ -562,7 +562,12 @@ class Notice(SQLModel, table=True):
     (``core/documents``). ``issue_key`` is unique per case, so a retried step never issues twice;
     the check code printed on the notice (and in its QR) is unique and unguessable, so the public
     verify page finds exactly this notice and nothing else. No personal data in these columns: the
-    name is only inside the PDF, which staff in scope download."""
+    name is only inside the PDF, which staff in scope download.
+
+    Rendered on first use (migration 0019): the issuing step stores the worded layout in the
+    document store (``layout_key``, content-addressed, like the PDF) and leaves ``sha256``, ``size``
+    and ``storage_key`` empty; the first download or verification renders the PDF from that
+    snapshot and fills them (``activities.notices.rendered``)."""
 
     __tablename__ = "notice"
     __table_args__ = (
@@ -577,9 +582,10 @@ class Notice(SQLModel, table=True):
     notice_no: str = Field(max_length=32)
     check_code: str = Field(max_length=19)
     region_code: str = Field(max_length=6)
-    sha256: str = Field(max_length=64)
-    size: int
-    storage_key: str = Field(max_length=255)
+    sha256: str | None = Field(default=None, max_length=64)
+    size: int | None = None
+    storage_key: str | None = Field(default=None, max_length=255)
+    layout_key: str | None = Field(default=None, max_length=255)
     issued_at: datetime
 
 

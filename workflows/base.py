@@ -131,6 +131,18 @@ ACTIVITY_TIMEOUTS: dict[str, timedelta] = {
 }
 
 
+# Steps that may run as local activities (in the worker, recorded as one marker event instead of
+# an activity task's three events and its round trip through the server): our own database and the
+# policy functions, each idempotent (the projection ignores an older version, the audit entry and
+# the notice find their own row), so the local retry (the whole step again, possibly after the
+# worker restarts) is safe. A call to a government system or the SMS gateway stays a normal
+# activity. Which steps run locally changes the command sequence: a case type switches it on with
+# ``_local_steps = True`` behind its own ``workflow.patched`` id.
+LOCAL_STEPS = frozenset(
+    {"project_case", "write_audit", "compute_deadline", "assess_claim", "compute_entitlement", "issue_notice"}
+)
+
+
 def timeout_for(fn: Callable[..., Any]) -> timedelta:
     """The start-to-close timeout of activity ``fn`` (by its activity name)."""
     return ACTIVITY_TIMEOUTS.get(getattr(fn, "__name__", ""), ACTIVITY_TIMEOUT)
@@ -156,12 +168,24 @@ class CaseWorkflowBase:
     _version: int
     blocked: str | None
     _unblocked: bool
+    _local_steps: bool = False
 
     def _init_base(self) -> None:
         self.timeline = []
         self._version = 0
         self.blocked = None
         self._unblocked = False
+        self._local_steps = False  # LOCAL_STEPS as local activities (set behind a patch)
+
+    async def _run_step(self, fn: Callable[[Any, Any], Awaitable[T]], arg: Any, limit: timedelta) -> T:
+        """One activity call, local when the case runs ``LOCAL_STEPS`` locally and ``fn`` is one."""
+        if self._local_steps and getattr(fn, "__name__", "") in LOCAL_STEPS:
+            return await workflow.execute_local_activity_method(
+                fn, arg, start_to_close_timeout=limit, retry_policy=RETRY
+            )
+        return await workflow.execute_activity_method(
+            fn, arg, start_to_close_timeout=limit, retry_policy=RETRY
+        )
 
     # --- a staff decision being applied --------------------------------------------------------------
 
@@ -210,9 +234,7 @@ class CaseWorkflowBase:
         wait for an engineer to unblock it, then try again. The case never fails silently."""
         while True:
             try:
-                return await workflow.execute_activity_method(
-                    fn, arg, start_to_close_timeout=activity_timeout or timeout_for(fn), retry_policy=RETRY
-                )
+                return await self._run_step(fn, arg, activity_timeout or timeout_for(fn))
             except ActivityError as e:
                 cause = e.cause
                 kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
@@ -272,11 +294,8 @@ class CaseWorkflowBase:
         if p.assigned_to:
             pairs.append(sa.ASSIGNED_TO.value_set(p.assigned_to))
         workflow.upsert_search_attributes(pairs)
-        await workflow.execute_activity_method(
-            CaseStoreActivities.project_case,
-            p,
-            start_to_close_timeout=timeout_for(CaseStoreActivities.project_case),
-            retry_policy=RETRY,
+        await self._run_step(
+            CaseStoreActivities.project_case, p, timeout_for(CaseStoreActivities.project_case)
         )
 
     async def notify(self, n: Notification) -> None:
@@ -336,7 +355,7 @@ class CaseWorkflowBase:
         )
 
     async def audit(self, actor: StaffActor, action: str, payload: dict[str, Any]) -> None:
-        await workflow.execute_activity_method(
+        await self._run_step(
             CaseStoreActivities.write_audit,
             AuditEntry(
                 case_id=self.case_id,
@@ -347,8 +366,7 @@ class CaseWorkflowBase:
                 payload=payload,
                 at=workflow.now(),
             ),
-            start_to_close_timeout=timeout_for(CaseStoreActivities.write_audit),
-            retry_policy=RETRY,
+            timeout_for(CaseStoreActivities.write_audit),
         )
 
     # --- deadlines -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         AssignCommand,
         CheckReport,
         ClaimApplication,
+        ClaimEntitlement,
         ClaimInput,
         ClaimResult,
         ClaimStage,
@@ -104,6 +106,20 @@ MIN_FINDING = 4
 # Official notices (PDF, check code) at the steps that issue them; one id for every site, so a case
 # started before the change replays without them and issues none (workflows/base.py issue_notice).
 NOTICES_PATCH = "claim-notices"
+# The lean claim (issue 19): independent steps of one stage run together (the intake's projection,
+# receipt and registration check; the checks with the review deadline; the approval's audit with
+# its entitlement, then the period, projection and notice), and our own database and policy steps
+# run as local activities (``workflows/base.py`` LOCAL_STEPS). Asked once, first thing in ``run``:
+# a claim started before it replays its recorded sequence unchanged.
+LEAN_PATCH = "claim-lean"
+
+
+async def _nothing() -> None:
+    """A step that is not taken, where ``asyncio.gather`` wants an awaitable (no command)."""
+
+
+async def _empty() -> str:
+    return ""
 
 
 def _authority(case_region: str, _level: str) -> list[str]:
@@ -163,6 +179,8 @@ class BenefitClaimWorkflow(UnblockableCase):
 
     @workflow.run
     async def run(self, inp: ClaimInput) -> ClaimResult:
+        self._lean = workflow.patched(LEAN_PATCH)
+        self._local_steps = self._lean
         self.state.timeline = self.timeline
         who = inp.submitted_by
         channel_text = "网上提交" if inp.channel == Channel.ONLINE else f"窗口受理（{who}）"
@@ -178,17 +196,29 @@ class BenefitClaimWorkflow(UnblockableCase):
                 ClaimActivities.link_documents,
                 LinkDocuments(case_id=self.case_id, documents=inp.application.documents),
             )
-        await self.project()
-        if workflow.patched(NOTICES_PATCH):
-            await self._receipt()
+        first_check: RegistrationResult | None = None
+        if self._lean:
+            # Received: the case row, the receipt and the registration check, all at once.
+            receipt = self._receipt() if workflow.patched(NOTICES_PATCH) else _nothing()
+            _, _, first_check = await asyncio.gather(
+                self.project(), receipt, self.act(ClaimActivities.check_registration, self._person())
+            )
+        else:
+            await self.project()
+            if workflow.patched(NOTICES_PATCH):
+                await self._receipt()
 
-        await self._lifecycle()
+        await self._lifecycle(first_check)
         # Every Update returns its receipt before the case completes (as the other case types do).
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 
-    async def _lifecycle(self) -> None:
-        if not await self._registration():
+    def _person(self) -> PersonRef:
+        app = self.inp.application
+        return PersonRef(id_number=app.id_number, employer_credit_code=app.employer_credit_code)
+
+    async def _lifecycle(self, first_check: RegistrationResult | None = None) -> None:
+        if not await self._registration(first_check):
             return
         trigger: RoundTrigger = "application"
         clock_start = workflow.now()
@@ -211,10 +241,15 @@ class BenefitClaimWorkflow(UnblockableCase):
 
     # --- registration (notice item 2) ------------------------------------------------------------------
 
-    async def _registration(self) -> bool:
+    async def _registration(self, first_check: RegistrationResult | None = None) -> bool:
+        """``first_check``: the platform's answer already asked for at intake (the lean claim)."""
         app = self.inp.application
-        person = PersonRef(id_number=app.id_number, employer_credit_code=app.employer_credit_code)
-        reg = await self.act(ClaimActivities.check_registration, person)
+        person = self._person()
+        reg = (
+            first_check
+            if first_check is not None
+            else await self.act(ClaimActivities.check_registration, person)
+        )
         self._registered_at_receipt = reg.registered
         if not reg.registered and self.inp.channel == Channel.COUNTER:
             reg = await self.act(
@@ -342,9 +377,18 @@ class BenefitClaimWorkflow(UnblockableCase):
         self.state.stage = ClaimStage.CHECKS
         self.state.overdue = False
         self.state.escalated = False
-        await self.project()
-        rnd.report = await self._checks()
-        rnd.deadline = await self.deadline(clock_start, self.inp.timings.reminder_working_days)
+        if self._lean:
+            # The deadline is known from the start of the clock: computed beside the checks.
+            _, report, deadline = await asyncio.gather(
+                self.project(),
+                self._checks(),
+                self.deadline(clock_start, self.inp.timings.reminder_working_days),
+            )
+            rnd.report, rnd.deadline = report, deadline
+        else:
+            await self.project()
+            rnd.report = await self._checks()
+            rnd.deadline = await self.deadline(clock_start, self.inp.timings.reminder_working_days)
         if self._needs_verification(rnd):
             # A flagged claim is verified before anyone decides it (notice item 7).
             self._record_checks(rnd.report)
@@ -378,7 +422,7 @@ class BenefitClaimWorkflow(UnblockableCase):
                 on_overdue=lambda: self._escalate(rnd),
             )
             decision, actor = self.desk.take()
-            await self.audit(
+            audit = self.audit(
                 actor,
                 f"claim.{decision.kind}",
                 {
@@ -390,6 +434,14 @@ class BenefitClaimWorkflow(UnblockableCase):
                     "note": decision.note,
                 },
             )
+            if self._lean and decision.kind == "approve":
+                # The audit entry is written beside the entitlement (the decision is already
+                # accepted and final); the approval's other steps follow in ``_approve``.
+                rnd.decision = decision
+                await self._approve(rnd, audit)
+                self.desk.done()
+                return "approved"
+            await audit
             if decision.kind == "recheck":
                 await self._recheck(rnd, decision)
                 self.desk.done()
@@ -771,12 +823,14 @@ class BenefitClaimWorkflow(UnblockableCase):
             f"申领案件{self.case_id}已超过{rnd.deadline.working_days}个工作日办理时限（{rnd.deadline.deadline.isoformat()}），请督办。",
         )
 
-    async def _approve(self, rnd: ReviewRound) -> None:
+    async def _approve(self, rnd: ReviewRound, audit: Awaitable[None] | None = None) -> None:
+        """``audit``: the decision's audit entry, still to write (the lean claim writes it here,
+        beside the entitlement); None when it is written already."""
         assert rnd.report is not None and self.state.registration is not None
         reg_date = self.state.registration.registered_on or self._local_date()
         # The report's carried months are already min(cap - bracket, unused): passing them as the
         # unused months gives the same entitlement the reviewer saw.
-        ent = await self.act(
+        entitlement = self.act(
             ClaimActivities.compute_entitlement,
             EntitlementRequest(
                 case_id=self.case_id,
@@ -786,6 +840,10 @@ class BenefitClaimWorkflow(UnblockableCase):
                 cumulative_months=rnd.report.contribution.cumulative_months,
             ),
         )
+        if audit is not None:
+            _, ent = await asyncio.gather(audit, entitlement)
+        else:
+            ent = await entitlement
         self.state.entitlement = ent
         self.state.status = ClaimStatus.APPROVED
         self.state.stage = ClaimStage.APPROVED
@@ -797,23 +855,17 @@ class BenefitClaimWorkflow(UnblockableCase):
             f"首月{ent.schedule[0].amount}元",
             parameter_version=ent.parameter_version,
         )
+        period_start: Awaitable[None] | None = None
         if workflow.patched("start-benefit-period"):
             # The monthly payments run on in their own case (ABANDON: the claim completes as
             # approved while the period pays for two years and more).
             period = BenefitPeriodInput.from_claim(
                 self.inp, ent, workflow.now(), category=rnd.report.retirement.category
             )
-            # A reset claim approved again: the period it started before carries on.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await workflow.start_child_workflow(
-                    BenefitPeriodWorkflow.run,
-                    period,
-                    id=period.case_id,
-                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                    search_attributes=initial_search_attributes(
-                        CaseType.BENEFIT_PERIOD, self.region_code, "active"
-                    ),
-                )
+            period_start = self._start_period(period)
+            if not self._lean:
+                await period_start
+                period_start = None
             self.state.period_id = period.case_id
             self.record(
                 "system",
@@ -822,25 +874,47 @@ class BenefitClaimWorkflow(UnblockableCase):
                 f"已转入按月发放（发放案件{period.case_id}）",
                 period_id=period.case_id,
             )
-        await self.project()
         app = self.inp.application
         notice = ""
-        if workflow.patched(NOTICES_PATCH):
-            notice = await self._notice(
-                NoticeKind.BENEFIT_APPROVED,
-                f"r{rnd.n}:approved",
-                {
-                    "contribution_months": str(rnd.report.contribution.cumulative_months),
-                    "months": str(ent.max_months),
-                    "first_month": month_zh(ent.first_month),
-                    "last_month": month_zh(ent.last_month),
-                },
-                month_rows((m.pay_month, m.amount) for m in ent.schedule),
-            )
+        if self._lean:
+            # The period, the read model and the notice do not wait for each other.
+            wording = self._approval_notice(rnd, ent) if workflow.patched(NOTICES_PATCH) else _empty()
+            _, _, notice = await asyncio.gather(period_start or _nothing(), self.project(), wording)
+        else:
+            await self.project()
+            if workflow.patched(NOTICES_PATCH):
+                notice = await self._approval_notice(rnd, ent)
         await self._tell_applicant(
             "claim_approved",
             f"{app.name}您好：您的失业保险金申请已审核通过，可领取{ent.max_months}个月，"
             f"自{ent.first_month}起按月发放至您的银行账户，每月{ent.schedule[0].amount}元。{notice}",
+        )
+
+    async def _start_period(self, period: BenefitPeriodInput) -> None:
+        # A reset claim approved again: the period it started before carries on.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                BenefitPeriodWorkflow.run,
+                period,
+                id=period.case_id,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                search_attributes=initial_search_attributes(
+                    CaseType.BENEFIT_PERIOD, self.region_code, "active"
+                ),
+            )
+
+    async def _approval_notice(self, rnd: ReviewRound, ent: ClaimEntitlement) -> str:
+        assert rnd.report is not None
+        return await self._notice(
+            NoticeKind.BENEFIT_APPROVED,
+            f"r{rnd.n}:approved",
+            {
+                "contribution_months": str(rnd.report.contribution.cumulative_months),
+                "months": str(ent.max_months),
+                "first_month": month_zh(ent.first_month),
+                "last_month": month_zh(ent.last_month),
+            },
+            month_rows((m.pay_month, m.amount) for m in ent.schedule),
         )
 
     async def _reject(self, rnd: ReviewRound, d: Decision) -> None:

@@ -25,7 +25,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.deps import get_session, get_settings_dep
 from api.errors import ApiError
 from api.principals import AnyCaseForApplicant, AnyCaseForStaff, public
-from core import documents
+from core import documents, notice_store
+from core.notice_pdf import FontMissing
 from core.settings import Settings
 from models.case import BUSINESS_TZ
 from models.notice import CHECK_CODE_PATTERN, VERIFY_PATH, NoticeKind
@@ -42,8 +43,9 @@ class NoticeOut(BaseModel):
     title: str = Field(examples=["失业保险金申领不予核准决定书"])
     notice_no: str = Field(examples=["150102-20261130-3F9A1C"])
     check_code: str = Field(examples=["ABCD-EFGH-IJKL-MNOP"])
-    sha256: str
-    size: int
+    # Empty until the notice's first download or verification makes its PDF (core/notice_store.py).
+    sha256: str | None = Field(examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"])
+    size: int | None
     issued_at: datetime
 
 
@@ -79,7 +81,20 @@ async def notices_of(session: AsyncSession, case_id: str) -> list[Notice]:
     return list(rows.all())
 
 
-async def _pdf(settings: Settings, n: Notice) -> Response:
+async def _rendered(session: AsyncSession, settings: Settings, n: Notice) -> Notice:
+    """The notice with its PDF made (on its first download or verification, from the snapshot the
+    case recorded when it decided)."""
+    try:
+        return await notice_store.rendered(session, settings, n)
+    except (OSError, ValueError) as e:
+        raise ApiError(500, "notice.damaged", "文书文件缺失或已被改动，请联系运维人员") from e
+    except FontMissing as e:
+        raise ApiError(503, "notice.font_missing", "文书暂时无法生成，请稍后再试或联系运维人员") from e
+
+
+async def _pdf(session: AsyncSession, settings: Settings, n: Notice) -> Response:
+    n = await _rendered(session, settings, n)
+    assert n.storage_key is not None and n.sha256 is not None
     try:
         data = await asyncio.to_thread(
             documents.load, settings.effective_documents_dir, n.storage_key, n.sha256
@@ -117,7 +132,7 @@ async def download_notice(
     session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
 ) -> Response:
-    return await _pdf(settings, await _notice_of_case(session, row, notice_id))
+    return await _pdf(session, settings, await _notice_of_case(session, row, notice_id))
 
 
 @router.get(
@@ -138,7 +153,7 @@ async def my_notice(
     session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
 ) -> Response:
-    return await _pdf(settings, await _notice_of_case(session, row, notice_id))
+    return await _pdf(session, settings, await _notice_of_case(session, row, notice_id))
 
 
 async def _by_code(session: AsyncSession, code: str) -> Notice:
@@ -160,7 +175,7 @@ def _verified(n: Notice) -> VerifiedNotice:
         issued_on=n.issued_at.astimezone(BUSINESS_TZ).date().isoformat()
         if n.issued_at.tzinfo
         else n.issued_at.date().isoformat(),
-        sha256=n.sha256,
+        sha256=n.sha256 or "",
     )
 
 
@@ -173,8 +188,12 @@ _VERIFY_DEP = public("the notice's check code (printed on it, 80 unguessable bit
     summary="文书核验（凭核验码，公开）",
     dependencies=[_VERIFY_DEP],
 )
-async def verify_json(code: str, session: Annotated[AsyncSession, Depends(get_session)]) -> VerifiedNotice:
-    return _verified(await _by_code(session, code))
+async def verify_json(
+    code: str,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    settings: Annotated[Settings, Depends(get_settings_dep)],
+) -> VerifiedNotice:
+    return _verified(await _rendered(session, settings, await _by_code(session, code)))
 
 
 _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
@@ -189,9 +208,13 @@ def _page(body: str, status: int) -> HTMLResponse:
 
 
 @router.get(f"{VERIFY_PATH}/{{code}}", summary="文书核验页（凭核验码，公开）", dependencies=[_VERIFY_DEP])
-async def verify_page(code: str, session: Annotated[AsyncSession, Depends(get_session)]) -> Response:
+async def verify_page(
+    code: str,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    settings: Annotated[Settings, Depends(get_settings_dep)],
+) -> Response:
     try:
-        n = await _by_code(session, code)
+        n = await _rendered(session, settings, await _by_code(session, code))
     except ApiError as err:
         return _page(f'<p class="bad" id="verify-result">{html.escape(err.message_zh)}</p>', err.status_code)
     v = _verified(n)
@@ -220,7 +243,7 @@ async def verify_original(
     session: Annotated[AsyncSession, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings_dep)],
 ) -> Response:
-    return await _pdf(settings, await _by_code(session, code))
+    return await _pdf(session, settings, await _by_code(session, code))
 
 
 __all__ = ["NoticeKind", "notices_of", "router"]

@@ -141,7 +141,9 @@ async def _download_and_verify(
         kind = NoticeKind(await row.get_attribute("data-kind"))
         kinds.add(kind.value)
         code = (await row.locator(".notice-code code").inner_text()).strip()
-        async with page.expect_download() as info:
+        # The first download makes the PDF from the notice recorded at the deciding step (about a
+        # second of CPU, several on a busy machine): a bound, not a pause.
+        async with page.expect_download(timeout=90_000) as info:
             await row.locator("a.notice-download").click()
         download = await info.value
         saved = artifacts / f"notice-{kind.value}.pdf"

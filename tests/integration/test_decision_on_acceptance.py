@@ -11,6 +11,7 @@ the desk stays busy, and the claim says so (``decision_processing``)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -80,6 +81,16 @@ class WorkerProcess:
         out = self.log.open("ab")
         self.proc = subprocess.Popen([str(BIN / "uiflow"), "worker"], env=self.env, stdout=out, stderr=out)
 
+    async def ready(self, limit_s: float = 180) -> None:
+        """Until the process says it polls (its start-up imports take seconds on a busy machine;
+        the claim's bounded waits start only once a worker can run it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        while b"worker started on task queue" not in self.log.read_bytes():
+            assert self.proc is not None and self.proc.poll() is None, "the worker process exited"
+            assert loop.time() < deadline, "the worker process did not start polling"
+            await asyncio.sleep(0.1)
+
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
@@ -106,6 +117,7 @@ async def worker_env(
         _worker_env(settings, local_env.client.service_client.config.target_host), tmp_path / "worker.log"
     )
     worker.start()
+    await worker.ready()
     try:
         yield CaseEnv(env=local_env, task_queue=queue, settings=settings, db=pg_db), worker
     finally:
@@ -114,6 +126,23 @@ async def worker_env(
 
 async def _events(h: WorkflowHandle[Any, Any]) -> list[Any]:
     return [e async for e in h.fetch_history_events()]
+
+
+def _steps(events: list[Any]) -> list[str]:
+    """The activities a history ran: scheduled ones, and local ones (a marker each, whose data
+    names the activity type; the lean claim runs its own-database steps locally)."""
+    names = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    for e in events:
+        if e.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+            continue
+        attrs = e.marker_recorded_event_attributes
+        if attrs.marker_name == "core_local_activity":
+            names.append(json.loads(attrs.details["data"].payloads[0].data)["activity_type"])
+    return names
 
 
 async def test_an_accepted_decision_answers_at_once_and_is_applied_once_across_a_worker_kill(
@@ -150,7 +179,9 @@ async def test_an_accepted_decision_answers_at_once_and_is_applied_once_across_a
                 id="second-approval",
             )
         assert isinstance(refused.value.cause, ApplicationError)
-        assert refused.value.cause.type == "review.busy"
+        # Busy while the approval is being applied, or decided once it has been (the lean claim
+        # approves within a workflow task or two): refused either way, never in the history.
+        assert refused.value.cause.type in ("review.busy", "review.decided")
 
         # The worker that accepted the approval dies before the claim could finish it.
         worker.kill()
@@ -170,12 +201,7 @@ async def test_an_accepted_decision_answers_at_once_and_is_applied_once_across_a
     ]
     assert [a.accepted_request.input.name for a in accepted] == ["approve"]
     assert all(a.protocol_instance_id != "second-approval" for a in accepted)
-    scheduled = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
-    assert scheduled.count("compute_entitlement") == 1
+    assert _steps(events).count("compute_entitlement") == 1
     children = [
         e for e in events if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
     ]

@@ -217,6 +217,20 @@ def test_same_request_renders_the_same_bytes() -> None:
     assert a == b
 
 
+def test_the_recorded_layout_renders_the_bytes_the_request_renders() -> None:
+    """The case records the worded layout (a JSON snapshot) and the PDF is made later from it: the
+    snapshot must round-trip to exactly the document rendering at once would have made."""
+    from core.notice_pdf import find_font, render
+    from core.notice_store import layout_from_json, layout_json
+
+    facts, rows = FACTS[NoticeKind.BENEFIT_APPROVED]
+    req = _req(NoticeKind.BENEFIT_APPROVED, facts, rows)
+    now, layout = build_notice(req, secret=SECRET, base_url=BASE)
+    snapshot = layout_json(layout)
+    assert layout_from_json(snapshot) == layout and layout_json(layout_from_json(snapshot)) == snapshot
+    assert render(layout_from_json(snapshot), find_font()) == now
+
+
 def test_check_code_is_stable_per_step_and_differs_between_steps_and_secrets() -> None:
     import re
 

@@ -16,7 +16,7 @@ import httpx
 from pypdf import PdfReader
 from sqlmodel import col, select
 
-from core import documents
+from core import documents, notice_store
 from models.benefit import StopEvent, StopReason
 from models.claim import (
     ApproveCommand,
@@ -67,9 +67,14 @@ async def _notices(ce: CaseEnv, case_id: str) -> list[Notice]:
         return list(rows.all())
 
 
-def _pdf(ce: CaseEnv, n: Notice) -> str:
-    data = documents.load(ce.settings.effective_documents_dir, n.storage_key, n.sha256)
-    assert hashlib.sha256(data).hexdigest() == n.sha256
+async def _pdf(ce: CaseEnv, n: Notice) -> str:
+    """The notice's text, from its PDF made on this first use (the case recorded the layout only)."""
+    assert n.sha256 is None and n.layout_key is not None  # not rendered on the case's path
+    async with ce.db.session() as s:
+        row = await notice_store.rendered(s, ce.settings, n)
+    assert row.storage_key is not None and row.sha256 is not None
+    data = documents.load(ce.settings.effective_documents_dir, row.storage_key, row.sha256)
+    assert hashlib.sha256(data).hexdigest() == row.sha256
     return _text(data)
 
 
@@ -86,7 +91,7 @@ async def test_claim_issues_receipt_documents_rejection_and_approval_notices(
 
     [receipt] = await _notices(claim_env, h.id)
     assert receipt.kind == NoticeKind.CLAIM_RECEIPT.value
-    text = _pdf(claim_env, receipt)
+    text = await _pdf(claim_env, receipt)
     assert "失业保险金申领受理回执" in text and person["name"] in text and "10个工作日内审核完毕" in text
     assert person["id_number"] not in text  # masked on paper
     [sms] = await _sms(sim, h.id, "claim_received")
@@ -100,7 +105,7 @@ async def test_claim_issues_receipt_documents_rejection_and_approval_notices(
     [sms] = await _sms(sim, h.id, "documents_requested")
     docs = [n for n in await _notices(claim_env, h.id) if n.kind == NoticeKind.DOCUMENTS_REQUEST.value]
     assert len(docs) == 1 and docs[0].check_code in sms["text_zh"]
-    text = _pdf(claim_env, docs[0])
+    text = await _pdf(claim_env, docs[0])
     assert "补正材料一次性告知书" in text and "解除劳动合同证明" in text and "银行卡复印件" in text
     await h.execute_update(BenefitClaimWorkflow.supply_documents, ReapplyEvent(by="applicant"))
     await wait_status(h, ClaimStatus.UNDER_REVIEW, limit=60)
@@ -114,7 +119,7 @@ async def test_claim_issues_receipt_documents_rejection_and_approval_notices(
     [sms] = await _sms(sim, h.id, "claim_rejected")
     [refusal] = [n for n in await _notices(claim_env, h.id) if n.kind == NoticeKind.CLAIM_NOT_APPROVED.value]
     assert refusal.check_code in sms["text_zh"]
-    text = _pdf(claim_env, refusal)
+    text = await _pdf(claim_env, refusal)
     assert "不予核准决定书" in text and remedy in text
     # The person's rights and where to go.
     assert "60日内向呼和浩特市新城区人民政府申请行政复议" in text
@@ -130,7 +135,7 @@ async def test_claim_issues_receipt_documents_rejection_and_approval_notices(
     [sms] = await _sms(sim, h.id, "claim_approved")
     [approval] = [n for n in await _notices(claim_env, h.id) if n.kind == NoticeKind.BENEFIT_APPROVED.value]
     assert approval.check_code in sms["text_zh"]
-    text = _pdf(claim_env, approval)
+    text = await _pdf(claim_env, approval)
     assert f"失业保险金{ent.max_months}个月" in text
     assert f"自{ent.first_month.year}年{ent.first_month.month}月起" in text
     assert f"{ent.schedule[0].amount:.2f}元" in text
@@ -151,11 +156,14 @@ async def test_public_verify_route_answers_for_an_issued_code_and_refuses_others
     h = await start(claim_env, claim_input(claim_env.settings, person))
     await wait_status(h, ClaimStatus.UNDER_REVIEW, limit=60)
     [n] = await _notices(claim_env, h.id)
+    assert n.sha256 is None  # made on first verification, not on the claim's path
     app = create_app(claim_env.settings, db=claim_env.db, temporal=claim_env.env.client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         r = await c.get(f"/api/v1/verify/{n.check_code}")
         assert r.status_code == 200, r.text
         body = r.json()
+        [n] = await _notices(claim_env, h.id)
+        assert n.sha256 is not None and len(n.sha256) == 64
         assert body["notice_no"] == n.notice_no and body["sha256"] == n.sha256 and body["case_id"] == h.id
         assert person["name"] not in r.text and person["id_number"] not in r.text
         original = await c.get(f"/verify/{n.check_code}/original")
@@ -190,7 +198,7 @@ async def test_period_stop_issues_the_stop_notice_with_the_remedies(
     [sms] = await _sms(sim, inp.case_id, "period_stopped")
     [n] = await _notices(period_env, inp.case_id)
     assert n.kind == NoticeKind.BENEFIT_STOPPED.value and n.check_code in sms["text_zh"]
-    text = _pdf(period_env, n)
+    text = await _pdf(period_env, n)
     assert "失业保险金停发通知书" in text and f"自{FUTURE_YEAR}年03月起停止发放" in text
     assert "尚有10个月失业保险金未领取" in text
     assert "申请行政复议" in text and "提起行政诉讼" in text
@@ -215,7 +223,7 @@ async def test_subsidy_refusal_and_approval_each_issue_their_decision(
     await wait_subsidy(h, SubsidyStatus.REJECTED)
     await applied(h)  # the decision answers on acceptance; its notice is issued as it is applied
     [refusal] = await _notices(subsidy_env, h.id)
-    text = _pdf(subsidy_env, refusal)
+    text = await _pdf(subsidy_env, refusal)
     assert "技能提升补贴不予核准决定书" in text and "缺少证岗相适材料" in text and "申请行政复议" in text
     [fit] = await store_documents(subsidy_env.db, "job_fit_statement")
     await h.execute_update(SkillSubsidyWorkflow.reapply, SubsidyReapply(by="applicant", fit_statement=fit))
@@ -226,7 +234,7 @@ async def test_subsidy_refusal_and_approval_each_issue_their_decision(
     await h.result()
     approval = [n for n in await _notices(subsidy_env, h.id) if n.kind == NoticeKind.SUBSIDY_APPROVED.value]
     assert len(approval) == 1
-    text = _pdf(subsidy_env, approval[0])
+    text = await _pdf(subsidy_env, approval[0])
     assert "技能提升补贴核定通知书" in text and "核定补贴金额1500.00元" in text and cert["cert_no"] in text
     [sms] = [
         m
