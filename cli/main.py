@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from pathlib import Path
@@ -13,7 +12,8 @@ from cli.lazy import LazyGroup, lazy_root
 
 # Sub-command groups, each a module exposing a typer ``app``, imported only when called (start-up:
 # ``uiflow --help`` and ``uiflow policy …`` must not import Temporal, FastAPI or SQLAlchemy).
-# Register a new group here. Commands below import what they need inside their function.
+# Register a new group here. Commands below import what they need inside their function (asyncio
+# too: it alone costs a tenth of the start-up budget).
 LAZY_GROUPS = {
     "policy": LazyGroup("cli.policy_cmd", "规则计算器：退休年龄、审核期限、工作日、领金期限与金额等。"),
     "audit": LazyGroup("cli.audit_cmd", "审计：案件时间线、历史归档、完整性校验与历史回放。"),
@@ -52,6 +52,8 @@ def dev(
 def worker() -> None:
     """运行 worker（连接已有的 Temporal 集群与数据库）。"""
     _logging()
+    import asyncio
+
     from core.settings import get_settings
     from workers.main import run_worker
 
@@ -69,6 +71,8 @@ def api(host: str | None = None, port: int | None = None, migrate: bool = False)
 
     settings = get_settings()
     if migrate:
+        import asyncio
+
         asyncio.run(_migrate(seed_demo=False))
     uvicorn.run(
         create_app(settings),
@@ -121,6 +125,8 @@ async def _migrate(*, seed_demo: bool) -> None:
 @app.command()
 def migrate(demo_staff: bool = typer.Option(False, help="同时创建演示账号（仅开发环境）")) -> None:
     """执行数据库迁移并写入行政区划参考数据。"""
+    import asyncio
+
     asyncio.run(_migrate(seed_demo=demo_staff))
     typer.echo("数据库已迁移到最新版本")
 
@@ -168,6 +174,8 @@ def create_staff(
             await upsert_staff(s, login, name, role_list, region, password, applicant_key=key)
         await db.dispose()
 
+    import asyncio
+
     asyncio.run(_go())
     typer.echo(f"已创建账号 {login}")
 
@@ -211,6 +219,8 @@ def drill(
         bank_timeout_rate=bank_timeout_rate,
         keep=keep,
     )
+    import asyncio
+
     out = asyncio.run(run_drill(opts, note=lambda s: typer.echo(s, err=True)))
     if json_path is not None:
         write_json(out, json_path)

@@ -130,7 +130,12 @@ class AesGcmCodec(PayloadCodec):
             kid = p.metadata.get(KEY_ID, b"").decode()
             cipher = self._ciphers.get(kid)
             if cipher is None:
-                raise CodecError(f"payload sealed with unknown key id {kid!r}")
+                # Said where it is seen (a worker's log): which key is missing and where it goes.
+                ring = ", ".join(sorted(self._ciphers))
+                raise CodecError(
+                    f"payload sealed with unknown key id {kid!r}: the key ring ({ring}) lacks it;"
+                    f" add it to UIFLOW_CODEC_KEYS as {kid}:<base64 32-byte key>"
+                )
             try:
                 plain = cipher.decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], kid.encode())
             except InvalidTag as e:

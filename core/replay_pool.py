@@ -44,7 +44,14 @@ from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
 
 from core.codec import AesGcmCodec
-from core.replay import ReplayOutcome, ReplaySummary, load_history_file, outcome_of, replay_all
+from core.replay import (
+    REPLAY_BUILD_ID,
+    ReplayOutcome,
+    ReplaySummary,
+    load_history_file,
+    outcome_of,
+    replay_all,
+)
 from core.temporal_client import make_data_converter
 
 # A claim history replays in about 40 ms of CPU; a history whose code blocks for this long is
@@ -83,6 +90,7 @@ class ReplaySetup:
             workflow_runner=self.runner() if self.runner is not None else UnsandboxedWorkflowRunner(),
             debug_mode=watched and self.runner is None,
             runtime=runtime,
+            build_id=REPLAY_BUILD_ID,
         )
 
 

@@ -72,8 +72,9 @@ async def test_decrypts_with_right_key_fails_with_wrong_or_missing(local_env: Wo
     with pytest.raises(CodecError, match="failed authentication"):
         await wrong.decode([sealed])
     missing = AesGcmCodec({"t9": b"k" * 32}, "t9")
-    with pytest.raises(CodecError, match="unknown key id 't1'"):
+    with pytest.raises(CodecError, match=r"unknown key id 't1': the key ring \(t9\) lacks it") as e:
         await missing.decode([sealed])
+    assert "add it to UIFLOW_CODEC_KEYS as t1:<base64" in str(e.value)
 
 
 async def test_tampered_payload_is_refused(local_env: WorkflowEnvironment) -> None:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import cli.audit_cmd as audit_cmd
 from core.replay import (
+    Cause,
     ReplayOutcome,
     ReplaySummary,
     from_list,
@@ -61,6 +62,29 @@ async def test_the_fast_runner_fails_every_change_the_sandbox_fails_with_the_sam
     ]
     assert {o.error_type for o in fast.failures} == {"NondeterminismError"}
     assert fast.causes() == {"nondeterminism"}
+
+
+async def test_fast_pooled_and_sandboxed_replay_agree_on_good_and_bad_histories(settings: Settings) -> None:
+    """Every recorded history, with the claim workflow changed without a patch: the claim
+    histories fail, the others pass, and each runner, in process or pooled, gives the same outcome
+    for every history."""
+    workflows = tuple(w for w in ALL_WORKFLOWS if w.__name__ != "BenefitClaimWorkflow")
+    workflows += (ExtraActivityClaimWorkflow,)
+    paths = sorted(HISTORIES.glob("*.json"))
+    histories = [load_history_file(p) for p in paths]
+
+    def table(summary: ReplaySummary) -> list[tuple[str, bool, str | None, Cause | None]]:
+        return sorted((o.workflow_id, o.ok, o.error_type, o.cause) for o in summary.outcomes)
+
+    sandboxed = await replay_all(_setup(settings, workflows, sandboxed=True).replayer(), from_list(histories))
+    fast = await replay_all(_setup(settings, workflows, sandboxed=False).replayer(), from_list(histories))
+    pooled = await replay_parallel(
+        _setup(settings, workflows, sandboxed=False), history_paths(HISTORIES), processes=2
+    )
+    assert table(fast) == table(sandboxed) == table(pooled)
+    assert sorted(o.workflow_id for o in sandboxed.failures) == sorted(p.stem for p in CLAIMS)
+    assert sandboxed.causes() == {"nondeterminism"}
+    assert len(sandboxed.outcomes) - len(CLAIMS) > 20  # the good ones: every other case type
 
 
 async def test_the_pool_replays_every_checked_in_history(settings: Settings) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cli.main import LAZY_GROUPS, app
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("temporalio", "fastapi", "sqlalchemy", "sqlmodel", "uvicorn", "rich.progress")
+HEAVY = ("temporalio", "fastapi", "sqlalchemy", "sqlmodel", "uvicorn", "rich.progress", "asyncio")
 
 _PROBE = """
 import json, sys
