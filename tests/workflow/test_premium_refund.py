@@ -228,12 +228,12 @@ async def test_refunds_across_the_year_boundary(refund_env: CaseEnv, sim: SimHan
         k.value
         for k in (NoticeKind.REFUND_RECEIPT, NoticeKind.REFUND_NOT_APPROVED, NoticeKind.REFUND_APPROVED)
     )
-    assert "受理回执" in _pdf(ce, notices[NoticeKind.REFUND_RECEIPT.value])
-    refusal = _pdf(ce, notices[NoticeKind.REFUND_NOT_APPROVED.value])
+    assert "受理回执" in await _pdf(ce, notices[NoticeKind.REFUND_RECEIPT.value])
+    refusal = await _pdf(ce, notices[NoticeKind.REFUND_NOT_APPROVED.value])
     assert REJECT.reason in refusal and REJECT.remedy in refusal
     assert "行政复议" in refusal and "60日" in refusal and "行政诉讼" in refusal and "6个月" in refusal
     assert notices[NoticeKind.REFUND_NOT_APPROVED.value].check_code in told[0]["text_zh"]
-    decision = _pdf(ce, notices[NoticeKind.REFUND_APPROVED.value])
+    decision = await _pdf(ce, notices[NoticeKind.REFUND_APPROVED.value])
     assert "737.00" in decision and f"{FY + 1}年2月至{FY + 1}年3月（2个月）" in decision
     assert "368.50元" in decision
     assert notices[NoticeKind.REFUND_APPROVED.value].check_code in paid[0]["text_zh"]
