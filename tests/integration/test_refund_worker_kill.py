@@ -52,7 +52,7 @@ from tests.refund_support import (
 from workflows.premium_refund import PremiumRefundWorkflow
 
 T = TypeVar("T")
-LIMIT = 240.0  # seconds; the retry waits out the killed attempt's 60-second start-to-close limit
+LIMIT = 240.0  # seconds; a bound only (the retry waits out the killed attempt's 20 s start-to-close limit)
 
 
 @pytest_asyncio.fixture
