@@ -10,9 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from activities.case_store import write_case_row
 from api.errors import ApiError
 from api.principals import Principal
 from api.temporal_ops import Decider
+from core.db import Database
+from core.settings import Settings
 from models.case import UnblockCommand
 from models.review import DecisionTarget
 from models.staff import StaffActor
@@ -43,3 +46,12 @@ async def unblock_case(
     """The operations engineer's release of a blocked case (the workflow's ``unblock_case``)."""
     msg = await decide.returning(case_id, update, UnblockCommand(actor=who, note=body.note), str)
     return {"message": msg}
+
+
+async def write_first_row(settings: Settings, db: Database, workflow_cls: Any, inp: Any) -> None:
+    """The case's first read-model row, written before the create route answers: the workflow's
+    own projection of its first state (``workflow_cls(inp).projection()``, pure until a payment or
+    a close), at version 0, so the workflow's first projection replaces it and a late write never
+    overwrites a newer one. Without it the case was 404 to its own clerk until the worker caught
+    up (a read right after the create, under load). As ``api/routes/service_requests.py`` does."""
+    await write_case_row(settings, db, workflow_cls(inp).projection())

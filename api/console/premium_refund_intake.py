@@ -126,7 +126,7 @@ async def intake_submit(request: Request, staff: Clerk, session: Session) -> Res
     client = await get_temporal(request)
     try:
         created = await api.create_refund(
-            body, request.state.principal, session, settings_of(request), client
+            body, request.state.principal, session, settings_of(request), client, request.app.state.db
         )
     except ApiError as e:
         return _page(

@@ -169,7 +169,7 @@ async def intake_submit(request: Request, staff: Clerk, session: Session) -> Res
     client = await get_temporal(request)
     try:
         created = await api.create_subsidy(
-            body, request.state.principal, session, settings_of(request), client
+            body, request.state.principal, session, settings_of(request), client, request.app.state.db
         )
     except ApiError as e:
         return _intake_page(

@@ -30,7 +30,7 @@ from api.principals import (
     case_of,
     staff,
 )
-from api.review_once import OnceDecideBody, UnblockBody, own_person, unblock_case
+from api.review_once import OnceDecideBody, UnblockBody, own_person, unblock_case, write_first_row
 from api.temporal_ops import Decide, call_workflow
 from core import audit
 from core.applicant import applicant_key
@@ -186,6 +186,7 @@ async def create_refund(
     session: Session,
     settings: SettingsDep,
     client: Temporal,
+    db: DatabaseDep,
 ) -> RefundCreated:
     actor = who.staff_actor() if who.kind is Kind.STAFF else None
     key = applicant_key(settings, body.id_number)
@@ -225,6 +226,7 @@ async def create_refund(
             ),
         )
     )
+    await write_first_row(settings, db, PremiumRefundWorkflow, inp)
     await audit.append(
         session,
         actor=by,

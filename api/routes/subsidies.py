@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import ensure_region, get_session, get_settings_dep, get_temporal
+from api.deps import ensure_region, get_db, get_session, get_settings_dep, get_temporal
 from api.errors import ApiError
 from api.principals import (
     ClerkOrApplicant,
@@ -30,11 +30,12 @@ from api.principals import (
     case_of,
     staff,
 )
-from api.review_once import OnceDecideBody, UnblockBody, own_person, unblock_case
+from api.review_once import OnceDecideBody, UnblockBody, own_person, unblock_case, write_first_row
 from api.subsidy_batch import BatchIn, rows_of, validate_row
 from api.temporal_ops import Decide, call_workflow
 from core import audit
 from core.applicant import applicant_key
+from core.db import Database
 from core.security import Kind
 from core.settings import Settings
 from models.case import DecisionReceipt
@@ -65,6 +66,7 @@ router = APIRouter(prefix="/api/v1/subsidies", tags=["skill-subsidies"])
 Session = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 Temporal = Annotated[Client, Depends(get_temporal)]
+Db = Annotated[Database, Depends(get_db)]
 _SUBSIDY = [CaseType.SKILL_SUBSIDY]
 _clerk_or_applicant = allow(Kind.STAFF, Kind.APPLICANT, roles=[Role.INTAKE_CLERK])
 _alert_staff = staff(Role.SUPERVISOR, Role.RISK_INSPECTOR)
@@ -157,6 +159,7 @@ def case_id_of(settings: Settings, app: SubsidyApplication) -> str:
 async def start_subsidy(
     client: Client,
     settings: Settings,
+    db: Database,
     app: SubsidyApplication,
     *,
     channel: Channel,
@@ -187,6 +190,7 @@ async def start_subsidy(
         )
     except WorkflowAlreadyStartedError as e:
         raise ApiError(409, "subsidy.exists", "该证书已提交过技能提升补贴申请，请勿重复申请") from e
+    await write_first_row(settings, db, SkillSubsidyWorkflow, inp)
     return case_id
 
 
@@ -197,6 +201,7 @@ async def create_subsidy(
     session: Session,
     settings: SettingsDep,
     client: Temporal,
+    db: Db,
 ) -> SubsidyCreated:
     staff = who.staff_actor() if who.kind is Kind.STAFF else None
     if staff is not None:
@@ -206,7 +211,7 @@ async def create_subsidy(
     channel = Channel.COUNTER if staff else Channel.ONLINE
     by = staff.login if staff else "applicant"
     app = SubsidyApplication.model_validate(body.model_dump())
-    case_id = await start_subsidy(client, settings, app, channel=channel, submitted_by=by)
+    case_id = await start_subsidy(client, settings, db, app, channel=channel, submitted_by=by)
     await audit.append(
         session,
         actor=by,
@@ -231,7 +236,12 @@ async def create_subsidy(
     "/batches", status_code=201, response_model=BatchView, summary="用人单位批量申报企业自主评价证书"
 )
 async def file_batch(
-    body: BatchIn, who: EmployerUser, session: Session, settings: SettingsDep, client: Temporal
+    body: BatchIn,
+    who: EmployerUser,
+    session: Session,
+    settings: SettingsDep,
+    client: Temporal,
+    db: Db,
 ) -> BatchView:
     actor, account = who
     rows = rows_of(body)
@@ -260,6 +270,7 @@ async def file_batch(
                 case_id = await start_subsidy(
                     client,
                     settings,
+                    db,
                     r.application,
                     channel=Channel.EMPLOYER_WEBSITE,
                     submitted_by=actor.login,

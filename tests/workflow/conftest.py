@@ -8,7 +8,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,9 @@ from models.benefit import (
     PeriodTimings,
     period_id_for,
 )
-from models.case import BUSINESS_TZ
+from models.case import BUSINESS_TZ, local_date
 from models.claim import ClaimEntitlement, MonthlyAmount
+from models.payday import PaydaySettings
 from models.rules import RetirementCategory, YearMonth
 from policy.entitlement import benefit_amount
 from sim.population import luhn_digit
@@ -194,6 +195,22 @@ async def sleep_until(ce: CaseEnv, when: datetime) -> None:
     await ce.env.sleep(when - now)
 
 
+async def past_todays_release(ce: CaseEnv, first: YearMonth) -> None:
+    """Months wholly past are due today and paid by today's run, released at the pay hour (09:00
+    Beijing). A test started between midnight and nine, Beijing time (16:00-01:00 UTC), would wait
+    for the morning, so the test server's clock is moved to just after today's release first, as
+    the morning would (time-skipping only; a no-op after nine)."""
+    if not ce.env.supports_time_skipping:
+        return
+    now = await ce.env.get_current_time()
+    today = local_date(now)
+    if first >= YearMonth.of(today):
+        return
+    release = datetime.combine(today, time(PaydaySettings().pay_hour), BUSINESS_TZ) + timedelta(minutes=1)
+    if now < release:
+        await ce.env.sleep(release - now)
+
+
 async def start_period(ce: CaseEnv, inp: BenefitPeriodInput) -> WorkflowHandle[BenefitPeriodWorkflow, Any]:
     # A period paying in FUTURE_YEAR starts on 1 December before it, as one approved then would:
     # FUTURE_YEAR can be 11 years ahead of the clock (tests/clock.py), farther than the test
@@ -203,6 +220,8 @@ async def start_period(ce: CaseEnv, inp: BenefitPeriodInput) -> WorkflowHandle[B
         now = await ce.env.get_current_time()
         if start > now:
             await ce.env.sleep(start - now)
+    else:
+        await past_todays_release(ce, inp.entitlement.schedule[0].pay_month)
     return await ce.env.client.start_workflow(
         BenefitPeriodWorkflow.run,
         inp,
