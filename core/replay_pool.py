@@ -44,6 +44,7 @@ from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
 
 from core.codec import AesGcmCodec
+from core.process import stop_with_parent
 from core.replay import ReplayOutcome, ReplaySummary, load_history_file, outcome_of, replay_all
 from core.temporal_client import make_data_converter
 
@@ -207,6 +208,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 
 
 def _init_process(setup: ReplaySetup) -> None:
+    stop_with_parent()  # a killed replay (or bench) leaves no pool process behind
     _state["setup"] = setup
     _state["loop"] = asyncio.new_event_loop()
     _state["runtime"] = Runtime(telemetry=TelemetryConfig())
