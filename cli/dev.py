@@ -222,7 +222,7 @@ def run_dev(*, config_path: str, demo: bool) -> int:
             env,
             logs / "temporal.log",
         )
-        if not _wait_port(t.ip, t.port, 30):
+        if not _wait_port(t.ip, t.port, devserver.STARTUP_TIMEOUT_S):
             print("Temporal 开发服务器未能启动，见 .data/logs/temporal.log", file=sys.stderr)
             return 1
         from cli.main import _migrate

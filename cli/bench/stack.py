@@ -250,7 +250,7 @@ class Stack:
         await self._prepare_database()
         if dev_proc is not None:
             host, port_s = self.temporal_address.rsplit(":", 1)
-            await wait_port(host, int(port_s), 60, dev_proc)
+            await wait_port(host, int(port_s), devserver.STARTUP_TIMEOUT_S, dev_proc)
         if start_worker:
             self.spawn("worker", [str(BIN / "uiflow"), "worker"])
         if o.need_floor_worker:
