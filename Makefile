@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install dev test lint typecheck check browser fonts postgres bytecode clean
+.PHONY: install dev test test-as-of clock-tools lint typecheck check browser fonts postgres bytecode clean
 
 install: $(STAMP)
 
@@ -48,6 +48,18 @@ dev: install fonts bytecode
 
 test: install browser fonts postgres bytecode
 	$(BIN)/python -m pytest -q
+
+# The suite as of another date (issue 22): `make test-as-of DATE=2027-02-15 [ARGS="tests/bench -x"]`.
+# Every process's clock moved by libfaketime, the Go dev server under qemu (scripts/test-as-of says why).
+DATE ?= 2027-02-15
+ARGS ?= -q
+test-as-of: install browser fonts postgres bytecode clock-tools
+	scripts/test-as-of "$(DATE)" $(ARGS)
+
+clock-tools:
+	@{ command -v faketime >/dev/null 2>&1 && command -v qemu-$$(uname -m) >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime qemu-user >/dev/null; \
+	  else echo "faketime or qemu-user missing: run 'sudo apt-get install faketime qemu-user'" >&2; exit 1; fi; }
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from core import devconfig
+from core import devconfig, devserver
+from core.process import child_preexec
 from core.seed import DEMO_PASSWORD, DEMO_STAFF
 
 
@@ -90,7 +91,14 @@ class Supervisor:
     def start(self, name: str, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         self.specs[name] = (args, env, log)
         with log.open("ab") as out:
-            p = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            p = subprocess.Popen(
+                args,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=child_preexec(),  # a killed supervisor leaves no child (core/process.py)
+            )
         self.procs[name] = p
         return p
 
@@ -210,11 +218,11 @@ def run_dev(*, config_path: str, demo: bool) -> int:
         codec = f"{api_url}/codec/ui/{ui_key}"
         sup.start(
             "temporal",
-            [_bin("temporal"), *devconfig.dev_server_args(cfg, codec_endpoint=codec)],
+            devserver.dev_server_command(devconfig.dev_server_args(cfg, codec_endpoint=codec)),
             env,
             logs / "temporal.log",
         )
-        if not _wait_port(t.ip, t.port, 30):
+        if not _wait_port(t.ip, t.port, devserver.STARTUP_TIMEOUT_S):
             print("Temporal 开发服务器未能启动，见 .data/logs/temporal.log", file=sys.stderr)
             return 1
         from cli.main import _migrate

@@ -13,6 +13,8 @@ decides how a process ends.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import os
 import signal
@@ -79,3 +81,46 @@ def run_and_exit(entry: Callable[[], object]) -> NoReturn:
     except BaseException as exc:  # every way out gets its code, then os._exit
         exit_now(exit_code_of(exc))
     exit_now(0)
+
+
+# --- children that do not outlive their parent -------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` (Linux), resolved in the parent: a child between fork and exec must not
+    load libraries."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def stop_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> None:
+    """Have the kernel send ``sig`` to this process when its parent dies (``PR_SET_PDEATHSIG``).
+
+    Why: ``uiflow bench``, ``uiflow drill`` and ``uiflow dev`` start the dev server, workers, APIs
+    and simulators each in its own session (so a Ctrl-C in the terminal reaches the supervisor
+    only, which stops them in order). Killed itself (a test's timeout, an OOM kill, SIGKILL), the
+    supervisor runs no cleanup, and the children lived on holding ports and CPU. The setting
+    survives ``exec`` and is about the thread that started the child: children are started from
+    the supervisor's main thread. ``parent``: the pid that must still be the parent once armed
+    (it may have died just before); ``None``: whoever it is now, unless that is already init.
+    A no-op where ``prctl`` does not exist."""
+    prctl = _prctl()
+    if prctl is None:
+        return
+    prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    ppid = os.getppid()
+    if (parent is not None and ppid != parent) or ppid == 1:  # died before we armed: act now
+        os.kill(os.getpid(), sig)
+
+
+def child_preexec(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """A ``preexec_fn`` for ``subprocess.Popen``: the child stops with this process (above)."""
+    _prctl()  # resolved here, in the parent
+    return functools.partial(stop_with_parent, sig, os.getpid())

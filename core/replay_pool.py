@@ -44,6 +44,7 @@ from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
 
 from core.codec import AesGcmCodec
+from core.process import stop_with_parent
 from core.replay import (
     REPLAY_BUILD_ID,
     ReplayOutcome,
@@ -215,6 +216,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 
 
 def _init_process(setup: ReplaySetup) -> None:
+    stop_with_parent()  # a killed replay (or bench) leaves no pool process behind
     _state["setup"] = setup
     _state["loop"] = asyncio.new_event_loop()
     _state["runtime"] = Runtime(telemetry=TelemetryConfig())

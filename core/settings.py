@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "uiflow-dev-only-jwt-secret-change-me"
 DEV_APPLICANT_SECRET = "uiflow-dev-only-applicant-key-secret"
+#: The local API's address: fine for the demo's notices, never on one a person is handed in prod.
+DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 # Callback secrets of the government systems (the simulators sign with these in dev and tests).
 DEV_CALLBACK_KEYS = {
     "registration": "dev1:uiflow-dev-only-registration-callback-secret",
@@ -87,7 +89,7 @@ class Settings(BaseSettings):
     # its QR) where anyone holding it checks its check code; the CJK font embedded (a TTF/OTF/TTC
     # path, ``file.ttc#index`` for one face of a collection); empty finds Noto Serif CJK SC with
     # fontconfig (Debian fonts-noto-cjk, installed by ``make fonts``).
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = DEV_PUBLIC_BASE_URL
     notice_font: str = ""
 
     # Operator overrides of the dated rule parameters (YAML files; see docs/operators.md)
@@ -145,6 +147,12 @@ class Settings(BaseSettings):
             if not self.applicant_oidc_issuer.startswith("https://"):
                 problems.append(
                     "UIFLOW_APPLICANT_OIDC_ISSUER must name the real-name identity provider (https://...)"
+                )
+            if self.public_base_url == DEV_PUBLIC_BASE_URL or not self.public_base_url.startswith("https://"):
+                # printed on every notice and in its QR: the default would send the holder of a
+                # real notice to a loopback address, where its check code can never be verified
+                problems.append(
+                    "UIFLOW_PUBLIC_BASE_URL must be the public https:// address printed on notices"
                 )
             if problems:
                 raise ValueError("unsafe settings for production: " + "; ".join(problems))

@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.gov import GovClients, close_all
 from api.app import create_app
+from core import devserver
 from core.db import Database
 from core.migrate import upgrade
 from core.seed import DEMO_PASSWORD, seed_demo_staff, seed_regions
@@ -82,7 +84,8 @@ async def tskip_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
 async def local_env(settings: Settings, tmp_data: Path) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         data_converter=make_data_converter(settings),
-        dev_server_existing_path=str(BIN / "temporal"),
+        dev_server_existing_path=devserver.dev_server_executable(tmp_data / "bin"),
+        dev_server_startup_timeout=timedelta(seconds=devserver.STARTUP_TIMEOUT_S),
         dev_server_database_filename=str(tmp_data / "temporal-local.db"),
         search_attributes=sa.ALL,
         ui=False,

@@ -22,4 +22,5 @@ PROD_OK: dict[str, Any] = {
     "callback_keys_civil_affairs": "m1:" + "m" * 40,
     "callback_keys_cross_province": "x1:" + "x" * 40,
     "applicant_oidc_issuer": "https://idp.example.gov.cn",
+    "public_base_url": "https://uiflow.example.gov.cn",
 }

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.bench.common import BIN
+from core.process import child_preexec
 
 
 def py_spy() -> str | None:
@@ -50,6 +51,7 @@ class Profiler:
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                preexec_fn=child_preexec(),
             )
         return []
 

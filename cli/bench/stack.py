@@ -36,9 +36,10 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from cli.bench.common import BIN
-from core import devconfig
+from core import devconfig, devserver
 from core.db import Database
 from core.migrate import ROOT, upgrade
+from core.process import child_preexec
 from core.security import hash_password
 from core.seed import DEMO_PASSWORD, DEMO_STAFF, seed_regions
 from core.settings import Settings
@@ -148,6 +149,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=ROOT,
+            preexec_fn=child_preexec(),  # a killed bench leaves no child running (core/process.py)
         )
         self.procs[name] = p
         self.started.append(name)
@@ -215,7 +217,7 @@ class Stack:
                     i = args.index("--db-filename")
                     del args[i : i + 2]
                 self.temporal_address = f"{t.ip}:{t.port}"
-                dev_proc = self.spawn("temporal", [str(BIN / "temporal"), *args, "--headless"])
+                dev_proc = self.spawn("temporal", devserver.dev_server_command([*args, "--headless"]))
             env["UIFLOW_TEMPORAL_ADDRESS"] = self.temporal_address
 
         waits: list[Any] = []
@@ -248,7 +250,7 @@ class Stack:
         await self._prepare_database()
         if dev_proc is not None:
             host, port_s = self.temporal_address.rsplit(":", 1)
-            await wait_port(host, int(port_s), 60, dev_proc)
+            await wait_port(host, int(port_s), devserver.STARTUP_TIMEOUT_S, dev_proc)
         if start_worker:
             self.spawn("worker", [str(BIN / "uiflow"), "worker"])
         if o.need_floor_worker:

@@ -20,6 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.service import RPCError
 
 from cli.bench.stack import Stack, wait_port
+from core import devserver
 
 
 @dataclass
@@ -103,7 +104,7 @@ class Processes:
             await wait_port("127.0.0.1", self.ports[name], 90, p)
         elif name == "temporal":
             host, port = self.stack.temporal_address.rsplit(":", 1)
-            await wait_port(host, int(port), 60, p)
+            await wait_port(host, int(port), devserver.STARTUP_TIMEOUT_S, p)
 
     async def _polling(self, name: str, pid: int, limit: float = 90.0) -> None:
         """Ready when the server sees this very process poll (the SDK's default identity starts

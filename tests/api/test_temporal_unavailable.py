@@ -6,10 +6,9 @@ client that never reached it (a lazy client pointed at a dead port)."""
 from __future__ import annotations
 
 import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from core import devserver
 from core.applicant import applicant_key
 from core.db import Database
 from core.settings import Settings
@@ -29,8 +29,6 @@ from sim.testing import SimHandle
 from tests.api.test_claims_api import claim_body
 from tests.conftest import login
 from tests.factories import sim_person
-
-BIN = Path(sys.executable).parent
 
 
 def _dead_port() -> int:
@@ -43,7 +41,8 @@ async def _gone_away(settings: Settings, tmp_path: Path) -> Client:
     """A client connected to a real dev server that has since stopped."""
     env = await WorkflowEnvironment.start_local(
         data_converter=make_data_converter(settings),
-        dev_server_existing_path=str(BIN / "temporal"),
+        dev_server_existing_path=devserver.dev_server_executable(tmp_path / "bin"),
+        dev_server_startup_timeout=timedelta(seconds=devserver.STARTUP_TIMEOUT_S),
         dev_server_database_filename=str(tmp_path / "gone.db"),
     )
     client = env.client

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.codec import AesGcmCodec, CodecError
-from core.settings import DEV_APPLICANT_SECRET, DEV_JWT_SECRET, Settings, parse_keyring
+from core.settings import DEV_APPLICANT_SECRET, DEV_JWT_SECRET, DEV_PUBLIC_BASE_URL, Settings, parse_keyring
 from tests.conftest import TEST_KEY
 from tests.integration.echo_workflow import EchoWorkflow, Person, greet
 from tests.prod_settings import PROD_OK
@@ -127,6 +127,11 @@ def test_prod_settings_refuse_unsafe_defaults() -> None:
         ({"database_url": ""}, "UIFLOW_DATABASE_URL"),
         ({"jwt_secret": DEV_JWT_SECRET}, "UIFLOW_JWT_SECRET"),
         ({"jwt_secret": "j" * 31}, "UIFLOW_JWT_SECRET"),
+        ({"codec_keys": ""}, "UIFLOW_CODEC_KEYS"),
+        ({"search_key_secret": "s" * 31}, "UIFLOW_SEARCH_KEY_SECRET"),
+        ({"public_base_url": DEV_PUBLIC_BASE_URL}, "UIFLOW_PUBLIC_BASE_URL"),
+        ({"public_base_url": "http://uiflow.example.gov.cn"}, "UIFLOW_PUBLIC_BASE_URL"),
+        ({"public_base_url": ""}, "UIFLOW_PUBLIC_BASE_URL"),
     ],
 )
 def test_each_prod_guard_refuses_alone(change: dict[str, Any], named: str) -> None:

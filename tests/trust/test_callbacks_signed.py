@@ -59,6 +59,7 @@ def test_prod_refuses_default_or_weak_callback_secrets() -> None:
         jwt_secret="j" * 40,
         applicant_key_secret="a" * 40,
         applicant_oidc_issuer="https://idp.example.gov.cn",
+        public_base_url="https://uiflow.example.gov.cn",
     )
     with pytest.raises(ValueError, match="UIFLOW_CALLBACK_KEYS_REGISTRATION"):
         Settings(**base, callback_keys_demand_platform="d1:" + "d" * 40)  # type: ignore[arg-type]

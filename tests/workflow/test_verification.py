@@ -30,6 +30,7 @@ from models.verification import (
     VerificationStatus,
 )
 from sim.testing import SimHandle
+from tests.clock import FUTURE_YEAR
 from tests.factories import (
     INSPECTOR,
     REVIEWER,
@@ -49,6 +50,8 @@ from tests.workflow.conftest import period_input, start_period, wait_period
 from workflows.verification import VerificationWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")
+# A year still ahead of the test clock (a literal 2027 would sleep backwards from 2027-03-25 on)
+Y = FUTURE_YEAR
 VHandle = WorkflowHandle[VerificationWorkflow, Any]
 RING = 3
 
@@ -87,16 +90,16 @@ def approve(actor: Any = SUPERVISOR) -> ReviewCommand:
 async def ring_case(
     ce: CaseEnv, sim: SimHandle, n: int = RING
 ) -> tuple[VHandle, list[VerificationParty], list[str]]:
-    """``n`` people of a ring receive benefit from January 2027 (six months each); in late March a
+    """``n`` people of a ring receive benefit from January of :data:`Y` (six months each); in late March a
     scan opens a verification case over them, their intermediary and the employer."""
     people = []
     for _ in range(n):
         person = await sim_person(sim.base_url, sim.token, scenario="eligible", registered=True)
-        inp = period_input(ce.settings, person, first=YearMonth(2027, 1), months=6)
+        inp = period_input(ce.settings, person, first=YearMonth(Y, 1), months=6)
         await start_period(ce, inp)
         people.append((person, inp))
     now = await ce.env.get_current_time()
-    await ce.env.sleep(datetime(2027, 3, 25, 12, 0, tzinfo=TZ) - now)
+    await ce.env.sleep(datetime(Y, 3, 25, 12, 0, tzinfo=TZ) - now)
     ring_ref = uuid.uuid4().hex[:8]
     parties = [
         VerificationParty(kind="intermediary", key=f"agent-{ring_ref}", label="同一代办人", claim_ids=[]),
@@ -221,14 +224,14 @@ async def test_confirmed_ring_ends_in_recovery_fine_and_police_referral(
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await h.execute_update(
             VerificationWorkflow.record_repayment,
-            RepaymentCommand(actor=INSPECTOR, amount=rec.total + 1, paid_on=date(2027, 4, 1)),
+            RepaymentCommand(actor=INSPECTOR, amount=rec.total + 1, paid_on=date(Y, 4, 1)),
         )
     assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == "review.invalid"
     await repay_in_full(ce, h)
     result = await h.result()
     assert result.status == VerificationStatus.SANCTIONED and result.recovered == rec.total
     # The rule watches itself: its hit confirmed, the amount recovered counted once.
-    march = await rule_report(ce.db, "2027-03", "2027-03")  # the case was opened on 2027-03-25
+    march = await rule_report(ce.db, f"{Y}-03", f"{Y}-03")  # the case was opened on 25 March
     [row] = [r for r in march if r.rule == "scan.shared_contact"]
     assert (row.hits, row.confirmed, row.cleared, row.recovered) == (1, 1, 0, rec.total)
     assert row.confirmed_share == Decimal("1.00")
