@@ -128,7 +128,11 @@ def release_at(pay_date: date, pay_hour: int) -> datetime:
 
 
 def payday_settings(settings: Settings) -> PaydaySettings:
-    return PaydaySettings(chunk_size=settings.payday_chunk, parallel=settings.payday_parallel)
+    return PaydaySettings(
+        chunk_size=settings.payday_chunk,
+        parallel=settings.payday_parallel,
+        pay_hour=settings.payday_release_hour,
+    )
 
 
 def insert_ignore(db: Database, table: Any) -> Any:

@@ -19,6 +19,7 @@ from activities.pay_once import pay_once
 from core.db import Database
 from core.parameters import parameters_in_force
 from core.settings import Settings
+from models.case import local_date
 from models.enums import CaseType
 from models.rules import ApplicantKind, CertificateLevel
 from models.skill_subsidy import (
@@ -81,7 +82,7 @@ class SkillSubsidyActivities:
         try:
             cert = await self.gov.certificates.lookup(q.cert_no)
         except ExternalUnavailable as e:
-            attempts = params.integer("skill.certificate_site_attempts", date.today())
+            attempts = params.integer("skill.certificate_site_attempts", local_date(datetime.now(UTC)))
             if activity.info().attempt >= attempts:
                 raise ApplicationError(
                     f"技能人才评价证书查询系统连续{attempts}次不可用（{e.detail}）",

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     # Pay day (docs/payments.md §0): rows per chunk (one bank batch) and chunks in flight per run.
     payday_chunk: int = 1000
     payday_parallel: int = 2
+    #: The hour (Beijing) at which a pay day's batch is released to the bank. 09:00 is the
+    #: agency's; a stack that must pay at any hour (``uiflow bench``/``drill``, which run at night
+    #: too) sets 0, so a month due today is not held until the morning.
+    payday_release_hour: int = Field(default=9, ge=0, le=23)
 
     @property
     def confirmation_required(self) -> bool:

@@ -16,7 +16,7 @@ not answer."""
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -34,6 +34,7 @@ from api.params import RegionPath
 from api.principals import SupervisorView
 from core.applicant import applicant_key
 from core.settings import Settings
+from models.case import local_date
 from models.period_events import OutsideEventType, PeriodEventStatus
 from models.tables import PeriodEvent
 from policy.identity import IdentityError, parse_resident_id
@@ -79,7 +80,7 @@ async def deliver_person_event(
     except IdentityError:
         await session.commit()  # the nonce: the same signed request is not taken again
         raise ApiError(422, "id_number.invalid", "事件中的身份证号码格式或校验码不正确") from None
-    if event.on > date.today():
+    if event.on > local_date(datetime.now(UTC)):  # Beijing's date: UTC's lags it until 08:00
         await session.commit()
         raise ApiError(422, "period_event.future", "事件发生日期不能晚于今天")
     stops = OutsideStops(settings)

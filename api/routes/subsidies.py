@@ -38,7 +38,7 @@ from core.applicant import applicant_key
 from core.db import Database
 from core.security import Kind
 from core.settings import Settings
-from models.case import DecisionReceipt
+from models.case import DecisionReceipt, local_date
 from models.enums import CaseType, Channel, Role
 from models.person import DocumentRef
 from models.skill_subsidy import (
@@ -248,7 +248,7 @@ async def file_batch(
     if not rows:
         raise ApiError(422, "batch.invalid", "批量申报没有任何数据行")
     batch_id = f"batch-{uuid.uuid4().hex[:16]}"
-    today = datetime.now(UTC).date()
+    today = local_date(datetime.now(UTC))  # the business day in Beijing, not UTC's
     seen: set[str] = set()
     results = [
         validate_row(

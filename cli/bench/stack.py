@@ -177,6 +177,9 @@ class Stack:
         env = dict(os.environ)
         if not o.api_url:  # joining a deployment keeps its mode and data dir (its dev codec key)
             env.update({"UIFLOW_MODE": "test", "UIFLOW_DATA_DIR": str(self.workdir)})
+            # Its pay days release at once, whatever the hour: at 09:00 (the agency's hour) a
+            # run started between midnight and nine, Beijing time, waited for the morning.
+            env.setdefault("UIFLOW_PAYDAY_RELEASE_HOUR", "0")
         env.update(
             {
                 "UIFLOW_TEMPORAL_NAMESPACE": self.namespace,
