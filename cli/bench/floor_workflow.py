@@ -69,6 +69,11 @@ class BenchFloorWorkflow:
                 value = WAITING if (i == announce and u == step.upserts - 1) else f"bench-{i}"
                 workflow.upsert_search_attributes([CASE_STATUS.value_set(value)])
             if i == announce or (announce < 0 and step.wait_for_update):
+                if announce < 0:
+                    # No upsert before the wait (the lean claim starts its review timer beside the
+                    # checks, in its first task): announce here, or the driver, which looks for
+                    # the waiting status, never decides and the floor waits out LONG_WAIT.
+                    workflow.upsert_search_attributes([CASE_STATUS.value_set(WAITING)])
                 self.ready = True
             for c in range(step.children):
                 await workflow.start_child_workflow(
