@@ -21,6 +21,7 @@ types, update, signal and activity names, times, status search attributes): no p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -255,6 +256,28 @@ def versions_in(value: Any) -> dict[str, str]:
         if k in VERSION_KEYS and isinstance(v, str) and v:
             out.setdefault(k, v)
     return out
+
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
+def _local_activity(e: HistoryEvent) -> tuple[str, Payloads | None] | None:
+    """A local activity's marker: its type (from the marker's JSON data, written by the SDK's
+    core, not sealed by the codec) and its result payloads; None for any other marker."""
+    m = e.marker_recorded_event_attributes
+    if m.marker_name != LOCAL_ACTIVITY_MARKER or m.HasField("failure"):
+        return None
+    data = m.details.get("data")
+    if data is None or not data.payloads:
+        return None
+    try:
+        meta = json.loads(data.payloads[0].data)
+    except ValueError:
+        return None
+    name = meta.get("activity_type") if isinstance(meta, dict) else None
+    if not isinstance(name, str):
+        return None
+    return name, m.details.get("result")
 
 
 def _first(values: list[Any]) -> Any:
@@ -521,20 +544,29 @@ async def build_timeline(
                 a_s = e.activity_task_scheduled_event_attributes
                 scheduled[e.event_id] = (a_s.activity_type.name, _first(await dec.values(a_s.input) or []))
 
-            elif t == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-                a_c = e.activity_task_completed_event_attributes
-                name, arg = scheduled.get(a_c.scheduled_event_id, ("activity", None))
+            elif t in (EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EventType.EVENT_TYPE_MARKER_RECORDED):
+                if t == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                    a_c = e.activity_task_completed_event_attributes
+                    name, arg = scheduled.get(a_c.scheduled_event_id, ("activity", None))
+                    refers: int | None = a_c.scheduled_event_id
+                    result_payloads: Payloads | None = a_c.result
+                else:
+                    # A step run as a local activity (the lean claim's assessment, projection,
+                    # audit...) is one marker: its type in the marker's data, its result beside it.
+                    local = _local_activity(e)
+                    if local is None:
+                        continue
+                    name, result_payloads = local
+                    arg, refers = None, None
                 category, kind, actor, label = ACTIVITIES.get(name, ("check", "system", "uiflow", name))
-                values = await dec.values(a_c.result)
+                values = await dec.values(result_payloads) if result_payloads is not None else None
                 result = _first(values or [])
                 text = label
                 if dec.on:
                     summary = _input_text(name, arg) or _result_text(name, result)
                     text = f"{label}：{summary}"
                 payload = {"input": arg, "result": result} if dec.on else None
-                ev = emit(
-                    e, category, (kind, actor), name, text, payload=payload, refers_to=a_c.scheduled_event_id
-                )
+                ev = emit(e, category, (kind, actor), name, text, payload=payload, refers_to=refers)
                 if category in EVIDENCE_CATEGORIES:
                     latest_checks[name] = EvidenceRef(
                         event_id=ev.event_id,

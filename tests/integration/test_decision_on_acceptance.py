@@ -181,7 +181,7 @@ async def test_an_accepted_decision_answers_at_once_and_is_applied_once_across_a
         assert isinstance(refused.value.cause, ApplicationError)
         # Busy while the approval is being applied, or decided once it has been (the lean claim
         # approves within a workflow task or two): refused either way, never in the history.
-        assert refused.value.cause.type in ("review.busy", "review.decided")
+        assert refused.value.cause.type in ("review.busy", "case.decided")
 
         # The worker that accepted the approval dies before the claim could finish it.
         worker.kill()
