@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from core import devconfig, devserver
-from core.process import child_preexec
+from core.process import with_parent
 from core.seed import DEMO_PASSWORD, DEMO_STAFF
 
 
@@ -92,12 +92,11 @@ class Supervisor:
         self.specs[name] = (args, env, log)
         with log.open("ab") as out:
             p = subprocess.Popen(
-                args,
+                with_parent(args),  # a killed supervisor leaves no child (core/process.py)
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=child_preexec(),  # a killed supervisor leaves no child (core/process.py)
             )
         self.procs[name] = p
         return p

@@ -17,10 +17,11 @@ import ctypes
 import functools
 import logging
 import os
+import shutil
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 #: The exit code of a process stopped by Ctrl-C (128 + SIGINT), as a shell reports it.
@@ -120,7 +121,13 @@ def stop_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> No
         os.kill(os.getpid(), sig)
 
 
-def child_preexec(sig: int = signal.SIGTERM) -> Callable[[], None]:
-    """A ``preexec_fn`` for ``subprocess.Popen``: the child stops with this process (above)."""
-    _prctl()  # resolved here, in the parent
-    return functools.partial(stop_with_parent, sig, os.getpid())
+def with_parent(args: Sequence[str], sig: str = "TERM") -> list[str]:
+    """``args`` started so that the child stops with this process (above): through util-linux's
+    ``setpriv --pdeathsig``, which arms the signal and then execs ``args`` (same pid).
+
+    Why not a ``preexec_fn`` calling ``stop_with_parent``: Python code between fork and exec in a
+    process with threads (the asyncio child watcher's, the default executor's) can deadlock on a
+    lock another thread held at the fork; a floor worker hung that way before exec, and the bench
+    smoke suite waited out its limit. Without ``setpriv``, ``args`` unchanged."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", sig, "--", *args] if setpriv else list(args)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.bench.common import BIN
-from core.process import child_preexec
+from core.process import with_parent
 
 
 def py_spy() -> str | None:
@@ -36,22 +36,23 @@ class Profiler:
         for name, pid in self.pids.items():
             out = self.out_dir / f"{name}.collapsed"
             self.procs[name] = subprocess.Popen(
-                [
-                    exe,
-                    "record",
-                    "--pid",
-                    str(pid),
-                    "--rate",
-                    str(self.rate),
-                    "--format",
-                    "raw",
-                    "--output",
-                    str(out),
-                    "--nonblocking",
-                ],
+                with_parent(
+                    [
+                        exe,
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--rate",
+                        str(self.rate),
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(out),
+                        "--nonblocking",
+                    ]
+                ),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=child_preexec(),
             )
         return []
 

@@ -39,7 +39,7 @@ from cli.bench.common import BIN
 from core import devconfig, devserver
 from core.db import Database
 from core.migrate import ROOT, upgrade
-from core.process import child_preexec
+from core.process import with_parent
 from core.security import hash_password
 from core.seed import DEMO_PASSWORD, DEMO_STAFF, seed_regions
 from core.settings import Settings
@@ -143,13 +143,12 @@ class Stack:
         stack's environment, ``env`` overriding parts of it (e.g. a second worker's metrics port)."""
         log = (self.workdir / f"{name}.log").open("ab")
         p = subprocess.Popen(
-            args,
+            with_parent(args),  # a killed bench leaves no child running (core/process.py)
             env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=ROOT,
-            preexec_fn=child_preexec(),  # a killed bench leaves no child running (core/process.py)
         )
         self.procs[name] = p
         self.started.append(name)
