@@ -55,6 +55,7 @@ from tests.api.test_subsidies_api import application_body
 from tests.conftest import login
 from tests.factories import (
     CaseEnv,
+    applied,
     dispute_input,
     sim_certificate,
     sim_person,
@@ -326,11 +327,13 @@ async def test_workflow_refusals_are_the_same_on_every_type(
     r = await api.post(f"{page}/proposal", json=cleared, headers=inspector)
     assert r.status_code == 200, r.text
     await _until(api, page, supervisor, lambda d: d["review"]["current"] == "approve")
+    await applied(h)  # the proposal answered on acceptance; until applied the next is review.busy
     r = await api.post(f"{page}/approval/reject", json={"reason": ""}, headers=supervisor)
     assert _error(r) == (422, "review.reason_required"), r.text
     r = await api.post(f"{page}/approval/approve", json={}, headers=supervisor)
     assert r.status_code == 200, r.text
     await _until(api, page, supervisor, lambda d: d["review"]["current"] is None)
+    await applied(h)
     r = await api.post(f"{page}/approval/approve", json={}, headers=supervisor)
     assert _error(r) == (409, "case.decided"), r.text
 
