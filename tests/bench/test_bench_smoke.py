@@ -65,7 +65,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
             "2",
             "--repeat",
             "1",
-            "--quiet",
+            # Not --quiet: if the suite ever runs past its limit, its progress lines are in the
+            # TimeoutExpired report and show which scenario it was waiting in.
             "--json-dir",
             str(out),
         ],
