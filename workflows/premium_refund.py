@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.premium_refund import PremiumRefundActivities
     from models.case import CaseProjection, DecisionReceipt, local_date
     from models.enums import CaseType, Channel
-    from models.notice import NoticeKind, NoticeRequest, date_zh, month_rows, month_zh
+    from models.notice import NoticeKind, date_zh, month_rows, month_zh
     from models.premium_refund import (
         BASIS_LABELS,
         REFUND_STATUS_LABELS,
@@ -300,25 +300,6 @@ class PremiumRefundWorkflow(ReviewOnceCase):
             "months": "、".join(f"{month_zh(c.month)}{c.amount}元" for c in self._claimed),
             "receipts": str(len(app.receipts)),
         }
-
-    async def _notice(
-        self, kind: NoticeKind, key: str, facts: dict[str, str], rows: list[Any] | None = None
-    ) -> str:
-        """Issue the step's notice; returns the sentence the message to the person ends with."""
-        issued = await self.issue_notice(
-            NoticeRequest(
-                case_id=self.case_id,
-                issue_key=key,
-                kind=kind,
-                region_code=self.region_code,
-                issued_at=workflow.now(),
-                person_name=self.inp.application.name,
-                person_id_masked=self.state.applicant_id_masked,
-                facts={"applied_on": date_zh(local_date(self.state.received_at))} | facts,
-                rows=rows or [],
-            )
-        )
-        return issued.sms_zh()
 
     # --- projection ----------------------------------------------------------------------------------
 

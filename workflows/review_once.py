@@ -26,8 +26,9 @@ from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
-    from models.case import CaseProjection, DecisionReceipt, Notification
+    from models.case import CaseProjection, DecisionReceipt, Notification, local_date
     from models.enums import CaseType, LabelledEnum, Role, StageEnum
+    from models.notice import NoticeKind, NoticeRequest, date_zh
     from models.review_once import OnceDecision, OnceDecisionCommand
     from policy.identity import mask_resident_id
     from workflows.base import UnblockableCase, refuse, region_path
@@ -249,6 +250,26 @@ class ReviewOnceCase(UnblockableCase):
     def _check_reapply(self) -> None:
         if self.state.status.value != "rejected" or self._reapply is not None:
             raise refuse("review.stage", "只有未通过且在重新申请期限内的申请可以重新申请")
+
+    async def _notice(
+        self, kind: NoticeKind, key: str, facts: dict[str, str], rows: list[Any] | None = None
+    ) -> str:
+        """Issue the step's official notice (shared notices mechanism); returns the sentence the
+        message to the person ends with."""
+        issued = await self.issue_notice(
+            NoticeRequest(
+                case_id=self.case_id,
+                issue_key=key,
+                kind=kind,
+                region_code=self.region_code,
+                issued_at=workflow.now(),
+                person_name=self.inp.application.name,
+                person_id_masked=self.state.applicant_id_masked,
+                facts={"applied_on": date_zh(local_date(self.state.received_at))} | facts,
+                rows=rows or [],
+            )
+        )
+        return issued.sms_zh()
 
     def _receipt(self, message_zh: str) -> DecisionReceipt:
         return DecisionReceipt(

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.skill_subsidy import SkillSubsidyActivities
     from models.case import CaseProjection, DecisionReceipt, local_date
     from models.enums import CaseType, Channel
-    from models.notice import NoticeKind, NoticeRequest, date_zh, money_zh
+    from models.notice import NoticeKind, money_zh
     from models.review_once import OnceDecision
     from models.rules import ApplicantKind
     from models.skill_subsidy import (
@@ -304,22 +304,6 @@ class SkillSubsidyWorkflow(ReviewOnceCase):
             "重新提出申请" + (f"：{r.note}" if r.note else ""),
             fit_statement=self.state.fit_statement_sha256,
         )
-
-    async def _notice(self, kind: NoticeKind, key: str, facts: dict[str, str]) -> str:
-        """Issue the decision's notice; returns the sentence the message to the person ends with."""
-        issued = await self.issue_notice(
-            NoticeRequest(
-                case_id=self.case_id,
-                issue_key=key,
-                kind=kind,
-                region_code=self.region_code,
-                issued_at=workflow.now(),
-                person_name=self.inp.application.name,
-                person_id_masked=self.state.applicant_id_masked,
-                facts={"applied_on": date_zh(local_date(self.state.received_at))} | facts,
-            )
-        )
-        return issued.sms_zh()
 
     # --- projection ----------------------------------------------------------------------------------
 
