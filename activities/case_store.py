@@ -50,6 +50,21 @@ async def write_case_row(settings: Settings, db: Database, p: CaseProjection) ->
     """Upsert a case's read-model row unless the stored one is as new (``version``): the
     projection activity, and an intake route that writes a case's first row before answering
     (a service request: ``api/routes/service_requests.py``)."""
+    try:
+        await _write_case_row_once(settings, db, p)
+    except IntegrityError:
+        # Two first writes of one case at once (the create route's first row and the worker's
+        # first projection): both found no row to lock and both inserted, and the second broke the
+        # primary key. Once more, now that the row exists: locked, compared by version, updated
+        # or left. Any other violation (one benefit per person) breaks again and is raised.
+        async with db.session() as s:
+            exists = await s.get(CaseRecord, p.case_id) is not None
+        if not exists:
+            raise
+        await _write_case_row_once(settings, db, p)
+
+
+async def _write_case_row_once(settings: Settings, db: Database, p: CaseProjection) -> None:
     now = datetime.now(UTC)
     async with db.session() as s:
         row = await s.get(CaseRecord, p.case_id, with_for_update=db.dialect == "postgresql")

@@ -15,6 +15,7 @@ from sqlmodel import select
 from core import audit
 from core.db import Database
 from core.migrate import upgrade
+from core.settings import Settings
 from models.tables import AuditLog, PaymentOrder, Region, Staff
 
 
@@ -144,3 +145,38 @@ async def test_concurrent_appends_keep_one_chain_on_sqlite(tmp_path: Path) -> No
     await other.dispose()
     assert ok, problem
     assert n == 20
+
+
+async def test_first_writes_of_one_case_at_once_keep_the_newest(db: Database, settings: Settings) -> None:
+    """The create route writes a case's first row while the worker projects its first state (fc-run
+    failure: the second insert broke the primary key and the route answered 500). Both finish;
+    the newer version wins, whichever commits first, and the short number is one."""
+    from uuid import uuid4
+
+    from activities.case_store import write_case_row
+    from models.case import CaseProjection
+    from models.enums import CaseType
+    from models.tables import CaseRecord
+
+    for attempt in range(5):
+        case_id = f"race-{uuid4().hex[:12]}"
+
+        def version(v: int, status: str, case_id: str = case_id) -> CaseProjection:
+            return CaseProjection(
+                case_id=case_id,
+                case_type=CaseType.PREMIUM_REFUND,
+                status=status,
+                region_code="150102",
+                applicant_key=uuid4().hex[:24],
+                received_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
+                version=v,
+            )
+
+        first, later = version(0, "received"), version(1, "checking")
+        pair = (first, later) if attempt % 2 else (later, first)
+        await asyncio.gather(*(write_case_row(settings, db, p) for p in pair))
+        async with db.session() as s:
+            row = await s.get(CaseRecord, case_id)
+        assert row is not None
+        assert (row.version, row.status) == (1, "checking")
+        assert row.short_no
