@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from cli.bench.stack import StackOptions
+    from cli.bench.stack import Stack, StackOptions
 
 app = typer.Typer(
     help="性能基准：每项结果都与同一次运行中测得的 Temporal 引擎下限对照",
@@ -89,6 +89,27 @@ async def _describe_stack(stack: Any, out: dict[str, Any], keep: bool) -> None:
             await conn.close()
 
 
+def _dump_tasks_on_sigusr1(stack: Stack) -> None:
+    """``kill -USR1`` prints where every task of the bench is waiting and the last lines of each
+    process's log (to stderr), so that a run that goes past its limit says which await it hung in
+    and what the stack was doing (the smoke test sends it before the kill). Threads alone would
+    show only the event loop's ``select``."""
+    import signal
+    import sys
+
+    def dump() -> None:
+        for task in asyncio.all_tasks():
+            print(f"--- task {task.get_name()}", file=sys.stderr)
+            task.print_stack(file=sys.stderr)
+        alive = {name: p.poll() for name, p in stack.procs.items()}
+        print(f"--- processes (None: running): {alive}", file=sys.stderr)
+        for name in stack.started:
+            print(f"--- {name}.log\n{stack.log_tail(name, 15)}", file=sys.stderr)
+        sys.stderr.flush()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+
+
 def _run_many(
     jobs: list[tuple[str, dict[str, Any], Body, Path | None]], *, quiet: bool, stack_opts: StackOptions
 ) -> list[dict[str, Any]]:
@@ -102,7 +123,9 @@ def _run_many(
     outs = [envelope(name, params) for name, params, _, _ in jobs]
 
     async def go() -> None:
-        async with Stack(stack_opts) as stack:
+        stack = Stack(stack_opts)
+        _dump_tasks_on_sigusr1(stack)
+        async with stack:
             for out, (_, _, body, _) in zip(outs, jobs, strict=True):
                 await _describe_stack(stack, out, stack_opts.keep)
                 await body(stack, out, reporter)

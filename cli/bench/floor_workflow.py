@@ -39,6 +39,19 @@ async def bench_noop(n: int) -> int:
     return n
 
 
+def announce_step(plan: FloorPlan) -> int:
+    """The step whose last upsert says "ready for a decision" (``WAITING``), as the claim's
+    projection says under_review: the last step that upserts up to and including the first wait.
+    Including it matters: when the waiting step upserts too (the claim projects in the task that
+    starts its review timer), an announcement one step earlier was overwritten before the wait,
+    and a driver that polled after that never saw it and waited for ever (the bench smoke suite's
+    intermittent hang). -1: nothing upserts up to the wait, which then announces by itself."""
+    waits = [i for i, s in enumerate(plan.steps) if s.wait_for_update]
+    if not waits:
+        return -1
+    return max((i for i in range(waits[0] + 1) if plan.steps[i].upserts), default=-1)
+
+
 @workflow.defn(name="BenchFloorChild")
 class BenchFloorChild:
     """Stands for a child case the claim starts (the benefit period): started, then done."""
@@ -58,12 +71,7 @@ class BenchFloorWorkflow:
     @workflow.run
     async def run(self, plan: FloorPlan) -> int:
         done = 0
-        waits = [i for i, s in enumerate(plan.steps) if s.wait_for_update]
-        # The last upsert before the wait announces "ready for a decision", as the claim's
-        # projection does with status under_review.
-        announce = -1
-        if waits:
-            announce = max((i for i in range(waits[0]) if plan.steps[i].upserts), default=-1)
+        announce = announce_step(plan)
         for i, step in enumerate(plan.steps):
             for u in range(step.upserts):
                 value = WAITING if (i == announce and u == step.upserts - 1) else f"bench-{i}"

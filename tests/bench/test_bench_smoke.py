@@ -6,8 +6,10 @@ like the claim). Speed is never asserted here: timings on a shared two-core mach
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,28 +56,31 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
     """floor, claims, decide, replay and payday on one stack (started once: a few seconds of imports and
     server start-up per stack is most of a tiny run's time)."""
     out = tmp_path_factory.mktemp("bench-suite")
-    proc = subprocess.run(
-        [
-            UIFLOW,
-            "bench",
-            "suite",
-            "--n",
-            "2",
-            "--concurrency",
-            "2",
-            "--repeat",
-            "1",
-            # Not --quiet: if the suite ever runs past its limit, its progress lines are in the
-            # TimeoutExpired report and show which scenario it was waiting in.
-            "--json-dir",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    args = [
+        UIFLOW,
+        "bench",
+        "suite",
+        "--n",
+        "2",
+        "--concurrency",
+        "2",
+        "--repeat",
+        "1",
+        "--json-dir",
+        str(out),
+    ]
+    # Not --quiet: the progress lines say which scenario a run past its limit was in, and SIGUSR1
+    # before the kill makes the bench print where each of its tasks waits and its processes' logs.
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(3)
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"uiflow bench suite ran past 300 s:\n{stdout[-3000:]}\n{stderr[-12000:]}")
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
     for name, r in results.items():
         assert r["scenario"] == name
