@@ -275,9 +275,15 @@ class PaydayActivities:
                 )
             ).all()
         out.due = {r.pay_month: r.due_date for r in open_rows}
-        if due_new:
+        # Every month still waiting for a run, not only those this call changed: the rows are
+        # committed before the run is woken, so a retry after a failed wake (the Temporal server
+        # restarting; seen in the drill: 45 periods, no first payment) finds nothing changed and
+        # would otherwise never wake it. Waking twice is harmless: a running run takes another
+        # cut-off, a closed one picks up what arrived after it.
+        waiting = {r.due_date for r in open_rows if r.state == "scheduled" and r.payday_id is None}
+        if due_new or waiting:
             # Only the earliest: each run starts the region's next one when it ends.
-            pay_date = actual_pay_date(self.settings, min(due_new))
+            pay_date = actual_pay_date(self.settings, min(due_new | waiting))
             started = await start_payday(
                 self.settings, req.region_code, pay_date, task_queue=activity.info().task_queue
             )

@@ -7,6 +7,8 @@ again, before the next one begins or the chaos stops):
 - the Temporal dev server stopped (SIGTERM) at ``temporal_restart_at_s`` and started again;
 - the bank failing ``bank_error_rate`` and timing out ``bank_timeout_rate`` of its calls throughout;
 - the registration platform down (every call an error) from ``outage_at_s`` for ``outage_s``.
+What is still ahead of the plan when the last claim is decided runs then, during the first
+payments, rather than not at all: a quick run tests the same recovery as a slow one.
 
 Recovery after each kill is read from outside: the seconds until the killed process is ready
 again, and until progress resumes, i.e. the case database changes again (a projection, an audit
@@ -108,7 +110,6 @@ class Drill:
         self.progress = Progress(stack)
         self.events: list[Event] = []
         self.t0 = 0.0
-        self.unfinished_chaos: list[str] = []
         self.pending: list[tuple[Event, asyncio.Task[float | None]]] = []
 
     def _now(self) -> float:
@@ -164,8 +165,20 @@ class Drill:
         kills = 0
         next_kill = o.worker_kill_every_s
         outage_end: float | None = None
-        while not stop.is_set():
+        while True:
             now = self._now()
+            # Claims decided before the whole plan ran (a quick machine): what is left of it runs
+            # at once, while the decided claims' benefit periods make their first payments, so a
+            # run proves the same recovery however fast it went. A bounded number of worker kills
+            # counts as planned; "until the claims are done" is over.
+            kills_left = o.worker_kills_max is not None and kills < o.worker_kills_max
+            if stop.is_set():
+                if not plan and not kills_left:
+                    break
+                if plan:
+                    plan[0] = (now, plan[0][1])
+                if kills_left:
+                    next_kill = now
             if outage_end is not None and now >= outage_end:
                 await self._sim("DELETE", "/admin/faults/registration")
                 self.events.append(Event("outage_end", "registration", now))
@@ -194,12 +207,13 @@ class Drill:
                 self.procs.record_died(name)
                 self.events.append(Event("died", name, self._now()))
                 await self.procs.start(name)
+            if stop.is_set():
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
         if outage_end is not None:
             await self._sim("DELETE", "/admin/faults/registration")
             self.events.append(Event("outage_end", "registration", self._now()))
-        self.unfinished_chaos = [what for _, what in plan]
 
     async def run(self) -> dict[str, Any]:
         o = self.opts
@@ -284,7 +298,6 @@ class Drill:
                 "payments_waited_s": paid_wait,
             },
             "events": [e.as_dict() for e in self.events],
-            "chaos_not_reached": self.unfinished_chaos,
             "api_client": api.stats.as_dict(),
             "plans": {p: sum(1 for c in runs if c.plan == p) for p in EXPECTED_FINAL},
             "checks": checks,

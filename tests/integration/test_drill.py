@@ -43,7 +43,6 @@ async def test_small_drill_loses_nothing_and_pays_nothing_twice() -> None:
             assert e["exit_code"] == -9 and e["ready_after_s"] is not None, report
         if e["kind"] in ("sigkill", "restart"):
             assert e["progress_after_s"] is not None, report
-    assert out["chaos_not_reached"] == [], report
     assert out["api_client"]["unanswered"] > 0, report  # the killed API process was being used
 
     c = out["checks"]
