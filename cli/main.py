@@ -193,6 +193,13 @@ def drill(
     api_down: float = typer.Option(10.0, help="API 进程停机秒数"),
     temporal_restart_at: float | None = typer.Option(120.0, help="第几秒重启 Temporal 开发服务器"),
     no_temporal_restart: bool = typer.Option(False, "--no-temporal-restart", help="不重启开发服务器"),
+    worker_kill_at_share: float | None = typer.Option(
+        None, help="办完多大比例的申领时终止一次 worker（0–1，代替按秒终止）"
+    ),
+    api_kill_at_share: float | None = typer.Option(None, help="办完多大比例的申领时终止一个 API 进程（0–1）"),
+    temporal_restart_at_share: float | None = typer.Option(
+        None, help="办完多大比例的申领时重启开发服务器（0–1）"
+    ),
     outage_at: float | None = typer.Option(30.0, help="第几秒让失业登记平台停机"),
     outage: float = typer.Option(300.0, help="失业登记平台停机秒数"),
     bank_error_rate: float = typer.Option(0.2, help="银行调用出错的比例"),
@@ -213,6 +220,9 @@ def drill(
         api_kill_at_s=api_kill_at,
         api_down_s=api_down,
         temporal_restart_at_s=None if no_temporal_restart else temporal_restart_at,
+        worker_kill_at_share=worker_kill_at_share,
+        api_kill_at_share=api_kill_at_share,
+        temporal_restart_at_share=None if no_temporal_restart else temporal_restart_at_share,
         outage_at_s=outage_at,
         outage_s=outage,
         bank_error_rate=bank_error_rate,

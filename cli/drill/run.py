@@ -7,8 +7,7 @@ again, before the next one begins or the chaos stops):
 - the Temporal dev server stopped (SIGTERM) at ``temporal_restart_at_s`` and started again;
 - the bank failing ``bank_error_rate`` and timing out ``bank_timeout_rate`` of its calls throughout;
 - the registration platform down (every call an error) from ``outage_at_s`` for ``outage_s``.
-What is still ahead of the plan when the last claim is decided runs then, during the first
-payments, rather than not at all: a quick run tests the same recovery as a slow one.
+Each kill and the restart can be planned at a share of the claims decided instead (``*_at_share``).
 
 Recovery after each kill is read from outside: the seconds until the killed process is ready
 again, and until progress resumes, i.e. the case database changes again (a projection, an audit
@@ -50,6 +49,12 @@ class DrillOptions:
     api_kill_at_s: float | None = 60.0
     api_down_s: float = 10.0
     temporal_restart_at_s: float | None = 120.0
+    # Instead of a time, a share of the claims decided (0 to 1): the action then comes while the
+    # rest are in flight, however quick the machine (the small drill in `make test`: at fixed
+    # seconds, a restart planned after the last claim never came on a quiet machine).
+    api_kill_at_share: float | None = None
+    temporal_restart_at_share: float | None = None
+    worker_kill_at_share: float | None = None  # one kill, instead of one every worker_kill_every_s
     outage_at_s: float | None = 30.0
     outage_s: float = 300.0
     bank_error_rate: float = 0.2
@@ -110,6 +115,8 @@ class Drill:
         self.progress = Progress(stack)
         self.events: list[Event] = []
         self.t0 = 0.0
+        self.unfinished_chaos: list[str] = []
+        self.decided = 0  # claims whose driver is done (for the actions planned by share)
         self.pending: list[tuple[Event, asyncio.Task[float | None]]] = []
 
     def _now(self) -> float:
@@ -154,38 +161,41 @@ class Drill:
 
     async def chaos(self, stop: asyncio.Event) -> None:
         o = self.opts
-        plan: list[tuple[float, str]] = []
-        if o.api_kill_at_s is not None:
-            plan.append((o.api_kill_at_s, "api"))
-        if o.temporal_restart_at_s is not None:
-            plan.append((o.temporal_restart_at_s, "temporal"))
+        # (trigger, value, action): "s" at a second of the run, "share" at a share of the claims decided.
+        plan: list[tuple[str, float, str]] = []
+        for what, at_s, share in (
+            ("api", o.api_kill_at_s, o.api_kill_at_share),
+            ("temporal", o.temporal_restart_at_s, o.temporal_restart_at_share),
+            ("worker", None, o.worker_kill_at_share),
+        ):
+            if share is not None:
+                plan.append(("share", share, what))
+            elif at_s is not None:
+                plan.append(("s", at_s, what))
         if o.outage_at_s is not None:
-            plan.append((o.outage_at_s, "outage"))
-        plan.sort()
+            plan.append(("s", o.outage_at_s, "outage"))
+        plan.sort(key=lambda item: (item[0], item[1]))  # by time, then by share
         kills = 0
-        next_kill = o.worker_kill_every_s
+        next_kill = o.worker_kill_every_s if o.worker_kill_at_share is None else 0.0
         outage_end: float | None = None
-        while True:
+
+        def due(trigger: str, value: float, now: float) -> bool:
+            return now >= value if trigger == "s" else self.decided >= value * o.claims
+
+        while not stop.is_set():
             now = self._now()
-            # Claims decided before the whole plan ran (a quick machine): what is left of it runs
-            # at once, while the decided claims' benefit periods make their first payments, so a
-            # run proves the same recovery however fast it went. A bounded number of worker kills
-            # counts as planned; "until the claims are done" is over.
-            kills_left = o.worker_kills_max is not None and kills < o.worker_kills_max
-            if stop.is_set():
-                if not plan and not kills_left:
-                    break
-                if plan:
-                    plan[0] = (now, plan[0][1])
-                if kills_left:
-                    next_kill = now
             if outage_end is not None and now >= outage_end:
                 await self._sim("DELETE", "/admin/faults/registration")
                 self.events.append(Event("outage_end", "registration", now))
                 outage_end = None
-            if plan and now >= plan[0][0]:
-                _, what = plan.pop(0)
-                if what == "api":
+            ready = [item for item in plan if due(item[0], item[1], now)]
+            if ready:
+                plan.remove(ready[0])
+                what = ready[0][2]
+                if what == "worker":
+                    await self._kill_and_restart("sigkill", WORKERS[kills % 2], 0.0, signal.SIGKILL)
+                    kills += 1
+                elif what == "api":
                     await self._kill_and_restart("sigkill", APIS[1], o.api_down_s, signal.SIGKILL)
                 elif what == "temporal":
                     await self._kill_and_restart("restart", "temporal", 0.0, signal.SIGTERM)
@@ -194,11 +204,7 @@ class Drill:
                     self.events.append(Event("outage_start", "registration", now))
                     outage_end = now + o.outage_s
                 continue
-            if (
-                o.worker_kill_every_s
-                and now >= next_kill
-                and (o.worker_kills_max is None or kills < o.worker_kills_max)
-            ):
+            if next_kill and now >= next_kill and (o.worker_kills_max is None or kills < o.worker_kills_max):
                 await self._kill_and_restart("sigkill", WORKERS[kills % 2], 0.0, signal.SIGKILL)
                 kills += 1
                 next_kill = self._now() + o.worker_kill_every_s
@@ -207,13 +213,12 @@ class Drill:
                 self.procs.record_died(name)
                 self.events.append(Event("died", name, self._now()))
                 await self.procs.start(name)
-            if stop.is_set():
-                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
         if outage_end is not None:
             await self._sim("DELETE", "/admin/faults/registration")
             self.events.append(Event("outage_end", "registration", self._now()))
+        self.unfinished_chaos = [what for _, _, what in plan]
 
     async def run(self) -> dict[str, Any]:
         o = self.opts
@@ -262,6 +267,7 @@ class Drill:
                 async with sem:
                     await driver.run(c)
                 done += 1
+                self.decided = done
                 if done % max(1, o.claims // 10) == 0:
                     self.note(f"{done}/{o.claims} claims decided ({self._now():.0f}s)")
 
@@ -298,6 +304,7 @@ class Drill:
                 "payments_waited_s": paid_wait,
             },
             "events": [e.as_dict() for e in self.events],
+            "chaos_not_reached": self.unfinished_chaos,
             "api_client": api.stats.as_dict(),
             "plans": {p: sum(1 for c in runs if c.plan == p) for p in EXPECTED_FINAL},
             "checks": checks,
