@@ -139,7 +139,9 @@ async def test_employer_dispute_approved_at_three_levels_then_claim_paid(
     r = await decide(h, StopReasonDisputeWorkflow.second_review, cmd(SECOND))
     assert r.stage == "final_review"
     r = await decide(h, StopReasonDisputeWorkflow.final_review, cmd(FINAL))
-    assert r.status == "applying_change"
+    # The decision applied, the change to the stop reason follows at once: read a moment later the
+    # dispute may already have made it (fc2, a quiet machine). Its end state is checked below.
+    assert r.status in ("applying_change", "changed")
 
     s = await wait_dispute(h, status=DisputeStatus.CHANGED)
     assert s.change is not None and s.change.via == "front_end" and s.change.changed_by == "final.nmg"
