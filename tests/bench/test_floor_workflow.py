@@ -22,7 +22,7 @@ from cli.bench.floor_workflow import (
     announce_step,
     bench_noop,
 )
-from tests.waiting import polls
+from tests.waiting import WAIT_S, polls
 from workers.main import sandbox_runner
 
 #: The shape the probe claim had in a passing run: its waiting task upserts twice as well.
@@ -83,4 +83,5 @@ async def test_the_floor_waits_saying_it_waits(local_env: WorkflowEnvironment, p
         desc = await handle.describe()
         assert desc.typed_search_attributes.get(CASE_STATUS) == WAITING
         await handle.execute_update(BenchFloorWorkflow.decide, "test")
-        assert await asyncio.wait_for(handle.result(), timeout=60) == sum(s.activities for s in plan.steps)
+        done = await asyncio.wait_for(handle.result(), timeout=WAIT_S)
+        assert done == sum(s.activities for s in plan.steps)
