@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from temporalio.client import Client
 
+from api.calendar_in_force import bind_calendar
 from api.errors import install_error_handlers
 from api.input_guard import RefuseNul
 from api.principals import ROUTER_POLICIES, declare_elsewhere, public, refuse_read_only_writes
@@ -68,7 +69,7 @@ def create_app(
             "内蒙古失业保险经办系统：申领、审核、发放、争议、审计。所有案件均为 Temporal 持久化工作流。"
         ),
         lifespan=lifespan,
-        dependencies=[Depends(refuse_read_only_writes)],
+        dependencies=[Depends(refuse_read_only_writes), Depends(bind_calendar)],
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.effective_database_url)

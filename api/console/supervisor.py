@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.calendar_in_force import api_calendar
 from api.console.export import xlsx_response
 from api.console.lists import region_options, status_labels
 from api.console.web import ConsoleRoute, render
@@ -253,7 +254,7 @@ async def reviewer_table(
             if (summary or {}).get("decided_within_limit") is not False:
                 r.within_limit += 1
             try:
-                days = working_days_between(local_date(received_at), local_date(decided_at))
+                days = working_days_between(local_date(received_at), local_date(decided_at), api_calendar())
             except PolicyError:  # outside the holiday tables: not counted in the average
                 continue
             r.working_days_total += days

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.calendar_in_force import api_calendar
 from api.case_lists import ListSpec, facet_counts, keyset_page, offset_page
 from api.deps import ensure_region, get_session
 from api.errors import ApiError
@@ -91,7 +92,7 @@ def _item(r: CaseRecord, today: date) -> CaseItem:
     deadline = None if r.status in DECIDED_STATUSES else r.deadline
     if deadline is not None:
         try:
-            left = working_days_until(today, deadline)
+            left = working_days_until(today, deadline, api_calendar())
         except PolicyError:
             left = None
     return CaseItem(

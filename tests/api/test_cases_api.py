@@ -4,7 +4,7 @@ region scope, filters, sorting by deadline, paging, and per-day counts in Asia/S
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -17,8 +17,12 @@ from core.settings import Settings
 from models.tables import CaseRecord
 from tests.conftest import login
 
-# 01:30 on 2 Nov in Asia/Shanghai, still 1 Nov in UTC: counting by the UTC day would show here.
-T0 = datetime(2026, 11, 1, 17, 30, tzinfo=UTC)
+# 17:30 UTC, 01:30 the next day in Asia/Shanghai: counting by the UTC day would show here. Twenty
+# days back from the clock, not a fixed date: the per-day counts cover the 30 days up to the latest
+# case in scope, which other tests create today (a fixed 1 Nov 2026 fell out of the window in
+# December, or under scripts/test-as-of).
+T0 = datetime.combine(datetime.now(UTC).date() - timedelta(days=20), time(17, 30), UTC)
+D1, D2 = (T0 + timedelta(days=1)).date().isoformat(), (T0 + timedelta(days=2)).date().isoformat()
 
 
 def _row(i: int, **over: object) -> CaseRecord:
@@ -32,7 +36,7 @@ def _row(i: int, **over: object) -> CaseRecord:
         applicant_name=f"测试{i}",
         applicant_id_masked="150102********0000",
         received_at=T0 + timedelta(days=i % 5),
-        deadline=date(2026, 11, 20) + timedelta(days=i % 7),
+        deadline=T0.date() + timedelta(days=19 + i % 7),
         updated_at=T0,
         summary={"status_label": "待审核"},
         version=1,
@@ -124,9 +128,39 @@ async def test_stats_count_in_sql_by_local_day(seeded: httpx.AsyncClient) -> Non
     reviewer = await login(seeded, "reviewer.xc")
     st = (await seeded.get("/api/v1/cases/stats", headers=reviewer)).json()
     assert st["by_region"]["150102"] >= 32 and "150202" not in st["by_region"]
-    assert st["received_per_day"]["2026-11-02"] >= 7  # 17:30Z on 1 Nov is 01:30 on 2 Nov in Shanghai
-    assert st["received_per_day"].get("2026-11-01", 0) == 0  # the UTC day is not the business day
-    assert st["decided_per_day"]["2026-11-03"] >= 1  # 21:30Z on 2 Nov = 05:30 on 3 Nov in Shanghai
-    assert st["decided_per_day"].get("2026-11-02", 0) == 0
+    assert st["received_per_day"][D1] >= 7  # 17:30Z on T0's day is 01:30 the next day in Shanghai
+    assert st["received_per_day"].get(T0.date().isoformat(), 0) == 0  # the UTC day is not the business day
+    assert st["decided_per_day"][D2] >= 1  # 21:30Z on D1 = 05:30 on D2 in Shanghai
+    assert st["decided_per_day"].get(D1, 0) == 0
     assert st["decided_total"] >= 2 and st["decided_total"] - st["decided_within_limit"] >= 1
     assert st["overdue"] >= 1 and st["escalated"] >= 1
+
+
+async def test_days_left_count_with_the_operators_calendar(settings: Settings, pg_db: Database) -> None:
+    """A deadline in a year only the operator's tables cover (UIFLOW_CALENDAR_DIR; here the
+    synthetic one of tests/clock.py, as the 2027 table will be in production): the list counts the
+    working days left with them, as the worker computed the deadline. With the packaged tables
+    alone the count is unknown (the API used them alone: as of 2027-02-15 no case showed its days)."""
+    from tests.clock import FUTURE_YEAR
+
+    row = _row(900, deadline=date(FUTURE_YEAR, 3, 1))
+    async with pg_db.session() as s:
+        await s.exec(delete(CaseRecord).where(CaseRecord.case_id == row.case_id))  # type: ignore[call-overload,arg-type]
+        s.add(row)
+        await s.commit()
+    try:
+        counts = {}
+        packaged_only = settings.model_copy(update={"calendar_dir": None})
+        url = f"/api/v1/cases?deadline_from={FUTURE_YEAR}-01-01&page_size=200"
+        for name, cfg in (("operator", settings), ("packaged", packaged_only)):
+            app = create_app(cfg, db=pg_db)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                items = (await c.get(url, headers=await login(c, "reviewer.xc"))).json()["items"]
+            (item,) = [i for i in items if i["case_id"] == row.case_id]
+            counts[name] = item["working_days_left"]
+        assert counts["packaged"] is None, counts
+        assert isinstance(counts["operator"], int) and counts["operator"] > 0, counts
+    finally:
+        async with pg_db.session() as s:
+            await s.exec(delete(CaseRecord).where(CaseRecord.case_id == row.case_id))  # type: ignore[call-overload,arg-type]
+            await s.commit()
