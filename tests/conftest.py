@@ -8,7 +8,7 @@ import base64
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -44,6 +44,23 @@ PG_ADMIN_URL = os.environ.get("UIFLOW_TEST_PG_ADMIN", "postgresql://postgres@127
 @pytest.fixture(scope="session")
 def tmp_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("uiflow-data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def child_processes_calendar(tmp_data: Path) -> Iterator[None]:
+    """Every process the suite starts (the bench's and the drill's stacks, ``uiflow dev``, worker
+    processes) counts working days with the suite's calendar, as its in-process workers do. With
+    the packaged tables alone a claim whose review deadline falls in a year they lack fails closed
+    (``calendar.year_missing``): right in production until the operator enters the table, but it
+    would stop the suite from mid-December, when ten working days reach into the next year (found
+    running the suite as of 2027-02-15: the bench's probe claim was blocked and the bench waited)."""
+    old = os.environ.get("UIFLOW_CALENDAR_DIR")
+    os.environ["UIFLOW_CALENDAR_DIR"] = str(synthetic_calendar_dir(tmp_data / "calendar"))
+    yield
+    if old is None:
+        os.environ.pop("UIFLOW_CALENDAR_DIR", None)
+    else:
+        os.environ["UIFLOW_CALENDAR_DIR"] = old
 
 
 @pytest.fixture(scope="session")
