@@ -53,8 +53,11 @@ def _config(tmp: Path) -> dict[str, int]:
 
 
 def _start(tmp: Path) -> subprocess.Popen[str]:
-    # none of the caller's settings, except how the dev server is started (scripts/test-as-of)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UIFLOW_") or k == WRAPPER_ENV}
+    # None of the caller's settings, except how the dev server is started (scripts/test-as-of) and
+    # the suite's working-day calendar (tests/conftest.py: a claim due in a year the packaged
+    # tables lack would fail closed and never reach review).
+    keep = {WRAPPER_ENV, "UIFLOW_CALENDAR_DIR"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UIFLOW_") or k in keep}
     return subprocess.Popen(
         [str(BIN / "uiflow"), "dev", "--no-demo"],
         cwd=tmp,

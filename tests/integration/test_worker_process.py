@@ -35,6 +35,7 @@ async def test_worker_metrics_and_graceful_stop(
         {
             "UIFLOW_MODE": "test",
             "UIFLOW_DATA_DIR": str(wf_settings.data_dir),
+            "UIFLOW_CALENDAR_DIR": str(wf_settings.calendar_dir),
             "UIFLOW_TEMPORAL_ADDRESS": local_env.client.service_client.config.target_host,
             "UIFLOW_TEMPORAL_NAMESPACE": "default",
             "UIFLOW_TASK_QUEUE": "worker-process-test",
