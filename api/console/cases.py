@@ -331,7 +331,7 @@ async def case_view(
     request.state.linked_requests = await service_requests.linked_requests(session, staff, case_id)
     # The official notices issued on the case (``_case_notices.html``), to download and print.
     request.state.case_notices = await notices_api.notices_of(session, case_id)
-    if row.case_type == CaseType.STOP_REASON_DISPUTE.value and disputes.available():
+    if row.case_type == CaseType.STOP_REASON_DISPUTE.value:
         return await disputes.case_page(request, staff, session, await get_temporal(request), row)
     if row.case_type == CaseType.BENEFIT_CLAIM.value:
         return await claim_page(request, staff, session, await get_temporal(request), row)

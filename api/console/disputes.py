@@ -9,7 +9,6 @@ being built."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -82,15 +81,9 @@ _REASONS_TTL = 600.0
 _reasons_cache: dict[str, tuple[float, list[Any]]] = {}
 
 
-def available() -> bool:
-    return importlib.util.find_spec("api.routes.disputes") is not None
-
-
 def status_labels() -> dict[str, str]:
-    try:
-        from models.dispute import DISPUTE_STATUS_LABELS
-    except ImportError:
-        return {}
+    from models.dispute import DISPUTE_STATUS_LABELS
+
     return {s.value: label for s, label in DISPUTE_STATUS_LABELS.items()}
 
 
@@ -168,8 +161,6 @@ async def intake_form(
 ) -> Response:
     """The counter form; with ``claim`` (a rejected claim of the clerk's region), prefilled from
     that claim so the person need not say it all again."""
-    if not available():
-        raise ApiError(404, "http.404", "停保原因争议受理尚未开通")
     own = get_region(staff.region_code)
     values: dict[str, Any] = dict.fromkeys(FIELDS, "") | {"docs": []}
     values["region_code"] = own.code if own.level == "county" else ""
@@ -231,8 +222,6 @@ async def intake_submit(
     staff: Clerk,
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Response:
-    if not available():
-        raise ApiError(404, "http.404", "停保原因争议受理尚未开通")
     from api.routes import disputes as disputes_api
 
     form = await request.form()

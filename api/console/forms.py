@@ -46,10 +46,8 @@ def upload_kinds() -> dict[str, str]:
 
 def doc_kinds() -> dict[str, str]:
     kinds = dict(CLAIM_DOC_KINDS)
-    try:
-        from models.dispute import DOCUMENT_KIND_LABELS
-    except ImportError:
-        return kinds
+    from models.dispute import DOCUMENT_KIND_LABELS
+
     for k, v in DOCUMENT_KIND_LABELS.items():
         kinds.setdefault(k, v)
     return kinds

@@ -12,7 +12,6 @@ could not be built."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -182,13 +181,9 @@ def _category(ev: Any) -> str:
 
 
 def _route() -> Any:
-    try:
-        module = importlib.import_module("api.routes.audit")
-    except ModuleNotFoundError as e:
-        if e.name != "api.routes.audit":
-            raise
-        return None
-    return getattr(module, "build_case_timeline", None)
+    from api.routes.audit import build_case_timeline
+
+    return build_case_timeline
 
 
 #: A page that reloads itself while the system works is one visit: its reloads (``?auto=1``) record

@@ -294,7 +294,6 @@ def render(
         "is_clerk": bool(staff and staff.has(Role.INTAKE_CLERK)),
         "is_supervisor_view": bool(staff and staff.has(Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR)),
         "read_only": bool(staff and staff.roles and all(r in READ_ONLY_ROLES for r in staff.roles)),
-        "disputes_enabled": disputes_enabled(),
     }
     ctx.update(context or {})
     html = ENV.get_template(template).render(ctx)
@@ -325,12 +324,6 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
         )
     ctx = {"status": status, "code": code, "message": message}
     return render(request, "error.html", ctx, staff=staff, status=status)
-
-
-def disputes_enabled() -> bool:
-    from api.console import disputes
-
-    return disputes.available()
 
 
 class ConsoleRoute(APIRoute):
