@@ -117,21 +117,30 @@ async def local_env(settings: Settings, tmp_data: Path) -> AsyncIterator[Workflo
     await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session")
-async def pg_url() -> AsyncIterator[str]:
-    name = f"uiflow_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+@asynccontextmanager
+async def scratch_database(prefix: str) -> AsyncIterator[str]:
+    """An empty database of its own on the local server (its SQLAlchemy URL), dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     conn = await asyncpg.connect(PG_ADMIN_URL)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    conn = await asyncpg.connect(PG_ADMIN_URL)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield f"{base}/{name}"
     finally:
-        await conn.close()
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    async with scratch_database("uiflow_test") as url:
+        yield url
 
 
 async def prepared_db(url: str, settings: Settings) -> Database:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 import requests
 import schemathesis
@@ -29,7 +27,7 @@ from core.security import issue_token
 from core.settings import Settings
 from models.tables import LoginThrottle
 from sim.testing import running_sim, serve_app
-from tests.conftest import PG_ADMIN_URL, prepared_db
+from tests.conftest import prepared_db, scratch_database
 from tests.waiting import WAIT_S
 
 MAX_EXAMPLES = 20
@@ -58,23 +56,9 @@ def api_server(
         # Its own database: the thousands of generated requests (service requests with random
         # Unicode content among them) stay out of the session's, whose console pages other tests
         # read (the Chinese-only scan read that content as "not Chinese").
-        name = f"uiflow_schemathesis_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        url = pg_url.rsplit("/", 1)[0] + "/" + name
-        await (await prepared_db(url, cfg)).dispose()
-        own = cfg.model_copy(update={"database_url": url})
-        try:
-            await _serve(own)
-        finally:
-            admin = await asyncpg.connect(PG_ADMIN_URL)
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await admin.close()
+        async with scratch_database("uiflow_schemathesis") as url:
+            await (await prepared_db(url, cfg)).dispose()
+            await _serve(cfg.model_copy(update={"database_url": url}))
 
     async def _serve(cfg: Settings) -> None:
         async with running_sim(seed=7, population=50) as sim:
