@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         UnblockCommand,
     )
     from models.enums import Role
-    from models.notice import NoticeIssued, NoticeRequest
+    from models.notice import NoticeIssued, NoticeKind, NoticeRequest
     from models.staff import StaffActor
     from policy.regions import ancestors
 
@@ -330,6 +330,33 @@ class CaseWorkflowBase:
             sha256=issued.sha256,
         )
         return issued
+
+    async def notice_for_person(
+        self,
+        kind: NoticeKind,
+        key: str,
+        *,
+        person_name: str,
+        person_id_masked: str,
+        facts: dict[str, str],
+        rows: list[Any] | None = None,
+    ) -> str:
+        """Issue one notice to the person the case is about, at this moment; returns the sentence
+        the message to the person ends with (every case type's step notices go through here)."""
+        issued = await self.issue_notice(
+            NoticeRequest(
+                case_id=self.case_id,
+                issue_key=key,
+                kind=kind,
+                region_code=self.region_code,
+                issued_at=workflow.now(),
+                person_name=person_name,
+                person_id_masked=person_id_masked,
+                facts=facts,
+                rows=rows or [],
+            )
+        )
+        return issued.sms_zh()
 
     async def notify_person(self, phone: str, name: str, template: str, text_zh: str) -> None:
         """An SMS to the person the case is about (their phone from the encrypted input)."""

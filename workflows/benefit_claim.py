@@ -71,7 +71,7 @@ with workflow.unsafe.imports_passed_through():
         StopReasonChangedEvent,
     )
     from models.enums import CaseType, Channel, Role
-    from models.notice import NoticeKind, NoticeRequest, NoticeRow, date_zh, month_rows, month_zh
+    from models.notice import NoticeKind, NoticeRow, date_zh, month_rows, month_zh
     from models.review import DecisionTarget
     from models.rules import RetirementCategory
     from models.staff import StaffActor
@@ -1063,20 +1063,14 @@ class BenefitClaimWorkflow(UnblockableCase):
         self, kind: NoticeKind, key: str, facts: dict[str, str], rows: list[NoticeRow] | None = None
     ) -> str:
         """Issue one notice of this claim; returns the sentence the message to the person ends with."""
-        issued = await self.issue_notice(
-            NoticeRequest(
-                case_id=self.case_id,
-                issue_key=key,
-                kind=kind,
-                region_code=self.region_code,
-                issued_at=workflow.now(),
-                person_name=self.inp.application.name,
-                person_id_masked=self.state.applicant_id_masked,
-                facts={"received_on": date_zh(local_date(self.inp.received_at))} | facts,
-                rows=rows or [],
-            )
+        return await self.notice_for_person(
+            kind,
+            key,
+            person_name=self.inp.application.name,
+            person_id_masked=self.state.applicant_id_masked,
+            facts={"received_on": date_zh(local_date(self.inp.received_at))} | facts,
+            rows=rows,
         )
-        return issued.sms_zh()
 
     async def _tell_applicant(self, template: str, text_zh: str) -> None:
         """An SMS to the applicant (the phone stays inside the encrypted payloads)."""

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.case import CaseProjection, DecisionReceipt, Notification, local_date
     from models.enums import CaseType, LabelledEnum, Role, StageEnum
-    from models.notice import NoticeKind, NoticeRequest, date_zh
+    from models.notice import NoticeKind, date_zh
     from models.review_once import OnceDecision, OnceDecisionCommand
     from policy.identity import mask_resident_id
     from workflows.base import UnblockableCase, refuse, region_path
@@ -256,20 +256,14 @@ class ReviewOnceCase(UnblockableCase):
     ) -> str:
         """Issue the step's official notice (shared notices mechanism); returns the sentence the
         message to the person ends with."""
-        issued = await self.issue_notice(
-            NoticeRequest(
-                case_id=self.case_id,
-                issue_key=key,
-                kind=kind,
-                region_code=self.region_code,
-                issued_at=workflow.now(),
-                person_name=self.inp.application.name,
-                person_id_masked=self.state.applicant_id_masked,
-                facts={"applied_on": date_zh(local_date(self.state.received_at))} | facts,
-                rows=rows or [],
-            )
+        return await self.notice_for_person(
+            kind,
+            key,
+            person_name=self.inp.application.name,
+            person_id_masked=self.state.applicant_id_masked,
+            facts={"applied_on": date_zh(local_date(self.state.received_at))} | facts,
+            rows=rows,
         )
-        return issued.sms_zh()
 
     def _receipt(self, message_zh: str) -> DecisionReceipt:
         return DecisionReceipt(
