@@ -15,7 +15,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -29,6 +35,12 @@ log = logging.getLogger("uiflow.api.temporal")
 
 T = TypeVar("T")
 BUSY_ATTEMPTS = 6
+# How long a decision waits for a case that is still applying the decision before it.
+DESK_WAIT_S = 3.0
+DESK_FIRST_WAIT_S = 0.02
+DESK_MAX_STEP_S = 0.4
+# How long a route that shows the case's state after a decision waits for the case to apply it.
+SETTLE_WAIT_S = 3.0
 
 # A refusal's stable code is ``<area>.<reason>``; the reason alone decides the status, so a wrong
 # role is 403 whether a claim, a dispute or a benefit period refused it.
@@ -108,6 +120,53 @@ async def call_workflow(fn: Callable[[], Awaitable[T]]) -> T:
         raise _unavailable(e) from e
 
 
+def _desk_busy(e: WorkflowUpdateFailedError) -> bool:
+    cause = e.cause
+    return isinstance(cause, ApplicationError) and (cause.type or "").endswith(".busy")
+
+
+async def _while_desk_busy(send: Callable[[], Awaitable[T]]) -> T:
+    """Send a decision again, for up to ``DESK_WAIT_S``, while the case refuses it because it is
+    still applying the decision before (``<area>.busy``).
+
+    Why: a decision is answered when accepted and applied just after (issue 19), so a client that
+    sends the next level's decision as soon as it has the receipt (a second reviewer at the next
+    desk, a script) would otherwise meet a busy case for the few milliseconds that takes. Waiting
+    here keeps that a non-event; a case busy for longer (a step retrying against a system that is
+    down) still answers 409 ``review.busy``. Safe: a refused Update leaves nothing in the history,
+    and the retry is the same Update id."""
+    delay, waited = DESK_FIRST_WAIT_S, 0.0
+    while True:
+        try:
+            return await send()
+        except WorkflowUpdateFailedError as e:
+            if not _desk_busy(e) or waited >= DESK_WAIT_S:
+                raise
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, DESK_MAX_STEP_S)
+
+
+async def settled(client: Client, case_id: str, limit: float = SETTLE_WAIT_S) -> None:
+    """Until the case has applied the decision it accepted (``decision_processing`` is false), for
+    at most ``limit`` seconds; a case that cannot answer counts as settled.
+
+    Why: a decision's Update answers on acceptance and the case applies it just after (issue 19).
+    A route that answers with the case's state as well as the receipt (a service request's action,
+    a dispute's level) waits for that, so the state it shows includes the decision it reports."""
+    handle = client.get_workflow_handle(case_id)
+    delay, waited = DESK_FIRST_WAIT_S, 0.0
+    while waited < limit:
+        try:
+            if not await handle.query("decision_processing", result_type=bool):
+                return
+        except (RPCError, WorkflowQueryFailedError):
+            return
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, DESK_MAX_STEP_S)
+
+
 def update_id_for(case_id: str, update_name: str, idempotency_key: str | None) -> str:
     """The Update id: from the client's idempotency key when it sent one (prefixed by the case and
     the decision, so a key is unique per case), else a fresh one. Either way one id for every
@@ -135,8 +194,10 @@ async def execute_update(
     update_name = name.name if name is not None and name.name else getattr(update, "__name__", str(update))
     update_id = update_id_for(case_id, update_name, idempotency_key)
     try:
-        return await _retry_busy(
-            lambda: handle.execute_update(update, arg, id=update_id, result_type=result_type)
+        return await _while_desk_busy(
+            lambda: _retry_busy(
+                lambda: handle.execute_update(update, arg, id=update_id, result_type=result_type)
+            )
         )
     except WorkflowUpdateFailedError as e:
         raise refusal_error(e.cause) from e

@@ -421,7 +421,7 @@ class BenefitClaimWorkflow(UnblockableCase):
                 on_reminder=lambda: self._remind(rnd),
                 on_overdue=lambda: self._escalate(rnd),
             )
-            decision, actor = self.desk.take()
+            decision, actor = await self.desk.take()
             audit = self.audit(
                 actor,
                 f"claim.{decision.kind}",
@@ -538,7 +538,7 @@ class BenefitClaimWorkflow(UnblockableCase):
             on_reminder=lambda: self._risk_remind(rnd),
             on_overdue=lambda: self._risk_escalate(rnd),
         )
-        finding, actor = self.risk_desk.take()
+        finding, actor = await self.risk_desk.take()
         rnd.risk_finding = finding
         await self.audit(
             actor,
@@ -1207,11 +1207,11 @@ class BenefitClaimWorkflow(UnblockableCase):
             closed=s.status == ClaimStatus.CLOSED,
             status_zh=CLAIM_STATUS_LABELS[s.status],
         )
+        self.desk.check_free()
         if s.status != ClaimStatus.UNDER_REVIEW:
             raise refuse(
                 "review.stage", f"该申领当前状态为“{CLAIM_STATUS_LABELS[s.status]}”，不能作出审核决定"
             )
-        self.desk.check_free()
         self.desk.check_target(cmd, LEVEL, LEVEL_LABEL, len(s.rounds))
         self.desk.check_staff(actor, LEVEL, "审核决定", Role.REVIEWER)
         if s.assigned_to and s.assigned_to != actor.login:
@@ -1298,11 +1298,11 @@ class BenefitClaimWorkflow(UnblockableCase):
 
     def _check_finding(self, cmd: RiskFindingCommand) -> None:
         s = self.state
+        self.risk_desk.check_free()
         if s.status != ClaimStatus.RISK_VERIFICATION:
             raise refuse(
                 "review.stage", f"该申领当前状态为“{CLAIM_STATUS_LABELS[s.status]}”，不在风险核查阶段"
             )
-        self.risk_desk.check_free()
         self.risk_desk.check_target(cmd, RISK_LEVEL, RISK_LABEL, len(s.rounds))
         self.risk_desk.check_staff(cmd.actor, RISK_LEVEL, RISK_LABEL, Role.RISK_INSPECTOR)
         if len(cmd.finding.strip()) < MIN_FINDING:

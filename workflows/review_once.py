@@ -140,7 +140,7 @@ class ReviewOnceCase(UnblockableCase):
             on_reminder=lambda: self._remind(rnd),
             on_overdue=lambda: self._escalate(rnd, limit_days),
         )
-        d, actor = self.desk.take()
+        d, actor = await self.desk.take()
         rnd.decision = d
         await self.audit(
             actor,
@@ -217,9 +217,9 @@ class ReviewOnceCase(UnblockableCase):
         self.desk.check_undecided(
             decided=s.status.value in ("approved", "paid"), closed=s.status.value == "closed", status_zh=label
         )
+        self.desk.check_free()
         if s.status.value != "under_review":
             raise refuse("review.stage", f"该申请当前状态为“{label}”，不能作出审核决定")
-        self.desk.check_free()
         self.desk.check_target(cmd, LEVEL, LEVEL_LABEL, len(s.rounds))
         self.desk.check_staff(cmd.actor, LEVEL, "审核决定", Role.REVIEWER)
         if cmd.action == "reject" and (

@@ -325,7 +325,7 @@ class ServiceRequestWorkflow(UnblockableCase):
 
     async def _first_contact(self) -> None:
         await self._wait("first", self._first_contact_deadline(), "首次联系")
-        kind, action, actor = self._take()
+        kind, action, actor = await self._take()
         now = workflow.now()
         self.state.contacted_at = now
         if kind == "answer":
@@ -344,7 +344,7 @@ class ServiceRequestWorkflow(UnblockableCase):
         if held is None:
             assert self._resolution is not None
             await self._wait(f"resolution{self.state.reopened}", self._resolution, "办结")
-            kind, action, actor = self._take()
+            kind, action, actor = await self._take()
         else:
             kind, action, actor = held
             self._held = None
@@ -413,7 +413,7 @@ class ServiceRequestWorkflow(UnblockableCase):
                 satisfaction=fb.satisfaction.value,
             )
         else:
-            _, action, actor = self._take()
+            _, action, actor = await self._take()
             assert action.satisfaction is not None
             s.satisfaction = action.satisfaction
             self.record(
@@ -534,8 +534,8 @@ class ServiceRequestWorkflow(UnblockableCase):
 
     # --- staff actions (Updates through the kit's desk) ------------------------------------------------
 
-    def _take(self) -> tuple[ActionKind, RequestAction, StaffActor]:
-        (kind, action), actor = self.desk.take()
+    async def _take(self) -> tuple[ActionKind, RequestAction, StaffActor]:
+        (kind, action), actor = await self.desk.take()
         self.state.actions.append(
             RequestActionRecord(
                 kind=kind,
@@ -550,6 +550,7 @@ class ServiceRequestWorkflow(UnblockableCase):
     def _validate(self, kind: ActionKind, cmd: RequestAction) -> None:
         s = self.state
         self.desk.check_undecided(closed=s.stage == RequestStage.CLOSED)
+        self.desk.check_free()
         allowed: dict[ActionKind, tuple[RequestStage, ...]] = {
             "contact": (RequestStage.ASSIGNED, RequestStage.SUPERVISOR),
             "answer": (
@@ -562,7 +563,6 @@ class ServiceRequestWorkflow(UnblockableCase):
         }
         if s.stage not in allowed[kind] or (kind == "contact" and s.contacted_at is not None):
             raise refuse("service.stage", f"该{NOUN}当前为“{s.stage.label_zh}”，不能进行此项操作")
-        self.desk.check_free()
         # A 办不成事 request (and one reopened after a not-satisfied reply) is the supervisor's.
         roles = (
             (Role.SUPERVISOR,)

@@ -392,7 +392,7 @@ class VerificationWorkflow(UnblockableCase):
         await self.project()
         while rec.outstanding > 0:
             await workflow.wait_condition(lambda: self.repayments.waiting)
-            r, actor = self.repayments.take()
+            r, actor = await self.repayments.take()
             rec.repayments.append(r)
             await self.audit(
                 actor,
@@ -578,9 +578,9 @@ class VerificationWorkflow(UnblockableCase):
 
     def _check_repayment(self, cmd: RepaymentCommand) -> None:
         rec = self.state.recovery
+        self.repayments.check_free()
         if self.state.status != VerificationStatus.RECOVERING or rec is None:
             raise refuse("review.stage", "该核查案件当前不在追回阶段，不能登记退回款项")
-        self.repayments.check_free()
         self.repayments.check_staff(
             cmd.actor, "repayment", "登记退回款项", Role.RISK_INSPECTOR, Role.SUPERVISOR
         )

@@ -37,7 +37,7 @@ from api.principals import (
     public,
 )
 from api.routes.callbacks import verified_event
-from api.temporal_ops import Decide
+from api.temporal_ops import Decide, settled
 from core import audit
 from core.applicant import applicant_key
 from core.security import Kind, issue_token
@@ -436,6 +436,7 @@ async def decide(
     body = body or ReviewBody()
     command = ReviewCommand(actor=staff, action=_ACTIONS[action], reason=body.reason, note=body.note)
     receipt = await decide(dispute_id, _LEVEL_UPDATES[level], command)
+    await settled(temporal, dispute_id)
     return DecisionResponse(receipt=receipt, dispute=await _state(_handle(temporal, dispute_id)))
 
 

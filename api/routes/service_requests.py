@@ -40,7 +40,7 @@ from api.principals import (
     staff,
 )
 from api.routes.callbacks import record_nonce
-from api.temporal_ops import Decide, call_workflow
+from api.temporal_ops import Decide, call_workflow, settled
 from core.db import Database
 from core.settings import Settings
 from models.case import DecisionReceipt, local_date
@@ -346,6 +346,7 @@ async def act(
     body = body or ActionBody()
     cmd = RequestAction(actor=staff, note=body.note, satisfaction=body.satisfaction)
     receipt = await decide(case.case_id, _UPDATES[action], cmd)
+    await settled(temporal, case.case_id)
     handle = _handle(temporal, case.case_id)
     state = await call_workflow(lambda: handle.query(ServiceRequestWorkflow.state_query))
     return ActionResponse(receipt=receipt, request=state)

@@ -18,6 +18,8 @@ from temporalio.common import SearchAttributeKey
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 WAITING = "bench-waiting"
 LONG_WAIT = timedelta(days=30)
+# The claim's answer-gap timer (`workflows.review_levels.ANSWER_GAP`): it ends the deciding task.
+GAP = timedelta(milliseconds=1)
 
 
 class FloorStep(BaseModel):
@@ -27,6 +29,7 @@ class FloorStep(BaseModel):
     activities: int = 0
     upserts: int = 0
     children: int = 0
+    timers: int = 0  # timers that end the task at once (the claim's answer before its steps)
     wait_for_update: bool = False
 
 
@@ -83,6 +86,8 @@ class BenchFloorWorkflow:
                     # the waiting status, never decides and the floor waits out LONG_WAIT.
                     workflow.upsert_search_attributes([CASE_STATUS.value_set(WAITING)])
                 self.ready = True
+            for _ in range(step.timers):
+                await workflow.sleep(GAP)
             for c in range(step.children):
                 await workflow.start_child_workflow(
                     BenchFloorChild.run,
@@ -109,8 +114,8 @@ class BenchFloorWorkflow:
 
     @workflow.update
     async def decide(self, note: str) -> str:
+        # Answered on acceptance, as the claim's decision is (``DecisionDesk.answer``).
         self.decided = True
-        await workflow.wait_condition(lambda: self.finished)
         return "decided"
 
     @decide.validator

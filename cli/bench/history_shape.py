@@ -86,6 +86,7 @@ def floor_plan(history: WorkflowHistory) -> FloorPlan:
                 activities=g[EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED],
                 upserts=g[EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES],
                 children=g[EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED],
+                timers=0 if wait else g[EventType.EVENT_TYPE_TIMER_STARTED],
                 wait_for_update=wait,
             )
         )
@@ -94,7 +95,9 @@ def floor_plan(history: WorkflowHistory) -> FloorPlan:
         # the last step that upserted, as the claim's projection announced readiness there.
         last = max((i for i, s in enumerate(steps) if s.upserts), default=len(steps) - 1)
         steps.insert(last + 1, FloorStep(wait_for_update=True))
-    return FloorPlan(steps=[s for s in steps if s.activities or s.upserts or s.children or s.wait_for_update])
+    return FloorPlan(
+        steps=[s for s in steps if s.activities or s.upserts or s.children or s.timers or s.wait_for_update]
+    )
 
 
 def plan_counts(plan: FloorPlan) -> dict[str, int]:
@@ -103,6 +106,6 @@ def plan_counts(plan: FloorPlan) -> dict[str, int]:
         "search_attribute_upserts": sum(s.upserts for s in plan.steps),
         "updates": sum(1 for s in plan.steps if s.wait_for_update),
         "child_workflows": sum(s.children for s in plan.steps),
-        "timers": sum(1 for s in plan.steps if s.wait_for_update),
+        "timers": sum(1 for s in plan.steps if s.wait_for_update) + sum(s.timers for s in plan.steps),
         "steps": len(plan.steps),
     }
