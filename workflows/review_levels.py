@@ -28,7 +28,10 @@ receipt as soon as the handler has handed the decision to ``run``. The decision 
 the Update's acceptance (with its command) is in the history, and a worker that replays it hands
 the same decision to ``run`` again, so the audit, the entitlement, the child start, the projection
 and the notice run once, after the answer, in ``run``. The receipt says ``processing`` until then.
-Histories recorded before the patch replay as they ran: the handler waited for ``run``.
+Histories recorded before the patch replay as they ran: the handler waited for ``run``. From
+patch ``decision-answer-before-steps`` on, ``run`` takes the decision only after the accepting
+workflow task has completed (``DecisionDesk.take``), so the answer does not wait for the steps'
+local activities, which the SDK completes with the task they were started in.
 
 Race-proof: a decision is *being processed* from the moment its handler takes it until ``run``
 says it is done (audit written, next level open); meanwhile every validator refuses with
