@@ -60,13 +60,17 @@ def _latency_ok(lat: dict[str, Any], count: int) -> None:
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """floor, claims, decide, replay and payday on one stack (started once: a few seconds of imports and
+    """floor, claims, decide, replay, payday and list (500 cases) on one stack (started once: a few seconds of imports and
     server start-up per stack is most of a tiny run's time)."""
     out = tmp_path_factory.mktemp("bench-suite")
     args = [
         UIFLOW,
         "bench",
         "suite",
+        "--scenarios",
+        "floor,claims,decide,replay,payday,list",
+        "--rows",
+        "500",
         "--n",
         "2",
         "--concurrency",
@@ -172,6 +176,20 @@ def test_list_with_plans_and_an_index_before_after(tmp_path: Path) -> None:
                 assert sum(res["counts_by_status"].values()) == res["total"], name
     assert r["index_ddl"][0]["ddl"] == ddl
     assert set(r["summary"]) == set(r["before"])
+
+
+@pytest.mark.devserver
+def test_list_in_the_suite_beside_the_claims(suite: dict[str, dict[str, Any]]) -> None:
+    """``suite --scenarios ...,list``: every row of issue 19's table from one run. The generated
+    cases go into the stack's database beside the claims of the scenarios before it."""
+    r = suite["list"]
+    assert r["data"]["rows"] == 500 and r["params"]["rows"] == 500
+    assert r["summary"] and set(r["summary"]) == set(r["before"])
+    for name, q in r["before"].items():
+        _latency_ok(q["latency"], 2)
+        res = q["result"]
+        if "counts_by_status" in res:
+            assert sum(res["counts_by_status"].values()) == res["total"], name
 
 
 def test_console_pages(tmp_path: Path) -> None:
