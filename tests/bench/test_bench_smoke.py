@@ -60,8 +60,8 @@ def _latency_ok(lat: dict[str, Any], count: int) -> None:
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """floor, claims, decide, replay, payday and list (500 cases) on one stack (started once: a few seconds of imports and
-    server start-up per stack is most of a tiny run's time)."""
+    """floor, claims, decide, replay, payday and list (500 cases) on one stack (started once: a few
+    seconds of imports and server start-up per stack is most of a tiny run's time)."""
     out = tmp_path_factory.mktemp("bench-suite")
     args = [
         UIFLOW,
